@@ -1,0 +1,78 @@
+#include <gtest/gtest.h>
+
+#include "oriel/common/clock.h"
+#include "oriel/common/json.h"
+#include "oriel/common/process.h"
+#include "oriel/common/random.h"
+
+namespace oriel {
+namespace {
+
+Result<int> half(int n) {
+  if (n % 2) return Error::InvalidArgument("odd");
+  return n / 2;
+}
+
+Result<int> quarter(int n) {
+  int h = TRY(half(n));
+  return TRY(half(h));
+}
+
+TEST(ResultTest, TryPropagatesTheFirstError) {
+  EXPECT_EQ(quarter(8).value(), 2);
+  auto r = quarter(6);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(r.error().message(), "odd");
+}
+
+TEST(JsonTest, WrongTypesNameTheField) {
+  auto j = parse_json(R"({"name": 5, "vcpus": "two", "big": 99999999999999999999})").value();
+  EXPECT_EQ(json_string(j, "name").error().message(), "field 'name' must be a string");
+  EXPECT_EQ(json_int(j, "vcpus", 1, 64).error().message(), "field 'vcpus' must be an integer");
+  EXPECT_FALSE(json_int(j, "big", 1, 64).ok());
+  EXPECT_EQ(json_string(j, "missing").error().message(), "field 'missing' is required");
+  EXPECT_FALSE(parse_json("{\"a\":").ok());
+  EXPECT_FALSE(json_string(parse_json("[1]").value(), "a").ok());
+  EXPECT_EQ(json_only_fields(j, {"name", "vcpus"}).error().message(), "unknown field 'big'");
+}
+
+TEST(ClockTest, Rfc3339RoundTripsMilliseconds) {
+  auto t = from_unix_ms(1795350896123);
+  EXPECT_EQ(format_rfc3339(t), "2026-11-22T12:34:56.123Z");
+  EXPECT_EQ(parse_rfc3339("2026-11-22T12:34:56.123Z").value(), t);
+  EXPECT_FALSE(parse_rfc3339("yesterday").ok());
+}
+
+TEST(RandomTest, SeededRandomIsReproducibleAndIdsHaveThePrefix) {
+  SeededRandom a(7), b(7);
+  EXPECT_EQ(a.hex(8), b.hex(8));
+  std::string id = new_id(a, "d");
+  EXPECT_EQ(id.size(), 18u);
+  EXPECT_EQ(id.substr(0, 2), "d-");
+  EXPECT_NE(SecureRandom().token(32), SecureRandom().token(32));
+}
+
+TEST(ProcessTest, CapturesOutputLinesAndExitCode) {
+  SystemProcessRunner runner;
+  std::vector<std::string> lines;
+  ProcessOptions options;
+  options.on_output_line = [&](std::string_view l) { lines.emplace_back(l); };
+  auto r = runner.run({"sh", "-c", "printf 'a\\rb\\nc\\n'; echo oops >&2; exit 3"}, options).value();
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.err, "oops\n");
+  EXPECT_EQ(lines, (std::vector<std::string>{"a", "b", "c"}));
+}
+
+TEST(ProcessTest, TimeoutKillsTheChild) {
+  SystemProcessRunner runner;
+  ProcessOptions options;
+  options.timeout = std::chrono::milliseconds(200);
+  auto r = runner.run({"sleep", "5"}, options);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), ErrorCode::kTimeout);
+  EXPECT_EQ(runner.run({"/nonexistent/program"}, {}).error().code(), ErrorCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace oriel

@@ -1,0 +1,23 @@
+#include "oriel/agent/host_agent.h"
+
+namespace oriel::agent {
+
+std::string_view vm_status_name(VmStatus s) {
+  switch (s) {
+    case VmStatus::kAbsent: return "absent";
+    case VmStatus::kRunning: return "running";
+    case VmStatus::kPaused: return "paused";
+  }
+  return "absent";
+}
+
+std::string_view vm_exit_name(VmExit e) {
+  switch (e) {
+    case VmExit::kGuestPoweroff: return "guest powered off";
+    case VmExit::kHostRequest: return "stopped by Oriel";
+    case VmExit::kCrashed: return "crashed";
+  }
+  return "crashed";
+}
+
+}  // namespace oriel::agent

@@ -1,0 +1,15 @@
+// Password and token primitives: argon2id password hashes (libsodium) and
+// bearer tokens that are stored only as their SHA-256.
+#pragma once
+
+#include <string>
+
+#include "oriel/common/result.h"
+
+namespace oriel::controller {
+
+Result<std::string> hash_password(std::string_view password);
+bool verify_password(std::string_view hash, std::string_view password);
+std::string token_hash(std::string_view token);  // lowercase hex SHA-256
+
+}  // namespace oriel::controller

@@ -1,0 +1,96 @@
+#include "desktop_state.h"
+
+#include <array>
+
+namespace oriel::controller {
+namespace {
+
+using agent::VmStatus;
+using S = DesktopState;
+
+constexpr std::array<std::pair<S, std::string_view>, 8> kNames = {{
+    {S::kProvisioning, "provisioning"},
+    {S::kStopped, "stopped"},
+    {S::kStarting, "starting"},
+    {S::kRunning, "running"},
+    {S::kStopping, "stopping"},
+    {S::kResetting, "resetting"},
+    {S::kFailed, "failed"},
+    {S::kDeleting, "deleting"},
+}};
+
+bool vm_up(const Observation& o) { return o.vm != VmStatus::kAbsent; }
+
+Step step_when_deleted(const Observation& o) {
+  return vm_up(o) ? Step{StepKind::kKillVm} : Step{StepKind::kDeleteDisk};
+}
+
+Step step_when_stopped(const store::DesktopRecord& d, const Observation& o) {
+  if (vm_up(o)) return {StepKind::kMarkRunning};  // started outside our record (crash between start and write)
+  if (d.pending_op == "reset") return {StepKind::kResetDisk};
+  if (!d.pending_op.empty()) return {StepKind::kClearPendingOp};
+  if (d.desired == "running") return {StepKind::kStartVm};
+  return {};
+}
+
+Step step_when_running(const store::DesktopRecord& d, const Observation& o) {
+  if (!vm_up(o)) {
+    if (o.last_exit == agent::VmExit::kGuestPoweroff) return {StepKind::kMarkGuestOff};
+    if (o.last_exit == agent::VmExit::kHostRequest) return {StepKind::kMarkStopped};
+    return {StepKind::kMarkFailed, "the virtual machine stopped unexpectedly (QEMU exited without a shutdown)"};
+  }
+  if (d.pending_op == "reset") return {StepKind::kKillVm};  // the disk is discarded anyway
+  if (d.pending_op == "reboot") return {StepKind::kRebootVm};
+  if (d.desired == "stopped") return {StepKind::kShutdownVm};
+  return {};
+}
+
+Step step_when_stopping(const store::DesktopRecord& d, const Observation& o) {
+  if (!vm_up(o)) return {StepKind::kMarkStopped};
+  if (d.pending_op == "reset" || (d.deadline_ms > 0 && o.now_ms >= d.deadline_ms)) return {StepKind::kKillVm};
+  return {};
+}
+
+}  // namespace
+
+std::string_view state_name(DesktopState s) {
+  for (const auto& [state, name] : kNames) {
+    if (state == s) return name;
+  }
+  return "failed";
+}
+
+std::optional<DesktopState> parse_state(std::string_view s) {
+  for (const auto& [state, name] : kNames) {
+    if (name == s) return state;
+  }
+  return std::nullopt;
+}
+
+std::string_view public_state(std::string_view internal) {
+  auto s = parse_state(internal);
+  if (!s) return "failed";
+  if (*s == S::kResetting) return "provisioning";
+  return state_name(*s);
+}
+
+Step next_step(const store::DesktopRecord& d, const Observation& o) {
+  auto state = parse_state(d.state);
+  if (!state) return {StepKind::kMarkFailed, "unknown state '" + d.state + "' in the store"};
+  if (d.desired == "deleted" || *state == S::kDeleting) return step_when_deleted(o);
+  switch (*state) {
+    case S::kProvisioning: return {StepKind::kCreateDisk};
+    case S::kResetting: return {StepKind::kResetDisk};
+    case S::kStopped: return step_when_stopped(d, o);
+    case S::kStarting: return vm_up(o) ? Step{StepKind::kMarkRunning} : Step{StepKind::kStartVm};
+    case S::kRunning: return step_when_running(d, o);
+    case S::kStopping: return step_when_stopping(d, o);
+    case S::kFailed:
+      if (vm_up(o)) return {StepKind::kKillVm};  // never leave a QEMU behind a failed record
+      return {};
+    case S::kDeleting: break;
+  }
+  return {};
+}
+
+}  // namespace oriel::controller

@@ -1,0 +1,62 @@
+// The desktop state machine. The stored state is internal; the public state
+// of the API is derived from it. `next_step` is the one transition function:
+// pure, so every case is unit-tested without QEMU.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "oriel/agent/host_agent.h"
+#include "oriel/store/records.h"
+
+namespace oriel::controller {
+
+enum class DesktopState {
+  kProvisioning,  // record written, disk not made yet
+  kStopped,
+  kStarting,      // QEMU being started
+  kRunning,
+  kStopping,      // ACPI shutdown asked; hard stop at deadline_ms
+  kResetting,     // overlay being discarded and recreated
+  kFailed,        // needs an operator (or a start) to go on; error says why
+  kDeleting,
+};
+
+std::string_view state_name(DesktopState s);
+std::optional<DesktopState> parse_state(std::string_view s);
+// The contract's state: provisioning, stopped, starting, running, migrating, stopping, failed, deleting.
+std::string_view public_state(std::string_view internal);
+
+// What the reconciler does next for one desktop.
+enum class StepKind {
+  kNone,            // settled, or waiting for a deadline
+  kCreateDisk,      // provisioning → stopped
+  kStartVm,         // write starting, start QEMU
+  kMarkRunning,     // QEMU runs: record it
+  kShutdownVm,      // write stopping with a deadline, press the power button
+  kKillVm,          // hard stop (deadline passed, reset or delete of a running VM)
+  kMarkStopped,     // QEMU gone after a stop: record it
+  kMarkFailed,      // QEMU gone on its own: record why
+  kMarkGuestOff,    // the guest powered off by itself: now stopped, desired stopped
+  kRebootVm,        // hard reset of the guest, clear pending_op
+  kResetDisk,       // write resetting, recreate the overlay, clear pending_op
+  kClearPendingOp,  // an op that no longer applies (reboot of a stopped desktop)
+  kDeleteDisk,      // write deleting, delete the overlay, then the record
+};
+
+struct Step {
+  StepKind kind = StepKind::kNone;
+  std::string reason;  // for kMarkFailed and logs
+};
+
+struct Observation {
+  agent::VmStatus vm = agent::VmStatus::kAbsent;
+  std::optional<agent::VmExit> last_exit;  // why the VM last exited, if the agent saw it
+  int64_t now_ms = 0;
+};
+
+Step next_step(const store::DesktopRecord& d, const Observation& o);
+
+}  // namespace oriel::controller

@@ -1,0 +1,45 @@
+// Imports golden images one at a time on its own thread: qemu-img conversion
+// through the agent, progress written to the store (at most every 250 ms),
+// boot files copied beside the golden image. Images found "importing" at
+// start (orield was killed mid-import) are imported again from scratch.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "oriel/agent/host_agent.h"
+#include "oriel/common/clock.h"
+#include "oriel/store/store.h"
+
+namespace oriel::controller {
+
+class ImageImporter {
+ public:
+  ImageImporter(store::Store& store, agent::HostAgent& agent, Clock& clock, std::string images_dir);
+  ~ImageImporter();
+
+  void start();
+  void stop();
+  void enqueue(const std::string& image_id);
+  std::string image_dir(const std::string& image_id) const;
+
+ private:
+  void loop();
+  void import(const std::string& image_id);
+  Result<void> run_import(store::ImageRecord& image);
+
+  store::Store& store_;
+  agent::HostAgent& agent_;
+  Clock& clock_;
+  std::string images_dir_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> queue_;  // GUARDED_BY(mu_)
+  bool stopping_ = false;          // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
+}  // namespace oriel::controller

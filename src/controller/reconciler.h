@@ -1,0 +1,64 @@
+// Drives each desktop from its stored state towards its desired state, one
+// step at a time (desktop_state.h decides the step). A loop thread scans the
+// store on every poke and at least once per interval; steps run on a small
+// worker pool with at most one step in flight per desktop, so a slow stop
+// never holds up another desktop. Thread-safe.
+#pragma once
+
+#include <boost/asio/thread_pool.hpp>
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "desktop_state.h"
+#include "oriel/agent/host_agent.h"
+#include "oriel/common/clock.h"
+#include "oriel/store/store.h"
+
+namespace oriel::controller {
+
+struct ReconcilerOptions {
+  std::chrono::milliseconds shutdown_timeout;
+  std::chrono::milliseconds interval;
+  size_t workers;
+};
+
+class Reconciler {
+ public:
+  Reconciler(store::Store& store, agent::HostAgent& agent, Clock& clock, ReconcilerOptions options);
+  ~Reconciler();
+
+  void start();
+  void stop();
+  void poke();  // something changed: scan now
+  void on_vm_exit(const std::string& vm_id, agent::VmExit why);
+
+ private:
+  void loop();
+  void scan();
+  void work(const std::string& desktop_id);
+  Observation observe(const std::string& desktop_id);
+  Result<void> apply(store::DesktopRecord d, const Step& step);
+  Result<store::DesktopRecord> write(store::DesktopRecord d, std::string_view state);
+  Result<agent::VmSpec> spec_for(const store::DesktopRecord& d);
+  Result<std::string> golden_path(const store::DesktopRecord& d);
+
+  store::Store& store_;
+  agent::HostAgent& agent_;
+  Clock& clock_;
+  ReconcilerOptions options_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool poked_ = false;                             // GUARDED_BY(mu_)
+  bool stopping_ = false;                          // GUARDED_BY(mu_)
+  std::set<std::string> busy_;                     // GUARDED_BY(mu_)
+  std::map<std::string, agent::VmExit> last_exit_; // GUARDED_BY(mu_)
+  std::unique_ptr<boost::asio::thread_pool> pool_;
+  std::thread thread_;
+};
+
+}  // namespace oriel::controller

@@ -1,0 +1,73 @@
+#include "desktop_state.h"
+
+#include <gtest/gtest.h>
+
+namespace oriel::controller {
+namespace {
+
+using agent::VmExit;
+using agent::VmStatus;
+
+store::DesktopRecord desk(std::string state, std::string desired, std::string op = "") {
+  store::DesktopRecord d;
+  d.id = "d-1";
+  d.state = std::move(state);
+  d.desired = std::move(desired);
+  d.pending_op = std::move(op);
+  return d;
+}
+
+Observation seen(VmStatus vm, std::optional<VmExit> exit = std::nullopt, int64_t now = 0) { return {vm, exit, now}; }
+
+TEST(DesktopStateTest, ProvisioningCreatesTheDiskThenStartsWhenWanted) {
+  EXPECT_EQ(next_step(desk("provisioning", "running"), seen(VmStatus::kAbsent)).kind, StepKind::kCreateDisk);
+  EXPECT_EQ(next_step(desk("stopped", "running"), seen(VmStatus::kAbsent)).kind, StepKind::kStartVm);
+  EXPECT_EQ(next_step(desk("stopped", "stopped"), seen(VmStatus::kAbsent)).kind, StepKind::kNone);
+  EXPECT_EQ(next_step(desk("starting", "running"), seen(VmStatus::kRunning)).kind, StepKind::kMarkRunning);
+  // A crash between "starting" and the QEMU start: start again.
+  EXPECT_EQ(next_step(desk("starting", "running"), seen(VmStatus::kAbsent)).kind, StepKind::kStartVm);
+}
+
+TEST(DesktopStateTest, StopAsksTheGuestThenStopsHardAtTheDeadline) {
+  EXPECT_EQ(next_step(desk("running", "stopped"), seen(VmStatus::kRunning)).kind, StepKind::kShutdownVm);
+  auto stopping = desk("stopping", "stopped");
+  stopping.deadline_ms = 1000;
+  EXPECT_EQ(next_step(stopping, seen(VmStatus::kRunning, {}, 999)).kind, StepKind::kNone);
+  EXPECT_EQ(next_step(stopping, seen(VmStatus::kRunning, {}, 1000)).kind, StepKind::kKillVm);
+  EXPECT_EQ(next_step(stopping, seen(VmStatus::kAbsent)).kind, StepKind::kMarkStopped);
+}
+
+TEST(DesktopStateTest, AVmThatVanishesIsAFailureUnlessTheGuestPoweredOff) {
+  auto running = desk("running", "running");
+  auto crashed = next_step(running, seen(VmStatus::kAbsent, VmExit::kCrashed));
+  EXPECT_EQ(crashed.kind, StepKind::kMarkFailed);
+  EXPECT_NE(crashed.reason.find("unexpectedly"), std::string::npos);
+  EXPECT_EQ(next_step(running, seen(VmStatus::kAbsent)).kind, StepKind::kMarkFailed);
+  EXPECT_EQ(next_step(running, seen(VmStatus::kAbsent, VmExit::kGuestPoweroff)).kind, StepKind::kMarkGuestOff);
+  EXPECT_EQ(next_step(running, seen(VmStatus::kAbsent, VmExit::kHostRequest)).kind, StepKind::kMarkStopped);
+}
+
+TEST(DesktopStateTest, ResetOfARunningDesktopStopsResetsAndStartsAgain) {
+  EXPECT_EQ(next_step(desk("running", "running", "reset"), seen(VmStatus::kRunning)).kind, StepKind::kKillVm);
+  EXPECT_EQ(next_step(desk("stopped", "running", "reset"), seen(VmStatus::kAbsent)).kind, StepKind::kResetDisk);
+  EXPECT_EQ(next_step(desk("resetting", "running"), seen(VmStatus::kAbsent)).kind, StepKind::kResetDisk);
+  EXPECT_EQ(next_step(desk("stopped", "stopped", "reboot"), seen(VmStatus::kAbsent)).kind, StepKind::kClearPendingOp);
+  EXPECT_EQ(next_step(desk("running", "running", "reboot"), seen(VmStatus::kRunning)).kind, StepKind::kRebootVm);
+}
+
+TEST(DesktopStateTest, DeleteKillsThenRemovesTheDisk) {
+  EXPECT_EQ(next_step(desk("running", "deleted"), seen(VmStatus::kRunning)).kind, StepKind::kKillVm);
+  EXPECT_EQ(next_step(desk("running", "deleted"), seen(VmStatus::kAbsent)).kind, StepKind::kDeleteDisk);
+  EXPECT_EQ(next_step(desk("deleting", "deleted"), seen(VmStatus::kAbsent)).kind, StepKind::kDeleteDisk);
+}
+
+TEST(DesktopStateTest, PublicStatesFollowTheContract) {
+  EXPECT_EQ(public_state("resetting"), "provisioning");
+  EXPECT_EQ(public_state("running"), "running");
+  EXPECT_EQ(public_state("garbage"), "failed");
+  EXPECT_EQ(next_step(desk("garbage", "running"), seen(VmStatus::kAbsent)).kind, StepKind::kMarkFailed);
+  EXPECT_EQ(next_step(desk("failed", "running"), seen(VmStatus::kRunning)).kind, StepKind::kKillVm);
+}
+
+}  // namespace
+}  // namespace oriel::controller

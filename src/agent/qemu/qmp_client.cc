@@ -26,6 +26,17 @@ Error qmp_error(const Json& error) {
   return Error::InvalidArgument(message);
 }
 
+// Completes a promise with an awaitable's result. A coroutine function, not
+// a capturing coroutine lambda: GCC 12 destroys such captures twice.
+template <typename T>
+asio::awaitable<void> fulfil(std::promise<T>* promise, asio::awaitable<T> op) {
+  try {
+    promise->set_value(co_await std::move(op));
+  } catch (...) {
+    promise->set_exception(std::current_exception());
+  }
+}
+
 // Runs an awaitable on the client's executor and waits for it from another
 // thread. (Boost 1.74's co_spawn needs a default-constructible result, which
 // Result<T> is not, so the value travels through a promise.)
@@ -33,16 +44,7 @@ template <typename T>
 T run_sync(asio::any_io_executor ex, asio::awaitable<T> op) {
   std::promise<T> promise;
   auto future = promise.get_future();
-  asio::co_spawn(
-      ex,
-      [&promise, op = std::move(op)]() mutable -> asio::awaitable<void> {
-        try {
-          promise.set_value(co_await std::move(op));
-        } catch (...) {
-          promise.set_exception(std::current_exception());
-        }
-      },
-      asio::detached);
+  asio::co_spawn(ex, fulfil(&promise, std::move(op)), asio::detached);
   return future.get();
 }
 
@@ -95,7 +97,7 @@ asio::awaitable<Result<void>> QmpClient::handshake(std::chrono::milliseconds tim
   if (!greeting.ok() || !greeting->is_object() || !greeting->contains("QMP")) {
     co_return Error::Unavailable("the socket does not speak QMP (no greeting)");
   }
-  asio::co_spawn(executor_, read_loop(), asio::detached);
+  asio::co_spawn(executor_, [self = shared_from_this()] { return self->read_loop(); }, asio::detached);
   auto caps = co_await execute("qmp_capabilities", Json::object(), timeout);
   if (!caps.ok()) co_return caps.error().context("negotiating QMP capabilities");
   co_return Ok();
@@ -169,7 +171,7 @@ asio::awaitable<Result<Json>> QmpClient::execute(std::string command, Json argum
   write_queue_.push_back(msg.dump() + "\n");
   if (!writing_) {
     writing_ = true;  // before the spawn: the writer starts later, and only one may run
-    asio::co_spawn(executor_, write_loop(), asio::detached);
+    asio::co_spawn(executor_, [self = shared_from_this()] { return self->write_loop(); }, asio::detached);
   }
   boost::system::error_code ec;
   co_await pending.wake->async_wait(asio::redirect_error(use_awaitable, ec));

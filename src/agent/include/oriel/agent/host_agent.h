@@ -36,7 +36,7 @@ struct HostReport {
   int64_t memory_mb = 0;
 };
 
-struct ImportRequest {
+struct ImageImportRequest {
   std::string source_path;
   std::string format;  // auto | qcow2 | raw | vpc | vhdx
   std::string dest_path;
@@ -56,7 +56,7 @@ class HostAgent {
   virtual HostReport report() = 0;
 
   // Golden images and linked clones.
-  virtual Result<ImportedImage> import_image(const ImportRequest& request) = 0;
+  virtual Result<ImportedImage> import_image(const ImageImportRequest& request) = 0;
   virtual std::string disk_path(const std::string& vm_id) = 0;
   virtual Result<void> create_disk(const std::string& vm_id, const std::string& golden_path) = 0;
   virtual Result<void> reset_disk(const std::string& vm_id, const std::string& golden_path) = 0;

@@ -1,0 +1,22 @@
+// The agent's record of one QEMU it manages (internal to LocalAgent).
+#pragma once
+
+#include <memory>
+
+#include "oriel/agent/local_agent.h"
+#include "oriel/agent/qmp_client.h"
+
+namespace oriel::agent {
+
+// One QEMU the agent manages.
+struct LocalAgent::Vm {
+  VmSpec spec;
+  VmPaths paths;
+  pid_t pid = -1;
+  std::shared_ptr<QmpClient> qmp;
+  bool paused = false;               // GUARDED_BY(LocalAgent::mu_)
+  bool host_stop = false;            // Oriel asked it to stop (ACPI, quit, kill)
+  bool guest_shutdown = false;       // a SHUTDOWN event said the guest did it
+};
+
+}  // namespace oriel::agent

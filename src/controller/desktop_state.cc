@@ -1,5 +1,7 @@
 #include "desktop_state.h"
 
+#include "oriel/controller/controller.h"
+
 #include <array>
 
 namespace oriel::controller {
@@ -73,6 +75,8 @@ std::string_view public_state(std::string_view internal) {
   if (*s == S::kResetting) return "provisioning";
   return state_name(*s);
 }
+
+std::string_view public_state_name(std::string_view internal_state) { return public_state(internal_state); }
 
 Step next_step(const store::DesktopRecord& d, const Observation& o) {
   auto state = parse_state(d.state);

@@ -102,7 +102,7 @@ Result<void> ImageImporter::run_import(store::ImageRecord& image) {
   boot.initrd = TRY(copy_boot_file(boot.initrd, dir, "initrd.img"));
 
   auto last_write = std::chrono::steady_clock::now() - std::chrono::seconds(1);
-  agent::ImportRequest request{image.source_path, image.requested_format, dir + "/disk.qcow2", nullptr};
+  agent::ImageImportRequest request{image.source_path, image.requested_format, dir + "/disk.qcow2", nullptr};
   request.on_progress = [&](double percent) {
     auto now = std::chrono::steady_clock::now();
     if (now - last_write < std::chrono::milliseconds(250) && percent < 100) return;

@@ -64,6 +64,10 @@ enum class DesktopAction {
   kReset,   // back to the golden image: discards the overlay; restarts if it was to run
 };
 
+// The contract's desktop state (provisioning, stopped, starting, running,
+// migrating, stopping, failed, deleting) for a stored internal state.
+std::string_view public_state_name(std::string_view internal_state);
+
 struct HostView {
   store::HostRecord host;
   int64_t cpus_allocated = 0;       // vCPUs of desktops meant to run there

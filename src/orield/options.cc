@@ -1,0 +1,87 @@
+#include "options.h"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+
+namespace oriel {
+namespace {
+
+std::string default_data_dir() {
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) return std::string(xdg) + "/oriel";
+  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.local/share/oriel";
+  return "/var/lib/oriel";
+}
+
+std::string default_host_name() {
+  char buf[256] = {};
+  ::gethostname(buf, sizeof buf - 1);
+  return buf[0] ? buf : "localhost";
+}
+
+}  // namespace
+
+std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& o) {
+  CLI::App app{"orield: the Oriel daemon. Runs the controller (REST API, reconcilers), the host agent (QEMU) and the\n"
+               "display gateway. With no options it runs all roles on this machine with SQLite in --data-dir."};
+  app.set_config("--config", "", "Read options from a TOML/INI file (same names as the long options)");
+  app.add_option("--data-dir", o.data_dir, "State directory: database, golden images, desktop disks")
+      ->default_str(default_data_dir());
+  app.add_option("--run-dir", o.run_dir, "Runtime directory for QEMU sockets and pidfiles (default DATA-DIR/run)");
+  app.add_option("--listen", o.listen, "Address for the REST API and web UI, HOST:PORT (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--admin-password", o.admin_password,
+                 "Password of the 'admin' user; creates it on first start, updates it when changed")
+      ->envname("ORIEL_ADMIN_PASSWORD");
+  app.add_option("--roles", o.roles, "Comma-separated roles to run: controller, agent, gateway")->capture_default_str();
+  app.add_option("--controller", o.controller_url, "Controller URL (for an agent on another host)");
+  app.add_option("--cluster-token", o.cluster_token, "Shared secret between controller and agents")
+      ->envname("ORIEL_CLUSTER_TOKEN");
+  app.add_option("--host-name", o.host_name, "This host's name in the fleet")->default_str(default_host_name());
+  app.add_option("--accelerator", o.accelerator, "auto (probe KVM, fall back to TCG), kvm or tcg")
+      ->check(CLI::IsMember({"auto", "kvm", "tcg"}))
+      ->capture_default_str();
+  app.add_option("--probe-kernel", o.probe_kernel, "Linux kernel the KVM probe boots (default: the test guest's)");
+  app.add_option("--shutdown-timeout", o.shutdown_timeout_s, "Seconds an ACPI shutdown may take before a hard stop")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  app.add_option("--http-workers", o.http_workers, "Threads that run API handlers")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--cpu-overcommit", o.cpu_overcommit, "vCPUs allowed per host CPU")
+      ->check(CLI::Range(0.1, 64.0))
+      ->capture_default_str();
+  app.add_option("--memory-overcommit", o.memory_overcommit, "Guest memory allowed per host memory")
+      ->check(CLI::Range(0.1, 8.0))
+      ->capture_default_str();
+  app.add_option("--log-level", o.log_level, "trace, debug, info, warn or error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  app.footer("The REST API is described in docs/api.md; GET /healthz answers 200 once orield is ready.");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (o.data_dir.empty()) o.data_dir = default_data_dir();
+  if (o.host_name.empty()) o.host_name = default_host_name();
+  if (o.run_dir.empty()) o.run_dir = o.data_dir + "/run";
+  return std::nullopt;
+}
+
+Result<std::pair<std::string, uint16_t>> parse_listen(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return Error::InvalidArgument(fmt::format("--listen '{}' must be HOST:PORT", listen));
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  char* end = nullptr;
+  long port = std::strtol(listen.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || port < 0 || port > 65535 || colon + 1 == listen.size()) {
+    return Error::InvalidArgument(fmt::format("--listen '{}' has no valid port", listen));
+  }
+  return std::make_pair(host, static_cast<uint16_t>(port));
+}
+
+}  // namespace oriel

@@ -1,0 +1,38 @@
+// orield's command line and config file (CLI11; --config FILE takes the same
+// options in TOML/INI form).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "oriel/common/result.h"
+
+namespace oriel {
+
+struct OrieldOptions {
+  std::string data_dir;
+  std::string run_dir;  // default <data-dir>/run
+  std::string listen = "127.0.0.1:8080";
+  std::string admin_password;
+  std::string roles = "controller,agent,gateway";
+  std::string controller_url;
+  std::string cluster_token;
+  std::string host_name;
+  std::string accelerator = "auto";  // auto | kvm | tcg
+  std::string probe_kernel;
+  std::string log_level = "info";
+  int shutdown_timeout_s = 30;
+  int http_workers = 4;
+  double cpu_overcommit = 4.0;
+  double memory_overcommit = 1.0;
+};
+
+// Parses argv. Returns the exit code to leave with when parsing ends the
+// program (--help, a bad option), or nothing to go on.
+std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& options);
+
+// Splits "host:port" ("[::1]:80" too); port 0 means any free port.
+Result<std::pair<std::string, uint16_t>> parse_listen(const std::string& listen);
+
+}  // namespace oriel

@@ -1,0 +1,145 @@
+// Bad input gets a clear error and changes nothing else.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "harness.h"
+
+namespace oriel::testing {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+class BadInputTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    orield_ = new Orield();
+    orield_->start();
+    api_ = new cli::ApiClient(orield_->admin());
+    image_id_ = import_test_guest(*api_, "good");
+    files_ = make_temp_dir("bad-input");
+  }
+  static void TearDownTestSuite() {
+    delete api_;
+    delete orield_;
+    fs::remove_all(files_);
+  }
+  // Everything the API lists, to prove a failure changed nothing.
+  static Json snapshot() {
+    Json s = {{"images", api_->get("/api/v1/images").value()}, {"desktops", api_->get("/api/v1/desktops").value()}};
+    for (auto& i : s["images"]) i.erase("updated_at");
+    return s;
+  }
+  static Json failed_import(const std::string& path, const std::string& format) {
+    auto r = api_->post("/api/v1/images", {{"name", "bad"}, {"source_path", path}, {"format", format}});
+    EXPECT_TRUE(r.ok()) << r.error().message();
+    return wait_for_state(*api_, "/api/v1/images/" + (*r)["id"].get<std::string>(), {"ready", "failed"}, 30s);
+  }
+  static Orield* orield_;
+  static cli::ApiClient* api_;
+  static std::string image_id_;
+  static std::string files_;
+};
+
+Orield* BadInputTest::orield_;
+cli::ApiClient* BadInputTest::api_;
+std::string BadInputTest::image_id_;
+std::string BadInputTest::files_;
+
+TEST_F(BadInputTest, TruncatedVhdFailsTheImportWithAReasonAndLeavesNothing) {
+  std::string vhd = files_ + "/guest.vhd";
+  ASSERT_EQ(std::system(("qemu-img convert -f raw -O vpc " + TestGuest::locate().disk + " " + vhd).c_str()), 0);
+  fs::resize_file(vhd, fs::file_size(vhd) / 2);
+  auto image = failed_import(vhd, "auto");
+  EXPECT_EQ(image["state"], "failed");
+  EXPECT_NE(image["error"].get<std::string>().find("truncated"), std::string::npos) << image.dump();
+  EXPECT_FALSE(fs::exists(orield_->data_dir() + "/images/" + image["id"].get<std::string>()));
+}
+
+TEST_F(BadInputTest, ATextFileIsNotAnImage) {
+  std::string text = files_ + "/notes.txt";
+  std::ofstream(text) << "These are not the sectors you are looking for.\n";
+  auto image = failed_import(text, "auto");
+  EXPECT_EQ(image["state"], "failed");
+  EXPECT_NE(image["error"].get<std::string>().find("not a disk image"), std::string::npos) << image.dump();
+}
+
+TEST_F(BadInputTest, MissingPathAndWrongTypesAreRejectedAtOnce) {
+  Json before = snapshot();
+  auto missing = api_->post("/api/v1/images", {{"name", "x"}, {"source_path", "/nonexistent/disk.vhd"}});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(missing.error().message().find("does not exist"), std::string::npos);
+
+  auto wrong = api_->request("POST", "/api/v1/desktops", R"({"name": 7, "image_id": "x", "vcpus": 1, "memory_mb": 64})");
+  ASSERT_TRUE(wrong.ok());
+  EXPECT_EQ(wrong->status, 400);
+  EXPECT_NE(wrong->body.find("field 'name' must be a string"), std::string::npos) << wrong->body;
+
+  auto not_json = api_->request("POST", "/api/v1/desktops", "{\"name\": ");
+  ASSERT_TRUE(not_json.ok());
+  EXPECT_EQ(not_json->status, 400);
+  EXPECT_NE(not_json->body.find("\"code\":\"invalid_argument\""), std::string::npos) << not_json->body;
+
+  auto typo = api_->post("/api/v1/desktops", {{"name", "t"}, {"image_id", image_id_}, {"vcpus", 1}, {"memory_mib", 64}});
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.error().message().find("memory_mib"), std::string::npos);
+
+  auto format = api_->post("/api/v1/images", {{"name", "x"}, {"source_path", TestGuest::locate().disk}, {"format", "iso"}});
+  EXPECT_EQ(format.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(snapshot(), before);
+}
+
+TEST_F(BadInputTest, UnknownIdsAnswer404) {
+  EXPECT_EQ(api_->get("/api/v1/desktops/d-doesnotexist").error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(api_->get("/api/v1/images/i-doesnotexist").error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(api_->post("/api/v1/desktops/d-doesnotexist/actions/start").error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(api_->del("/api/v1/images/i-doesnotexist").error().code(), ErrorCode::kNotFound);
+  auto d = api_->post("/api/v1/desktops", {{"name", "orphan"}, {"image_id", "i-nope"}, {"vcpus", 1}, {"memory_mb", 64}});
+  EXPECT_EQ(d.error().code(), ErrorCode::kNotFound);
+  auto action = api_->request("POST", "/api/v1/desktops/d-x/actions/explode", "{}");
+  EXPECT_EQ(action->status, 404);
+}
+
+TEST_F(BadInputTest, AnImageInUseCannotBeDeleted) {
+  auto d = api_->post("/api/v1/desktops",
+                      {{"name", "holder"}, {"image_id", image_id_}, {"vcpus", 1}, {"memory_mb", 128}, {"start", false}});
+  ASSERT_TRUE(d.ok()) << d.error().message();
+  auto del = api_->del("/api/v1/images/" + image_id_);
+  ASSERT_FALSE(del.ok());
+  EXPECT_EQ(del.error().code(), ErrorCode::kConflict);
+  EXPECT_EQ((*api_->get("/api/v1/images/" + image_id_))["state"], "ready");
+  ASSERT_TRUE(api_->del("/api/v1/desktops/" + (*d)["id"].get<std::string>()).ok());
+}
+
+TEST_F(BadInputTest, ADesktopLargerThanTheHostIsRefused) {
+  Json before = snapshot();
+  auto host = (*api_->get("/api/v1/hosts"))[0];
+  int64_t too_much = host["memory_mb"].get<int64_t>() * 2;
+  auto big = api_->post("/api/v1/desktops", {{"name", "huge"}, {"image_id", image_id_}, {"vcpus", 1}, {"memory_mb", too_much}});
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.error().code(), ErrorCode::kUnprocessable);
+  EXPECT_NE(big.error().message().find("cannot fit"), std::string::npos) << big.error().message();
+  EXPECT_EQ(snapshot(), before);
+}
+
+TEST_F(BadInputTest, RequestsWithoutAValidTokenAre401) {
+  auto anon = cli::ApiClient::create(orield_->url()).value();
+  EXPECT_EQ(anon.get("/api/v1/desktops").error().code(), ErrorCode::kUnauthenticated);
+  anon.set_token("forged");
+  EXPECT_EQ(anon.get("/api/v1/images").error().code(), ErrorCode::kUnauthenticated);
+  auto bad = anon.login("admin", "wrong");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code(), ErrorCode::kUnauthenticated);
+  auto nobody = anon.login("nobody", "wrong");
+  EXPECT_EQ(nobody.error().message(), bad.error().message());
+
+  auto mine = orield_->admin();
+  ASSERT_TRUE(mine.post("/api/v1/auth/logout").ok());
+  EXPECT_EQ(mine.get("/api/v1/hosts").error().code(), ErrorCode::kUnauthenticated);
+}
+
+}  // namespace
+}  // namespace oriel::testing

@@ -1,0 +1,158 @@
+#include "harness.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace oriel::testing {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+std::string make_temp_dir(const std::string& tag) {
+  std::string tmpl = (fs::temp_directory_path() / ("oriel-" + tag + "-XXXXXX")).string();
+  if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+  return tmpl;
+}
+
+TestGuest TestGuest::locate() {
+  std::string dir = std::string(ORIEL_BINARY_DIR) + "/images/test-guest";
+  std::string cmdline = read_file(dir + "/cmdline");
+  while (!cmdline.empty() && (cmdline.back() == '\n' || cmdline.back() == ' ')) cmdline.pop_back();
+  if (cmdline.empty()) throw std::runtime_error("test guest not built: run images/test-guest/build.sh " + dir);
+  return {dir + "/vmlinuz", dir + "/initrd.img", dir + "/disk.raw", cmdline};
+}
+
+bool wait_until(const std::function<bool()>& fn, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!fn()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(50ms);
+  }
+  return true;
+}
+
+Json wait_for_state(cli::ApiClient& api, const std::string& path, const std::vector<std::string>& states,
+                    std::chrono::milliseconds timeout) {
+  Json last;
+  wait_until(
+      [&] {
+        auto r = api.get(path);
+        if (!r.ok()) return false;
+        last = *r;
+        return std::find(states.begin(), states.end(), last.value("state", "")) != states.end();
+      },
+      timeout);
+  return last;
+}
+
+bool wait_for_text(const std::string& file, const std::string& needle, std::chrono::milliseconds timeout,
+                   size_t from) {
+  return wait_until([&] { return read_file(file).find(needle, from) != std::string::npos; }, timeout);
+}
+
+std::string import_test_guest(cli::ApiClient& api, const std::string& name) {
+  auto guest = TestGuest::locate();
+  Json body = {{"name", name},
+               {"source_path", guest.disk},
+               {"format", "raw"},
+               {"boot", {{"kernel", guest.kernel}, {"initrd", guest.initrd}, {"cmdline", guest.cmdline}}}};
+  auto created = api.post("/api/v1/images", body);
+  if (!created.ok()) throw std::runtime_error("import failed: " + created.error().message());
+  std::string id = (*created)["id"];
+  auto image = wait_for_state(api, "/api/v1/images/" + id, {"ready", "failed"}, 60s);
+  if (image["state"] != "ready") throw std::runtime_error("import did not finish: " + image.dump());
+  return id;
+}
+
+Orield::Orield(std::vector<std::string> extra_args) : extra_args_(std::move(extra_args)) {
+  data_dir_ = make_temp_dir("orield");
+}
+
+Orield::~Orield() {
+  if (running()) stop();
+  // Kill any QEMU the test left behind.
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(data_dir_ + "/run/vms", ec)) {
+    pid_t pid = qemu_pid(entry.path().filename().string());
+    if (pid > 0) ::kill(pid, SIGKILL);
+  }
+  fs::remove_all(data_dir_, ec);
+}
+
+void Orield::start() {
+  fs::remove(data_dir_ + "/orield.url");
+  std::vector<std::string> args = {std::string(ORIEL_BINARY_DIR) + "/bin/orield", "--data-dir", data_dir_,
+                                   "--listen", "127.0.0.1:0", "--admin-password", password_,
+                                   "--shutdown-timeout", "10"};
+  bool has_accel = false;
+  for (const auto& a : extra_args_) has_accel |= a == "--accelerator";
+  if (!has_accel) args.insert(args.end(), {"--accelerator", "tcg"});
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    int log = ::open((data_dir_ + "/orield.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    ::dup2(log, 2);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  bool up = wait_until(
+      [&] {
+        url_ = read_file(data_dir_ + "/orield.url");
+        if (url_.empty()) return false;
+        url_.erase(url_.find_last_not_of("\n") + 1);
+        auto client = cli::ApiClient::create(url_);
+        return client.ok() && client->get("/healthz").ok();
+      },
+      30s);
+  if (!up) throw std::runtime_error("orield did not start; log:\n" + read_file(data_dir_ + "/orield.log"));
+}
+
+void Orield::kill9() {
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+void Orield::stop() {
+  ::kill(pid_, SIGTERM);
+  ::waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+std::string Orield::serial_log(const std::string& desktop_id) const {
+  return data_dir_ + "/run/vms/" + desktop_id + "/serial.log";
+}
+
+pid_t Orield::qemu_pid(const std::string& desktop_id) const {
+  std::string text = read_file(data_dir_ + "/run/vms/" + desktop_id + "/qemu.pid");
+  pid_t pid = text.empty() ? -1 : static_cast<pid_t>(std::stol(text));
+  return pid > 0 && ::kill(pid, 0) == 0 ? pid : -1;
+}
+
+cli::ApiClient Orield::admin() {
+  auto client = cli::ApiClient::create(url_);
+  if (!client.ok()) throw std::runtime_error(client.error().message());
+  auto token = client->login("admin", password_);
+  if (!token.ok()) throw std::runtime_error("login failed: " + token.error().message());
+  return std::move(*client);
+}
+
+}  // namespace oriel::testing

@@ -1,0 +1,70 @@
+// Integration-test harness: a real orield process on loopback with its own
+// temporary data directory, the real QEMU test guest, and helpers that wait
+// on conditions with deadlines (never fixed sleeps).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "oriel/cli/client.h"
+#include "oriel/common/json.h"
+
+namespace oriel::testing {
+
+// Paths of the test guest built by images/test-guest/build.sh.
+struct TestGuest {
+  std::string kernel, initrd, disk, cmdline;
+  static TestGuest locate();  // from ORIEL_BINARY_DIR/images/test-guest
+};
+
+class Orield {
+ public:
+  // A fresh data dir under $TMPDIR; removed (with its VMs killed) at the end.
+  explicit Orield(std::vector<std::string> extra_args = {});
+  ~Orield();
+
+  void start();         // starts orield and waits for /healthz
+  void kill9();         // SIGKILL orield only; its QEMUs keep running
+  void stop();          // SIGTERM and wait
+  bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+
+  const std::string& url() const { return url_; }
+  const std::string& data_dir() const { return data_dir_; }
+  const std::string& password() const { return password_; }
+  std::string serial_log(const std::string& desktop_id) const;
+  pid_t qemu_pid(const std::string& desktop_id) const;  // -1 if none
+
+  cli::ApiClient admin();  // a client logged in as admin
+
+ private:
+  std::vector<std::string> extra_args_;
+  std::string data_dir_;
+  std::string password_ = "test-admin-pw";
+  std::string url_;
+  pid_t pid_ = -1;
+};
+
+// Polls fn every 50 ms until it returns true or the deadline passes.
+bool wait_until(const std::function<bool()>& fn, std::chrono::milliseconds timeout);
+
+// Waits until GET path's field "state" is one of `states`; returns the last JSON.
+Json wait_for_state(cli::ApiClient& api, const std::string& path, const std::vector<std::string>& states,
+                    std::chrono::milliseconds timeout);
+
+// Waits for `needle` to appear in the file after byte `from`.
+bool wait_for_text(const std::string& file, const std::string& needle, std::chrono::milliseconds timeout,
+                   size_t from = 0);
+
+// Imports the test guest (as `format`, converting the raw disk first if
+// needed) and waits until it is ready; returns the image id.
+std::string import_test_guest(cli::ApiClient& api, const std::string& name);
+
+std::string read_file(const std::string& path);
+std::string make_temp_dir(const std::string& tag);
+
+}  // namespace oriel::testing

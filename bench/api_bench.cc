@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
     std::string id = create(api, image, "boot" + std::to_string(i), true);
     if (!wait_for_text(orield.serial_log(id), "ORIEL-GUEST-READY", 60s)) throw std::runtime_error("no boot");
     boot_ms.push_back(ms_since(t));
-    api.del("/api/v1/desktops/" + id);
+    (void)api.del("/api/v1/desktops/" + id);
   }
   std::printf("test guest, API start to ready on serial (TCG): median %.2f s, max %.2f s   (floor: bare qemu %.2f s)\n",
               percentile(boot_ms, 50) / 1000, percentile(boot_ms, 100) / 1000,
@@ -138,7 +138,7 @@ int main(int argc, char** argv) {
   for (const auto& id : ids) wait_for_text(orield.serial_log(id), "ORIEL-GUEST-READY", 120s);
   std::printf("orield RSS with %d running desktops (QEMU excluded): %.1f MiB\n", running_target,
               static_cast<double>(rss_kib(orield.pid())) / 1024);
-  for (const auto& id : ids) api.del("/api/v1/desktops/" + id);
+  for (const auto& id : ids) (void)api.del("/api/v1/desktops/" + id);
   wait_until([&] { return count_in_state(api, "running") == 0; }, 120s);
   std::system(("rm -rf " + scratch).c_str());
   return 0;

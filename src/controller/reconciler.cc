@@ -49,13 +49,19 @@ void Reconciler::on_vm_exit(const std::string& vm_id, agent::VmExit why) {
 }
 
 void Reconciler::loop() {
+  // Pokes arriving during a scan coalesce into one more scan, and scans stay
+  // kMinScanGap apart: with many desktops in flight, every finished step
+  // pokes, and a full scan per step would burn a core re-reading the store.
+  constexpr auto kMinScanGap = std::chrono::milliseconds(25);
   std::unique_lock lock(mu_);
   while (!stopping_) {
     poked_ = false;
     lock.unlock();
+    auto scanned = std::chrono::steady_clock::now();
     scan();
     lock.lock();
     cv_.wait_for(lock, options_.interval, [this] { return poked_ || stopping_; });
+    cv_.wait_until(lock, scanned + kMinScanGap, [this] { return stopping_; });
   }
 }
 

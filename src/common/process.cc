@@ -73,6 +73,11 @@ Result<ProcessResult> SystemProcessRunner::run(const std::vector<std::string>& a
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, out_pipe.fds[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err_pipe.fds[1], 2);
+  // Nothing else crosses over: not every library marks its descriptors
+  // close-on-exec (Asio's sockets are not), and a long-lived child such as a
+  // daemonized QEMU would otherwise keep orield's connections and listening
+  // socket open for its whole life.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   if (!options.working_dir.empty()) {
     posix_spawn_file_actions_addchdir_np(&actions, options.working_dir.c_str());
   }

@@ -1,4 +1,6 @@
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "oriel/common/clock.h"
 #include "oriel/common/json.h"
@@ -62,6 +64,16 @@ TEST(ProcessTest, CapturesOutputLinesAndExitCode) {
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_EQ(r.err, "oops\n");
   EXPECT_EQ(lines, (std::vector<std::string>{"a", "b", "c"}));
+}
+
+TEST(ProcessTest, ChildrenInheritNoDescriptorsBeyondStandardOnes) {
+  int fd = ::dup2(::open("/dev/null", O_RDONLY), 57);  // deliberately without O_CLOEXEC
+  ASSERT_EQ(fd, 57);
+  SystemProcessRunner runner;
+  auto r = runner.run({"sh", "-c", "ls /proc/self/fd"}, {}).value();
+  ::close(fd);
+  EXPECT_EQ(r.out.find("57\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2\n"), std::string::npos) << r.out;
 }
 
 TEST(ProcessTest, TimeoutKillsTheChild) {

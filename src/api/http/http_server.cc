@@ -1,4 +1,14 @@
-#include "oriel/api/http.h"
+// The HTTP/1.1 server: one coroutine per connection on the io_context, the
+// handlers on a worker pool.
+#include "oriel/api/http.h"  // first: it includes <utility> before Asio
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cctype>
+#include <mutex>
+#include <optional>
+#include <set>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -12,7 +22,6 @@
 #include "oriel/common/log.h"
 
 namespace oriel::api {
-namespace {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -20,174 +29,347 @@ namespace http = beast::http;
 using asio::use_awaitable;
 using tcp = asio::ip::tcp;
 
-// Request line + headers → Request; the target's path and query are decoded.
-Result<Request> to_request(const http::request<http::string_body>& msg, const std::string& remote) {
+namespace {
+
+// After an error reply, how long the client may go on sending (its body, say)
+// while we discard it, so that closing does not reset the connection before it
+// has read the reply. Bounded in time and bytes.
+constexpr std::chrono::milliseconds kLingerTime{2000};
+constexpr size_t kLingerBytes = 16 << 20;
+// Backoff when accept() fails for a reason that repeats at once (EMFILE).
+constexpr std::chrono::milliseconds kAcceptBackoff{100};
+
+using RawRequest = http::request<http::string_body>;
+using RawResponse = http::response<http::string_body>;
+
+Result<Request> to_request(RawRequest&& msg, const std::string& remote) {
+  auto target = TRY(parse_target(std::string_view(msg.target().data(), msg.target().size())));
   Request req;
   req.method = std::string(msg.method_string());
-  std::string_view target(msg.target().data(), msg.target().size());
-  if (target.empty() || target[0] != '/') return Error::InvalidArgument("request target must be an absolute path");
-  auto q = target.find('?');
-  req.path = TRY(percent_decode(target.substr(0, q), false));
-  if (q != std::string_view::npos) {
-    std::string_view query = target.substr(q + 1);
-    while (!query.empty()) {
-      auto amp = query.find('&');
-      std::string_view pair = query.substr(0, amp);
-      auto eq = pair.find('=');
-      std::string key = TRY(percent_decode(pair.substr(0, eq), true));
-      std::string value = eq == std::string_view::npos ? "" : TRY(percent_decode(pair.substr(eq + 1), true));
-      if (!key.empty()) req.query[key] = value;
-      query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    }
-  }
+  req.path = std::move(target.path);
+  req.query = std::move(target.query);
   for (const auto& field : msg) {
     std::string name(field.name_string());
     std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-    req.headers[name] = std::string(field.value());
+    auto [it, inserted] = req.headers.try_emplace(std::move(name), field.value());
+    if (!inserted) it->second += ", " + std::string(field.value());  // RFC 7230 §3.2.2
   }
-  req.body = msg.body();
+  req.body = std::move(msg.body());
   req.remote_address = remote;
   return req;
 }
 
-http::response<http::string_body> to_message(const Response& r, unsigned version, bool keep_alive) {
-  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
+bool is_token(std::string_view s) {
+  constexpr std::string_view kExtra = "!#$%&'*+-.^_`|~";
+  return !s.empty() && std::all_of(s.begin(), s.end(), [&](unsigned char c) {
+    return std::isalnum(c) || kExtra.find(static_cast<char>(c)) != std::string_view::npos;
+  });
+}
+
+// A handler's reply that cannot be framed safely: a status outside 200-599, a
+// field that could split the response, or a field the server owns.
+std::optional<std::string> invalid_reply(const Response& r) {
+  if (r.status < 200 || r.status > 599) return fmt::format("status {}", r.status);
+  auto bad_value = [](std::string_view v) { return v.find_first_of(std::string_view("\r\n\0", 3)) != v.npos; };
+  if (bad_value(r.content_type)) return std::string("content type");
+  for (const auto& [name, value] : r.headers) {
+    beast::string_view n(name.data(), name.size());
+    if (!is_token(name) || bad_value(value) || beast::iequals(n, "content-length") ||
+        beast::iequals(n, "transfer-encoding") || beast::iequals(n, "connection")) {
+      return fmt::format("header field '{}'", name);
+    }
+  }
+  return std::nullopt;
+}
+
+RawResponse to_message(const Response& r, unsigned version, bool keep_alive, bool head) {
+  RawResponse res{static_cast<http::status>(r.status), version};
   res.set(http::field::server, "orield");
-  res.set(http::field::content_type, r.content_type);
   res.set(http::field::cache_control, "no-store");
-  for (const auto& [k, v] : r.headers) res.set(k, v);
+  res.set(http::field::content_type, r.content_type);
+  std::set<std::string, std::less<>> replaced;
+  for (const auto& [name, value] : r.headers) {
+    // The first field of a name replaces a default; later ones add (Set-Cookie).
+    std::string key(name);
+    std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (replaced.insert(std::move(key)).second) {
+      res.set(name, value);
+    } else {
+      res.insert(name, value);
+    }
+  }
   res.body() = r.body;
   res.keep_alive(keep_alive);
   res.prepare_payload();
+  if (head) res.body().clear();  // Content-Length stays that of the GET reply (RFC 7231 §4.3.2)
   return res;
 }
 
-Response parse_failure(const beast::error_code& ec) {
-  if (ec == http::error::body_limit) {
-    return Response::json(413, {{"error", {{"code", "too_large"}, {"message", "request body is too large"}}}});
-  }
-  if (ec == http::error::header_limit) {
-    return Response::json(431, {{"error", {{"code", "too_large"}, {"message", "request headers are too large"}}}});
+// The reply to a request the parser rejected, or nothing when there is no one
+// to reply to (the peer closed or went silent, or the server is stopping).
+std::optional<Response> parse_failure(const beast::error_code& ec) {
+  if (ec == http::error::body_limit) return http_error(413, "too_large", "the request body is too large");
+  if (ec == http::error::header_limit) return http_error(431, "too_large", "the request header is too large");
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
+      ec.category() != http::make_error_code(http::error::bad_method).category()) {
+    return std::nullopt;
   }
   return Response::error(Error::InvalidArgument(fmt::format("malformed HTTP request: {}", ec.message())));
 }
 
+// Runs fn on the pool; the awaiting coroutine resumes on its own executor with
+// fn's result. The coroutine (and everything fn captured) stays alive until
+// then, and the io_context keeps work counted while fn runs.
+template <typename Fn>
+asio::awaitable<Response> run_on(asio::thread_pool& pool, Fn fn) {
+  return asio::async_initiate<const asio::use_awaitable_t<>&, void(Response)>(
+      [&pool](auto handler, Fn fn) {
+        auto home = asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
+        asio::post(pool, [handler = std::move(handler), fn = std::move(fn), home]() mutable {
+          Response result = fn();
+          asio::post(home, [handler = std::move(handler), result = std::move(result)]() mutable {
+            std::move(handler)(std::move(result));
+          });
+        });
+      },
+      use_awaitable, std::move(fn));
+}
+
 }  // namespace
 
-// One connection: read, dispatch on the worker pool, write, until close.
-class HttpServer::Session : public std::enable_shared_from_this<Session> {
- public:
-  Session(tcp::socket socket, HttpServer& server) : stream_(std::move(socket)), server_(server) {}
+struct HttpServer::State {
+  State(asio::io_context& io, const Router& r, HttpLimits l, asio::thread_pool& w)
+      : router(r), limits(l), workers(w), acceptor(io) {}
 
-  asio::awaitable<void> run() {
-    beast::error_code ec;
-    std::string remote = stream_.socket().remote_endpoint(ec).address().to_string();
-    beast::flat_buffer buffer;
-    while (true) {
-      http::request_parser<http::string_body> parser;
-      parser.body_limit(server_.limits_.max_body_bytes);
-      parser.header_limit(static_cast<std::uint32_t>(server_.limits_.max_header_bytes));
-      stream_.expires_after(server_.limits_.read_timeout);
-      co_await http::async_read(stream_, buffer, parser, asio::redirect_error(use_awaitable, ec));
-      if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
-          ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
-        break;
-      }
-      if (ec) {  // malformed or oversize: answer, then close
-        co_await write(parse_failure(ec), 11, false);
-        break;
-      }
-      auto msg = parser.release();
-      bool keep_alive = msg.keep_alive();
-      auto started = std::chrono::steady_clock::now();
-      Response res = co_await handle(msg, remote);
-      spdlog::debug("{} {} {} {:.1f}ms", std::string(msg.method_string()), std::string(msg.target()), res.status,
-                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
-      if (!co_await write(res, msg.version(), keep_alive) || !keep_alive) break;
-    }
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  const Router& router;
+  const HttpLimits limits;
+  asio::thread_pool& workers;  // valid while !stopping: the server joins it in stop()
+  tcp::acceptor acceptor;
+  std::atomic<bool> stopping{false};
+
+  mutable std::mutex mu;
+  std::set<Session*> sessions;  // GUARDED_BY(mu)
+
+  // Accepts until the acceptor closes. Holds only this state, never the
+  // server, which may be gone by the time an aborted accept completes.
+  static asio::awaitable<void> accept_loop(std::shared_ptr<State> state);
+};
+
+// One connection. Owned by its coroutine; registered in State::sessions so
+// that stop() can close it.
+class HttpServer::Session {
+ public:
+  Session(tcp::socket socket, std::shared_ptr<State> state) : stream_(std::move(socket)), state_(std::move(state)) {
+    std::lock_guard lock(state_->mu);
+    state_->sessions.insert(this);
   }
+  ~Session() {
+    std::lock_guard lock(state_->mu);
+    state_->sessions.erase(this);
+  }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Ends every pending operation; the coroutine then finishes.
+  void close() {
+    beast::error_code ec;
+    stream_.socket().close(ec);
+  }
+
+  static asio::awaitable<void> run(std::shared_ptr<Session> self) { co_await self->serve(); }
 
  private:
-  // Runs the handler on the worker pool and resumes here when it is done.
-  // (A plain lambda and a timer as the wake-up: GCC 12 miscompiles coroutine
-  // lambdas that capture non-trivial values.)
-  asio::awaitable<Response> handle(const http::request<http::string_body>& msg, const std::string& remote) {
-    auto req = to_request(msg, remote);
-    if (!req.ok()) co_return Response::error(req.error());
-    Response res;
-    asio::steady_timer done(stream_.get_executor(), asio::steady_timer::time_point::max());
-    asio::post(server_.workers_, [&] {
-      res = server_.router_.dispatch(*req);
-      asio::post(done.get_executor(), [&done] { done.cancel(); });
-    });
-    beast::error_code ec;
-    co_await done.async_wait(asio::redirect_error(use_awaitable, ec));
-    co_return res;
-  }
-
-  asio::awaitable<bool> write(const Response& r, unsigned version, bool keep_alive) {
-    beast::error_code ec;
-    auto msg = to_message(r, version, keep_alive);
-    stream_.expires_after(server_.limits_.read_timeout);
-    co_await http::async_write(stream_, msg, asio::redirect_error(use_awaitable, ec));
-    co_return !ec;
-  }
+  asio::awaitable<void> serve();
+  asio::awaitable<beast::error_code> read_request(http::request_parser<http::string_body>& parser,
+                                                  beast::flat_buffer& buffer);
+  asio::awaitable<Response> handle(RawRequest&& msg);
+  static asio::awaitable<Response> dispatch_on_workers(std::shared_ptr<State> state, Request&& request);
+  asio::awaitable<bool> write(const Response& r, unsigned version, bool keep_alive, bool head);
+  asio::awaitable<void> linger_and_close();
 
   beast::tcp_stream stream_;
-  HttpServer& server_;
+  std::shared_ptr<State> state_;
+  std::string remote_;
 };
+
+asio::awaitable<void> HttpServer::Session::serve() {
+  beast::error_code ec;
+  remote_ = stream_.socket().remote_endpoint(ec).address().to_string();
+  stream_.socket().set_option(tcp::no_delay(true), ec);
+  beast::flat_buffer buffer;  // bytes past one request (pipelining) stay here for the next
+  while (!state_->stopping) {
+    http::request_parser<http::string_body> parser;
+    ec = co_await read_request(parser, buffer);
+    if (ec) {
+      auto reply = parse_failure(ec);
+      if (!reply || state_->stopping) break;
+      spdlog::debug("{}: rejected request: {} -> {}", remote_, ec.message(), reply->status);
+      if (co_await write(*reply, 11, false, false)) co_await linger_and_close();
+      co_return;
+    }
+    auto started = std::chrono::steady_clock::now();
+    RawRequest msg = parser.release();
+    unsigned version = msg.version();
+    bool keep_alive = msg.keep_alive();
+    bool head = msg.method() == http::verb::head;
+    std::string method(msg.method_string());
+    std::string target(msg.target());
+    Response res = co_await handle(std::move(msg));
+    bool written = co_await write(res, version, keep_alive, head);
+    spdlog::debug("{} {} {} {:.1f}ms {}", method, target.substr(0, target.find('?')), res.status,
+                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count(),
+                  remote_);
+    if (!written || !keep_alive) break;
+  }
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream_.socket().close(ec);
+}
+
+// Reads the header, then the body, each within the read timeout. Between the
+// two is where a later WebSocket upgrade would take the stream over, and where
+// "Expect: 100-continue" is answered (RFC 7231 §5.1.1).
+asio::awaitable<beast::error_code> HttpServer::Session::read_request(http::request_parser<http::string_body>& parser,
+                                                                    beast::flat_buffer& buffer) {
+  const HttpLimits& limits = state_->limits;
+  parser.body_limit(limits.max_body_bytes);
+  parser.header_limit(static_cast<std::uint32_t>(std::min<size_t>(limits.max_header_bytes, UINT32_MAX)));
+  beast::error_code ec;
+  stream_.expires_after(limits.read_timeout);
+  co_await http::async_read_header(stream_, buffer, parser, asio::redirect_error(use_awaitable, ec));
+  if (ec || parser.is_done()) co_return ec;
+  if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+    http::response<http::empty_body> go_on{http::status::continue_, parser.get().version()};
+    stream_.expires_after(limits.write_timeout);
+    co_await http::async_write(stream_, go_on, asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return ec;
+  }
+  stream_.expires_after(limits.read_timeout);
+  co_await http::async_read(stream_, buffer, parser, asio::redirect_error(use_awaitable, ec));
+  co_return ec;
+}
+
+// Runs the router on the worker pool. Deliberately not a coroutine: GCC 12
+// miscompiles lambdas with non-trivial init-captures created inside one (the
+// captured strings are copied bitwise).
+asio::awaitable<Response> HttpServer::Session::dispatch_on_workers(std::shared_ptr<State> state, Request&& request) {
+  asio::thread_pool& pool = state->workers;
+  return run_on(pool, [state = std::move(state), request = std::move(request)]() mutable {
+    if (state->stopping) return Response::error(Error::Unavailable("the server is stopping"));
+    try {
+      return state->router.dispatch(request);
+    } catch (...) {  // Router::dispatch catches handlers; this is the last line for the pool thread
+      spdlog::error("{} {}: request failed with an exception", request.method, request.path);
+      return Response::error(Error::Internal("internal error; see the server log"));
+    }
+  });
+}
+
+// Decodes the target, then hands the request to the workers.
+asio::awaitable<Response> HttpServer::Session::handle(RawRequest&& msg) {
+  auto req = to_request(std::move(msg), remote_);
+  if (!req.ok()) co_return Response::error(req.error());
+  if (state_->stopping) co_return Response::error(Error::Unavailable("the server is stopping"));
+  co_return co_await dispatch_on_workers(state_, std::move(req).value());
+}
+
+asio::awaitable<bool> HttpServer::Session::write(const Response& r, unsigned version, bool keep_alive, bool head) {
+  RawResponse msg;
+  if (auto what = invalid_reply(r)) {
+    spdlog::error("a handler produced an invalid reply ({}); sending 500", *what);
+    msg = to_message(Response::error(Error::Internal("invalid reply; see the server log")), version, keep_alive, head);
+  } else {
+    msg = to_message(r, version, keep_alive, head);
+  }
+  beast::error_code ec;
+  stream_.expires_after(state_->limits.write_timeout);
+  co_await http::async_write(stream_, msg, asio::redirect_error(use_awaitable, ec));
+  co_return !ec;
+}
+
+// Half-closes, then discards what the client still sends for a short while, so
+// it can finish writing (an oversize body, say) and read our reply rather than
+// meet a reset (RFC 7230 §6.6).
+asio::awaitable<void> HttpServer::Session::linger_and_close() {
+  beast::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream_.expires_after(std::min(kLingerTime, state_->limits.read_timeout));
+  std::array<char, 16384> sink;
+  size_t drained = 0;
+  while (!ec && drained < kLingerBytes && !state_->stopping) {
+    drained += co_await stream_.async_read_some(asio::buffer(sink), asio::redirect_error(use_awaitable, ec));
+  }
+  stream_.socket().close(ec);
+}
 
 HttpServer::HttpServer(asio::io_context& io, const Router& router, size_t worker_threads, HttpLimits limits)
     : io_(io),
-      router_(router),
-      limits_(limits),
-      workers_(worker_threads),
-      acceptor_(io),
-      connections_(std::make_shared<std::atomic<size_t>>(0)) {}
+      workers_(std::max<size_t>(worker_threads, 1)),
+      state_(std::make_shared<State>(io, router, limits, workers_)) {}
 
 HttpServer::~HttpServer() { stop(); }
 
 Result<uint16_t> HttpServer::listen(std::string_view host, uint16_t port) {
+  if (state_->stopping) return Error::Unavailable("the HTTP server is stopped");
+  if (state_->acceptor.is_open()) return Error::Conflict("the HTTP server is already listening");
   beast::error_code ec;
   auto address = asio::ip::make_address(std::string(host), ec);
   if (ec) return Error::InvalidArgument(fmt::format("'{}' is not an IP address", host));
   tcp::endpoint endpoint(address, port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Error::Unavailable(fmt::format("cannot listen on {}:{}: {}", host, port, ec.message()));
-  accept_loop();
-  return acceptor_.local_endpoint().port();
-}
-
-void HttpServer::accept_loop() {
-  asio::co_spawn(
-      io_,
-      [this]() -> asio::awaitable<void> {
-        while (acceptor_.is_open()) {
-          beast::error_code ec;
-          tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(use_awaitable, ec));
-          if (ec) {
-            if (!acceptor_.is_open()) co_return;
-            continue;
-          }
-          if (connections_->load() >= limits_.max_connections) continue;  // socket closes here
-          auto session = std::make_shared<Session>(std::move(socket), *this);
-          auto counter = connections_;
-          ++*counter;
-          // The lambda owns the session for the coroutine's whole life.
-          asio::co_spawn(io_, [session]() { return session->run(); }, [counter](std::exception_ptr) { --*counter; });
-        }
-      },
-      asio::detached);
+  auto& acceptor = state_->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    beast::error_code ignored;
+    acceptor.close(ignored);
+    return Error::Unavailable(fmt::format("cannot listen on {}:{}: {}", host, port, ec.message()));
+  }
+  uint16_t bound = acceptor.local_endpoint(ec).port();
+  asio::co_spawn(io_, State::accept_loop(state_), asio::detached);
+  return bound;
 }
 
 void HttpServer::stop() {
+  if (state_->stopping.exchange(true)) return;
   beast::error_code ec;
-  acceptor_.close(ec);
+  state_->acceptor.close(ec);
+  {
+    std::lock_guard lock(state_->mu);
+    for (Session* session : state_->sessions) session->close();
+  }
   workers_.join();
+}
+
+size_t HttpServer::connection_count() const {
+  std::lock_guard lock(state_->mu);
+  return state_->sessions.size();
+}
+
+asio::awaitable<void> HttpServer::State::accept_loop(std::shared_ptr<State> state) {
+  while (!state->stopping) {
+    beast::error_code ec;
+    tcp::socket socket = co_await state->acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
+    if (state->stopping) break;
+    if (ec) {
+      spdlog::warn("http: accept failed: {}", ec.message());
+      auto executor = co_await asio::this_coro::executor;
+      asio::steady_timer pause(executor, kAcceptBackoff);
+      co_await pause.async_wait(asio::redirect_error(use_awaitable, ec));
+      continue;
+    }
+    size_t open = 0;
+    {
+      std::lock_guard lock(state->mu);
+      open = state->sessions.size();
+    }
+    if (open >= state->limits.max_connections) {
+      spdlog::warn("http: {} connections open, the limit; closing a new one", open);
+      continue;  // the socket closes here
+    }
+    auto session = std::make_shared<Session>(std::move(socket), state);
+    asio::co_spawn(state->acceptor.get_executor(), Session::run(std::move(session)), asio::detached);
+  }
 }
 
 }  // namespace oriel::api

@@ -1,22 +1,23 @@
-// The HTTP layer under the REST API (no domain code): requests and
-// responses, a router with {param} segments, and a Boost.Beast HTTP/1.1
-// server. Connection I/O runs as coroutines on the caller's io_context;
-// handlers are synchronous and run on a bounded worker pool, so a handler
-// that waits for SQLite or QMP never stalls other connections.
+// The HTTP layer under the REST API, free of domain code: requests and
+// responses, a router with {param} segments, and an HTTP/1.1 server on
+// Boost.Beast. Connection I/O runs as coroutines on the caller's io_context;
+// handlers are synchronous and run on a bounded worker pool, so a handler that
+// waits for SQLite or a QMP reply never stalls other connections, and a slow
+// client only ever costs a socket, never a worker.
 #pragma once
 
 #include <utility>  // before Asio: Boost 1.74 awaitable.hpp uses std::exchange without it
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/thread_pool.hpp>
 
-#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "oriel/common/json.h"
@@ -25,83 +26,138 @@
 namespace oriel::api {
 
 struct Request {
-  std::string method;                          // "GET", "POST", ...
+  std::string method;                          // "GET", "POST", ... as sent (methods are case-sensitive)
   std::string path;                            // percent-decoded, without the query
-  std::map<std::string, std::string> query;    // decoded query parameters
+  std::map<std::string, std::string> query;    // decoded query parameters; a repeated key keeps its last value
   std::map<std::string, std::string> params;   // {name} segments, filled by the router
-  std::map<std::string, std::string> headers;  // lower-case names
+  std::map<std::string, std::string> headers;  // lower-case names; repeated fields joined with ", "
   std::string body;
   std::string remote_address;                  // the peer's IP, for audit
-  std::string bearer_token() const;            // from "Authorization: Bearer X"; empty if none
+  // The token of "Authorization: Bearer X" (scheme case-insensitive, RFC 6750
+  // §2.1); empty if there is none.
+  std::string bearer_token() const;
 };
 
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  // Extra fields, sent as given. Content-Type comes from content_type and
+  // Content-Length is computed; a field with CR, LF or NUL makes the reply a 500.
   std::vector<std::pair<std::string, std::string>> headers;
 
   static Response json(int status, const Json& body);
-  static Response error(const Error& e);  // {"error":{"code","message"}} with the status of its code
+  // {"error":{"code":"not_found","message":...}} with the status of its code.
+  static Response error(const Error& e);
   static Response bytes(int status, std::string content_type, std::string body);
 };
 
-// The one place error codes become HTTP statuses.
+// The one place error codes become HTTP statuses: InvalidArgument 400,
+// Unauthenticated 401, PermissionDenied 403, NotFound 404, Conflict 409,
+// Unprocessable 422, Unavailable 503, Timeout 504, Internal 500.
 int http_status(ErrorCode code);
+
+// An error body for a failure that has no ErrorCode (405, 413, 431):
+// {"error":{"code": code, "message": message}} with the given status.
+Response http_error(int status, std::string_view code, std::string_view message);
 
 using Handler = std::function<Response(const Request&)>;
 
-// Matches "/api/v1/desktops/{id}/actions/{action}"-style patterns segment by
-// segment. One trailing slash in a request path is ignored. Thread-safe for
-// dispatch once all routes are added.
+// Maps (method, path) to a handler. Patterns are literal segments and {name}
+// segments ("/api/v1/desktops/{id}/actions/{action}"); a {name} matches one
+// non-empty decoded segment and lands in Request::params. At one position a
+// literal beats a {name}, whatever the order of add(). One trailing slash in a
+// request path is tolerated ("/api/v1/hosts/" is "/api/v1/hosts"); empty
+// segments elsewhere ("//") match nothing. HEAD is served by the GET handler
+// unless a HEAD route exists (the server drops the body).
+//
+// Thread-safety: add() all routes first, then dispatch() from any threads.
+//
+// Room for WebSocket (the display gateway): a later
+// add_upgrade(pattern, UpgradeHandler) would receive the parsed Request and
+// ownership of the connection (its beast::tcp_stream and the bytes already
+// buffered). The server reads a request's header before its body, so it can
+// hand the stream over at that point; nothing here needs to change for it.
 class Router {
  public:
+  // pattern starts with '/'. A second route with the same method and shape
+  // is a programming error: std::invalid_argument.
   void add(std::string_view method, std::string_view pattern, Handler handler);
-  // 404 for an unknown path; 405 with an Allow header when the path exists
-  // for other methods; a handler's exception becomes a logged 500.
+
+  // 404 JSON for an unknown path; 405 JSON with an Allow header when the path
+  // exists for other methods. A handler that throws becomes a logged 500.
   Response dispatch(Request& request) const;
 
  private:
   struct Route {
     std::string method;
-    std::vector<std::string> segments;
+    std::vector<std::string> segments;  // "{id}" kept verbatim for parameters
     Handler handler;
   };
+  const Route* find(const Request& request, const std::vector<std::string>& path,
+                    std::vector<std::string>& allowed) const;
+
   std::vector<Route> routes_;
 };
 
+// A request target split and decoded (RFC 3986 §2.1 percent-encoding; '+' is
+// a space only in the query). Origin-form "/p?q" and absolute-form
+// "http://host/p?q" (RFC 7230 §5.3) are accepted. Malformed escapes, NUL bytes,
+// decoded bytes that are not UTF-8, and an encoded '/' ("%2F", which would make
+// a segment boundary ambiguous) are InvalidArgument errors (400).
+struct Target {
+  std::string path;
+  std::map<std::string, std::string> query;
+};
+Result<Target> parse_target(std::string_view target);
+
 struct HttpLimits {
-  size_t max_body_bytes = 1 << 20;                    // larger bodies get 413
-  size_t max_header_bytes = 16 << 10;                 // larger headers get 431
-  std::chrono::milliseconds read_timeout{30000};      // an idle or slow client is dropped
-  size_t max_connections = 1024;                      // further connections are closed at once
+  size_t max_body_bytes = 1 << 20;                  // larger bodies get 413
+  size_t max_header_bytes = 16 << 10;               // request line + fields; larger get 431
+  std::chrono::milliseconds read_timeout{30'000};   // per header and per body, and keep-alive idle time
+  std::chrono::milliseconds write_timeout{30'000};  // a client that does not read its reply is dropped
+  size_t max_connections = 1024;                    // beyond it new connections are closed at once
 };
 
-// Percent-decodes a path or query component; '+' is a space only in queries.
-// Malformed escapes and NUL bytes are errors.
-Result<std::string> percent_decode(std::string_view in, bool query);
-
+// An HTTP/1.1 server with keep-alive. Each connection is a coroutine on the
+// io_context: read a header, then the body, run the handler on the worker
+// pool, write the reply. A malformed request gets a 400 JSON reply (413 for a
+// large body, 431 for a large header) and the connection is closed after a
+// short lingering drain, so the client can still read the reply.
+//
+// Ownership: the router must outlive the server; the server must be destroyed
+// before the io_context. Threading: meant for an io_context run on one
+// thread. listen(), stop() and the destructor must be called on that thread
+// or while the io_context is not running (like any Asio I/O object); handlers
+// run on the workers.
 class HttpServer {
  public:
   HttpServer(boost::asio::io_context& io, const Router& router, size_t worker_threads, HttpLimits limits = {});
   ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds and starts accepting; port 0 picks a free port. Returns the port.
+  // Binds host (an IP address) and starts accepting; port 0 picks a free
+  // port. Returns the bound port.
   Result<uint16_t> listen(std::string_view host, uint16_t port);
-  // Stops accepting and waits for running handlers; open connections end
-  // with the io_context. Safe to call more than once.
+
+  // Stops accepting, closes every connection and waits for handlers already
+  // running (their replies are dropped). Idempotent; a stopped server does
+  // not start again.
   void stop();
 
+  // Open connections now; thread-safe.
+  size_t connection_count() const;
+
  private:
+  struct State;
   class Session;
-  void accept_loop();
 
   boost::asio::io_context& io_;
-  const Router& router_;
-  HttpLimits limits_;
   boost::asio::thread_pool workers_;
-  boost::asio::ip::tcp::acceptor acceptor_;
-  std::shared_ptr<std::atomic<size_t>> connections_;
+  // The acceptor, the limits and the live sessions: shared with the
+  // coroutines, which may outlive the server inside a stopped io_context.
+  std::shared_ptr<State> state_;
 };
 
 }  // namespace oriel::api

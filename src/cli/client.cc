@@ -1,4 +1,16 @@
+// The REST client: HTTP/1.1 (RFC 9112) over one keep-alive connection.
+//
+// Beast's tcp_stream enforces timeouts only on asynchronous operations, so
+// each step (connect, write, read) is started asynchronously and the private
+// io_context is run until it completes: synchronous to the caller, bounded
+// by the timeout.
 #include "oriel/cli/client.h"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <array>
+#include <utility>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -12,117 +24,212 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
+namespace {
+
+constexpr uint64_t kMaxBodyBytes = uint64_t{256} << 20;
+
+// RFC 9110 §5.6.2 token characters, for the method.
+bool is_tchar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+bool is_visible_ascii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
+Result<void> check_request_line(std::string_view method, std::string_view path, std::string_view token) {
+  if (method.empty() || !std::all_of(method.begin(), method.end(), is_tchar)) {
+    return Error::InvalidArgument(fmt::format("'{}' is not an HTTP method", method));
+  }
+  if (path.empty() || path.front() != '/' || !is_visible_ascii(path)) {
+    return Error::InvalidArgument("request path must start with '/' and contain no spaces or control characters");
+  }
+  if (!is_visible_ascii(token)) return Error::InvalidArgument("the token contains characters not allowed in HTTP");
+  return Ok();
+}
+
+// Requests that may be sent twice without changing the outcome (RFC 9110 §9.2.2).
+bool is_idempotent(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "PUT" || method == "DELETE" || method == "OPTIONS";
+}
+
+std::string seconds_text(std::chrono::milliseconds t) { return fmt::format("{:g} s", t.count() / 1000.0); }
+
+std::string string_field(const Json& obj, std::string_view name) {
+  auto it = obj.find(name);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// The start of a body for an error message: one line of printable text.
+std::string snippet(std::string_view body) {
+  std::string out;
+  for (char c : body.substr(0, 160)) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+// An answer outside 2xx as an Error: the API's {"error":{"code","message"}}
+// when it is there, otherwise the HTTP status and the start of the body.
+Error error_from_response(const RawResponse& res) {
+  auto parsed = parse_json(res.body);
+  if (parsed.ok() && parsed->is_object()) {
+    auto it = parsed->find("error");
+    if (it != parsed->end() && it->is_object()) {
+      std::string message = string_field(*it, "message");
+      if (message.empty()) message = fmt::format("HTTP {} from orield", res.status);
+      return {parse_error_code(string_field(*it, "code"), res.status), message};
+    }
+  }
+  std::string text = snippet(res.body);
+  return {parse_error_code("", res.status),
+          fmt::format("HTTP {} from orield{}{}", res.status, text.empty() ? "" : ": ", text)};
+}
+
+}  // namespace
+
+ErrorCode parse_error_code(std::string_view code, int status) {
+  static constexpr std::array<ErrorCode, 9> kAll = {
+      ErrorCode::kInvalidArgument, ErrorCode::kUnauthenticated, ErrorCode::kPermissionDenied,
+      ErrorCode::kNotFound,        ErrorCode::kConflict,        ErrorCode::kUnprocessable,
+      ErrorCode::kUnavailable,     ErrorCode::kTimeout,         ErrorCode::kInternal};
+  for (ErrorCode c : kAll) {
+    if (!code.empty() && error_code_name(c) == code) return c;
+  }
+  switch (status) {
+    case 400: case 405: case 413: case 414: case 415: case 431: return ErrorCode::kInvalidArgument;
+    case 401: return ErrorCode::kUnauthenticated;
+    case 403: return ErrorCode::kPermissionDenied;
+    case 404: case 410: return ErrorCode::kNotFound;
+    case 409: return ErrorCode::kConflict;
+    case 422: return ErrorCode::kUnprocessable;
+    case 429: case 502: case 503: return ErrorCode::kUnavailable;
+    case 408: case 504: return ErrorCode::kTimeout;
+    default: return ErrorCode::kInternal;
+  }
+}
+
+// The TCP connection and the buffer of bytes read past the last answer.
 struct ApiClient::Connection {
+  using Parser = http::response_parser<http::string_body>;
+
   asio::io_context io;
   beast::tcp_stream stream{io};
   beast::flat_buffer buffer;
   bool open = false;
+  int opened = 0;
+
+  // Starts one asynchronous operation and runs the io_context until it ends.
+  template <typename Start>
+  beast::error_code run(Start&& start) {
+    beast::error_code result = asio::error::operation_aborted;
+    start([&result](beast::error_code ec, auto&&...) { result = ec; });
+    io.restart();
+    io.run();
+    return result;
+  }
+
+  // An idle connection with something to read has been closed by the server
+  // (or holds bytes nobody asked for): either way it must not be reused.
+  bool usable() {
+    if (!open || buffer.size() > 0) return false;
+    pollfd p{stream.socket().native_handle(), POLLIN, 0};
+    return ::poll(&p, 1, 0) == 0;
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream.socket().close(ignored);
+    buffer.clear();
+    open = false;
+  }
+
+  Result<void> connect(const ServerUrl& url, std::chrono::milliseconds timeout) {
+    close();
+    beast::error_code ec;
+    tcp::resolver resolver(io);
+    auto endpoints = resolver.resolve(url.host, std::to_string(url.port), ec);
+    if (!ec) {
+      stream.expires_after(timeout);
+      ec = run([&](auto handler) { stream.async_connect(endpoints, std::move(handler)); });
+    }
+    if (ec) {
+      std::string why = ec == beast::error::timeout ? "no answer within " + seconds_text(timeout) : ec.message();
+      return Error::Unavailable(fmt::format("cannot reach orield at {}: {}", url.to_string(), why));
+    }
+    stream.socket().set_option(tcp::no_delay(true), ec);
+    open = true;
+    ++opened;
+    return Ok();
+  }
+
+  beast::error_code round_trip(http::request<http::string_body>& req, Parser& parser,
+                               std::chrono::milliseconds timeout) {
+    stream.expires_after(timeout);
+    auto ec = run([&](auto handler) { http::async_write(stream, req, std::move(handler)); });
+    if (ec) return ec;
+    stream.expires_after(timeout);
+    return run([&](auto handler) { http::async_read(stream, buffer, parser, std::move(handler)); });
+  }
 };
 
-ErrorCode parse_error_code(std::string_view code, int status) {
-  static const std::pair<std::string_view, ErrorCode> kCodes[] = {
-      {"invalid_argument", ErrorCode::kInvalidArgument}, {"unauthenticated", ErrorCode::kUnauthenticated},
-      {"permission_denied", ErrorCode::kPermissionDenied}, {"not_found", ErrorCode::kNotFound},
-      {"conflict", ErrorCode::kConflict}, {"unprocessable", ErrorCode::kUnprocessable},
-      {"unavailable", ErrorCode::kUnavailable}, {"timeout", ErrorCode::kTimeout}, {"internal", ErrorCode::kInternal}};
-  for (const auto& [name, c] : kCodes) {
-    if (name == code) return c;
-  }
-  if (status == 404) return ErrorCode::kNotFound;
-  if (status == 405 || status == 413 || status == 431) return ErrorCode::kInvalidArgument;
-  return ErrorCode::kInternal;
-}
-
-ApiClient::ApiClient(std::string host, std::string port)
-    : host_(std::move(host)), port_(std::move(port)), conn_(std::make_unique<Connection>()) {}
+ApiClient::ApiClient(ServerUrl server) : server_(std::move(server)), conn_(std::make_unique<Connection>()) {}
 ApiClient::ApiClient(ApiClient&&) noexcept = default;
 ApiClient& ApiClient::operator=(ApiClient&&) noexcept = default;
 ApiClient::~ApiClient() = default;
 
 Result<ApiClient> ApiClient::create(std::string_view base_url, std::string token) {
-  constexpr std::string_view kScheme = "http://";
-  if (base_url.substr(0, 8) == "https://") {
-    return Error::InvalidArgument("https is not supported yet: use http:// on a trusted network");
-  }
-  if (base_url.substr(0, kScheme.size()) != kScheme) {
-    return Error::InvalidArgument(fmt::format("server URL '{}' must start with http://", base_url));
-  }
-  std::string_view rest = base_url.substr(kScheme.size());
-  if (auto slash = rest.find('/'); slash != std::string_view::npos) rest = rest.substr(0, slash);
-  auto colon = rest.rfind(':');
-  std::string host(rest.substr(0, colon)), port = colon == std::string_view::npos ? "80" : std::string(rest.substr(colon + 1));
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host.empty() || port.empty() || port.find_first_not_of("0123456789") != std::string::npos) {
-    return Error::InvalidArgument(fmt::format("server URL '{}' is not http://HOST:PORT", base_url));
-  }
-  ApiClient client(host, port);
+  ApiClient client(TRY(parse_server_url(base_url)));
   client.token_ = std::move(token);
   return client;
 }
 
+int ApiClient::connections_opened() const { return conn_ ? conn_->opened : 0; }
+
 Result<RawResponse> ApiClient::request(std::string_view method, std::string_view path, std::string_view body,
                                        std::string_view content_type) {
-  http::request<http::string_body> req{http::string_to_verb(std::string(method)), std::string(path), 11};
-  req.set(http::field::host, host_);
+  TRY(check_request_line(method, path, token_));
+  http::request<http::string_body> req;
+  req.method_string(beast::string_view(method.data(), method.size()));
+  req.target(server_.path_prefix + std::string(path));
+  req.version(11);
+  req.set(http::field::host, server_.authority());
   req.set(http::field::user_agent, "oriel-cli");
   if (!token_.empty()) req.set(http::field::authorization, "Bearer " + token_);
   if (!body.empty()) req.set(http::field::content_type, std::string(content_type));
   req.body() = std::string(body);
   req.keep_alive(true);
   req.prepare_payload();
-  // One retry on a fresh connection: the server may have closed an idle one.
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    beast::error_code ec;
-    auto& c = *conn_;
-    if (!c.open) {
-      tcp::resolver resolver(c.io);
-      auto endpoints = resolver.resolve(host_, port_, ec);
-      c.stream.expires_after(timeout_);
-      if (!ec) c.stream.connect(endpoints, ec);
-      if (ec) {
-        return Error::Unavailable(fmt::format("cannot reach orield at http://{}:{}: {}", host_, port_, ec.message()));
-      }
-      c.open = true;
+  for (int attempt = 0;; ++attempt) {
+    bool reused = conn_->usable();
+    if (!reused) TRY(conn_->connect(server_, timeout_));
+    Connection::Parser parser;
+    parser.body_limit(kMaxBodyBytes);
+    auto ec = conn_->round_trip(req, parser, timeout_);
+    if (!ec) {
+      auto res = parser.release();
+      if (!res.keep_alive()) conn_->close();
+      return RawResponse{static_cast<int>(res.result_int()), std::string(res[http::field::content_type]),
+                         std::move(res.body())};
     }
-    c.stream.expires_after(timeout_);
-    http::write(c.stream, req, ec);
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(256u << 20);
-    if (!ec) http::read(c.stream, c.buffer, parser, ec);
-    if (ec) {
-      c.stream.close();
-      c.buffer.clear();
-      c.open = false;
-      if (attempt == 0 && (ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
-                           ec == asio::error::broken_pipe || ec == asio::error::eof)) {
-        continue;
-      }
-      return Error::Unavailable(fmt::format("request to orield failed: {}", ec.message()));
+    conn_->close();
+    // A reused connection may have been closed by the server just as we sent.
+    if (reused && attempt == 0 && is_idempotent(method) && ec != beast::error::timeout) continue;
+    if (ec == beast::error::timeout) {
+      return Error::Timeout(fmt::format("orield at {} did not answer within {}", base_url(), seconds_text(timeout_)));
     }
-    auto res = parser.release();
-    if (!res.keep_alive()) {
-      c.stream.close();
-      c.open = false;
-    }
-    return RawResponse{static_cast<int>(res.result_int()), std::string(res[http::field::content_type]),
-                       std::move(res.body())};
+    if (ec == http::error::body_limit) return Error::Internal("the answer from orield is larger than 256 MiB");
+    return Error::Unavailable(fmt::format("lost the connection to orield at {}: {}", base_url(), ec.message()));
   }
-  return Error::Unavailable("request to orield failed");
 }
 
 Result<Json> ApiClient::call_json(std::string_view method, std::string_view path, const Json* body) {
-  auto res = TRY(request(method, path, body ? body->dump() : std::string()));
+  std::string text = body ? body->dump(-1, ' ', false, Json::error_handler_t::replace) : std::string();
+  auto res = TRY(request(method, path, text));
+  if (res.status < 200 || res.status >= 300) return error_from_response(res);
+  if (res.body.empty()) return Json::object();
   auto parsed = parse_json(res.body);
-  if (res.status >= 200 && res.status < 300) {
-    if (res.body.empty()) return Json::object();
-    if (!parsed.ok()) return Error::Internal(fmt::format("orield sent invalid JSON (HTTP {})", res.status));
-    return *parsed;
-  }
-  if (parsed.ok() && parsed->is_object() && parsed->contains("error") && (*parsed)["error"].is_object()) {
-    const Json& e = (*parsed)["error"];
-    return Error(parse_error_code(e.value("code", ""), res.status), e.value("message", "no message"));
-  }
-  return Error(parse_error_code("", res.status), fmt::format("HTTP {} from orield", res.status));
+  if (!parsed.ok()) return Error::Internal(fmt::format("orield answered HTTP {} with a body that is not JSON", res.status));
+  return std::move(parsed).value();
 }
 
 Result<Json> ApiClient::get(std::string_view path) { return call_json("GET", path, nullptr); }
@@ -132,22 +239,17 @@ Result<Json> ApiClient::del(std::string_view path) { return call_json("DELETE", 
 
 Result<std::string> ApiClient::get_bytes(std::string_view path, std::string* content_type) {
   auto res = TRY(request("GET", path, ""));
-  if (res.status < 200 || res.status >= 300) {
-    auto parsed = parse_json(res.body);
-    if (parsed.ok() && parsed->contains("error")) {
-      const Json& e = (*parsed)["error"];
-      return Error(parse_error_code(e.value("code", ""), res.status), e.value("message", "no message"));
-    }
-    return Error(parse_error_code("", res.status), fmt::format("HTTP {} from orield", res.status));
-  }
+  if (res.status < 200 || res.status >= 300) return error_from_response(res);
   if (content_type) *content_type = res.content_type;
   return std::move(res.body);
 }
 
 Result<std::string> ApiClient::login(std::string_view username, std::string_view password) {
-  auto res = TRY(post("/api/v1/auth/login", {{"username", username}, {"password", password}}));
-  if (!res.contains("token") || !res["token"].is_string()) return Error::Internal("login answer has no token");
-  token_ = res["token"];
+  Json body = {{"username", username}, {"password", password}};
+  auto res = TRY(post("/api/v1/auth/login", body));
+  std::string token = string_field(res, "token");
+  if (token.empty()) return Error::Internal("orield's login answer has no token");
+  token_ = std::move(token);
   return token_;
 }
 

@@ -1,0 +1,32 @@
+// oriel host list.
+#include <ostream>
+
+#include <CLI/CLI.hpp>
+
+#include "app.h"
+#include "views.h"
+
+namespace oriel::cli {
+namespace {
+
+Result<int> run_list(Context& ctx) {
+  Json hosts = TRY(TRY(ctx.api())->get("/api/v1/hosts"));
+  if (ctx.json_output()) {
+    ctx.print_json(hosts);
+  } else {
+    if (!hosts.is_array()) return Error::Internal("orield's host list is not a JSON array");
+    ctx.out << hosts_table(hosts);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_host_commands(CLI::App& app, Context& ctx) {
+  auto* host = app.add_subcommand("host", "Hypervisor hosts");
+  host->require_subcommand(1);
+  auto* list = host->add_subcommand("list", "List hosts with their accelerator and allocated CPUs and memory");
+  on_run(list, ctx, [&ctx] { return run_list(ctx); });
+}
+
+}  // namespace oriel::cli

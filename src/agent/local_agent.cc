@@ -54,7 +54,7 @@ void LocalAgent::stop() {
     on_exit_ = nullptr;  // closing the QMP connections is not an exit
   }
   for (auto& [id, vm] : vms) {
-    if (vm->qmp) vm->qmp->close();
+    if (auto client = qmp_client(vm)) client->close();
   }
   work_.reset();
   io_.stop();

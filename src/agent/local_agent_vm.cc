@@ -71,8 +71,12 @@ Result<void> LocalAgent::attach(const std::string& vm_id, VmSpec spec, pid_t pid
     vms_.erase(vm_id);
     return client.take_error();
   }
-  vm->qmp = std::move(*client);
-  auto status = vm->qmp->execute_sync("query-status", Json::object(), 5s);
+  auto qmp = std::move(*client);
+  {
+    std::lock_guard lock(mu_);  // the VM is already visible to other threads
+    vm->qmp = qmp;
+  }
+  auto status = qmp->execute_sync("query-status", Json::object(), 5s);
   if (status.ok()) {
     std::lock_guard lock(mu_);
     vm->paused = status->value("status", "") != "running";
@@ -123,10 +127,16 @@ Result<void> LocalAgent::start_vm(const VmSpec& spec) {
   return attach(spec.id, spec, pid);
 }
 
+std::shared_ptr<QmpClient> LocalAgent::qmp_client(const std::shared_ptr<Vm>& vm) {
+  std::lock_guard lock(mu_);
+  return vm->qmp;  // null while attach() is still connecting
+}
+
 Result<Json> LocalAgent::qmp(const std::string& vm_id, const std::string& command, Json args) {
   auto vm = find(vm_id);
-  if (!vm || !vm->qmp) return Error::Conflict(fmt::format("virtual machine '{}' is not running", vm_id));
-  return vm->qmp->execute_sync(command, std::move(args), 10s);
+  auto client = vm ? qmp_client(vm) : nullptr;
+  if (!client) return Error::Conflict(fmt::format("virtual machine '{}' is not running", vm_id));
+  return client->execute_sync(command, std::move(args), 10s);
 }
 
 Result<void> LocalAgent::shutdown_vm(const std::string& vm_id) {
@@ -150,7 +160,8 @@ Result<void> LocalAgent::kill_vm(const std::string& vm_id) {
     std::lock_guard lock(mu_);
     vm->host_stop = true;
   }
-  (void)vm->qmp->execute_sync("quit", Json::object(), 2s);
+  auto client = qmp_client(vm);
+  if (client) (void)client->execute_sync("quit", Json::object(), 2s);
   if (!wait_gone(vm->pid, options_.kill_timeout)) {
     ::kill(vm->pid, SIGKILL);
     if (!wait_gone(vm->pid, 5s)) return Error::Internal(fmt::format("QEMU pid {} survives SIGKILL", vm->pid));
@@ -163,7 +174,7 @@ Result<void> LocalAgent::kill_vm(const std::string& vm_id) {
   });
   if (!gone) {
     lock.unlock();
-    vm->qmp->close();
+    if (client) client->close();
     on_closed(vm_id);
   }
   return Ok();

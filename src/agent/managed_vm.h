@@ -13,7 +13,7 @@ struct LocalAgent::Vm {
   VmSpec spec;
   VmPaths paths;
   pid_t pid = -1;
-  std::shared_ptr<QmpClient> qmp;
+  std::shared_ptr<QmpClient> qmp;   // GUARDED_BY(LocalAgent::mu_); null until connected
   bool paused = false;               // GUARDED_BY(LocalAgent::mu_)
   bool host_stop = false;            // Oriel asked it to stop (ACPI, quit, kill)
   bool guest_shutdown = false;       // a SHUTDOWN event said the guest did it

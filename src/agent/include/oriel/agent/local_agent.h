@@ -21,6 +21,8 @@
 
 namespace oriel::agent {
 
+class QmpClient;
+
 struct LocalAgentOptions {
   std::string host_name;
   std::string run_dir;    // vms/<id>/ with sockets, pidfile, serial log
@@ -60,6 +62,7 @@ class LocalAgent final : public HostAgent {
   void on_closed(const std::string& vm_id);
   std::shared_ptr<Vm> find(const std::string& vm_id);
   Result<Json> qmp(const std::string& vm_id, const std::string& command, Json args = Json::object());
+  std::shared_ptr<QmpClient> qmp_client(const std::shared_ptr<Vm>& vm);
   void reattach_all();
 
   ProcessRunner& runner_;

@@ -33,9 +33,9 @@ std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& o)
   app.add_option("--admin-password", o.admin_password,
                  "Password of the 'admin' user; creates it on first start, updates it when changed")
       ->envname("ORIEL_ADMIN_PASSWORD");
-  app.add_option("--roles", o.roles, "Comma-separated roles to run: controller, agent, gateway")->capture_default_str();
-  app.add_option("--controller", o.controller_url, "Controller URL (for an agent on another host)");
-  app.add_option("--cluster-token", o.cluster_token, "Shared secret between controller and agents")
+  app.add_option("--roles", o.roles, "Roles to run: controller, agent, gateway (this version runs all three together)")->capture_default_str();
+  app.add_option("--controller", o.controller_url, "Controller URL, for an agent on another host (multi-host support is not in this version)");
+  app.add_option("--cluster-token", o.cluster_token, "Shared secret between controller and agents (multi-host; not in this version)")
       ->envname("ORIEL_CLUSTER_TOKEN");
   app.add_option("--host-name", o.host_name, "This host's name in the fleet")->default_str(default_host_name());
   app.add_option("--accelerator", o.accelerator, "auto (probe KVM, fall back to TCG), kvm or tcg")

@@ -111,7 +111,10 @@ TEST_F(BadInputTest, AnImageInUseCannotBeDeleted) {
   ASSERT_FALSE(del.ok());
   EXPECT_EQ(del.error().code(), ErrorCode::kConflict);
   EXPECT_EQ((*api_->get("/api/v1/images/" + image_id_))["state"], "ready");
-  ASSERT_TRUE(api_->del("/api/v1/desktops/" + (*d)["id"].get<std::string>()).ok());
+  // Deletion is asynchronous: wait for it, so later tests see a settled store.
+  std::string path = "/api/v1/desktops/" + (*d)["id"].get<std::string>();
+  ASSERT_TRUE(api_->del(path).ok());
+  EXPECT_TRUE(wait_until([&] { return !api_->get(path).ok(); }, 20s));
 }
 
 TEST_F(BadInputTest, ADesktopLargerThanTheHostIsRefused) {

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "auth.h"
+#include "checks.h"
 #include "image_importer.h"
 #include "oriel/common/log.h"
 #include "reconciler.h"
@@ -30,6 +31,8 @@ Result<void> check_readable_file(std::string_view field, const std::string& path
   return Ok();
 }
 
+}  // namespace
+
 Result<void> check_name(std::string_view what, const std::string& name) {
   if (name.empty() || name.size() > 200) {
     return Error::InvalidArgument(fmt::format("{} name must be 1 to 200 bytes", what));
@@ -37,8 +40,6 @@ Result<void> check_name(std::string_view what, const std::string& name) {
   if (name.find('\0') != std::string::npos) return Error::InvalidArgument(fmt::format("{} name has a NUL byte", what));
   return Ok();
 }
-
-}  // namespace
 
 Controller::Controller(store::Store& store, agent::HostAgent& agent, Clock& clock, Random& random,
                        ControllerOptions options)

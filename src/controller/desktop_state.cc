@@ -69,14 +69,12 @@ std::optional<DesktopState> parse_state(std::string_view s) {
   return std::nullopt;
 }
 
-std::string_view public_state(std::string_view internal) {
+std::string_view public_state_name(std::string_view internal) {
   auto s = parse_state(internal);
   if (!s) return "failed";
   if (*s == S::kResetting) return "provisioning";
   return state_name(*s);
 }
-
-std::string_view public_state_name(std::string_view internal_state) { return public_state(internal_state); }
 
 Step next_step(const store::DesktopRecord& d, const Observation& o) {
   auto state = parse_state(d.state);

@@ -26,8 +26,6 @@ enum class DesktopState {
 
 std::string_view state_name(DesktopState s);
 std::optional<DesktopState> parse_state(std::string_view s);
-// The contract's state: provisioning, stopped, starting, running, migrating, stopping, failed, deleting.
-std::string_view public_state(std::string_view internal);
 
 // What the reconciler does next for one desktop.
 enum class StepKind {

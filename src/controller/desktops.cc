@@ -1,5 +1,6 @@
 // The controller's desktop commands: validate, write the desired state, poke
 // the reconciler. Nothing here waits for QEMU.
+#include "checks.h"
 #include "desktop_state.h"
 #include "oriel/controller/controller.h"
 #include "reconciler.h"
@@ -32,7 +33,7 @@ Result<void> Controller::check_capacity(const store::DesktopRecord& d, bool to_r
 
 Result<store::DesktopRecord> Controller::create_desktop(const Principal& who, CreateDesktop cmd) {
   TRY(require_admin(who));
-  if (cmd.name.empty() || cmd.name.size() > 200) return Error::InvalidArgument("desktop name must be 1 to 200 bytes");
+  TRY(check_name("desktop", cmd.name));
   auto image = TRY(store_.image(cmd.image_id));
   if (image.state == "importing") return Error::Conflict(fmt::format("image '{}' is still importing", image.id));
   if (image.state != "ready") {
@@ -100,7 +101,7 @@ Result<store::DesktopRecord> Controller::desktop_action(const Principal& who, st
         return Ok();
       case DesktopAction::kReboot:
         if (d.state != state_name(DesktopState::kRunning)) {
-          return Error::Conflict(fmt::format("desktop '{}' is {}, not running", d.id, public_state(d.state)));
+          return Error::Conflict(fmt::format("desktop '{}' is {}, not running", d.id, public_state_name(d.state)));
         }
         d.pending_op = "reboot";
         return Ok();
@@ -127,7 +128,7 @@ Result<store::DesktopRecord> Controller::delete_desktop(const Principal& who, st
 Result<std::string> Controller::screenshot_png(std::string_view desktop_id) {
   auto d = TRY(store_.desktop(desktop_id));
   if (agent_.vm_status(d.id) == agent::VmStatus::kAbsent) {
-    return Error::Conflict(fmt::format("desktop '{}' is {}: no screen to capture", d.id, public_state(d.state)));
+    return Error::Conflict(fmt::format("desktop '{}' is {}: no screen to capture", d.id, public_state_name(d.state)));
   }
   return agent_.screenshot_png(d.id);
 }

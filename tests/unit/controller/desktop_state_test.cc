@@ -1,4 +1,5 @@
 #include "desktop_state.h"
+#include "oriel/controller/controller.h"
 
 #include <gtest/gtest.h>
 
@@ -62,9 +63,9 @@ TEST(DesktopStateTest, DeleteKillsThenRemovesTheDisk) {
 }
 
 TEST(DesktopStateTest, PublicStatesFollowTheContract) {
-  EXPECT_EQ(public_state("resetting"), "provisioning");
-  EXPECT_EQ(public_state("running"), "running");
-  EXPECT_EQ(public_state("garbage"), "failed");
+  EXPECT_EQ(public_state_name("resetting"), "provisioning");
+  EXPECT_EQ(public_state_name("running"), "running");
+  EXPECT_EQ(public_state_name("garbage"), "failed");
   EXPECT_EQ(next_step(desk("garbage", "running"), seen(VmStatus::kAbsent)).kind, StepKind::kMarkFailed);
   EXPECT_EQ(next_step(desk("failed", "running"), seen(VmStatus::kRunning)).kind, StepKind::kKillVm);
 }

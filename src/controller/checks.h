@@ -1,0 +1,14 @@
+// Input checks shared by the controller's commands (internal).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "oriel/common/result.h"
+
+namespace oriel::controller {
+
+// An object's display name: 1 to 200 bytes, no NUL; anything else is kept verbatim.
+Result<void> check_name(std::string_view what, const std::string& name);
+
+}  // namespace oriel::controller

@@ -1,5 +1,7 @@
 #include "parse.h"
 
+#include <charconv>
+
 namespace oriel::api {
 
 Result<Credentials> parse_login(std::string_view body) {
@@ -39,6 +41,110 @@ Result<controller::DesktopAction> parse_action(std::string_view action) {
   if (action == "reset") return DesktopAction::kReset;
   if (action == "migrate") return Error::Unprocessable("migrate needs a second host: this installation has one");
   return Error::NotFound("action", action);
+}
+
+}  // namespace oriel::api
+
+namespace oriel::api {
+
+Result<std::string> parse_create_tenant(std::string_view body) {
+  auto j = TRY(parse_json(body));
+  TRY(json_only_fields(j, {"name"}));
+  return json_string(j, "name");
+}
+
+Result<controller::CreateUser> parse_create_user(std::string_view body) {
+  auto j = TRY(parse_json(body));
+  TRY(json_only_fields(j, {"username", "password", "role", "tenant_id"}));
+  controller::CreateUser cmd;
+  cmd.username = TRY(json_string(j, "username"));
+  cmd.password = TRY(json_string(j, "password"));
+  cmd.role = TRY(json_string(j, "role"));
+  cmd.tenant_id = TRY(json_opt_string(j, "tenant_id")).value_or("");
+  return cmd;
+}
+
+Result<controller::UpdateUser> parse_update_user(std::string_view body) {
+  auto j = TRY(parse_json(body));
+  TRY(json_only_fields(j, {"password", "unlock"}));
+  controller::UpdateUser cmd;
+  cmd.password = TRY(json_opt_string(j, "password"));
+  cmd.unlock = TRY(json_opt_bool(j, "unlock")).value_or(false);
+  return cmd;
+}
+
+namespace {
+constexpr int64_t kMaxMemoryMb = 16 * 1024 * 1024;
+}  // namespace
+
+Result<controller::CreatePool> parse_create_pool(std::string_view body) {
+  auto j = TRY(parse_json(body));
+  TRY(json_only_fields(j, {"name", "tenant_id", "image_id", "type", "size", "spare", "vcpus", "memory_mb",
+                           "idle_timeout_s", "provisioning"}));
+  controller::CreatePool cmd;
+  cmd.name = TRY(json_string(j, "name"));
+  cmd.tenant_id = TRY(json_opt_string(j, "tenant_id")).value_or("");
+  cmd.image_id = TRY(json_string(j, "image_id"));
+  cmd.type = TRY(json_string(j, "type"));
+  cmd.size = TRY(json_int(j, "size", 0, 10000));
+  cmd.spare = TRY(json_int(j, "spare", 0, 10000));
+  cmd.vcpus = TRY(json_int(j, "vcpus", 1, 512));
+  cmd.memory_mb = TRY(json_int(j, "memory_mb", 64, kMaxMemoryMb));
+  cmd.idle_timeout_s = TRY(json_opt_int(j, "idle_timeout_s", 0, 365 * 86400)).value_or(0);
+  cmd.provisioning = TRY(json_opt_string(j, "provisioning")).value_or("on-demand");
+  return cmd;
+}
+
+Result<controller::UpdatePool> parse_update_pool(std::string_view body) {
+  auto j = TRY(parse_json(body));
+  TRY(json_only_fields(j, {"name", "image_id", "size", "spare", "vcpus", "memory_mb", "idle_timeout_s",
+                           "provisioning"}));
+  controller::UpdatePool cmd;
+  cmd.name = TRY(json_opt_string(j, "name"));
+  cmd.image_id = TRY(json_opt_string(j, "image_id"));
+  cmd.size = TRY(json_opt_int(j, "size", 0, 10000));
+  cmd.spare = TRY(json_opt_int(j, "spare", 0, 10000));
+  cmd.vcpus = TRY(json_opt_int(j, "vcpus", 1, 512));
+  cmd.memory_mb = TRY(json_opt_int(j, "memory_mb", 64, kMaxMemoryMb));
+  cmd.idle_timeout_s = TRY(json_opt_int(j, "idle_timeout_s", 0, 365 * 86400));
+  cmd.provisioning = TRY(json_opt_string(j, "provisioning"));
+  return cmd;
+}
+
+Result<std::string> parse_id_field(std::string_view body, std::string_view field) {
+  auto j = TRY(parse_json(body));
+  if (!j.is_object() || j.size() != 1) return Error::InvalidArgument(fmt::format("the body must be {{\"{}\": ...}}", field));
+  return json_string(j, field);
+}
+
+Result<store::AuditFilter> parse_audit_query(const std::map<std::string, std::string>& q) {
+  store::AuditFilter f;
+  auto get = [&](const char* key) -> const std::string* {
+    auto it = q.find(key);
+    return it == q.end() ? nullptr : &it->second;
+  };
+  if (auto* v = get("tenant_id")) f.tenant_id = *v;
+  if (auto* v = get("user_id")) f.user_id = *v;
+  if (auto* v = get("action")) f.action = *v;
+  auto time = [](std::string_view name, const std::string& text) -> Result<WallTime> {
+    auto t = parse_rfc3339(text);
+    if (!t.ok()) return Error::InvalidArgument(fmt::format("{} '{}' is not an RFC 3339 time", name, text));
+    return t;
+  };
+  if (auto* v = get("since")) f.since = TRY(time("since", *v));
+  if (auto* v = get("until")) f.until = TRY(time("until", *v));
+  if (auto* v = get("limit")) f.limit = TRY(parse_query_int("limit", *v, 1, 1000));
+  if (auto* v = get("before")) f.before_seq = TRY(parse_query_int("before", *v, 1, INT64_MAX));
+  return f;
+}
+
+Result<int64_t> parse_query_int(std::string_view name, std::string_view text, int64_t min, int64_t max) {
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v < min || v > max) {
+    return Error::InvalidArgument(fmt::format("{} must be an integer from {} to {}", name, min, max));
+  }
+  return v;
 }
 
 }  // namespace oriel::api

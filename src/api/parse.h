@@ -3,6 +3,8 @@
 // names the field.
 #pragma once
 
+#include <map>
+
 #include "oriel/common/json.h"
 #include "oriel/controller/controller.h"
 
@@ -17,5 +19,16 @@ Result<Credentials> parse_login(std::string_view body);
 Result<controller::CreateImage> parse_create_image(std::string_view body);
 Result<controller::CreateDesktop> parse_create_desktop(std::string_view body);
 Result<controller::DesktopAction> parse_action(std::string_view action);
+
+Result<std::string> parse_create_tenant(std::string_view body);  // the name
+Result<controller::CreateUser> parse_create_user(std::string_view body);
+Result<controller::UpdateUser> parse_update_user(std::string_view body);
+Result<controller::CreatePool> parse_create_pool(std::string_view body);
+Result<controller::UpdatePool> parse_update_pool(std::string_view body);
+// A body of exactly one string field: {"user_id": "u-1"}, {"pool_id": "p-1"}.
+Result<std::string> parse_id_field(std::string_view body, std::string_view field);
+// GET /api/v1/audit's query: tenant_id, user_id, action, since, until, limit, before.
+Result<store::AuditFilter> parse_audit_query(const std::map<std::string, std::string>& query);
+Result<int64_t> parse_query_int(std::string_view name, std::string_view text, int64_t min, int64_t max);
 
 }  // namespace oriel::api

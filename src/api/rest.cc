@@ -2,16 +2,15 @@
 
 #include "landing.h"
 #include "parse.h"
+#include "rest_support.h"
 #include "views.h"
 
 namespace oriel::api {
-namespace {
 
 using controller::Controller;
 using controller::Principal;
 
-// Wraps a handler that needs a logged-in caller.
-Handler authed(Controller& c, std::function<Result<Response>(const Principal&, const Request&)> fn) {
+Handler authed(Controller& c, AuthedHandler fn) {
   return [&c, fn = std::move(fn)](const Request& req) {
     auto who = c.authenticate(req.bearer_token());
     if (!who.ok()) return Response::error(who.error());
@@ -20,75 +19,128 @@ Handler authed(Controller& c, std::function<Result<Response>(const Principal&, c
   };
 }
 
-template <typename T, typename F>
-Json json_list(const std::vector<T>& items, F render) {
-  Json out = Json::array();
-  for (const auto& item : items) out.push_back(render(item));
-  return out;
+void record_audit(Controller& c, std::string_view action, const Request& req, const Principal* who,
+                  const Response& response, std::string_view target) {
+  store::AuditEvent e;
+  e.action = std::string(action);
+  if (auto at = e.action.find("{action}"); at != std::string::npos && req.params.count("action")) {
+    e.action.replace(at, 8, req.params.at("action").substr(0, 50));
+  }
+  e.address = req.remote_address;
+  e.status = response.status;
+  if (who) {
+    e.user_id = who->user_id;
+    e.username = who->username;
+    e.tenant_id = who->tenant_id;
+  }
+  e.target = std::string(target);
+  if (auto it = req.params.find("id"); e.target.empty() && it != req.params.end()) e.target = it->second;
+  auto body = response.content_type == "application/json" ? parse_json(response.body) : Result<Json>(Json());
+  if (body.ok() && body->is_object()) {
+    if (response.status < 300) {
+      // The object acted on: its id when the path had none, its tenant.
+      if (e.target.empty() && body->contains("id") && (*body)["id"].is_string()) e.target = (*body)["id"];
+      if (body->contains("tenant_id") && (*body)["tenant_id"].is_string()) e.tenant_id = (*body)["tenant_id"];
+      e.result = "ok";
+    } else if (body->contains("error")) {
+      const Json& err = (*body)["error"];
+      if (err.contains("code") && err["code"].is_string()) e.result = err["code"];
+      if (err.contains("message") && err["message"].is_string()) e.detail = err["message"];
+    }
+  }
+  if (e.result.empty()) e.result = response.status < 300 ? "ok" : "error";
+  c.audit(std::move(e));
 }
+
+Handler audited(Controller& c, std::string action, AuthedHandler fn) {
+  return [&c, action = std::move(action), fn = std::move(fn)](const Request& req) {
+    auto who = c.authenticate(req.bearer_token());
+    Response response;
+    if (!who.ok()) {
+      response = Response::error(who.error());
+    } else {
+      auto r = fn(*who, req);
+      response = r.ok() ? std::move(r).value() : Response::error(r.error());
+    }
+    record_audit(c, action, req, who.ok() ? &*who : nullptr, response);
+    return response;
+  };
+}
+
+namespace {
 
 void add_auth_routes(Router& r, Controller& c) {
   r.add("POST", "/api/v1/auth/login", [&c](const Request& req) {
     auto creds = parse_login(req.body);
     if (!creds.ok()) return Response::error(creds.error());
     auto login = c.login(creds->username, creds->password);
-    if (!login.ok()) return Response::error(login.error());
-    return Response::json(200, {{"token", login->token}, {"expires_at", format_rfc3339(login->expires_at)}});
+    Response response = login.ok() ? Response::json(200, {{"token", login->token},
+                                                          {"expires_at", format_rfc3339(login->expires_at)}})
+                                   : Response::error(login.error());
+    // Who tried: the name as typed, cut short so junk cannot bloat the log.
+    Principal tried;
+    tried.username = creds->username.substr(0, 200);
+    record_audit(c, "auth.login", req, &tried, response, tried.username);
+    return response;
   });
-  r.add("POST", "/api/v1/auth/logout", authed(c, [&c](const Principal&, const Request& req) -> Result<Response> {
+  r.add("POST", "/api/v1/auth/logout", audited(c, "auth.logout", [&c](const Principal&, const Request& req) -> Result<Response> {
           TRY(c.logout(req.bearer_token()));
           return Response::json(200, Json::object());
+        }));
+  r.add("GET", "/api/v1/auth/me", authed(c, [&c](const Principal& who, const Request&) -> Result<Response> {
+          return Response::json(200, user_json(TRY(c.user(who, who.user_id))));
         }));
 }
 
 void add_host_routes(Router& r, Controller& c) {
-  r.add("GET", "/api/v1/hosts", authed(c, [&c](const Principal&, const Request&) -> Result<Response> {
-          return Response::json(200, json_list(TRY(c.hosts()), host_json));
+  r.add("GET", "/api/v1/hosts", authed(c, [&c](const Principal& who, const Request&) -> Result<Response> {
+          return Response::json(200, json_list(TRY(c.hosts(who)), host_json));
         }));
 }
 
 void add_image_routes(Router& r, Controller& c) {
-  r.add("POST", "/api/v1/images", authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
+  r.add("POST", "/api/v1/images", audited(c, "image.create", [&c](const Principal& who, const Request& req) -> Result<Response> {
           auto image = TRY(c.create_image(who, TRY(parse_create_image(req.body))));
           return Response::json(202, image_json(image));
         }));
-  r.add("GET", "/api/v1/images", authed(c, [&c](const Principal&, const Request&) -> Result<Response> {
-          return Response::json(200, json_list(TRY(c.images()), image_json));
+  r.add("GET", "/api/v1/images", authed(c, [&c](const Principal& who, const Request&) -> Result<Response> {
+          return Response::json(200, json_list(TRY(c.images(who)), image_json));
         }));
-  r.add("GET", "/api/v1/images/{id}", authed(c, [&c](const Principal&, const Request& req) -> Result<Response> {
-          return Response::json(200, image_json(TRY(c.image(req.params.at("id")))));
+  r.add("GET", "/api/v1/images/{id}", authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
+          return Response::json(200, image_json(TRY(c.image(who, req.params.at("id")))));
         }));
-  r.add("DELETE", "/api/v1/images/{id}", authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
+  r.add("DELETE", "/api/v1/images/{id}", audited(c, "image.delete", [&c](const Principal& who, const Request& req) -> Result<Response> {
           TRY(c.delete_image(who, req.params.at("id")));
           return Response::json(200, Json::object());
         }));
 }
 
 void add_desktop_routes(Router& r, Controller& c) {
-  r.add("POST", "/api/v1/desktops", authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
+  r.add("POST", "/api/v1/desktops", audited(c, "desktop.create", [&c](const Principal& who, const Request& req) -> Result<Response> {
           auto d = TRY(c.create_desktop(who, TRY(parse_create_desktop(req.body))));
           return Response::json(201, desktop_json(d));
         }));
-  r.add("GET", "/api/v1/desktops", authed(c, [&c](const Principal&, const Request& req) -> Result<Response> {
+  r.add("GET", "/api/v1/desktops", authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
           store::DesktopFilter filter;
           if (auto it = req.query.find("pool_id"); it != req.query.end()) filter.pool_id = it->second;
           if (auto it = req.query.find("host_id"); it != req.query.end()) filter.host_id = it->second;
-          return Response::json(200, json_list(TRY(c.desktops(filter)), desktop_json));
+          if (auto it = req.query.find("tenant_id"); it != req.query.end()) filter.tenant_id = it->second;
+          return Response::json(200, json_list(TRY(c.desktops(who, filter)), desktop_json));
         }));
-  r.add("GET", "/api/v1/desktops/{id}", authed(c, [&c](const Principal&, const Request& req) -> Result<Response> {
-          return Response::json(200, desktop_json(TRY(c.desktop(req.params.at("id")))));
+  r.add("GET", "/api/v1/desktops/{id}", authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
+          return Response::json(200, desktop_json(TRY(c.desktop(who, req.params.at("id")))));
         }));
   r.add("POST", "/api/v1/desktops/{id}/actions/{action}",
-        authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
+        audited(c, "desktop.{action}", [&c](const Principal& who, const Request& req) -> Result<Response> {
           auto action = TRY(parse_action(req.params.at("action")));
           return Response::json(202, desktop_json(TRY(c.desktop_action(who, req.params.at("id"), action))));
         }));
-  r.add("DELETE", "/api/v1/desktops/{id}", authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
+  r.add("DELETE", "/api/v1/desktops/{id}", audited(c, "desktop.delete", [&c](const Principal& who, const Request& req) -> Result<Response> {
           return Response::json(202, desktop_json(TRY(c.delete_desktop(who, req.params.at("id")))));
         }));
   r.add("GET", "/api/v1/desktops/{id}/screenshot",
-        authed(c, [&c](const Principal&, const Request& req) -> Result<Response> {
-          return Response::bytes(200, "image/png", TRY(c.screenshot_png(req.params.at("id"))));
+        authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
+          return Response::bytes(200, "image/png", TRY(c.screenshot_png(who, req.params.at("id"))));
         }));
 }
 
@@ -101,6 +153,7 @@ void add_rest_routes(Router& router, Controller& controller) {
   add_host_routes(router, controller);
   add_image_routes(router, controller);
   add_desktop_routes(router, controller);
+  add_broker_routes(router, controller);
 }
 
 }  // namespace oriel::api

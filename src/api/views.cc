@@ -42,6 +42,7 @@ Json desktop_json(const store::DesktopRecord& d) {
   j["pending_action"] = nullable(d.pending_op);
   j["host_id"] = nullable(d.host_id);
   j["pool_id"] = nullable(d.pool_id);
+  j["tenant_id"] = nullable(d.tenant_id);
   j["assigned_user"] = nullable(d.assigned_user);
   j["image_id"] = d.image_id;
   j["vcpus"] = d.vcpus;
@@ -66,6 +67,130 @@ Json host_json(const controller::HostView& v) {
   j["desktops"] = v.desktops;
   j["last_heartbeat_at"] = format_rfc3339(h.last_heartbeat_at);
   return j;
+}
+
+Json tenant_json(const store::TenantRecord& t) {
+  Json j(Json::value_t::object);
+  j["id"] = t.id;
+  j["name"] = t.name;
+  j["created_at"] = format_rfc3339(t.created_at);
+  return j;
+}
+
+Json user_json(const store::UserRecord& u) {
+  Json j(Json::value_t::object);
+  j["id"] = u.id;
+  j["username"] = u.username;
+  j["role"] = u.role;
+  j["tenant_id"] = nullable(u.tenant_id);
+  j["locked_until"] = u.locked_until == WallTime{} ? Json(nullptr) : Json(format_rfc3339(u.locked_until));
+  j["created_at"] = format_rfc3339(u.created_at);
+  return j;
+}
+
+Json pool_json(const controller::PoolView& v) {
+  const auto& p = v.pool;
+  Json j(Json::value_t::object);
+  j["id"] = p.id;
+  j["name"] = p.name;
+  j["tenant_id"] = p.tenant_id;
+  j["image_id"] = p.image_id;
+  j["type"] = p.type;
+  j["size"] = p.size;
+  j["spare"] = p.spare;
+  j["vcpus"] = p.vcpus;
+  j["memory_mb"] = p.memory_mb;
+  j["idle_timeout_s"] = p.idle_timeout_s;
+  j["provisioning"] = p.provisioning;
+  j["state"] = p.state;
+  j["desktops"] = v.desktops;
+  j["assigned"] = v.assigned;
+  j["free"] = v.free;
+  j["running_free"] = v.running_free;
+  j["sessions"] = v.sessions;
+  j["message"] = nullable(p.message);
+  j["created_at"] = format_rfc3339(p.created_at);
+  j["updated_at"] = format_rfc3339(p.updated_at);
+  return j;
+}
+
+Json session_json(const controller::SessionView& v) {
+  const auto& s = v.session;
+  Json j(Json::value_t::object);
+  j["id"] = s.id;
+  j["pool_id"] = s.pool_id;
+  j["tenant_id"] = s.tenant_id;
+  j["user_id"] = s.user_id;
+  j["username"] = v.username;
+  j["desktop_id"] = s.desktop_id;
+  j["state"] = s.state;
+  j["client_address"] = s.client_address;
+  j["created_at"] = format_rfc3339(s.created_at);
+  j["last_activity_at"] = format_rfc3339(s.last_activity_at);
+  j["ended_at"] = s.ended_at == WallTime{} ? Json(nullptr) : Json(format_rfc3339(s.ended_at));
+  return j;
+}
+
+void add_display_url(Json& j, const controller::SessionView& v, std::string_view host) {
+  if (!v.ticket) return;
+  j["display_url"] = fmt::format("ws://{}/display/{}?ticket={}", host, v.session.id, v.ticket->ticket);
+  j["ticket_expires_at"] = format_rfc3339(v.ticket->expires_at);
+}
+
+Json audit_json(const store::AuditEvent& e) {
+  Json j(Json::value_t::object);
+  j["seq"] = e.seq;
+  j["at"] = format_rfc3339(e.at);
+  j["tenant_id"] = nullable(e.tenant_id);
+  j["user_id"] = nullable(e.user_id);
+  j["username"] = e.username;
+  j["action"] = e.action;
+  j["target"] = e.target;
+  j["address"] = e.address;
+  j["status"] = e.status;
+  j["result"] = e.result;
+  j["detail"] = nullable(e.detail);
+  return j;
+}
+
+Json usage_json(const controller::UsageReport& r) {
+  Json desktops = Json::array(), sessions = Json::array();
+  for (const auto& d : r.desktops) {
+    desktops.push_back({{"day", d.day}, {"tenant_id", nullable(d.tenant_id)}, {"pool_id", nullable(d.pool_id)},
+                        {"desktop_hours", d.hours}});
+  }
+  for (const auto& s : r.sessions) {
+    sessions.push_back({{"day", s.day}, {"tenant_id", s.tenant_id}, {"user_id", s.user_id},
+                        {"username", s.username}, {"session_hours", s.hours}});
+  }
+  return {{"from", r.from_day}, {"to", r.to_day}, {"desktops", desktops}, {"sessions", sessions}};
+}
+
+namespace {
+
+// RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled.
+std::string csv_field(std::string_view s) {
+  if (s.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(s);
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::string usage_csv(const controller::UsageReport& r) {
+  std::string out = "kind,day,tenant_id,pool_id,user_id,username,hours\r\n";
+  for (const auto& d : r.desktops) {
+    out += fmt::format("desktop,{},{},{},,,{:.4f}\r\n", d.day, csv_field(d.tenant_id), csv_field(d.pool_id), d.hours);
+  }
+  for (const auto& s : r.sessions) {
+    out += fmt::format("session,{},{},,{},{},{:.4f}\r\n", s.day, csv_field(s.tenant_id), csv_field(s.user_id),
+                       csv_field(s.username), s.hours);
+  }
+  return out;
 }
 
 }  // namespace oriel::api

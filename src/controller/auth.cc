@@ -20,6 +20,14 @@ bool verify_password(std::string_view hash, std::string_view password) {
   return crypto_pwhash_str_verify(h.c_str(), password.data(), password.size()) == 0;
 }
 
+const std::string& dummy_password_hash() {
+  static const std::string kHash = [] {
+    auto h = hash_password("oriel-no-such-user");
+    return h.ok() ? *h : std::string();
+  }();
+  return kHash;
+}
+
 std::string token_hash(std::string_view token) {
   unsigned char digest[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(token.data()), token.size());

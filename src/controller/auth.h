@@ -10,6 +10,9 @@ namespace oriel::controller {
 
 Result<std::string> hash_password(std::string_view password);
 bool verify_password(std::string_view hash, std::string_view password);
+// A real hash of no one's password: checked against when the user is unknown
+// or locked, so that every failed login costs the same time.
+const std::string& dummy_password_hash();
 std::string token_hash(std::string_view token);  // lowercase hex SHA-256
 
 }  // namespace oriel::controller

@@ -9,6 +9,8 @@
 #include "image_importer.h"
 #include "oriel/common/log.h"
 #include "reconciler.h"
+#include "scheduler.h"
+#include "ticker.h"
 
 namespace oriel::controller {
 namespace {
@@ -44,6 +46,11 @@ Result<void> check_name(std::string_view what, const std::string& name) {
 Controller::Controller(store::Store& store, agent::HostAgent& agent, Clock& clock, Random& random,
                        ControllerOptions options)
     : store_(store), agent_(agent), clock_(clock), random_(random), options_(std::move(options)) {
+  auto policy = parse_placement_policy(options_.placement);
+  scheduler_ = std::make_unique<Scheduler>(SchedulerOptions{options_.cpu_overcommit, options_.memory_overcommit,
+                                                            policy.ok() ? *policy : PlacementPolicy::kSpread});
+  broker_loop_ = std::make_unique<Ticker>([this] { reconcile_broker(); }, options_.reconcile_interval,
+                                          std::chrono::milliseconds(25));
   reconciler_ = std::make_unique<Reconciler>(
       store_, agent_, clock_,
       ReconcilerOptions{options_.shutdown_timeout, options_.reconcile_interval, options_.reconcile_workers});
@@ -81,23 +88,56 @@ Result<void> Controller::bootstrap(std::string_view admin_password) {
 void Controller::start() {
   importer_->start();
   reconciler_->start();
+  broker_loop_->start();
 }
 
 void Controller::stop() {
+  if (broker_loop_) broker_loop_->stop();
   if (reconciler_) reconciler_->stop();
   if (importer_) importer_->stop();
 }
 
 Result<LoginResult> Controller::login(std::string_view username, std::string_view password) {
+  // Every failure gets this one answer, after one argon2id check, whether the
+  // user is unknown, throttled, locked or just mistyped.
+  const Error kWrong = Error::Unauthenticated("wrong username or password");
   auto user = store_.user_by_name(username);
-  // The same answer whether the user exists or not.
-  if (!user.ok() || !verify_password(user->password_hash, password)) {
-    return Error::Unauthenticated("wrong username or password");
+  if (!user.ok()) {
+    (void)verify_password(dummy_password_hash(), password);
+    return kWrong;
   }
-  LoginResult result{random_.token(32), clock_.now() + options_.token_ttl};
-  TRY(store_.insert_token({token_hash(result.token), user->id, clock_.now(), result.expires_at}));
-  (void)store_.delete_expired_tokens(clock_.now());
+  WallTime now = clock_.now();
+  if (now < user->locked_until || now < next_login_allowed(*user)) {
+    (void)verify_password(dummy_password_hash(), password);
+    return kWrong;
+  }
+  if (!verify_password(user->password_hash, password)) {
+    user->failed_logins += 1;
+    user->last_failed_at = now;
+    if (user->failed_logins >= options_.login_lock_after) {
+      user->locked_until = now + options_.login_lock;
+      user->failed_logins = 0;
+      spdlog::warn("user {} locked for {} s after {} failed logins", user->username, options_.login_lock.count(),
+                   options_.login_lock_after);
+    }
+    TRY(store_.set_login_state(*user));
+    return kWrong;
+  }
+  if (user->failed_logins != 0 || user->locked_until != WallTime{}) {
+    user->failed_logins = 0;
+    user->locked_until = WallTime{};
+    TRY(store_.set_login_state(*user));
+  }
+  LoginResult result{random_.token(32), now + options_.token_ttl};
+  TRY(store_.insert_token({token_hash(result.token), user->id, now, result.expires_at}));
+  (void)store_.delete_expired_tokens(now);
   return result;
+}
+
+WallTime Controller::next_login_allowed(const store::UserRecord& user) const {
+  int over = static_cast<int>(user.failed_logins) - options_.login_delay_after;
+  if (over < 0) return WallTime{};
+  return user.last_failed_at + std::chrono::seconds(int64_t{1} << std::min(over, 20));
 }
 
 Result<void> Controller::logout(std::string_view token) { return store_.delete_token(token_hash(token)); }
@@ -108,16 +148,13 @@ Result<Principal> Controller::authenticate(std::string_view token) {
   if (!record.ok() || record->expires_at <= clock_.now()) {
     return Error::Unauthenticated("invalid or expired token");
   }
-  auto user = TRY(store_.user_by_id(record->user_id));
-  return Principal{user.id, user.username, user.role, user.tenant_id};
+  auto user = store_.user_by_id(record->user_id);
+  if (!user.ok()) return Error::Unauthenticated("invalid or expired token");  // the user was deleted
+  return Principal{user->id, user->username, user->role, user->tenant_id};
 }
 
-Result<void> Controller::require_admin(const Principal& who) {
-  if (who.role != "admin") return Error::PermissionDenied("this needs the admin role");
-  return Ok();
-}
-
-Result<std::vector<HostView>> Controller::hosts() {
+Result<std::vector<HostView>> Controller::hosts(const Principal& who) {
+  TRY(require_admin(who));
   auto hosts = TRY(store_.hosts());
   auto desktops = TRY(store_.desktops({}));
   std::vector<HostView> views;
@@ -160,9 +197,16 @@ Result<store::ImageRecord> Controller::create_image(const Principal& who, Create
   return image;
 }
 
-Result<store::ImageRecord> Controller::image(std::string_view id) { return store_.image(id); }
+// Images are global golden images: tenant-admins read them to build pools.
+Result<store::ImageRecord> Controller::image(const Principal& who, std::string_view id) {
+  if (!who.admin() && !who.tenant_admin()) return Error::PermissionDenied("images are for administrators");
+  return store_.image(id);
+}
 
-Result<std::vector<store::ImageRecord>> Controller::images() { return store_.images(); }
+Result<std::vector<store::ImageRecord>> Controller::images(const Principal& who) {
+  if (!who.admin() && !who.tenant_admin()) return Error::PermissionDenied("images are for administrators");
+  return store_.images();
+}
 
 Result<void> Controller::delete_image(const Principal& who, std::string_view id) {
   TRY(require_admin(who));

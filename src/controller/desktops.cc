@@ -4,31 +4,37 @@
 #include "desktop_state.h"
 #include "oriel/controller/controller.h"
 #include "reconciler.h"
+#include "scheduler.h"
 
 namespace oriel::controller {
 
-Result<void> Controller::check_capacity(const store::DesktopRecord& d, bool to_run) {
-  auto host = TRY(store_.host(d.host_id));
-  double cpu_limit = static_cast<double>(host.cpus) * options_.cpu_overcommit;
-  double mem_limit = static_cast<double>(host.memory_mb) * options_.memory_overcommit;
-  if (d.vcpus > cpu_limit || d.memory_mb > mem_limit) {
-    return Error::Unprocessable(fmt::format(
-        "a desktop with {} vCPUs and {} MiB cannot fit on any host (largest: {} CPUs x{} overcommit, {} MiB x{})",
-        d.vcpus, d.memory_mb, host.cpus, options_.cpu_overcommit, host.memory_mb, options_.memory_overcommit));
+Result<std::vector<HostLoad>> Controller::host_loads() {
+  auto hosts = TRY(store_.hosts());
+  auto allocations = TRY(store_.host_allocations());
+  std::vector<HostLoad> loads;
+  loads.reserve(hosts.size());
+  for (auto& h : hosts) {
+    HostLoad load{std::move(h)};
+    for (const auto& a : allocations) {
+      if (a.host_id != load.host.id) continue;
+      load.vcpus = a.vcpus;
+      load.memory_mb = a.memory_mb;
+    }
+    loads.push_back(std::move(load));
   }
-  if (!to_run) return Ok();
-  int64_t cpus = d.vcpus, mem = d.memory_mb;
-  for (const auto& other : TRY(store_.desktops({.host_id = d.host_id}))) {
-    if (other.id == d.id || other.desired != "running") continue;
-    cpus += other.vcpus;
-    mem += other.memory_mb;
+  return loads;
+}
+
+Result<std::string> Controller::place(int64_t vcpus, int64_t memory_mb) {
+  return scheduler_->place(TRY(host_loads()), {vcpus, memory_mb});
+}
+
+Result<void> Controller::check_room_to_run(const store::DesktopRecord& d) {
+  if (d.desired == "running") return Ok();  // already counted
+  for (const auto& load : TRY(host_loads())) {
+    if (load.host.id == d.host_id) return scheduler_->check_room(load, {d.vcpus, d.memory_mb});
   }
-  if (cpus > cpu_limit || mem > mem_limit) {
-    return Error::Unavailable(fmt::format(
-        "no capacity: host {} would need {} vCPUs (limit {:.0f}) and {} MiB (limit {:.0f}) to run this desktop",
-        host.name, cpus, cpu_limit, mem, mem_limit));
-  }
-  return Ok();
+  return Error::Unavailable(fmt::format("desktop '{}' is on host '{}', which is gone", d.id, d.host_id));
 }
 
 Result<store::DesktopRecord> Controller::create_desktop(const Principal& who, CreateDesktop cmd) {
@@ -45,11 +51,14 @@ Result<store::DesktopRecord> Controller::create_desktop(const Principal& who, Cr
   d.image_id = image.id;
   d.vcpus = cmd.vcpus;
   d.memory_mb = cmd.memory_mb;
-  d.host_id = host_id_;
   d.state = std::string(state_name(DesktopState::kProvisioning));
   d.desired = cmd.start ? "running" : "stopped";
   d.created_at = d.updated_at = clock_.now();
-  TRY(check_capacity(d, cmd.start));
+  std::lock_guard lock(placement_mu_);
+  auto host = place(d.vcpus, d.memory_mb);
+  // A stopped desktop needs only a host it could ever run on.
+  if (!host.ok() && !cmd.start && host.error().code() == ErrorCode::kUnavailable) host = host_id_;
+  d.host_id = TRY(std::move(host));
   auto inserted = store_.insert_desktop(d);
   if (!inserted.ok() && inserted.error().code() == ErrorCode::kConflict) {
     return Error::Conflict(fmt::format("a desktop named '{}' already exists", d.name));
@@ -59,9 +68,17 @@ Result<store::DesktopRecord> Controller::create_desktop(const Principal& who, Cr
   return d;
 }
 
-Result<store::DesktopRecord> Controller::desktop(std::string_view id) { return store_.desktop(id); }
+Result<store::DesktopRecord> Controller::desktop(const Principal& who, std::string_view id) {
+  return visible_desktop(who, id);
+}
 
-Result<std::vector<store::DesktopRecord>> Controller::desktops(const store::DesktopFilter& filter) {
+Result<std::vector<store::DesktopRecord>> Controller::desktops(const Principal& who, store::DesktopFilter filter) {
+  if (who.tenant_admin()) {
+    if (!filter.tenant_id.empty() && filter.tenant_id != who.tenant_id) return std::vector<store::DesktopRecord>{};
+    filter.tenant_id = who.tenant_id;
+  } else if (!who.admin()) {
+    filter.assigned_user = who.user_id;
+  }
   return store_.desktops(filter);
 }
 
@@ -85,11 +102,15 @@ Result<store::DesktopRecord> Controller::change_desktop(
 
 Result<store::DesktopRecord> Controller::desktop_action(const Principal& who, std::string_view id,
                                                         DesktopAction action) {
-  TRY(require_admin(who));
+  TRY(visible_desktop(who, id));
+  if (!who.admin() && !who.tenant_admin() && action == DesktopAction::kReset) {
+    return Error::PermissionDenied("a user resets a pooled desktop by logging off");
+  }
+  std::lock_guard lock(placement_mu_);
   return change_desktop(id, [&](store::DesktopRecord& d) -> Result<void> {
     switch (action) {
       case DesktopAction::kStart:
-        TRY(check_capacity(d, true));
+        TRY(check_room_to_run(d));
         d.desired = "running";
         if (d.state == state_name(DesktopState::kFailed)) {
           d.state = std::string(state_name(DesktopState::kStopped));
@@ -118,15 +139,16 @@ Result<store::DesktopRecord> Controller::desktop_action(const Principal& who, st
 }
 
 Result<store::DesktopRecord> Controller::delete_desktop(const Principal& who, std::string_view id) {
-  TRY(require_admin(who));
+  TRY(visible_desktop(who, id));
+  if (!who.admin() && !who.tenant_admin()) return Error::PermissionDenied("only administrators delete desktops");
   return change_desktop(id, [](store::DesktopRecord& d) -> Result<void> {
     d.desired = "deleted";
     return Ok();
   });
 }
 
-Result<std::string> Controller::screenshot_png(std::string_view desktop_id) {
-  auto d = TRY(store_.desktop(desktop_id));
+Result<std::string> Controller::screenshot_png(const Principal& who, std::string_view desktop_id) {
+  auto d = TRY(visible_desktop(who, desktop_id));
   if (agent_.vm_status(d.id) == agent::VmStatus::kAbsent) {
     return Error::Conflict(fmt::format("desktop '{}' is {}: no screen to capture", d.id, public_state_name(d.state)));
   }

@@ -70,6 +70,9 @@ Result<int> run(const OrieldOptions& o) {
   copts.shutdown_timeout = std::chrono::seconds(o.shutdown_timeout_s);
   copts.cpu_overcommit = o.cpu_overcommit;
   copts.memory_overcommit = o.memory_overcommit;
+  copts.placement = o.placement;
+  copts.ticket_ttl = std::chrono::seconds(o.ticket_ttl_s);
+  copts.login_lock = std::chrono::seconds(o.login_lock_s);
   controller::Controller controller(*store, agent, clock, random, copts);
   TRY(controller.bootstrap(o.admin_password));
   controller.start();

@@ -54,6 +54,15 @@ std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& o)
   app.add_option("--memory-overcommit", o.memory_overcommit, "Guest memory allowed per host memory")
       ->check(CLI::Range(0.1, 8.0))
       ->capture_default_str();
+  app.add_option("--placement", o.placement, "Where new desktops go: spread (least loaded host) or pack (fullest host that fits)")
+      ->check(CLI::IsMember({"spread", "pack"}))
+      ->capture_default_str();
+  app.add_option("--ticket-ttl-s", o.ticket_ttl_s, "Seconds a one-time display ticket stays valid")
+      ->check(CLI::Range(5, 3600))
+      ->capture_default_str();
+  app.add_option("--login-lock-s", o.login_lock_s, "Seconds an account stays locked after 10 failed logins")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn or error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();

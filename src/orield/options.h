@@ -26,6 +26,9 @@ struct OrieldOptions {
   int http_workers = 4;
   double cpu_overcommit = 4.0;
   double memory_overcommit = 1.0;
+  std::string placement = "spread";  // spread | pack
+  int ticket_ttl_s = 60;
+  int login_lock_s = 15 * 60;
 };
 
 // Parses argv. Returns the exit code to leave with when parsing ends the

@@ -69,6 +69,132 @@ CREATE INDEX desktops_pool ON desktops(pool_id);
 CREATE INDEX desktops_host ON desktops(host_id);
 CREATE INDEX desktops_image ON desktops(image_id);
 )sql",
+      // 2: the broker: tenants, pools, entitlements, sessions, tickets, audit,
+      // usage. Desktops gain a tenant, and their names become unique per
+      // tenant (SQLite cannot drop a constraint: the table is rebuilt).
+      R"sql(
+CREATE TABLE tenants (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  created_ms BIGINT NOT NULL
+);
+ALTER TABLE users ADD COLUMN failed_logins BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN last_failed_ms BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN locked_until_ms BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX users_tenant ON users(tenant_id);
+CREATE TABLE desktops_v2 (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  image_id TEXT NOT NULL REFERENCES images(id),
+  vcpus BIGINT NOT NULL,
+  memory_mb BIGINT NOT NULL,
+  host_id TEXT NOT NULL DEFAULT '',
+  pool_id TEXT NOT NULL DEFAULT '',
+  tenant_id TEXT NOT NULL DEFAULT '',
+  assigned_user TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL,
+  desired TEXT NOT NULL,
+  pending_op TEXT NOT NULL DEFAULT '',
+  error TEXT NOT NULL DEFAULT '',
+  deadline_ms BIGINT NOT NULL DEFAULT 0,
+  created_ms BIGINT NOT NULL,
+  updated_ms BIGINT NOT NULL,
+  version BIGINT NOT NULL DEFAULT 0,
+  UNIQUE (tenant_id, name)
+);
+INSERT INTO desktops_v2 (id, name, image_id, vcpus, memory_mb, host_id, pool_id, assigned_user, state, desired,
+  pending_op, error, deadline_ms, created_ms, updated_ms, version)
+  SELECT id, name, image_id, vcpus, memory_mb, host_id, pool_id, assigned_user, state, desired,
+  pending_op, error, deadline_ms, created_ms, updated_ms, version FROM desktops;
+DROP TABLE desktops;
+ALTER TABLE desktops_v2 RENAME TO desktops;
+CREATE INDEX desktops_pool ON desktops(pool_id);
+CREATE INDEX desktops_host ON desktops(host_id);
+CREATE INDEX desktops_image ON desktops(image_id);
+CREATE INDEX desktops_user ON desktops(assigned_user);
+CREATE TABLE pools (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  tenant_id TEXT NOT NULL REFERENCES tenants(id),
+  image_id TEXT NOT NULL REFERENCES images(id),
+  type TEXT NOT NULL,
+  size BIGINT NOT NULL,
+  spare BIGINT NOT NULL,
+  vcpus BIGINT NOT NULL,
+  memory_mb BIGINT NOT NULL,
+  idle_timeout_s BIGINT NOT NULL,
+  provisioning TEXT NOT NULL,
+  state TEXT NOT NULL,
+  message TEXT NOT NULL DEFAULT '',
+  next_index BIGINT NOT NULL DEFAULT 1,
+  created_ms BIGINT NOT NULL,
+  updated_ms BIGINT NOT NULL,
+  version BIGINT NOT NULL DEFAULT 0,
+  UNIQUE (tenant_id, name)
+);
+CREATE TABLE entitlements (
+  pool_id TEXT NOT NULL REFERENCES pools(id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  PRIMARY KEY (pool_id, user_id)
+);
+CREATE INDEX entitlements_user ON entitlements(user_id);
+CREATE TABLE sessions (
+  id TEXT PRIMARY KEY,
+  pool_id TEXT NOT NULL,
+  tenant_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  desktop_id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  client_address TEXT NOT NULL DEFAULT '',
+  created_ms BIGINT NOT NULL,
+  last_activity_ms BIGINT NOT NULL,
+  ended_ms BIGINT NOT NULL DEFAULT 0
+);
+-- The guarantees of the broker, kept by the database itself: one open
+-- session per desktop, and one per user in a pool.
+CREATE UNIQUE INDEX sessions_open_desktop ON sessions(desktop_id) WHERE state <> 'ended';
+CREATE UNIQUE INDEX sessions_open_user ON sessions(pool_id, user_id) WHERE state <> 'ended';
+CREATE INDEX sessions_tenant ON sessions(tenant_id, created_ms);
+CREATE INDEX sessions_user ON sessions(user_id);
+CREATE TABLE tickets (
+  ticket_hash TEXT PRIMARY KEY,
+  session_id TEXT NOT NULL,
+  desktop_id TEXT NOT NULL,
+  expires_ms BIGINT NOT NULL,
+  used_ms BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX tickets_expiry ON tickets(expires_ms);
+CREATE TABLE audit (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at_ms BIGINT NOT NULL,
+  tenant_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  username TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  address TEXT NOT NULL,
+  status BIGINT NOT NULL,
+  result TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
+CREATE INDEX audit_tenant_time ON audit(tenant_id, at_ms);
+CREATE INDEX audit_time ON audit(at_ms);
+CREATE INDEX audit_user_time ON audit(user_id, at_ms);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE usage (
+  kind TEXT NOT NULL,
+  subject_id TEXT NOT NULL,
+  tenant_id TEXT NOT NULL,
+  pool_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  start_ms BIGINT NOT NULL,
+  end_ms BIGINT NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX usage_open ON usage(kind, subject_id) WHERE end_ms = 0;
+CREATE INDEX usage_time ON usage(start_ms);
+CREATE INDEX usage_tenant_time ON usage(tenant_id, start_ms);
+)sql",
   };
   return kMigrations;
 }

@@ -7,13 +7,16 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "oriel/agent/host_agent.h"
 #include "oriel/common/clock.h"
 #include "oriel/common/random.h"
+#include "oriel/controller/broker.h"
 #include "oriel/store/store.h"
 
 namespace oriel::controller {
@@ -23,9 +26,17 @@ struct ControllerOptions {
   std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(30)};  // ACPI, then hard stop
   std::chrono::milliseconds reconcile_interval{std::chrono::seconds(1)};
   std::chrono::hours token_ttl{12};
+  std::chrono::seconds ticket_ttl{60};  // display tickets
   double cpu_overcommit = 4.0;     // vCPUs per host CPU
   double memory_overcommit = 1.0;  // guest memory per host memory
+  std::string placement = "spread";  // spread | pack
   size_t reconcile_workers = 4;    // desktops worked on at once
+  // Failed logins: after login_delay_after consecutive failures an account
+  // takes an attempt only once 1 s (doubling per failure) has passed; after
+  // login_lock_after it is locked for login_lock.
+  int login_delay_after = 3;
+  int login_lock_after = 10;
+  std::chrono::seconds login_lock{15 * 60};
 };
 
 struct Principal {
@@ -33,6 +44,8 @@ struct Principal {
   std::string username;
   std::string role;       // admin | tenant-admin | user
   std::string tenant_id;
+  bool admin() const { return role == "admin"; }
+  bool tenant_admin() const { return role == "tenant-admin"; }
 };
 
 struct LoginResult {
@@ -77,6 +90,9 @@ struct HostView {
 
 class Reconciler;
 class ImageImporter;
+class Scheduler;
+class Ticker;
+struct HostLoad;
 
 class Controller {
  public:
@@ -93,25 +109,98 @@ class Controller {
   Result<void> logout(std::string_view token);
   Result<Principal> authenticate(std::string_view token);
 
-  Result<std::vector<HostView>> hosts();
+  // Every method taking a Principal enforces its role: an object of another
+  // tenant is NotFound, exactly as if it did not exist; an action the role
+  // may never take is PermissionDenied.
+  Result<std::vector<HostView>> hosts(const Principal& who);
 
   Result<store::ImageRecord> create_image(const Principal& who, CreateImage cmd);
-  Result<store::ImageRecord> image(std::string_view id);
-  Result<std::vector<store::ImageRecord>> images();
+  Result<store::ImageRecord> image(const Principal& who, std::string_view id);
+  Result<std::vector<store::ImageRecord>> images(const Principal& who);
   Result<void> delete_image(const Principal& who, std::string_view id);
 
   Result<store::DesktopRecord> create_desktop(const Principal& who, CreateDesktop cmd);
-  Result<store::DesktopRecord> desktop(std::string_view id);
-  Result<std::vector<store::DesktopRecord>> desktops(const store::DesktopFilter& filter);
+  Result<store::DesktopRecord> desktop(const Principal& who, std::string_view id);
+  Result<std::vector<store::DesktopRecord>> desktops(const Principal& who, store::DesktopFilter filter);
   Result<store::DesktopRecord> desktop_action(const Principal& who, std::string_view id, DesktopAction action);
   Result<store::DesktopRecord> delete_desktop(const Principal& who, std::string_view id);
-  Result<std::string> screenshot_png(std::string_view desktop_id);
+  Result<std::string> screenshot_png(const Principal& who, std::string_view desktop_id);
+
+  // Tenants and users (tenants.cc).
+  Result<store::TenantRecord> create_tenant(const Principal& who, std::string name);
+  Result<std::vector<store::TenantRecord>> tenants(const Principal& who);
+  Result<store::TenantRecord> tenant(const Principal& who, std::string_view id);
+  Result<void> delete_tenant(const Principal& who, std::string_view id);
+  Result<store::UserRecord> create_user(const Principal& who, CreateUser cmd);
+  Result<std::vector<store::UserRecord>> users(const Principal& who, std::string_view tenant_id);
+  Result<store::UserRecord> user(const Principal& who, std::string_view id);
+  Result<store::UserRecord> update_user(const Principal& who, std::string_view id, UpdateUser cmd);
+  Result<void> delete_user(const Principal& who, std::string_view id);
+
+  // Pools and entitlements (pools.cc). A pool converges in the background.
+  Result<PoolView> create_pool(const Principal& who, CreatePool cmd);
+  Result<std::vector<PoolView>> pools(const Principal& who, std::string_view tenant_id);
+  Result<PoolView> pool(const Principal& who, std::string_view id);
+  Result<PoolView> update_pool(const Principal& who, std::string_view id, UpdatePool cmd);
+  Result<PoolView> delete_pool(const Principal& who, std::string_view id);  // Conflict while sessions are open
+  Result<store::UserRecord> entitle(const Principal& who, std::string_view pool_id, std::string_view user_id);
+  Result<void> unentitle(const Principal& who, std::string_view pool_id, std::string_view user_id);
+  Result<std::vector<store::UserRecord>> entitlements(const Principal& who, std::string_view pool_id);
+
+  // Sessions (sessions.cc). logon assigns a desktop and issues a display
+  // ticket, or gives back the caller's open session in that pool.
+  Result<SessionView> logon(const Principal& who, std::string_view pool_id, std::string_view client_address);
+  Result<std::vector<SessionView>> sessions(const Principal& who, store::SessionFilter filter);
+  Result<SessionView> session(const Principal& who, std::string_view id);
+  Result<SessionView> new_ticket(const Principal& who, std::string_view session_id);
+  Result<SessionView> disconnect(const Principal& who, std::string_view session_id);
+  Result<SessionView> logoff(const Principal& who, std::string_view session_id);
+  // For the display gateway: redeems a ticket once (NotFound if unknown,
+  // expired or used) and marks the session connected.
+  Result<TicketGrant> redeem_ticket(std::string_view ticket);
+  Result<void> session_activity(std::string_view session_id);
+
+  // Audit and usage (audit.cc). Events are appended by the API layer, which
+  // sees every request; `event.at` is set here.
+  void audit(store::AuditEvent event);
+  Result<std::vector<store::AuditEvent>> audit_events(const Principal& who, store::AuditFilter filter);
+  Result<UsageReport> usage(const Principal& who, const UsageQuery& query);
+
+  // One pass of the broker's loop, normally run in the background: pools to
+  // their targets, usage meter, idle sessions, expired tickets.
+  void reconcile_broker();
 
  private:
-  Result<void> check_capacity(const store::DesktopRecord& d, bool to_run);
+  Result<void> require_admin(const Principal& who);
+  WallTime next_login_allowed(const store::UserRecord& user) const;
   Result<store::DesktopRecord> change_desktop(std::string_view id,
                                               const std::function<Result<void>(store::DesktopRecord&)>& change);
-  Result<void> require_admin(const Principal& who);
+  // Placement (desktops.cc); callers hold placement_mu_.
+  Result<std::vector<HostLoad>> host_loads();
+  Result<void> check_room_to_run(const store::DesktopRecord& d);
+  Result<std::string> place(int64_t vcpus, int64_t memory_mb);
+  Result<store::DesktopRecord> visible_desktop(const Principal& who, std::string_view id);
+
+  // Access (access.cc).
+  Result<store::TenantRecord> visible_tenant(const Principal& who, std::string_view id);
+  Result<store::UserRecord> visible_user(const Principal& who, std::string_view id);
+  Result<store::PoolRecord> visible_pool(const Principal& who, std::string_view id);
+  Result<store::PoolRecord> managed_pool(const Principal& who, std::string_view id);
+  Result<store::SessionRecord> visible_session(const Principal& who, std::string_view id);
+  Result<PoolView> pool_view(store::PoolRecord pool);
+  Result<SessionView> session_view(store::SessionRecord session, std::optional<DisplayTicket> ticket = {});
+
+  // The broker's internals (pools.cc, sessions.cc, metering.cc).
+  Result<store::DesktopRecord> new_pool_desktop(store::PoolRecord& pool, bool run);
+  Result<void> reconcile_pool(std::string_view pool_id);
+  Result<void> check_pool_image(const store::PoolRecord& pool);
+  Result<DisplayTicket> issue_ticket(const store::SessionRecord& session);
+  // One attempt at a logon: (session, whether it is new). Conflict: race, retry.
+  Result<std::pair<store::SessionRecord, bool>> try_logon(const Principal& who, std::string_view pool_id,
+                                                          std::string_view client_address,
+                                                          const DisplayTicket& ticket);
+  void meter_usage(const std::vector<store::DesktopRecord>& desktops);
+  void expire_idle_sessions(const std::vector<store::SessionRecord>& open_sessions);
 
   store::Store& store_;
   agent::HostAgent& agent_;
@@ -119,8 +208,14 @@ class Controller {
   Random& random_;
   ControllerOptions options_;
   std::string host_id_;
+  std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<Reconciler> reconciler_;
   std::unique_ptr<ImageImporter> importer_;
+  std::unique_ptr<Ticker> broker_loop_;
+  // Serializes decisions that spend host capacity or hand out desktops, so
+  // two of them never see the same room or the same free desktop. The store's
+  // compare-and-swap and unique indexes guard the same rules across processes.
+  std::mutex placement_mu_;
 };
 
 }  // namespace oriel::controller

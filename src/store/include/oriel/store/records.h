@@ -17,6 +17,15 @@ struct UserRecord {
   std::string role;           // admin | tenant-admin | user
   std::string tenant_id;      // empty for admin
   WallTime created_at;
+  int64_t failed_logins = 0;  // consecutive failures since the last success
+  WallTime last_failed_at;
+  WallTime locked_until;      // epoch when not locked
+};
+
+struct TenantRecord {
+  std::string id;
+  std::string name;
+  WallTime created_at;
 };
 
 struct TokenRecord {
@@ -62,7 +71,8 @@ struct DesktopRecord {
   int64_t memory_mb = 512;
   std::string host_id;
   std::string pool_id;
-  std::string assigned_user;
+  std::string tenant_id;      // the pool's tenant; empty for an admin's standalone desktop
+  std::string assigned_user;  // user id
   std::string state;          // internal state machine (controller/desktop_state.h)
   std::string desired;        // running | stopped | deleted
   std::string pending_op;     // "" | reboot | reset
@@ -71,6 +81,72 @@ struct DesktopRecord {
   WallTime created_at;
   WallTime updated_at;
   int64_t version = 0;        // optimistic concurrency: bumped by every update
+};
+
+struct PoolRecord {
+  std::string id;
+  std::string name;
+  std::string tenant_id;
+  std::string image_id;
+  std::string type;          // pooled | persistent
+  int64_t size = 0;          // most desktops
+  int64_t spare = 0;         // started, unassigned desktops kept ready
+  int64_t vcpus = 1;
+  int64_t memory_mb = 512;
+  int64_t idle_timeout_s = 0;
+  std::string provisioning;  // on-demand | up-front
+  std::string state;         // active | deleting
+  std::string message;       // why the pool is short of its target; empty when it is not
+  int64_t next_index = 1;    // for desktop names "<pool>-<n>"
+  WallTime created_at;
+  WallTime updated_at;
+  int64_t version = 0;       // optimistic concurrency, as for desktops
+};
+
+struct SessionRecord {
+  std::string id;
+  std::string pool_id;
+  std::string tenant_id;
+  std::string user_id;
+  std::string desktop_id;
+  std::string state;  // connecting | connected | disconnected | ended
+  std::string client_address;
+  WallTime created_at;
+  WallTime last_activity_at;
+  WallTime ended_at;  // epoch while open
+};
+
+struct TicketRecord {
+  std::string ticket_hash;  // hex SHA-256; the ticket itself is only in the display_url
+  std::string session_id;
+  std::string desktop_id;
+  WallTime expires_at;
+  WallTime used_at;  // epoch until redeemed
+};
+
+struct AuditEvent {
+  int64_t seq = 0;  // assigned by the store, increasing
+  WallTime at;
+  std::string tenant_id;
+  std::string user_id;
+  std::string username;
+  std::string action;   // "pool.create"
+  std::string target;   // the object's id, or what was named
+  std::string address;  // the client's IP
+  int64_t status = 0;   // HTTP status
+  std::string result;   // "ok" or the error code
+  std::string detail;   // the error message, if any
+};
+
+// A stretch of metered time: a desktop running, or a session open.
+struct UsageInterval {
+  std::string kind;        // desktop | session
+  std::string subject_id;  // desktop or session id
+  std::string tenant_id;
+  std::string pool_id;
+  std::string user_id;     // sessions only
+  WallTime start;
+  WallTime end;            // epoch while open
 };
 
 }  // namespace oriel::store

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,11 +20,24 @@ class UserStore {
   virtual Result<void> insert_user(const UserRecord& user) = 0;  // Conflict on duplicate username
   virtual Result<UserRecord> user_by_name(std::string_view username) = 0;
   virtual Result<UserRecord> user_by_id(std::string_view id) = 0;
+  virtual Result<std::vector<UserRecord>> users(std::string_view tenant_id) = 0;  // empty: all
   virtual Result<void> set_password_hash(std::string_view user_id, std::string_view hash) = 0;
+  // Stores failed_logins, last_failed_at and locked_until of `user`.
+  virtual Result<void> set_login_state(const UserRecord& user) = 0;
+  virtual Result<void> delete_user(std::string_view id) = 0;  // with its tokens and entitlements
   virtual Result<void> insert_token(const TokenRecord& token) = 0;
   virtual Result<TokenRecord> token_by_hash(std::string_view token_hash) = 0;
   virtual Result<void> delete_token(std::string_view token_hash) = 0;
   virtual Result<void> delete_expired_tokens(WallTime now) = 0;
+};
+
+class TenantStore {
+ public:
+  virtual ~TenantStore() = default;
+  virtual Result<void> insert_tenant(const TenantRecord& tenant) = 0;  // Conflict on duplicate name
+  virtual Result<TenantRecord> tenant(std::string_view id) = 0;
+  virtual Result<std::vector<TenantRecord>> tenants() = 0;
+  virtual Result<void> delete_tenant(std::string_view id) = 0;  // Conflict while it has users or pools
 };
 
 class HostStore {
@@ -46,8 +60,17 @@ class ImageStore {
 };
 
 struct DesktopFilter {
-  std::string pool_id;  // empty: any
-  std::string host_id;  // empty: any
+  std::string pool_id;        // empty: any
+  std::string host_id;        // empty: any
+  std::string tenant_id;      // empty: any
+  std::string assigned_user;  // empty: any
+};
+
+// What the desktops meant to run on a host add up to.
+struct HostAllocation {
+  std::string host_id;
+  int64_t vcpus = 0;
+  int64_t memory_mb = 0;
 };
 
 class DesktopStore {
@@ -61,9 +84,87 @@ class DesktopStore {
   virtual Result<DesktopRecord> desktop(std::string_view id) = 0;
   virtual Result<std::vector<DesktopRecord>> desktops(const DesktopFilter& filter) = 0;
   virtual Result<void> delete_desktop(std::string_view id, int64_t version) = 0;  // CAS like update
+  virtual Result<std::vector<HostAllocation>> host_allocations() = 0;  // desktops with desired = running
 };
 
-class Store : public UserStore, public HostStore, public ImageStore, public DesktopStore {
+class PoolStore {
+ public:
+  virtual ~PoolStore() = default;
+  virtual Result<void> insert_pool(const PoolRecord& pool) = 0;  // Conflict on a duplicate name in the tenant
+  virtual Result<PoolRecord> update_pool(const PoolRecord& pool) = 0;  // compare-and-swap on version
+  virtual Result<PoolRecord> pool(std::string_view id) = 0;
+  virtual Result<std::vector<PoolRecord>> pools(std::string_view tenant_id) = 0;  // empty: all
+  virtual Result<void> delete_pool(std::string_view id) = 0;  // with its entitlements
+  virtual Result<void> add_entitlement(std::string_view pool_id, std::string_view user_id) = 0;  // idempotent
+  virtual Result<void> remove_entitlement(std::string_view pool_id, std::string_view user_id) = 0;
+  virtual Result<std::vector<UserRecord>> entitled_users(std::string_view pool_id) = 0;
+  virtual Result<std::vector<std::string>> entitled_pool_ids(std::string_view user_id) = 0;
+};
+
+struct SessionFilter {
+  std::string tenant_id;  // empty: any
+  std::string user_id;
+  std::string pool_id;
+  std::string desktop_id;
+  bool include_ended = false;
+};
+
+class SessionStore {
+ public:
+  virtual ~SessionStore() = default;
+  // In one transaction: compare-and-swap `desktop` (its assignment), insert
+  // the session, its first ticket and its open usage interval. Conflict if
+  // the desktop changed or already has an open session, or the user already
+  // has an open session in the pool: nothing is written then.
+  virtual Result<DesktopRecord> open_session(const SessionRecord& session, const DesktopRecord& desktop,
+                                             const TicketRecord& ticket) = 0;
+  // In one transaction: mark the session ended at `ended_at`, close its usage
+  // interval and, if given, compare-and-swap the desktop. Conflict if the
+  // session had already ended or the desktop changed.
+  virtual Result<void> end_session(std::string_view session_id, WallTime ended_at,
+                                   const DesktopRecord* desktop) = 0;
+  virtual Result<void> update_session(const SessionRecord& session) = 0;  // state, last_activity_at
+  virtual Result<SessionRecord> session(std::string_view id) = 0;
+  virtual Result<std::vector<SessionRecord>> sessions(const SessionFilter& filter) = 0;
+  virtual Result<void> insert_ticket(const TicketRecord& ticket) = 0;
+  // Marks the ticket used and returns it, once: NotFound if unknown, expired
+  // at `now` or already used (one answer for all three).
+  virtual Result<TicketRecord> redeem_ticket(std::string_view ticket_hash, WallTime now) = 0;
+  virtual Result<void> delete_expired_tickets(WallTime now) = 0;
+};
+
+struct AuditFilter {
+  std::optional<std::string> tenant_id;  // nullopt: any (admin); "" is the events of no tenant
+  std::string user_id;
+  std::string action;
+  std::optional<WallTime> since;  // inclusive
+  std::optional<WallTime> until;  // exclusive
+  int64_t before_seq = 0;         // 0: from the newest
+  int64_t limit = 100;
+};
+
+// The append-only audit log and the usage meter.
+class AuditStore {
+ public:
+  virtual ~AuditStore() = default;
+  virtual Result<void> append_audit(const AuditEvent& event) = 0;
+  virtual Result<std::vector<AuditEvent>> audit_events(const AuditFilter& filter) = 0;  // newest first
+  // Opens an interval unless one is open for (kind, subject_id).
+  virtual Result<void> open_usage(const UsageInterval& interval) = 0;
+  virtual Result<void> close_usage(std::string_view kind, std::string_view subject_id, WallTime end) = 0;
+  virtual Result<std::vector<UsageInterval>> open_usage(std::string_view kind) = 0;
+  // Intervals overlapping [from, to), open ones included; tenant empty: all.
+  virtual Result<std::vector<UsageInterval>> usage(WallTime from, WallTime to, std::string_view tenant_id) = 0;
+};
+
+class Store : public UserStore,
+              public TenantStore,
+              public HostStore,
+              public ImageStore,
+              public DesktopStore,
+              public PoolStore,
+              public SessionStore,
+              public AuditStore {
  public:
   virtual int schema_version() = 0;
 };

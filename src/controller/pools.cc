@@ -1,0 +1,192 @@
+// Pools: their definition and entitlements. The pool's desktops are brought
+// to its targets in the background (pool_reconciler.cc).
+#include "checks.h"
+#include "desktop_state.h"
+#include "oriel/common/log.h"
+#include "oriel/controller/controller.h"
+#include "reconciler.h"
+#include "ticker.h"
+
+namespace oriel::controller {
+namespace {
+
+Result<void> check_pool_shape(const store::PoolRecord& p) {
+  if (p.type != "pooled" && p.type != "persistent") {
+    return Error::InvalidArgument(fmt::format("type '{}' is not pooled or persistent", p.type));
+  }
+  if (p.provisioning != "on-demand" && p.provisioning != "up-front") {
+    return Error::InvalidArgument(fmt::format("provisioning '{}' is not on-demand or up-front", p.provisioning));
+  }
+  if (p.size < 0 || p.size > 10000) return Error::InvalidArgument("size must be 0 to 10000");
+  if (p.spare < 0 || p.spare > p.size) {
+    return Error::InvalidArgument(fmt::format("spare must be 0 to size ({})", p.size));
+  }
+  if (p.vcpus < 1 || p.vcpus > 512) return Error::InvalidArgument("vcpus must be 1 to 512");
+  if (p.memory_mb < 64 || p.memory_mb > 16 * 1024 * 1024) return Error::InvalidArgument("memory_mb must be 64 to 16777216");
+  if (p.idle_timeout_s < 0) return Error::InvalidArgument("idle_timeout_s must not be negative");
+  return Ok();
+}
+
+}  // namespace
+
+Result<PoolView> Controller::pool_view(store::PoolRecord pool) {
+  PoolView v{std::move(pool)};
+  for (const auto& d : TRY(store_.desktops({.pool_id = v.pool.id}))) {
+    if (d.desired == "deleted") continue;
+    ++v.desktops;
+    if (!d.assigned_user.empty()) {
+      ++v.assigned;
+    } else {
+      ++v.free;
+      if (d.state == state_name(DesktopState::kRunning) && d.pending_op.empty()) ++v.running_free;
+    }
+  }
+  v.sessions = static_cast<int64_t>(TRY(store_.sessions({.pool_id = v.pool.id})).size());
+  return v;
+}
+
+Result<void> Controller::check_pool_image(const store::PoolRecord& p) {
+  auto image = TRY(store_.image(p.image_id));
+  if (image.state == "failed") {
+    return Error::Unprocessable(fmt::format("image '{}' failed to import: {}", image.id, image.error));
+  }
+  // One desktop of this size must fit some host, or the pool can never fill.
+  std::lock_guard lock(placement_mu_);
+  auto host = place(p.vcpus, p.memory_mb);
+  if (!host.ok() && host.error().code() == ErrorCode::kUnprocessable) return host.take_error();
+  return Ok();
+}
+
+Result<PoolView> Controller::create_pool(const Principal& who, CreatePool cmd) {
+  if (!who.admin() && !who.tenant_admin()) return Error::PermissionDenied("only administrators create pools");
+  if (who.tenant_admin() && cmd.tenant_id.empty()) cmd.tenant_id = who.tenant_id;
+  if (cmd.tenant_id.empty()) return Error::InvalidArgument("tenant_id is required");
+  TRY(check_name("pool", cmd.name));
+  TRY(visible_tenant(who, cmd.tenant_id));
+  store::PoolRecord p;
+  p.id = new_id(random_, "p");
+  p.name = std::move(cmd.name);
+  p.tenant_id = std::move(cmd.tenant_id);
+  p.image_id = std::move(cmd.image_id);
+  p.type = std::move(cmd.type);
+  p.size = cmd.size;
+  p.spare = cmd.spare;
+  p.vcpus = cmd.vcpus;
+  p.memory_mb = cmd.memory_mb;
+  p.idle_timeout_s = cmd.idle_timeout_s;
+  p.provisioning = std::move(cmd.provisioning);
+  p.state = "active";
+  p.created_at = p.updated_at = clock_.now();
+  TRY(check_pool_shape(p));
+  TRY(check_pool_image(p));
+  auto inserted = store_.insert_pool(p);
+  if (!inserted.ok() && inserted.error().code() == ErrorCode::kConflict) {
+    return Error::Conflict(fmt::format("the tenant already has a pool named '{}'", p.name));
+  }
+  TRY(std::move(inserted));
+  broker_loop_->poke();
+  return pool_view(std::move(p));
+}
+
+Result<std::vector<PoolView>> Controller::pools(const Principal& who, std::string_view tenant_id) {
+  std::vector<store::PoolRecord> pools;
+  if (who.admin()) {
+    pools = TRY(store_.pools(tenant_id));
+  } else if (tenant_id.empty() || tenant_id == who.tenant_id) {
+    pools = TRY(store_.pools(who.tenant_id));
+    if (!who.tenant_admin()) {
+      auto entitled = TRY(store_.entitled_pool_ids(who.user_id));
+      std::erase_if(pools, [&](const store::PoolRecord& p) {
+        return std::find(entitled.begin(), entitled.end(), p.id) == entitled.end();
+      });
+    }
+  }
+  std::vector<PoolView> views;
+  views.reserve(pools.size());
+  for (auto& p : pools) views.push_back(TRY(pool_view(std::move(p))));
+  return views;
+}
+
+Result<PoolView> Controller::pool(const Principal& who, std::string_view id) {
+  return pool_view(TRY(visible_pool(who, id)));
+}
+
+Result<PoolView> Controller::update_pool(const Principal& who, std::string_view id, UpdatePool cmd) {
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    auto p = TRY(managed_pool(who, id));
+    if (p.state != "active") return Error::Conflict(fmt::format("pool '{}' is being deleted", p.id));
+    if (cmd.name) {
+      TRY(check_name("pool", *cmd.name));
+      p.name = *cmd.name;
+    }
+    if (cmd.image_id) p.image_id = *cmd.image_id;
+    if (cmd.size) p.size = *cmd.size;
+    if (cmd.spare) p.spare = *cmd.spare;
+    if (cmd.vcpus) p.vcpus = *cmd.vcpus;
+    if (cmd.memory_mb) p.memory_mb = *cmd.memory_mb;
+    if (cmd.idle_timeout_s) p.idle_timeout_s = *cmd.idle_timeout_s;
+    if (cmd.provisioning) p.provisioning = *cmd.provisioning;
+    TRY(check_pool_shape(p));
+    if (cmd.image_id || cmd.vcpus || cmd.memory_mb) TRY(check_pool_image(p));
+    p.updated_at = clock_.now();
+    auto updated = store_.update_pool(p);
+    if (updated.ok()) {
+      broker_loop_->poke();
+      return pool_view(std::move(*updated));
+    }
+    if (updated.error().code() != ErrorCode::kConflict) return updated.take_error();
+    if (cmd.name && store_.pool(id).ok()) {
+      // Either a concurrent change (retry) or the name is taken in the tenant.
+      auto same = TRY(store_.pools(p.tenant_id));
+      for (const auto& other : same) {
+        if (other.id != p.id && other.name == *cmd.name) {
+          return Error::Conflict(fmt::format("the tenant already has a pool named '{}'", other.name));
+        }
+      }
+    }
+  }
+  return Error::Conflict(fmt::format("pool '{}' is changing too fast; try again", id));
+}
+
+Result<PoolView> Controller::delete_pool(const Principal& who, std::string_view id) {
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    auto p = TRY(managed_pool(who, id));
+    auto open = TRY(store_.sessions({.pool_id = p.id}));
+    if (!open.empty()) {
+      return Error::Conflict(fmt::format("pool '{}' has {} open session{}: log them off first", p.id, open.size(),
+                                         open.size() == 1 ? "" : "s"));
+    }
+    p.state = "deleting";
+    p.updated_at = clock_.now();
+    auto updated = store_.update_pool(p);
+    if (updated.ok()) {
+      broker_loop_->poke();
+      return pool_view(std::move(*updated));
+    }
+    if (updated.error().code() != ErrorCode::kConflict) return updated.take_error();
+  }
+  return Error::Conflict(fmt::format("pool '{}' is changing too fast; try again", id));
+}
+
+Result<store::UserRecord> Controller::entitle(const Principal& who, std::string_view pool_id,
+                                              std::string_view user_id) {
+  auto p = TRY(managed_pool(who, pool_id));
+  auto user = TRY(visible_user(who, user_id));
+  if (user.tenant_id != p.tenant_id) {
+    return Error::Unprocessable(fmt::format("user '{}' is not in the pool's tenant", user.id));
+  }
+  TRY(store_.add_entitlement(p.id, user.id));
+  return user;
+}
+
+Result<void> Controller::unentitle(const Principal& who, std::string_view pool_id, std::string_view user_id) {
+  auto p = TRY(managed_pool(who, pool_id));
+  return store_.remove_entitlement(p.id, user_id);
+}
+
+Result<std::vector<store::UserRecord>> Controller::entitlements(const Principal& who, std::string_view pool_id) {
+  auto p = TRY(managed_pool(who, pool_id));
+  return store_.entitled_users(p.id);
+}
+
+}  // namespace oriel::controller

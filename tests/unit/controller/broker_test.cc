@@ -1,0 +1,336 @@
+// The broker's decisions against a real SQLite store, with a manual clock and
+// seeded randomness. The controller is not started: its desktop reconciler
+// never boots a VM here (integration tests do that), and the broker's loop is
+// run by hand with reconcile_broker(), so every step is exact.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <latch>
+#include <set>
+#include <thread>
+
+#include "oriel/agent/local_agent.h"
+#include "oriel/controller/controller.h"
+
+namespace oriel::controller {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+class BrokerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("oriel-broker-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "run");
+    store_ = std::move(store::open_sqlite_store((dir_ / "oriel.db").string()).value());
+    agent_ = std::make_unique<agent::LocalAgent>(
+        runner_, agent::LocalAgentOptions{"host-1", (dir_ / "run").string(), (dir_ / "disks").string(),
+                                          {agent::Accelerator::kTcg, "test"}});
+    ControllerOptions options;
+    options.data_dir = dir_.string();
+    options.cpu_overcommit = 64;
+    options.memory_overcommit = 8;
+    options.ticket_ttl = 60s;
+    controller_ = std::make_unique<Controller>(*store_, *agent_, clock_, random_, options);
+    ASSERT_TRUE(controller_->bootstrap("admin-password").ok());
+    admin_ = Principal{"", "admin", "admin", ""};
+    store::ImageRecord image;
+    image.id = "i-golden";
+    image.name = "golden";
+    image.state = "ready";
+    image.path = (dir_ / "golden.raw").string();
+    image.source_path = image.path;
+    image.requested_format = "raw";
+    ASSERT_TRUE(store_->insert_image(image).ok());
+  }
+  void TearDown() override {
+    controller_.reset();
+    agent_.reset();
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+
+  std::string tenant(const std::string& name) { return controller_->create_tenant(admin_, name).value().id; }
+  Principal user(const std::string& name, const std::string& tenant_id, const std::string& role = "user") {
+    auto u = controller_->create_user(admin_, {name, "password-" + name, role, tenant_id}).value();
+    return Principal{u.id, u.username, u.role, u.tenant_id};
+  }
+  std::string pool(const std::string& tenant_id, const std::string& type, int64_t size, int64_t spare,
+                   const std::string& provisioning = "on-demand") {
+    CreatePool cmd{"pool-" + std::to_string(++pools_), tenant_id, "i-golden", type, size, spare, 1, 128, 0,
+                   provisioning};
+    return controller_->create_pool(admin_, cmd).value().pool.id;
+  }
+  void entitle(const std::string& pool_id, const Principal& who) {
+    ASSERT_TRUE(controller_->entitle(admin_, pool_id, who.user_id).ok());
+  }
+  std::vector<store::DesktopRecord> live_desktops(const std::string& pool_id) {
+    auto all = store_->desktops({.pool_id = pool_id}).value();
+    std::erase_if(all, [](const auto& d) { return d.desired == "deleted"; });
+    return all;
+  }
+
+  fs::path dir_;
+  SystemProcessRunner runner_;
+  ManualClock clock_{from_unix_ms(1'795'000'000'000)};
+  SeededRandom random_{42};
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<agent::LocalAgent> agent_;
+  std::unique_ptr<Controller> controller_;
+  Principal admin_;
+  int pools_ = 0;
+};
+
+TEST_F(BrokerTest, PoolKeepsSpareDesktopsWithinItsSize) {
+  auto t = tenant("acme");
+  auto on_demand = pool(t, "pooled", 5, 2);
+  auto up_front = pool(t, "pooled", 4, 1, "up-front");
+  controller_->reconcile_broker();
+  auto a = live_desktops(on_demand);
+  ASSERT_EQ(a.size(), 2u);
+  for (const auto& d : a) EXPECT_EQ(d.desired, "running");
+  auto b = live_desktops(up_front);
+  ASSERT_EQ(b.size(), 4u);
+  EXPECT_EQ(std::count_if(b.begin(), b.end(), [](const auto& d) { return d.desired == "running"; }), 1);
+  EXPECT_EQ(b[0].tenant_id, t);
+  // Converged: another pass changes nothing.
+  controller_->reconcile_broker();
+  EXPECT_EQ(live_desktops(on_demand).size(), 2u);
+  EXPECT_EQ(live_desktops(up_front).size(), 4u);
+  // A smaller definition gives up free desktops, the stopped ones first.
+  ASSERT_TRUE(controller_->update_pool(admin_, up_front, {.size = 2}).ok());
+  controller_->reconcile_broker();
+  auto shrunk = live_desktops(up_front);
+  ASSERT_EQ(shrunk.size(), 2u);
+  EXPECT_EQ(std::count_if(shrunk.begin(), shrunk.end(), [](const auto& d) { return d.desired == "running"; }), 1);
+}
+
+TEST_F(BrokerTest, LogonAssignsAFreeDesktopAndReconnectsToTheSameSession) {
+  auto t = tenant("acme");
+  auto p = pool(t, "pooled", 2, 1);
+  auto ana = user("ana", t);
+  entitle(p, ana);
+  controller_->reconcile_broker();
+  auto spare = live_desktops(p).at(0);
+  auto first = controller_->logon(ana, p, "10.0.0.7").value();
+  EXPECT_TRUE(first.created);
+  EXPECT_EQ(first.session.desktop_id, spare.id);
+  EXPECT_EQ(first.session.client_address, "10.0.0.7");
+  ASSERT_TRUE(first.ticket.has_value());
+  EXPECT_EQ(store_->desktop(spare.id).value().assigned_user, ana.user_id);
+  auto again = controller_->logon(ana, p, "10.0.0.7").value();
+  EXPECT_FALSE(again.created);
+  EXPECT_EQ(again.session.id, first.session.id);
+  EXPECT_NE(again.ticket->ticket, first.ticket->ticket);
+  // The spare was used: the pool makes another, up to its size.
+  controller_->reconcile_broker();
+  EXPECT_EQ(live_desktops(p).size(), 2u);
+}
+
+TEST_F(BrokerTest, AFullPoolRefusesWithAReason) {
+  auto t = tenant("acme");
+  auto p = pool(t, "pooled", 1, 0);
+  auto ana = user("ana", t), bob = user("bob", t);
+  entitle(p, ana);
+  entitle(p, bob);
+  ASSERT_TRUE(controller_->logon(ana, p, "").ok());  // provisioned on demand
+  auto refused = controller_->logon(bob, p, "");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kUnavailable);
+  EXPECT_NE(refused.error().message().find("full"), std::string::npos);
+}
+
+TEST_F(BrokerTest, ConcurrentLogonsNeverShareADesktop) {
+  auto t = tenant("acme");
+  auto p = pool(t, "pooled", 5, 5);
+  std::vector<Principal> users;
+  for (int i = 0; i < 24; ++i) {
+    // Users straight into the store: 24 argon2id hashes would dominate the test.
+    store::UserRecord u{"u-" + std::to_string(i), "user" + std::to_string(i), "x", "user", t, clock_.now()};
+    ASSERT_TRUE(store_->insert_user(u).ok());
+    ASSERT_TRUE(store_->add_entitlement(p, u.id).ok());
+    users.push_back({u.id, u.username, u.role, t});
+  }
+  controller_->reconcile_broker();
+  std::latch go(static_cast<ptrdiff_t>(users.size()));
+  std::mutex mu;
+  std::vector<std::string> assigned;
+  int refused = 0;
+  std::vector<std::thread> threads;
+  for (const auto& u : users) {
+    threads.emplace_back([&, u] {
+      go.arrive_and_wait();
+      auto s = controller_->logon(u, p, "");
+      std::lock_guard lock(mu);
+      if (s.ok()) {
+        assigned.push_back(s->session.desktop_id);
+      } else {
+        EXPECT_EQ(s.error().code(), ErrorCode::kUnavailable) << s.error().message();
+        ++refused;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(assigned.size(), 5u);
+  EXPECT_EQ(refused, 19);
+  EXPECT_EQ(std::set<std::string>(assigned.begin(), assigned.end()).size(), assigned.size());
+  EXPECT_EQ(store_->sessions({.pool_id = p}).value().size(), 5u);
+}
+
+TEST_F(BrokerTest, PooledLogoffResetsTheDesktopAndPersistentKeepsIt) {
+  auto t = tenant("acme");
+  auto pooled = pool(t, "pooled", 2, 0);
+  auto persistent = pool(t, "persistent", 2, 0);
+  auto ana = user("ana", t);
+  entitle(pooled, ana);
+  entitle(persistent, ana);
+  auto s1 = controller_->logon(ana, pooled, "").value();
+  auto s2 = controller_->logon(ana, persistent, "").value();
+  ASSERT_TRUE(controller_->logoff(ana, s1.session.id).ok());
+  ASSERT_TRUE(controller_->logoff(ana, s2.session.id).ok());
+  auto d1 = store_->desktop(s1.session.desktop_id).value();
+  EXPECT_EQ(d1.assigned_user, "");
+  EXPECT_EQ(d1.pending_op, "reset");
+  auto d2 = store_->desktop(s2.session.desktop_id).value();
+  EXPECT_EQ(d2.assigned_user, ana.user_id);
+  EXPECT_EQ(d2.pending_op, "");
+  // The next logon to the persistent pool gets the same desktop back.
+  EXPECT_EQ(controller_->logon(ana, persistent, "").value().session.desktop_id, d2.id);
+  auto again = controller_->logoff(ana, s1.session.id);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code(), ErrorCode::kConflict);
+}
+
+TEST_F(BrokerTest, ATicketWorksOnceAndExpires) {
+  auto t = tenant("acme");
+  auto p = pool(t, "pooled", 2, 0);
+  auto ana = user("ana", t);
+  entitle(p, ana);
+  auto s = controller_->logon(ana, p, "").value();
+  auto grant = controller_->redeem_ticket(s.ticket->ticket);
+  ASSERT_TRUE(grant.ok());
+  EXPECT_EQ(grant->session.state, "connected");
+  EXPECT_EQ(grant->desktop.id, s.session.desktop_id);
+  auto replay = controller_->redeem_ticket(s.ticket->ticket);
+  ASSERT_FALSE(replay.ok());
+  EXPECT_EQ(replay.error().code(), ErrorCode::kNotFound);
+  auto late = controller_->new_ticket(ana, s.session.id).value();
+  clock_.advance(61s);
+  EXPECT_FALSE(controller_->redeem_ticket(late.ticket->ticket).ok());
+  EXPECT_FALSE(controller_->redeem_ticket("made-up").ok());
+}
+
+TEST_F(BrokerTest, IdleSessionsAreDisconnectedNotEnded) {
+  auto t = tenant("acme");
+  CreatePool cmd{"idle", t, "i-golden", "pooled", 2, 0, 1, 128, 300, "on-demand"};
+  auto p = controller_->create_pool(admin_, cmd).value().pool.id;
+  auto ana = user("ana", t);
+  entitle(p, ana);
+  auto s = controller_->logon(ana, p, "").value();
+  ASSERT_TRUE(controller_->redeem_ticket(s.ticket->ticket).ok());
+  clock_.advance(299s);
+  controller_->reconcile_broker();
+  EXPECT_EQ(store_->session(s.session.id).value().state, "connected");
+  clock_.advance(2s);
+  controller_->reconcile_broker();
+  EXPECT_EQ(store_->session(s.session.id).value().state, "disconnected");
+  EXPECT_EQ(store_->desktop(s.session.desktop_id).value().assigned_user, ana.user_id);
+}
+
+TEST_F(BrokerTest, AnotherTenantsObjectsAreNotFound) {
+  auto a = tenant("a"), b = tenant("b");
+  auto pa = pool(a, "pooled", 1, 0), pb = pool(b, "pooled", 1, 0);
+  auto ua = user("ua", a), ub = user("ub", b), admin_a = user("admin-a", a, "tenant-admin");
+  entitle(pa, ua);
+  entitle(pb, ub);
+  auto sb = controller_->logon(ub, pb, "").value();
+  for (const Principal& who : {ua, admin_a}) {
+    EXPECT_EQ(controller_->pool(who, pb).error().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(controller_->update_pool(who, pb, {.size = 5}).error().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(controller_->delete_pool(who, pb).error().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(controller_->logon(who, pb, "").error().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(controller_->session(who, sb.session.id).error().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(controller_->logoff(who, sb.session.id).error().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(controller_->new_ticket(who, sb.session.id).error().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(controller_->desktop(who, sb.session.desktop_id).error().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(controller_->user(who, ub.user_id).error().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(controller_->tenant(who, b).error().code(), ErrorCode::kNotFound);
+    auto pools = controller_->pools(who, b).value();
+    for (const auto& p : pools) EXPECT_NE(p.pool.tenant_id, b);
+    EXPECT_TRUE(controller_->sessions(who, {.tenant_id = b}).value().empty());
+    EXPECT_TRUE(controller_->desktops(who, {.tenant_id = b}).value().empty());
+    EXPECT_TRUE(controller_->users(who, b).value().empty() || who.role == "user");
+  }
+  EXPECT_EQ(controller_->users(ua, b).value().size(), 1u);  // a user sees only themself
+  EXPECT_EQ(controller_->users(ua, b).value()[0].id, ua.user_id);
+  EXPECT_EQ(store_->session(sb.session.id).value().state, "connecting");  // untouched
+}
+
+TEST_F(BrokerTest, FailedLoginsSlowDownThenLockTheAccount) {
+  auto t = tenant("acme");
+  user("ana", t);
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(controller_->login("ana", "wrong").ok());
+  // Within the delay even the right password is refused, with the same answer.
+  auto throttled = controller_->login("ana", "password-ana");
+  ASSERT_FALSE(throttled.ok());
+  EXPECT_EQ(throttled.error().message(), controller_->login("nobody", "x").error().message());
+  clock_.advance(1100ms);
+  EXPECT_TRUE(controller_->login("ana", "password-ana").ok());  // and the count starts over
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_FALSE(controller_->login("ana", "wrong").ok());
+    clock_.advance(600s);  // past every delay: only the lock can refuse now
+  }
+  auto user_now = store_->user_by_name("ana").value();
+  EXPECT_GT(user_now.locked_until, clock_.now());
+  EXPECT_FALSE(controller_->login("ana", "password-ana").ok());
+  clock_.advance(15min);
+  EXPECT_TRUE(controller_->login("ana", "password-ana").ok());
+}
+
+TEST_F(BrokerTest, ANewImageRebuildsFreeDesktopsAndAssignedOnesAtLogoff) {
+  auto t = tenant("acme");
+  auto p = pool(t, "persistent", 3, 1);
+  auto ana = user("ana", t);
+  entitle(p, ana);
+  controller_->reconcile_broker();
+  auto s = controller_->logon(ana, p, "").value();
+  controller_->reconcile_broker();
+  store::ImageRecord v2 = store_->image("i-golden").value();
+  v2.id = "i-golden-2";
+  ASSERT_TRUE(store_->insert_image(v2).ok());
+  ASSERT_TRUE(controller_->update_pool(admin_, p, {.image_id = "i-golden-2"}).ok());
+  controller_->reconcile_broker();
+  for (const auto& d : live_desktops(p)) {
+    if (d.id == s.session.desktop_id) {
+      EXPECT_EQ(d.image_id, "i-golden");  // in session: untouched
+    } else {
+      EXPECT_EQ(d.image_id, "i-golden-2");
+    }
+  }
+  ASSERT_TRUE(controller_->logoff(ana, s.session.id).ok());
+  auto rebuilt = store_->desktop(s.session.desktop_id).value();
+  EXPECT_EQ(rebuilt.image_id, "i-golden-2");
+  EXPECT_EQ(rebuilt.pending_op, "reset");
+  EXPECT_EQ(rebuilt.assigned_user, ana.user_id);
+}
+
+TEST(UsageTest, IntervalsAreSplitAtUtcMidnight) {
+  WallTime day = from_unix_ms(1'795'046'400'000);  // a UTC midnight
+  std::vector<store::UsageInterval> intervals = {
+      {"desktop", "d-1", "t-1", "p-1", "", day - 2h, day + 3h},
+      {"session", "s-1", "t-1", "p-1", "u-1", day + 1h, WallTime{}},  // still open
+  };
+  auto r = summarize_usage(intervals, day - 24h, day + 24h, day + 2h);
+  ASSERT_EQ(r.desktops.size(), 2u);
+  EXPECT_DOUBLE_EQ(r.desktops[0].hours, 2.0);
+  EXPECT_DOUBLE_EQ(r.desktops[1].hours, 3.0);
+  EXPECT_EQ(r.desktops[1].day, format_rfc3339(day).substr(0, 10));
+  ASSERT_EQ(r.sessions.size(), 1u);
+  EXPECT_DOUBLE_EQ(r.sessions[0].hours, 1.0);
+}
+
+}  // namespace
+}  // namespace oriel::controller

@@ -7,7 +7,11 @@
 namespace oriel::controller {
 
 Reconciler::Reconciler(store::Store& store, agent::HostAgent& agent, Clock& clock, ReconcilerOptions options)
-    : store_(store), agent_(agent), clock_(clock), options_(options) {}
+    : store_(store),
+      agent_(agent),
+      clock_(clock),
+      options_(options),
+      ticker_([this] { scan(); }, options.interval, std::chrono::milliseconds(25)) {}
 
 Reconciler::~Reconciler() { stop(); }
 
@@ -17,7 +21,7 @@ void Reconciler::start() {
     stopping_ = false;
   }
   pool_ = std::make_unique<boost::asio::thread_pool>(options_.workers);
-  thread_ = std::thread([this] { loop(); });
+  ticker_.start();
 }
 
 void Reconciler::stop() {
@@ -25,19 +29,12 @@ void Reconciler::stop() {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  ticker_.stop();
   if (pool_) pool_->join();
   pool_.reset();
 }
 
-void Reconciler::poke() {
-  {
-    std::lock_guard lock(mu_);
-    poked_ = true;
-  }
-  cv_.notify_all();
-}
+void Reconciler::poke() { ticker_.poke(); }
 
 void Reconciler::on_vm_exit(const std::string& vm_id, agent::VmExit why) {
   spdlog::info("desktop {}: QEMU exited ({})", vm_id, agent::vm_exit_name(why));
@@ -46,23 +43,6 @@ void Reconciler::on_vm_exit(const std::string& vm_id, agent::VmExit why) {
     last_exit_[vm_id] = why;
   }
   poke();
-}
-
-void Reconciler::loop() {
-  // Pokes arriving during a scan coalesce into one more scan, and scans stay
-  // kMinScanGap apart: with many desktops in flight, every finished step
-  // pokes, and a full scan per step would burn a core re-reading the store.
-  constexpr auto kMinScanGap = std::chrono::milliseconds(25);
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    poked_ = false;
-    lock.unlock();
-    auto scanned = std::chrono::steady_clock::now();
-    scan();
-    lock.lock();
-    cv_.wait_for(lock, options_.interval, [this] { return poked_ || stopping_; });
-    cv_.wait_until(lock, scanned + kMinScanGap, [this] { return stopping_; });
-  }
 }
 
 void Reconciler::scan() {

@@ -54,5 +54,48 @@ TEST(ViewsTest, DesktopJsonShowsThePublicStateAndNulls) {
   EXPECT_EQ(j["created_at"], "1970-01-01T00:00:00.000Z");
 }
 
+TEST(ParseTest, PoolsNeedEveryRequiredFieldAndRefuseUnknownOnes) {
+  auto pool = parse_create_pool(
+      R"({"name":"Office","tenant_id":"t-1","image_id":"i-1","type":"pooled","size":5,"spare":1,"vcpus":2,"memory_mb":2048})");
+  ASSERT_TRUE(pool.ok()) << pool.error().message();
+  EXPECT_EQ(pool->provisioning, "on-demand");
+  EXPECT_EQ(pool->idle_timeout_s, 0);
+  auto missing = parse_create_pool(R"({"name":"Office","image_id":"i-1","type":"pooled"})");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message().find("size"), std::string::npos) << missing.error().message();
+  auto typo = parse_update_pool(R"({"spares":3})");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.error().message().find("spares"), std::string::npos);
+  auto patch = parse_update_pool(R"({"spare":3})").value();
+  EXPECT_EQ(patch.spare, 3);
+  EXPECT_FALSE(patch.size.has_value());
+  EXPECT_EQ(parse_update_pool(R"({"size":-1})").error().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST(ParseTest, IdBodiesHoldExactlyOneStringField) {
+  EXPECT_EQ(parse_id_field(R"({"pool_id":"p-1"})", "pool_id").value(), "p-1");
+  EXPECT_FALSE(parse_id_field(R"({"pool_id":1})", "pool_id").ok());
+  EXPECT_FALSE(parse_id_field(R"({"pool_id":"p-1","x":1})", "pool_id").ok());
+  EXPECT_FALSE(parse_id_field("[]", "pool_id").ok());
+}
+
+TEST(ParseTest, AuditQueriesCheckTimesAndLimits) {
+  auto f = parse_audit_query({{"tenant_id", "t-1"}, {"since", "2026-11-22T00:00:00Z"}, {"limit", "10"}}).value();
+  EXPECT_EQ(f.tenant_id.value(), "t-1");
+  EXPECT_EQ(f.limit, 10);
+  EXPECT_TRUE(f.since.has_value());
+  EXPECT_FALSE(f.until.has_value());
+  EXPECT_FALSE(parse_audit_query({{"limit", "0"}}).ok());
+  EXPECT_FALSE(parse_audit_query({{"limit", "10x"}}).ok());
+  EXPECT_FALSE(parse_audit_query({{"since", "yesterday"}}).ok());
+}
+
+TEST(ViewsTest, UsageCsvQuotesFieldsThatNeedIt) {
+  controller::UsageReport r{"2026-11-22", "2026-11-22", {}, {{"2026-11-22", "t-1", "u-1", "o'neil, \"jr\"", 1.5}}};
+  EXPECT_EQ(usage_csv(r),
+            "kind,day,tenant_id,pool_id,user_id,username,hours\r\n"
+            "session,2026-11-22,t-1,,u-1,\"o'neil, \"\"jr\"\"\",1.5000\r\n");
+}
+
 }  // namespace
 }  // namespace oriel::api

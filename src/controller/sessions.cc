@@ -80,6 +80,13 @@ Result<std::pair<store::SessionRecord, bool>> Controller::try_logon(const Princi
   auto open = TRY(store_.sessions({.user_id = who.user_id, .pool_id = pool.id}));
   if (!open.empty()) {
     store::SessionRecord s = open.front();
+    // Start-on-connect also on a reconnect: the user may have stopped it.
+    if (auto d = store_.desktop(s.desktop_id); d.ok() && d->desired == "stopped") {
+      TRY(check_room_to_run(*d));
+      d->desired = "running";
+      d->updated_at = now;
+      TRY(store_.update_desktop(*d));
+    }
     TRY(store_.insert_ticket({token_hash(ticket.ticket), s.id, s.desktop_id, ticket.expires_at, {}}));
     return std::pair{s, false};
   }

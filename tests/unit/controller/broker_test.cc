@@ -125,6 +125,14 @@ TEST_F(BrokerTest, LogonAssignsAFreeDesktopAndReconnectsToTheSameSession) {
   EXPECT_FALSE(again.created);
   EXPECT_EQ(again.session.id, first.session.id);
   EXPECT_NE(again.ticket->ticket, first.ticket->ticket);
+  // The user stops their desktop; reconnecting starts it again.
+  ASSERT_TRUE(controller_->desktop_action(ana, spare.id, DesktopAction::kStop).ok());
+  EXPECT_EQ(store_->desktop(spare.id).value().desired, "stopped");
+  EXPECT_EQ(controller_->logon(ana, p, "").value().session.id, first.session.id);
+  EXPECT_EQ(store_->desktop(spare.id).value().desired, "running");
+  // A user may not reset (that is what logoff is for).
+  EXPECT_EQ(controller_->desktop_action(ana, spare.id, DesktopAction::kReset).error().code(),
+            ErrorCode::kPermissionDenied);
   // The spare was used: the pool makes another, up to its size.
   controller_->reconcile_broker();
   EXPECT_EQ(live_desktops(p).size(), 2u);

@@ -111,12 +111,33 @@ Result<PoolView> Controller::pool(const Principal& who, std::string_view id) {
   return pool_view(TRY(visible_pool(who, id)));
 }
 
-Result<PoolView> Controller::update_pool(const Principal& who, std::string_view id, UpdatePool cmd) {
+Result<PoolView> Controller::change_pool(const Principal& who, std::string_view id,
+                                        const std::function<Result<void>(store::PoolRecord&)>& change) {
+  // Compare-and-swap against the pool loop's own writes: retry on a race.
   for (int attempt = 0; attempt < 20; ++attempt) {
     auto p = TRY(managed_pool(who, id));
     if (p.state != "active") return Error::Conflict(fmt::format("pool '{}' is being deleted", p.id));
-    if (cmd.name) {
+    TRY(change(p));
+    p.updated_at = clock_.now();
+    auto updated = store_.update_pool(p);
+    if (updated.ok()) {
+      broker_loop_->poke();
+      return pool_view(std::move(*updated));
+    }
+    if (updated.error().code() != ErrorCode::kConflict) return updated.take_error();
+  }
+  return Error::Conflict(fmt::format("pool '{}' is changing too fast; try again", id));
+}
+
+Result<PoolView> Controller::update_pool(const Principal& who, std::string_view id, UpdatePool cmd) {
+  return change_pool(who, id, [&](store::PoolRecord& p) -> Result<void> {
+    if (cmd.name && *cmd.name != p.name) {
       TRY(check_name("pool", *cmd.name));
+      for (const auto& other : TRY(store_.pools(p.tenant_id))) {
+        if (other.name == *cmd.name) {
+          return Error::Conflict(fmt::format("the tenant already has a pool named '{}'", other.name));
+        }
+      }
       p.name = *cmd.name;
     }
     if (cmd.image_id) p.image_id = *cmd.image_id;
@@ -128,44 +149,20 @@ Result<PoolView> Controller::update_pool(const Principal& who, std::string_view 
     if (cmd.provisioning) p.provisioning = *cmd.provisioning;
     TRY(check_pool_shape(p));
     if (cmd.image_id || cmd.vcpus || cmd.memory_mb) TRY(check_pool_image(p));
-    p.updated_at = clock_.now();
-    auto updated = store_.update_pool(p);
-    if (updated.ok()) {
-      broker_loop_->poke();
-      return pool_view(std::move(*updated));
-    }
-    if (updated.error().code() != ErrorCode::kConflict) return updated.take_error();
-    if (cmd.name && store_.pool(id).ok()) {
-      // Either a concurrent change (retry) or the name is taken in the tenant.
-      auto same = TRY(store_.pools(p.tenant_id));
-      for (const auto& other : same) {
-        if (other.id != p.id && other.name == *cmd.name) {
-          return Error::Conflict(fmt::format("the tenant already has a pool named '{}'", other.name));
-        }
-      }
-    }
-  }
-  return Error::Conflict(fmt::format("pool '{}' is changing too fast; try again", id));
+    return Ok();
+  });
 }
 
 Result<PoolView> Controller::delete_pool(const Principal& who, std::string_view id) {
-  for (int attempt = 0; attempt < 20; ++attempt) {
-    auto p = TRY(managed_pool(who, id));
+  return change_pool(who, id, [&](store::PoolRecord& p) -> Result<void> {
     auto open = TRY(store_.sessions({.pool_id = p.id}));
     if (!open.empty()) {
       return Error::Conflict(fmt::format("pool '{}' has {} open session{}: log them off first", p.id, open.size(),
                                          open.size() == 1 ? "" : "s"));
     }
     p.state = "deleting";
-    p.updated_at = clock_.now();
-    auto updated = store_.update_pool(p);
-    if (updated.ok()) {
-      broker_loop_->poke();
-      return pool_view(std::move(*updated));
-    }
-    if (updated.error().code() != ErrorCode::kConflict) return updated.take_error();
-  }
-  return Error::Conflict(fmt::format("pool '{}' is changing too fast; try again", id));
+    return Ok();
+  });
 }
 
 Result<store::UserRecord> Controller::entitle(const Principal& who, std::string_view pool_id,

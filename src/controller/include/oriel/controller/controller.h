@@ -193,6 +193,8 @@ class Controller {
   // The broker's internals (pools.cc, sessions.cc, metering.cc).
   Result<store::DesktopRecord> new_pool_desktop(store::PoolRecord& pool, bool run);
   Result<void> reconcile_pool(std::string_view pool_id);
+  Result<PoolView> change_pool(const Principal& who, std::string_view id,
+                               const std::function<Result<void>(store::PoolRecord&)>& change);
   Result<void> check_pool_image(const store::PoolRecord& pool);
   Result<DisplayTicket> issue_ticket(const store::SessionRecord& session);
   // One attempt at a logon: (session, whether it is new). Conflict: race, retry.

@@ -97,6 +97,11 @@ Result<controller::CreatePool> parse_create_pool(std::string_view body) {
 
 Result<controller::UpdatePool> parse_update_pool(std::string_view body) {
   auto j = TRY(parse_json(body));
+  for (const char* fixed : {"type", "tenant_id"}) {
+    if (j.is_object() && j.contains(fixed)) {
+      return Error::Unprocessable(fmt::format("a pool's {} cannot change: create another pool", fixed));
+    }
+  }
   TRY(json_only_fields(j, {"name", "image_id", "size", "spare", "vcpus", "memory_mb", "idle_timeout_s",
                            "provisioning"}));
   controller::UpdatePool cmd;

@@ -126,6 +126,7 @@ int run_cli(int argc, const char* const* argv, Context& ctx) {
   add_image_commands(app, ctx);
   add_desktop_commands(app, ctx);
   add_host_commands(app, ctx);
+  add_broker_commands(app, ctx);
   app.footer(std::string(kFooter));  // after the subcommands, so only `oriel --help` repeats it
   try {
     app.parse(argc, argv);

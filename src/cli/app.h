@@ -86,6 +86,7 @@ void add_auth_commands(CLI::App& app, Context& ctx);
 void add_image_commands(CLI::App& app, Context& ctx);
 void add_desktop_commands(CLI::App& app, Context& ctx);
 void add_host_commands(CLI::App& app, Context& ctx);
+void add_broker_commands(CLI::App& app, Context& ctx);  // tenant, user, whoami, pool, session, audit, usage
 
 // Parses the command line, runs the command and returns the exit status.
 int run_cli(int argc, const char* const* argv, Context& ctx);

@@ -47,6 +47,13 @@ void Controller::reconcile_broker() {
   (void)store_.delete_expired_tickets(clock_.now());
 }
 
+std::mutex& Controller::pool_lock(std::string_view pool_id) {
+  std::lock_guard lock(pool_locks_mu_);
+  auto it = pool_locks_.find(pool_id);
+  if (it == pool_locks_.end()) it = pool_locks_.emplace(std::string(pool_id), std::make_unique<std::mutex>()).first;
+  return *it->second;
+}
+
 Result<store::DesktopRecord> Controller::new_pool_desktop(store::PoolRecord& pool, bool run) {
   store::DesktopRecord d;
   d.id = new_id(random_, "d");
@@ -74,8 +81,10 @@ Result<store::DesktopRecord> Controller::new_pool_desktop(store::PoolRecord& poo
 }
 
 Result<void> Controller::reconcile_pool(std::string_view pool_id) {
-  // Read under the lock that logons hold, so the counts are current.
-  std::lock_guard lock(placement_mu_);
+  // Read under the lock that logons to this pool hold, so the counts are
+  // current; placement_mu_ as it creates and starts desktops.
+  std::lock_guard pool_guard(pool_lock(pool_id));
+  std::lock_guard placement(placement_mu_);
   auto pool = TRY(store_.pool(pool_id));
   auto desktops = TRY(store_.desktops({.pool_id = pool.id}));
   auto open_sessions = TRY(store_.sessions({.pool_id = pool.id}));

@@ -1,8 +1,8 @@
 // Sessions: logon picks and assigns a desktop and issues a one-time display
 // ticket; logoff gives a pooled desktop back reset to its image. Decisions
-// are serialized by placement_mu_ and written with compare-and-swap, and the
-// store's unique indexes refuse a second open session on one desktop: a
-// desktop is never handed to two users.
+// are serialized per pool (and by placement_mu_ where they spend capacity)
+// and written with compare-and-swap, and the store's unique indexes refuse a
+// second open session on one desktop: a desktop is never handed to two users.
 #include "auth.h"
 #include "desktop_state.h"
 #include "oriel/common/log.h"
@@ -72,7 +72,7 @@ Result<SessionView> Controller::logon(const Principal& who, std::string_view poo
 Result<std::pair<store::SessionRecord, bool>> Controller::try_logon(const Principal& who, std::string_view pool_id,
                                                                     std::string_view client_address,
                                                                     const DisplayTicket& ticket) {
-  std::lock_guard lock(placement_mu_);
+  std::lock_guard pool_guard(pool_lock(pool_id));
   auto now = clock_.now();
   auto pool = TRY(store_.pool(pool_id));  // current under the lock: new desktops bump its counter
   if (pool.state != "active") return Error::Conflict(fmt::format("pool '{}' is being deleted", pool.id));
@@ -82,6 +82,7 @@ Result<std::pair<store::SessionRecord, bool>> Controller::try_logon(const Princi
     store::SessionRecord s = open.front();
     // Start-on-connect also on a reconnect: the user may have stopped it.
     if (auto d = store_.desktop(s.desktop_id); d.ok() && d->desired == "stopped") {
+      std::lock_guard placement(placement_mu_);
       TRY(check_room_to_run(*d));
       d->desired = "running";
       d->updated_at = now;
@@ -113,9 +114,15 @@ Result<std::pair<store::SessionRecord, bool>> Controller::try_logon(const Princi
       return Error::Unavailable(
           fmt::format("pool '{}' is full: all {} of its desktops are in use", pool.name, pool.size));
     }
+    std::lock_guard placement(placement_mu_);
     d = TRY(new_pool_desktop(pool, true));
   }
-  if (d.desired != "running") TRY(check_room_to_run(d));
+  // The capacity check and the write that spends it under one lock.
+  std::unique_lock placement(placement_mu_, std::defer_lock);
+  if (d.desired != "running") {
+    placement.lock();
+    TRY(check_room_to_run(d));
+  }
   if (d.state == state_name(DesktopState::kFailed)) {
     d.state = std::string(state_name(DesktopState::kStopped));  // start-on-connect also clears a failure
     d.error.clear();

@@ -36,11 +36,23 @@ Result<SqliteDb> SqliteDb::open(const std::string& path) {
 }
 
 Result<SqliteStatement> SqliteDb::prepare(std::string_view sql) {
+  auto it = cache_.find(std::string(sql));
+  if (it != cache_.end() && !it->second->in_use) {
+    it->second->in_use = true;
+    return SqliteStatement(db_, it->second->stmt, &it->second->in_use);
+  }
   sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
+      SQLITE_OK) {
     return error("prepare");
   }
-  return SqliteStatement(db_, stmt);
+  if (it != cache_.end()) return SqliteStatement(db_, stmt);  // the cached one is busy: a one-off
+  auto cached = std::make_unique<Cached>();
+  cached->stmt = stmt;
+  cached->in_use = true;
+  bool* in_use = &cached->in_use;
+  cache_.emplace(std::string(sql), std::move(cached));
+  return SqliteStatement(db_, stmt, in_use);
 }
 
 Result<void> SqliteDb::exec(std::string_view sql) {

@@ -1,11 +1,15 @@
 // A thin RAII layer over the SQLite C API: a connection and prepared
-// statements. Not thread-safe; SqliteStore serializes access.
+// statements. Statements are cached by their SQL text: parsing costs more than
+// running most of ours, and a logon runs about ten. Not thread-safe;
+// SqliteStore serializes access.
 #pragma once
 
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <unordered_map>
 #include <string_view>
 
 #include "oriel/common/result.h"
@@ -14,10 +18,23 @@ namespace oriel::store {
 
 class SqliteStatement {
  public:
-  SqliteStatement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
-  SqliteStatement(SqliteStatement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) { other.stmt_ = nullptr; }
+  // `in_use` is the cache's flag for this statement, or null for one the
+  // statement owns (finalized at the end instead of reset for reuse).
+  SqliteStatement(sqlite3* db, sqlite3_stmt* stmt, bool* in_use = nullptr) : db_(db), stmt_(stmt), in_use_(in_use) {}
+  SqliteStatement(SqliteStatement&& other) noexcept : db_(other.db_), stmt_(other.stmt_), in_use_(other.in_use_) {
+    other.stmt_ = nullptr;
+  }
   SqliteStatement(const SqliteStatement&) = delete;
-  ~SqliteStatement() { sqlite3_finalize(stmt_); }
+  ~SqliteStatement() {
+    if (!stmt_) return;
+    if (!in_use_) {
+      sqlite3_finalize(stmt_);
+      return;
+    }
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+    *in_use_ = false;
+  }
 
   // Binds parameters 1..N in order.
   template <typename... Args>
@@ -45,14 +62,18 @@ class SqliteStatement {
  private:
   sqlite3* db_;
   sqlite3_stmt* stmt_;
+  bool* in_use_;
 };
 
 class SqliteDb {
  public:
   static Result<SqliteDb> open(const std::string& path);
-  SqliteDb(SqliteDb&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
+  SqliteDb(SqliteDb&& other) noexcept : db_(other.db_), cache_(std::move(other.cache_)) { other.db_ = nullptr; }
   SqliteDb(const SqliteDb&) = delete;
-  ~SqliteDb() { sqlite3_close_v2(db_); }
+  ~SqliteDb() {
+    for (auto& [sql, cached] : cache_) sqlite3_finalize(cached->stmt);
+    sqlite3_close_v2(db_);
+  }
 
   Result<SqliteStatement> prepare(std::string_view sql);
   Result<void> exec(std::string_view sql);  // one or more statements, no parameters
@@ -61,7 +82,12 @@ class SqliteDb {
 
  private:
   explicit SqliteDb(sqlite3* db) : db_(db) {}
+  struct Cached {
+    sqlite3_stmt* stmt = nullptr;
+    bool in_use = false;  // a statement still alive holds it: the next gets its own
+  };
   sqlite3* db_;
+  std::unordered_map<std::string, std::unique_ptr<Cached>> cache_;
 };
 
 }  // namespace oriel::store

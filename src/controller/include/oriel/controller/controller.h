@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -214,10 +215,15 @@ class Controller {
   std::unique_ptr<Reconciler> reconciler_;
   std::unique_ptr<ImageImporter> importer_;
   std::unique_ptr<Ticker> broker_loop_;
-  // Serializes decisions that spend host capacity or hand out desktops, so
-  // two of them never see the same room or the same free desktop. The store's
-  // compare-and-swap and unique indexes guard the same rules across processes.
+  // Serializes decisions that spend host capacity, so two of them never see
+  // the same room. Logons and the pool loop also hold their pool's lock
+  // (taken first), so two of them never pick the same free desktop; logons to
+  // different pools run side by side. The store's compare-and-swap and unique
+  // indexes guard the same rules across processes.
   std::mutex placement_mu_;
+  std::mutex& pool_lock(std::string_view pool_id);
+  std::mutex pool_locks_mu_;
+  std::map<std::string, std::unique_ptr<std::mutex>, std::less<>> pool_locks_;  // GUARDED_BY(pool_locks_mu_)
 };
 
 }  // namespace oriel::controller

@@ -41,6 +41,7 @@ void record_audit(Controller& c, std::string_view action, const Request& req, co
       // The object acted on: its id when the path had none, its tenant.
       if (e.target.empty() && body->contains("id") && (*body)["id"].is_string()) e.target = (*body)["id"];
       if (body->contains("tenant_id") && (*body)["tenant_id"].is_string()) e.tenant_id = (*body)["tenant_id"];
+      if (action.starts_with("tenant.")) e.tenant_id = e.target;  // the tenant is its own
       e.result = "ok";
     } else if (body->contains("error")) {
       const Json& err = (*body)["error"];

@@ -133,9 +133,14 @@ void add_session_routes(Router& r, Controller& c) {
 void add_report_routes(Router& r, Controller& c) {
   r.add("GET", "/api/v1/audit", authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
           auto filter = TRY(parse_audit_query(req.query));
+          int64_t limit = filter.limit;
+          filter.limit += 1;  // one more says whether there is a next page
           auto events = TRY(c.audit_events(who, filter));
           Json next = nullptr;
-          if (static_cast<int64_t>(events.size()) == filter.limit && !events.empty()) next = events.back().seq;
+          if (static_cast<int64_t>(events.size()) > limit) {
+            events.resize(static_cast<size_t>(limit));
+            next = events.back().seq;
+          }
           return Response::json(200, {{"events", json_list(events, audit_json)}, {"next_before", next}});
         }));
   r.add("GET", "/api/v1/usage", authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {

@@ -58,6 +58,15 @@ Context::Context(std::ostream& out_stream, std::ostream& err_stream) : out(out_s
 
 void Context::print_json(const Json& j) { out << j.dump(2, ' ', false, Json::error_handler_t::replace) << "\n"; }
 
+int Context::print(const Json& answer, std::string_view text) {
+  if (json_output()) {
+    print_json(answer);
+  } else {
+    out << text;
+  }
+  return kExitOk;
+}
+
 const std::optional<Credentials>& Context::saved_credentials() {
   if (saved_loaded_) return saved_;
   saved_loaded_ = true;
@@ -126,7 +135,9 @@ int run_cli(int argc, const char* const* argv, Context& ctx) {
   add_image_commands(app, ctx);
   add_desktop_commands(app, ctx);
   add_host_commands(app, ctx);
-  add_broker_commands(app, ctx);
+  add_tenant_commands(app, ctx);
+  add_pool_commands(app, ctx);
+  add_session_commands(app, ctx);
   app.footer(std::string(kFooter));  // after the subcommands, so only `oriel --help` repeats it
   try {
     app.parse(argc, argv);

@@ -8,6 +8,7 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "credentials.h"
 #include "oriel/cli/client.h"
@@ -61,6 +62,8 @@ class Context {
 
   bool json_output() const { return options.output == "json"; }
   void print_json(const Json& j);
+  // Prints the server's `answer` with --output json, else `text`; returns kExitOk.
+  int print(const Json& answer, std::string_view text);
   // The server URL in canonical form, from the flag, env, saved config or default.
   Result<std::string> server_url();
   // The saved credentials (a broken file is reported once and ignored).
@@ -86,7 +89,9 @@ void add_auth_commands(CLI::App& app, Context& ctx);
 void add_image_commands(CLI::App& app, Context& ctx);
 void add_desktop_commands(CLI::App& app, Context& ctx);
 void add_host_commands(CLI::App& app, Context& ctx);
-void add_broker_commands(CLI::App& app, Context& ctx);  // tenant, user, whoami, pool, session, audit, usage
+void add_tenant_commands(CLI::App& app, Context& ctx);   // tenant, user, whoami
+void add_pool_commands(CLI::App& app, Context& ctx);     // pool
+void add_session_commands(CLI::App& app, Context& ctx);  // session, audit, usage
 
 // Parses the command line, runs the command and returns the exit status.
 int run_cli(int argc, const char* const* argv, Context& ctx);

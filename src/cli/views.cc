@@ -56,6 +56,30 @@ void for_each_item(const Json& list, F f) {
   }
 }
 
+// "ana (u-1)": a name with its id, or whichever of the two is there.
+std::string name_and_id(const Json& obj, std::string_view name_field, std::string_view id_field) {
+  if (!has(obj, name_field)) return field_text(obj, id_field);
+  if (!has(obj, id_field)) return field_text(obj, name_field);
+  return fmt::format("{} ({})", field_text(obj, name_field), field_text(obj, id_field));
+}
+
+// "3/20": a live count out of its target.
+std::string count_of(const Json& obj, std::string_view count, std::string_view target) {
+  return field_text(obj, count) + "/" + field_text(obj, target);
+}
+
+std::string idle_timeout_text(const Json& pool) {
+  double s = field_number(pool, "idle_timeout_s", 0);
+  return s <= 0 ? "never" : fmt::format("{:g} s", s);
+}
+
+// Hours with two decimals, as usage reports are read: 12.50.
+std::string hours_text(const Json& obj, std::string_view field) {
+  auto it = obj.find(field);
+  if (it == obj.end() || !it->is_number()) return "-";
+  return fmt::format("{:.2f}", it->get<double>());
+}
+
 }  // namespace
 
 std::string images_table(const Json& images, WallTime now) {
@@ -127,6 +151,146 @@ std::string hosts_table(const Json& hosts) {
                allocated_mib_text(h) + "/" + mib_text(h, "memory_mb"), field_text(h, "desktops")});
   });
   return t.render();
+}
+
+std::string tenants_table(const Json& tenants, WallTime now) {
+  Table t({"ID", "NAME", "AGE"});
+  for_each_item(tenants, [&](const Json& x) {
+    t.add_row({field_text(x, "id"), field_text(x, "name"), age_text(x, now)});
+  });
+  return t.render();
+}
+
+Fields tenant_fields(const Json& tenant) {
+  return {{"ID", field_text(tenant, "id")},
+          {"Name", field_text(tenant, "name")},
+          {"Created", field_text(tenant, "created_at")}};
+}
+
+std::string users_table(const Json& users, WallTime now) {
+  Table t({"ID", "USERNAME", "ROLE", "TENANT", "LOCKED UNTIL", "AGE"});
+  for_each_item(users, [&](const Json& u) {
+    t.add_row({field_text(u, "id"), field_text(u, "username"), field_text(u, "role"), field_text(u, "tenant_id"),
+               field_text(u, "locked_until"), age_text(u, now)});
+  });
+  return t.render();
+}
+
+Fields user_fields(const Json& user) {
+  return {{"ID", field_text(user, "id")},
+          {"Username", field_text(user, "username")},
+          {"Role", field_text(user, "role")},
+          {"Tenant", field_text(user, "tenant_id")},
+          {"Locked until", field_text(user, "locked_until")},
+          {"Created", field_text(user, "created_at")}};
+}
+
+std::string pools_table(const Json& pools) {
+  Table t({"ID", "NAME", "TENANT", "TYPE", "IMAGE", "DESKTOPS", "IN USE", "READY", "SESSIONS", "STATE", "MESSAGE"});
+  for_each_item(pools, [&](const Json& p) {
+    t.add_row({field_text(p, "id"), field_text(p, "name"), field_text(p, "tenant_id"), field_text(p, "type"),
+               field_text(p, "image_id"), count_of(p, "desktops", "size"), field_text(p, "assigned"),
+               count_of(p, "running_free", "spare"), field_text(p, "sessions"), field_text(p, "state"),
+               has(p, "message") ? field_text(p, "message") : ""});
+  });
+  return t.render();
+}
+
+Fields pool_fields(const Json& p) {
+  Fields f = {{"ID", field_text(p, "id")},
+              {"Name", field_text(p, "name")},
+              {"Tenant", field_text(p, "tenant_id")},
+              {"Image", field_text(p, "image_id")},
+              {"Type", field_text(p, "type")},
+              {"Provisioning", field_text(p, "provisioning")},
+              {"Size", field_text(p, "size")},
+              {"Spare", field_text(p, "spare")},
+              {"vCPUs", field_text(p, "vcpus")},
+              {"Memory", mib_text(p, "memory_mb")},
+              {"Idle timeout", idle_timeout_text(p)},
+              {"State", field_text(p, "state")},
+              {"Desktops", field_text(p, "desktops")},
+              {"In use", field_text(p, "assigned")},
+              {"Free", field_text(p, "free")},
+              {"Ready", field_text(p, "running_free")},
+              {"Sessions", field_text(p, "sessions")}};
+  if (has(p, "message")) f.emplace_back("Message", field_text(p, "message"));
+  f.emplace_back("Created", field_text(p, "created_at"));
+  f.emplace_back("Updated", field_text(p, "updated_at"));
+  return f;
+}
+
+std::string entitlements_table(const Json& entitlements) {
+  Table t({"USER", "USERNAME"});
+  for_each_item(entitlements, [&](const Json& e) { t.add_row({field_text(e, "user_id"), field_text(e, "username")}); });
+  return t.render();
+}
+
+std::string sessions_table(const Json& sessions, WallTime now) {
+  Table t({"ID", "USER", "POOL", "DESKTOP", "STATE", "FROM", "AGE"});
+  for_each_item(sessions, [&](const Json& s) {
+    t.add_row({field_text(s, "id"), has(s, "username") ? field_text(s, "username") : field_text(s, "user_id"),
+               field_text(s, "pool_id"), field_text(s, "desktop_id"), field_text(s, "state"),
+               field_text(s, "client_address"), age_text(s, now)});
+  });
+  return t.render();
+}
+
+Fields session_fields(const Json& s) {
+  Fields f = {{"ID", field_text(s, "id")},
+              {"User", name_and_id(s, "username", "user_id")},
+              {"Pool", field_text(s, "pool_id")},
+              {"Tenant", field_text(s, "tenant_id")},
+              {"Desktop", field_text(s, "desktop_id")},
+              {"State", field_text(s, "state")},
+              {"Client", field_text(s, "client_address")},
+              {"Created", field_text(s, "created_at")},
+              {"Last activity", field_text(s, "last_activity_at")},
+              {"Ended", field_text(s, "ended_at")}};
+  if (has(s, "display_url")) {
+    f.emplace_back("Display URL", field_text(s, "display_url"));
+    f.emplace_back("Ticket expires", field_text(s, "ticket_expires_at"));
+  }
+  return f;
+}
+
+Fields display_fields(const Json& s) {
+  Fields f;
+  const std::pair<const char*, const char*> kWhich[] = {
+      {"Session", "id"}, {"Desktop", "desktop_id"}, {"State", "state"}};
+  for (const auto& [name, field] : kWhich) {
+    if (has(s, field)) f.emplace_back(name, field_text(s, field));
+  }
+  f.emplace_back("Display URL", field_text(s, "display_url"));
+  f.emplace_back("Ticket expires", field_text(s, "ticket_expires_at"));
+  return f;
+}
+
+std::string audit_table(const Json& events) {
+  Table t({"AT", "USER", "TENANT", "ACTION", "TARGET", "STATUS", "RESULT", "FROM", "DETAIL"});
+  for_each_item(events, [&](const Json& e) {
+    t.add_row({field_text(e, "at"), has(e, "username") ? field_text(e, "username") : field_text(e, "user_id"),
+               field_text(e, "tenant_id"), field_text(e, "action"), field_text(e, "target"), field_text(e, "status"),
+               field_text(e, "result"), field_text(e, "address"), has(e, "detail") ? field_text(e, "detail") : ""});
+  });
+  return t.render();
+}
+
+std::string usage_tables(const Json& report) {
+  Table desktops({"DAY", "TENANT", "POOL", "HOURS"});
+  Table sessions({"DAY", "TENANT", "USER", "HOURS"});
+  if (report.is_object()) {
+    for_each_item(report.value("desktops", Json()), [&](const Json& d) {
+      desktops.add_row({field_text(d, "day"), field_text(d, "tenant_id"), field_text(d, "pool_id"),
+                        hours_text(d, "desktop_hours")});
+    });
+    for_each_item(report.value("sessions", Json()), [&](const Json& s) {
+      sessions.add_row({field_text(s, "day"), field_text(s, "tenant_id"),
+                        has(s, "username") ? field_text(s, "username") : field_text(s, "user_id"),
+                        hours_text(s, "session_hours")});
+    });
+  }
+  return "Desktop-hours\n" + desktops.render() + "\nSession-hours\n" + sessions.render();
 }
 
 }  // namespace oriel::cli

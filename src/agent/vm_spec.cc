@@ -5,6 +5,18 @@
 namespace oriel::agent {
 namespace {
 
+// A value inside a QEMU -option list: a comma is written twice (QEMU's
+// option syntax), so a desktop named "a,b" cannot add options of its own.
+std::string qemu_option_value(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    out += c;
+    if (c == ',') out += ',';
+  }
+  return out;
+}
+
+
 constexpr std::string_view kQemu = "qemu-system-x86_64";
 constexpr std::string_view kOvmfCode = "/usr/share/OVMF/OVMF_CODE_4M.fd";
 
@@ -91,7 +103,7 @@ VmPaths VmPaths::in(const std::string& run_dir, const std::string& vm_id) {
 }
 
 std::vector<std::string> qemu_command_line(const VmSpec& spec, const VmPaths& paths, Accelerator accel) {
-  std::vector<std::string> argv = {std::string(kQemu), "-name", fmt::format("guest={},process=oriel-{}", spec.name, spec.id),
+  std::vector<std::string> argv = {std::string(kQemu), "-name", fmt::format("guest={},process=oriel-{}", qemu_option_value(spec.name), spec.id),
                                    "-nodefaults", "-no-user-config", "-machine", "q35"};
   if (accel == Accelerator::kKvm) {
     argv.insert(argv.end(), {"-accel", "kvm", "-cpu", "host"});

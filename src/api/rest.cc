@@ -133,6 +133,7 @@ void add_desktop_routes(Router& r, Controller& c) {
         }));
   r.add("POST", "/api/v1/desktops/{id}/actions/{action}",
         audited(c, "desktop.{action}", [&c](const Principal& who, const Request& req) -> Result<Response> {
+          TRY(c.desktop(who, req.params.at("id")));  // another tenant's desktop is a 404 whatever the action
           auto action = TRY(parse_action(req.params.at("action")));
           return Response::json(202, desktop_json(TRY(c.desktop_action(who, req.params.at("id"), action))));
         }));

@@ -15,6 +15,16 @@
 namespace oriel::controller {
 namespace {
 
+constexpr auto kFailedRetry = std::chrono::seconds(30);
+
+// "<pool>-<n>" within the 200 bytes a name may have, cut at a UTF-8 boundary.
+std::string desktop_name(std::string_view pool, int64_t n) {
+  std::string suffix = fmt::format("-{}", n);
+  size_t keep = std::min(pool.size(), 200 - suffix.size());
+  while (keep > 0 && keep < pool.size() && (static_cast<unsigned char>(pool[keep]) & 0xC0) == 0x80) --keep;
+  return std::string(pool.substr(0, keep)) + suffix;
+}
+
 bool outdated(const store::DesktopRecord& d, const store::PoolRecord& p) {
   return d.image_id != p.image_id || d.vcpus != p.vcpus || d.memory_mb != p.memory_mb;
 }
@@ -70,7 +80,7 @@ Result<store::DesktopRecord> Controller::new_pool_desktop(store::PoolRecord& poo
   d.host_id = TRY(std::move(host));
   // Names are "<pool>-<n>"; a name taken (a renamed pool's old desktop) moves n on.
   for (int attempt = 0; attempt < 100; ++attempt) {
-    d.name = fmt::format("{}-{}", pool.name, pool.next_index++);
+    d.name = desktop_name(pool.name, pool.next_index++);
     auto inserted = store_.insert_desktop(d);
     if (inserted.ok()) break;
     if (inserted.error().code() != ErrorCode::kConflict || attempt == 99) return inserted.take_error();
@@ -113,6 +123,7 @@ Result<void> Controller::reconcile_pool(std::string_view pool_id) {
   for (const auto& s : open_sessions) in_session.insert(s.desktop_id);
 
   std::vector<store::DesktopRecord> free;
+  std::string failed_note;
   int64_t assigned = 0;
   for (const auto& d : live) {
     if (!d.assigned_user.empty()) {
@@ -122,6 +133,11 @@ Result<void> Controller::reconcile_pool(std::string_view pool_id) {
         set_desired(d, d.desired, true);
       }
       ++assigned;
+    } else if (d.state == state_name(DesktopState::kFailed) && clock_.now() - d.updated_at < kFailedRetry) {
+      // Kept a while, so that a definition that cannot boot is not rebuilt
+      // every second; the pool says why.
+      failed_note = fmt::format("desktop {} failed: {}", d.name, d.error);
+      free.push_back(d);
     } else if (outdated(d, pool) || d.state == state_name(DesktopState::kFailed)) {
       set_desired(d, "deleted");  // rebuilt below from the current definition
     } else {
@@ -172,6 +188,7 @@ Result<void> Controller::reconcile_pool(std::string_view pool_id) {
       if (run) ++running;
     }
   }
+  if (message.empty()) message = failed_note;
   if (message != pool.message) {
     pool.message = message;
     pool.updated_at = clock_.now();

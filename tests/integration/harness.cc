@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -77,6 +78,58 @@ std::string import_test_guest(cli::ApiClient& api, const std::string& name) {
   auto image = wait_for_state(api, "/api/v1/images/" + id, {"ready", "failed"}, 60s);
   if (image["state"] != "ready") throw std::runtime_error("import did not finish: " + image.dump());
   return id;
+}
+
+Reply call(cli::ApiClient& api, std::string_view method, std::string_view path, const Json& body) {
+  auto raw = api.request(method, path, body.is_null() ? std::string() : body.dump());
+  if (!raw.ok()) throw std::runtime_error(std::string(method) + " " + std::string(path) + ": " + raw.error().message());
+  Reply r{raw->status, raw->content_type, raw->body, nullptr};
+  r.json = Json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+  if (r.json.is_discarded()) r.json = nullptr;
+  return r;
+}
+
+std::string create_tenant(cli::ApiClient& admin, const std::string& name) {
+  auto t = admin.post("/api/v1/tenants", {{"name", name}});
+  if (!t.ok()) throw std::runtime_error("creating tenant '" + name + "': " + t.error().message());
+  return (*t)["id"];
+}
+
+TestUser create_user(const Orield& orield, cli::ApiClient& creator, const std::string& tenant_id,
+                     const std::string& username, const std::string& role) {
+  std::string password = "password-" + username;
+  auto u = creator.post("/api/v1/users",
+                        {{"username", username}, {"password", password}, {"role", role}, {"tenant_id", tenant_id}});
+  if (!u.ok()) throw std::runtime_error("creating user '" + username + "': " + u.error().message());
+  auto client = cli::ApiClient::create(orield.url());
+  if (!client.ok()) throw std::runtime_error(client.error().message());
+  auto token = client->login(username, password);
+  if (!token.ok()) throw std::runtime_error("login of '" + username + "' failed: " + token.error().message());
+  return {(*u)["id"], username, password, tenant_id, std::move(*client)};
+}
+
+std::string create_pool(cli::ApiClient& api, const std::string& tenant_id, const std::string& image_id,
+                        const std::string& name, const std::string& type, int size, int spare, const Json& extra) {
+  Json body = {{"name", name}, {"tenant_id", tenant_id}, {"image_id", image_id}, {"type", type},
+               {"size", size}, {"spare", spare}, {"vcpus", 1}, {"memory_mb", 128}};
+  body.update(extra);
+  auto p = api.post("/api/v1/pools", body);
+  if (!p.ok()) throw std::runtime_error("creating pool '" + name + "': " + p.error().message());
+  return (*p)["id"];
+}
+
+void entitle(cli::ApiClient& api, const std::string& pool_id, const std::string& user_id) {
+  auto e = api.post("/api/v1/pools/" + pool_id + "/entitlements", {{"user_id", user_id}});
+  if (!e.ok()) throw std::runtime_error("entitling " + user_id + " to " + pool_id + ": " + e.error().message());
+}
+
+std::string utc_day(int days) {
+  std::time_t t = std::time(nullptr) + static_cast<std::time_t>(days) * 86400;
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[16];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+  return buf;
 }
 
 Orield::Orield(std::vector<std::string> extra_args) : extra_args_(std::move(extra_args)) {

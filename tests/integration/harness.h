@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "oriel/cli/client.h"
@@ -63,6 +64,38 @@ bool wait_for_text(const std::string& file, const std::string& needle, std::chro
 // Imports the test guest (as `format`, converting the raw disk first if
 // needed) and waits until it is ready; returns the image id.
 std::string import_test_guest(cli::ApiClient& api, const std::string& name);
+
+// One HTTP exchange whose status the test checks itself. `body` null sends
+// no body; the answer's JSON is null when it is not JSON.
+struct Reply {
+  int status = 0;
+  std::string content_type;
+  std::string body;
+  Json json;
+};
+Reply call(cli::ApiClient& api, std::string_view method, std::string_view path, const Json& body = nullptr);
+
+// A broker user made through `creator` (an admin, or a tenant-admin of
+// `tenant_id`), with a client logged in as them. Throws if either step fails.
+struct TestUser {
+  std::string id, username, password, tenant_id;
+  cli::ApiClient client;
+};
+TestUser create_user(const Orield& orield, cli::ApiClient& creator, const std::string& tenant_id,
+                     const std::string& username, const std::string& role = "user");
+// POST /api/v1/tenants as an admin; returns the id or throws.
+std::string create_tenant(cli::ApiClient& admin, const std::string& name);
+
+// POST /api/v1/pools: 1 vCPU and 128 MiB unless `extra` overrides them (or
+// adds fields such as "provisioning"); returns the id or throws.
+std::string create_pool(cli::ApiClient& api, const std::string& tenant_id, const std::string& image_id,
+                        const std::string& name, const std::string& type, int size, int spare,
+                        const Json& extra = Json::object());
+// POST /api/v1/pools/{pool}/entitlements; throws if refused.
+void entitle(cli::ApiClient& api, const std::string& pool_id, const std::string& user_id);
+
+// Today's UTC date as YYYY-MM-DD, moved by `days`.
+std::string utc_day(int days = 0);
 
 std::string read_file(const std::string& path);
 std::string make_temp_dir(const std::string& tag);

@@ -325,6 +325,18 @@ TEST_F(BrokerTest, ANewImageRebuildsFreeDesktopsAndAssignedOnesAtLogoff) {
   EXPECT_EQ(rebuilt.assigned_user, ana.user_id);
 }
 
+TEST_F(BrokerTest, TokensExpireAndLogoutRevokesThem) {
+  user("ana", tenant("acme"));
+  auto a = controller_->login("ana", "password-ana").value();
+  auto b = controller_->login("ana", "password-ana").value();
+  ASSERT_TRUE(controller_->authenticate(a.token).ok());
+  ASSERT_TRUE(controller_->logout(a.token).ok());
+  EXPECT_EQ(controller_->authenticate(a.token).error().code(), ErrorCode::kUnauthenticated);
+  EXPECT_TRUE(controller_->authenticate(b.token).ok());
+  clock_.advance(12h);
+  EXPECT_EQ(controller_->authenticate(b.token).error().code(), ErrorCode::kUnauthenticated);
+}
+
 TEST(UsageTest, IntervalsAreSplitAtUtcMidnight) {
   WallTime day = from_unix_ms(1'795'046'400'000);  // a UTC midnight
   std::vector<store::UsageInterval> intervals = {

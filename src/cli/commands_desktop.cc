@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "app.h"
+#include "requests.h"
 #include "views.h"
 
 namespace oriel::cli {
@@ -94,7 +95,7 @@ Result<int> run_list(Context& ctx, const std::string& pool, const std::string& h
   if (ctx.json_output()) {
     ctx.print_json(list);
   } else {
-    if (!list.is_array()) return Error::Internal("orield's desktop list is not a JSON array");
+    TRY(expect_list(list, "desktop"));
     ctx.out << desktops_table(list, ctx.clock->now());
   }
   return kExitOk;

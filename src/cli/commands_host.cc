@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "app.h"
+#include "requests.h"
 #include "views.h"
 
 namespace oriel::cli {
@@ -14,7 +15,7 @@ Result<int> run_list(Context& ctx) {
   if (ctx.json_output()) {
     ctx.print_json(hosts);
   } else {
-    if (!hosts.is_array()) return Error::Internal("orield's host list is not a JSON array");
+    TRY(expect_list(hosts, "host"));
     ctx.out << hosts_table(hosts);
   }
   return kExitOk;

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "app.h"
+#include "requests.h"
 #include "views.h"
 
 namespace oriel::cli {
@@ -85,7 +86,7 @@ Result<int> run_list(Context& ctx) {
   if (ctx.json_output()) {
     ctx.print_json(images);
   } else {
-    if (!images.is_array()) return Error::Internal("orield's image list is not a JSON array");
+    TRY(expect_list(images, "image"));
     ctx.out << images_table(images, ctx.clock->now());
   }
   return kExitOk;

@@ -86,14 +86,8 @@ Result<UsageReport> Controller::usage(const Principal& who, const UsageQuery& q)
   if (to <= from) return Error::InvalidArgument("to is before from");
   if (to - from > 366 * kDay) return Error::InvalidArgument("a report covers at most 366 days");
   auto report = summarize_usage(TRY(store_.usage(from, to, tenant)), from, to, clock_.now());
-  std::map<std::string, std::string> names;
-  for (auto& s : report.sessions) {
-    auto [it, fresh] = names.try_emplace(s.user_id);
-    if (fresh) {
-      if (auto u = store_.user_by_id(s.user_id); u.ok()) it->second = u->username;
-    }
-    s.username = it->second;
-  }
+  UsernameCache names;
+  for (auto& s : report.sessions) s.username = username_of(s.user_id, names);
   return report;
 }
 

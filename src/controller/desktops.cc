@@ -25,8 +25,13 @@ Result<std::vector<HostLoad>> Controller::host_loads() {
   return loads;
 }
 
-Result<std::string> Controller::place(int64_t vcpus, int64_t memory_mb) {
-  return scheduler_->place(TRY(host_loads()), {vcpus, memory_mb});
+Result<std::string> Controller::place(const store::DesktopRecord& d) {
+  auto loads = TRY(host_loads());
+  auto host = scheduler_->place(loads, {d.vcpus, d.memory_mb});
+  if (host.ok() || d.desired == "running" || host.error().code() != ErrorCode::kUnavailable) return host;
+  // A desktop that is not to run needs only a host it could ever run on.
+  for (auto& load : loads) load.vcpus = load.memory_mb = 0;
+  return scheduler_->place(loads, {d.vcpus, d.memory_mb});
 }
 
 Result<void> Controller::check_room_to_run(const store::DesktopRecord& d) {
@@ -55,10 +60,7 @@ Result<store::DesktopRecord> Controller::create_desktop(const Principal& who, Cr
   d.desired = cmd.start ? "running" : "stopped";
   d.created_at = d.updated_at = clock_.now();
   std::lock_guard lock(placement_mu_);
-  auto host = place(d.vcpus, d.memory_mb);
-  // A stopped desktop needs only a host it could ever run on.
-  if (!host.ok() && !cmd.start && host.error().code() == ErrorCode::kUnavailable) host = host_id_;
-  d.host_id = TRY(std::move(host));
+  d.host_id = TRY(place(d));
   auto inserted = store_.insert_desktop(d);
   if (!inserted.ok() && inserted.error().code() == ErrorCode::kConflict) {
     return Error::Conflict(fmt::format("a desktop named '{}' already exists", d.name));

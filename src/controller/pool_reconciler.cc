@@ -10,6 +10,7 @@
 #include "scheduler.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 namespace oriel::controller {
@@ -45,15 +46,20 @@ bool give_up_first(const store::DesktopRecord& a, const store::DesktopRecord& b)
 }  // namespace
 
 void Controller::reconcile_broker() {
-  if (auto pools = store_.pools(""); pools.ok()) {
+  auto pools = store_.pools("");
+  if (pools.ok()) {
     for (const auto& pool : *pools) {
       if (auto r = reconcile_pool(pool.id); !r.ok() && r.error().code() != ErrorCode::kNotFound) {
         spdlog::warn("pool {}: {}", pool.id, r.error().message());
       }
     }
   }
-  if (auto open = store_.sessions({}); open.ok()) expire_idle_sessions(*open);
-  if (auto desktops = store_.desktops({}); desktops.ok()) meter_usage(*desktops);
+  // Sessions before desktops: a session opened in between is left for the
+  // next pass, never taken for one whose desktop is gone.
+  auto open = store_.sessions({});
+  auto desktops = store_.desktops({});
+  if (pools.ok() && open.ok() && desktops.ok()) expire_idle_sessions(*open, *desktops, *pools);
+  if (desktops.ok()) meter_usage(*desktops);
   (void)store_.delete_expired_tickets(clock_.now());
 }
 
@@ -75,9 +81,7 @@ Result<store::DesktopRecord> Controller::new_pool_desktop(store::PoolRecord& poo
   d.state = std::string(state_name(DesktopState::kProvisioning));
   d.desired = run ? "running" : "stopped";
   d.created_at = d.updated_at = clock_.now();
-  auto host = place(d.vcpus, d.memory_mb);
-  if (!host.ok() && !run && host.error().code() == ErrorCode::kUnavailable) host = host_id_;
-  d.host_id = TRY(std::move(host));
+  d.host_id = TRY(place(d));
   // Names are "<pool>-<n>"; a name taken (a renamed pool's old desktop) moves n on.
   for (int attempt = 0; attempt < 100; ++attempt) {
     d.name = desktop_name(pool.name, pool.next_index++);
@@ -98,15 +102,19 @@ Result<void> Controller::reconcile_pool(std::string_view pool_id) {
   auto pool = TRY(store_.pool(pool_id));
   auto desktops = TRY(store_.desktops({.pool_id = pool.id}));
   auto open_sessions = TRY(store_.sessions({.pool_id = pool.id}));
-  auto set_desired = [&](const store::DesktopRecord& d, std::string desired, bool release = false) {
+  // Power or deletion of a free desktop; one a logon took meanwhile is left alone.
+  auto set_desired = [&](const store::DesktopRecord& d, std::string_view desired) {
     (void)change_desktop(d.id, [&](store::DesktopRecord& live) -> Result<void> {
-      if (release) {
-        live.assigned_user.clear();
-        live.pending_op = "reset";
-      } else if (!live.assigned_user.empty()) {
-        return Error::Conflict("assigned meanwhile");  // a logon took it: leave it alone
-      }
-      live.desired = desired;
+      if (!live.assigned_user.empty()) return Error::Conflict("assigned meanwhile");
+      live.desired = std::string(desired);
+      return Ok();
+    });
+  };
+  // A pooled desktop assigned without a session goes back to the pool, reset.
+  auto release = [&](const store::DesktopRecord& d) {
+    (void)change_desktop(d.id, [](store::DesktopRecord& live) -> Result<void> {
+      live.assigned_user.clear();
+      live.pending_op = "reset";
       return Ok();
     });
   };
@@ -130,7 +138,7 @@ Result<void> Controller::reconcile_pool(std::string_view pool_id) {
       // A pooled desktop is assigned only for the length of a session.
       if (pool.type == "pooled" && !in_session.count(d.id)) {
         spdlog::info("pool {}: desktop {} has no session any more: back to the pool", pool.id, d.id);
-        set_desired(d, d.desired, true);
+        release(d);
       }
       ++assigned;
     } else if (d.state == state_name(DesktopState::kFailed) && clock_.now() - d.updated_at < kFailedRetry) {
@@ -198,20 +206,24 @@ Result<void> Controller::reconcile_pool(std::string_view pool_id) {
   return Ok();
 }
 
-void Controller::expire_idle_sessions(const std::vector<store::SessionRecord>& open_sessions) {
+void Controller::expire_idle_sessions(const std::vector<store::SessionRecord>& open_sessions,
+                                      const std::vector<store::DesktopRecord>& desktops,
+                                      const std::vector<store::PoolRecord>& pools) {
   auto now = clock_.now();
+  std::set<std::string_view> desktop_ids;
+  for (const auto& d : desktops) desktop_ids.insert(d.id);
+  std::map<std::string_view, int64_t> idle_timeout_s;
+  for (const auto& p : pools) idle_timeout_s[p.id] = p.idle_timeout_s;
   for (auto s : open_sessions) {
-    auto d = store_.desktop(s.desktop_id);
-    if (!d.ok() && d.error().code() == ErrorCode::kNotFound) {
+    if (!desktop_ids.count(s.desktop_id)) {
       spdlog::info("session {}: its desktop {} is gone: session ended", s.id, s.desktop_id);
       (void)store_.end_session(s.id, now, nullptr);
       continue;
     }
-    if (s.state != "connected") continue;
-    auto pool = store_.pool(s.pool_id);
-    if (!pool.ok() || pool->idle_timeout_s <= 0) continue;
-    if (now - s.last_activity_at >= std::chrono::seconds(pool->idle_timeout_s)) {
-      spdlog::info("session {}: idle for {} s: disconnected", s.id, pool->idle_timeout_s);
+    auto timeout = idle_timeout_s.find(s.pool_id);
+    if (s.state != "connected" || timeout == idle_timeout_s.end() || timeout->second <= 0) continue;
+    if (now - s.last_activity_at >= std::chrono::seconds(timeout->second)) {
+      spdlog::info("session {}: idle for {} s: disconnected", s.id, timeout->second);
       s.state = "disconnected";
       (void)store_.update_session(s);
     }

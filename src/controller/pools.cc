@@ -5,6 +5,7 @@
 #include "oriel/common/log.h"
 #include "oriel/controller/controller.h"
 #include "reconciler.h"
+#include "scheduler.h"
 #include "ticker.h"
 
 namespace oriel::controller {
@@ -52,7 +53,7 @@ Result<void> Controller::check_pool_image(const store::PoolRecord& p) {
   }
   // One desktop of this size must fit some host, or the pool can never fill.
   std::lock_guard lock(placement_mu_);
-  auto host = place(p.vcpus, p.memory_mb);
+  auto host = scheduler_->place(TRY(host_loads()), {p.vcpus, p.memory_mb});
   if (!host.ok() && host.error().code() == ErrorCode::kUnprocessable) return host.take_error();
   return Ok();
 }

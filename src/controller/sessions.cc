@@ -37,36 +37,44 @@ Result<DisplayTicket> Controller::issue_ticket(const store::SessionRecord& sessi
   return t;
 }
 
+const std::string& Controller::username_of(const std::string& user_id, UsernameCache& known) {
+  auto [it, fresh] = known.try_emplace(user_id);
+  if (fresh) {
+    if (auto user = store_.user_by_id(user_id); user.ok()) it->second = user->username;
+  }
+  return it->second;  // empty for a user deleted since
+}
+
 Result<SessionView> Controller::session_view(store::SessionRecord session, std::optional<DisplayTicket> ticket) {
-  SessionView v{std::move(session)};
-  if (auto user = store_.user_by_id(v.session.user_id); user.ok()) v.username = user->username;
-  v.ticket = std::move(ticket);
-  return v;
+  UsernameCache names;
+  std::string name = username_of(session.user_id, names);
+  return SessionView{std::move(session), std::move(name), std::move(ticket)};
 }
 
 Result<SessionView> Controller::logon(const Principal& who, std::string_view pool_id, std::string_view client_address) {
-  auto pool = TRY(visible_pool(who, pool_id));
+  // An entitlement implies the pool is in the caller's tenant (entitle()
+  // checks it), so it is the whole visibility check here.
   auto entitled = TRY(store_.entitled_pool_ids(who.user_id));
-  if (std::find(entitled.begin(), entitled.end(), pool.id) == entitled.end()) {
-    if (who.admin() || who.tenant_admin()) {
-      return Error::PermissionDenied(fmt::format("you are not entitled to pool '{}'", pool.id));
+  if (std::find(entitled.begin(), entitled.end(), pool_id) == entitled.end()) {
+    if ((who.admin() || who.tenant_admin()) && visible_pool(who, pool_id).ok()) {
+      return Error::PermissionDenied(fmt::format("you are not entitled to pool '{}'", pool_id));
     }
     return Error::NotFound("pool", pool_id);
   }
   DisplayTicket ticket{random_.token(32), clock_.now() + options_.ticket_ttl};
   for (int attempt = 0; attempt < 20; ++attempt) {
-    auto session = try_logon(who, pool.id, client_address, ticket);
+    auto session = try_logon(who, pool_id, client_address, ticket);
     if (session.ok()) {
+      auto& [record, created] = *session;
+      if (!created) ticket = TRY(issue_ticket(record));  // a reconnect: the new one has not been stored
       reconciler_->poke();
       broker_loop_->poke();
-      auto view = TRY(session_view(std::move(session->first), ticket));
-      view.created = session->second;
-      return view;
+      return SessionView{std::move(record), who.username, std::move(ticket), created};
     }
     // A conflict is a race with the reconciler's own write: decide again.
     if (session.error().code() != ErrorCode::kConflict) return session.take_error();
   }
-  return Error::Unavailable(fmt::format("pool '{}' is too busy; try again", pool.id));
+  return Error::Unavailable(fmt::format("pool '{}' is too busy; try again", pool_id));
 }
 
 Result<std::pair<store::SessionRecord, bool>> Controller::try_logon(const Principal& who, std::string_view pool_id,
@@ -88,7 +96,6 @@ Result<std::pair<store::SessionRecord, bool>> Controller::try_logon(const Princi
       d->updated_at = now;
       TRY(store_.update_desktop(*d));
     }
-    TRY(store_.insert_ticket({token_hash(ticket.ticket), s.id, s.desktop_id, ticket.expires_at, {}}));
     return std::pair{s, false};
   }
   auto desktops = TRY(store_.desktops({.pool_id = pool.id}));
@@ -146,7 +153,11 @@ Result<std::vector<SessionView>> Controller::sessions(const Principal& who, stor
     filter.user_id = who.user_id;
   }
   std::vector<SessionView> views;
-  for (auto& s : TRY(store_.sessions(filter))) views.push_back(TRY(session_view(std::move(s))));
+  UsernameCache names;
+  for (auto& s : TRY(store_.sessions(filter))) {
+    std::string name = username_of(s.user_id, names);
+    views.push_back({std::move(s), std::move(name)});
+  }
   return views;
 }
 

@@ -127,14 +127,9 @@ Result<void> SqliteStore::remove_entitlement(std::string_view pool_id, std::stri
 }
 
 Result<std::vector<UserRecord>> SqliteStore::entitled_users(std::string_view pool_id) {
-  std::string columns;
-  for (std::string_view c : {"id", "username", "password_hash", "role", "tenant_id", "created_ms", "failed_logins",
-                             "last_failed_ms", "locked_until_ms"}) {
-    columns += fmt::format("{}u.{}", columns.empty() ? "" : ", ", c);
-  }
-  return many<UserRecord>(fmt::format("SELECT {} FROM users u JOIN entitlements e ON e.user_id=u.id "
-                                      "WHERE e.pool_id=? ORDER BY u.username",
-                                      columns),
+  return many<UserRecord>(fmt::format("SELECT {} FROM users WHERE id IN (SELECT user_id FROM entitlements "
+                                      "WHERE pool_id=?) ORDER BY username",
+                                      kUserColumns),
                           read_user, pool_id);
 }
 

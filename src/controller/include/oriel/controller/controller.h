@@ -179,7 +179,9 @@ class Controller {
   // Placement (desktops.cc); callers hold placement_mu_.
   Result<std::vector<HostLoad>> host_loads();
   Result<void> check_room_to_run(const store::DesktopRecord& d);
-  Result<std::string> place(int64_t vcpus, int64_t memory_mb);
+  // A host for a new desktop: with room to run it now if it is to run, else
+  // any ready host it could ever run on.
+  Result<std::string> place(const store::DesktopRecord& d);
   Result<store::DesktopRecord> visible_desktop(const Principal& who, std::string_view id);
 
   // Access (access.cc).
@@ -190,6 +192,9 @@ class Controller {
   Result<store::SessionRecord> visible_session(const Principal& who, std::string_view id);
   Result<PoolView> pool_view(store::PoolRecord pool);
   Result<SessionView> session_view(store::SessionRecord session, std::optional<DisplayTicket> ticket = {});
+  // A user's name, looked up once per request for lists and reports.
+  using UsernameCache = std::map<std::string, std::string>;
+  const std::string& username_of(const std::string& user_id, UsernameCache& known);
 
   // The broker's internals (pools.cc, sessions.cc, metering.cc).
   Result<store::DesktopRecord> new_pool_desktop(store::PoolRecord& pool, bool run);
@@ -198,12 +203,16 @@ class Controller {
                                const std::function<Result<void>(store::PoolRecord&)>& change);
   Result<void> check_pool_image(const store::PoolRecord& pool);
   Result<DisplayTicket> issue_ticket(const store::SessionRecord& session);
-  // One attempt at a logon: (session, whether it is new). Conflict: race, retry.
+  // One attempt at a logon: (session, whether it is new). A new session is
+  // stored with `ticket`; a reconnect leaves the ticket to the caller.
+  // Conflict: a race, retry.
   Result<std::pair<store::SessionRecord, bool>> try_logon(const Principal& who, std::string_view pool_id,
                                                           std::string_view client_address,
                                                           const DisplayTicket& ticket);
   void meter_usage(const std::vector<store::DesktopRecord>& desktops);
-  void expire_idle_sessions(const std::vector<store::SessionRecord>& open_sessions);
+  void expire_idle_sessions(const std::vector<store::SessionRecord>& open_sessions,
+                            const std::vector<store::DesktopRecord>& desktops,
+                            const std::vector<store::PoolRecord>& pools);
 
   store::Store& store_;
   agent::HostAgent& agent_;

@@ -99,15 +99,22 @@ void LocalAgent::on_closed(const std::string& vm_id) {
   {
     std::lock_guard lock(mu_);
     auto it = vms_.find(vm_id);
-    if (it == vms_.end() || it->second != vm) return;
-    vms_.erase(it);
+    if (it == vms_.end() || it->second != vm || vm->exit_reported) return;
+    vm->exit_reported = true;
     why = vm->host_stop ? VmExit::kHostRequest : vm->guest_shutdown ? VmExit::kGuestPoweroff : VmExit::kCrashed;
     handler = on_exit_;
   }
   std::error_code ec;
   fs::remove(vm->paths.pidfile, ec);
-  exited_.notify_all();
+  // The exit is reported before the VM leaves vms_: whoever sees it absent
+  // (vm_status, or kill_vm returning) can already tell why it went. Seen
+  // the other way round, an Oriel kill looked like a crash.
   if (handler) handler(vm_id, why);
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = vms_.find(vm_id); it != vms_.end() && it->second == vm) vms_.erase(it);
+  }
+  exited_.notify_all();
 }
 
 Result<void> LocalAgent::start_vm(const VmSpec& spec) {

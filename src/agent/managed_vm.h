@@ -17,6 +17,7 @@ struct LocalAgent::Vm {
   bool paused = false;               // GUARDED_BY(LocalAgent::mu_)
   bool host_stop = false;            // Oriel asked it to stop (ACPI, quit, kill)
   bool guest_shutdown = false;       // a SHUTDOWN event said the guest did it
+  bool exit_reported = false;        // on_closed has told the exit handler
 };
 
 }  // namespace oriel::agent

@@ -18,6 +18,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 
 #include "oriel/common/log.h"
 
@@ -26,6 +27,7 @@ namespace oriel::api {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using asio::use_awaitable;
 using tcp = asio::ip::tcp;
 
@@ -183,6 +185,8 @@ class HttpServer::Session {
   asio::awaitable<beast::error_code> read_request(http::request_parser<http::string_body>& parser,
                                                   beast::flat_buffer& buffer);
   asio::awaitable<Response> handle(RawRequest&& msg);
+  asio::awaitable<bool> upgrade(const RawRequest& msg);
+  void forget();
   static asio::awaitable<Response> dispatch_on_workers(std::shared_ptr<State> state, Request&& request);
   asio::awaitable<bool> write(const Response& r, unsigned version, bool keep_alive, bool head);
   asio::awaitable<void> linger_and_close();
@@ -212,6 +216,7 @@ asio::awaitable<void> HttpServer::Session::serve() {
     unsigned version = msg.version();
     bool keep_alive = msg.keep_alive();
     bool head = msg.method() == http::verb::head;
+    if (co_await upgrade(msg)) co_return;
     std::string method(msg.method_string());
     std::string target(msg.target());
     Response res = co_await handle(std::move(msg));
@@ -246,6 +251,39 @@ asio::awaitable<beast::error_code> HttpServer::Session::read_request(http::reque
   stream_.expires_after(limits.read_timeout);
   co_await http::async_read(stream_, buffer, parser, asio::redirect_error(use_awaitable, ec));
   co_return ec;
+}
+
+// Hands a WebSocket upgrade on a WebSocket route to its handler, after the
+// handshake (RFC 6455 §4.2). Returns false, leaving the connection to HTTP,
+// when the request is no upgrade or its path has no WebSocket route.
+asio::awaitable<bool> HttpServer::Session::upgrade(const RawRequest& msg) {
+  if (!websocket::is_upgrade(msg) || state_->stopping) co_return false;
+  auto req = to_request(RawRequest(msg), remote_);
+  if (!req.ok()) co_return false;
+  const WebSocketHandler* handler = state_->router.websocket_for(*req);
+  if (handler == nullptr) co_return false;
+  forget();
+  WebSocket ws(std::move(stream_));
+  ws.next_layer().expires_never();  // the WebSocket's own timeouts from here on
+  ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+  ws.set_option(websocket::stream_base::decorator(
+      [](websocket::response_type& res) { res.set(http::field::server, "orield"); }));
+  beast::error_code ec;
+  co_await ws.async_accept(msg, asio::redirect_error(use_awaitable, ec));
+  if (ec) {
+    spdlog::debug("{}: WebSocket handshake on {} failed: {}", remote_, req->path, ec.message());
+    co_return true;
+  }
+  spdlog::debug("{}: WebSocket on {}", remote_, req->path);
+  (*handler)(*req, std::move(ws));
+  co_return true;
+}
+
+// Leaves stop()'s list: the stream is about to move to a WebSocket handler,
+// which closes it itself.
+void HttpServer::Session::forget() {
+  std::lock_guard lock(state_->mu);
+  state_->sessions.erase(this);
 }
 
 // Runs the router on the worker pool. Deliberately not a coroutine: GCC 12

@@ -36,6 +36,13 @@ bool matches(const std::vector<std::string>& pattern, const std::vector<std::str
 
 // True if a is more specific than b: at the first position where one has a
 // literal and the other a parameter, a has the literal.
+void fill_params(Request& request, const std::vector<std::string>& pattern, const std::vector<std::string>& path) {
+  request.params.clear();
+  for (size_t i = 0; i < path.size(); ++i) {
+    if (is_param(pattern[i])) request.params[pattern[i].substr(1, pattern[i].size() - 2)] = path[i];
+  }
+}
+
 bool more_specific(const std::vector<std::string>& a, const std::vector<std::string>& b) {
   for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
     if (is_param(a[i]) != is_param(b[i])) return !is_param(a[i]);
@@ -102,11 +109,7 @@ Response Router::dispatch(Request& request) const {
     if (allowed.empty()) return Response::error(Error::NotFound("route", request.path));
     return method_not_allowed(request, allowed);
   }
-  request.params.clear();
-  for (size_t i = 0; i < path.size(); ++i) {
-    const auto& segment = route->segments[i];
-    if (is_param(segment)) request.params[segment.substr(1, segment.size() - 2)] = path[i];
-  }
+  fill_params(request, route->segments, path);
   try {
     return route->handler(request);
   } catch (const std::exception& e) {
@@ -115,6 +118,28 @@ Response Router::dispatch(Request& request) const {
     spdlog::error("{} {}: the handler threw a non-standard exception", request.method, request.path);
   }
   return Response::error(Error::Internal("internal error; see the server log"));
+}
+
+void Router::add_websocket(std::string_view pattern, WebSocketHandler handler) {
+  if (pattern.empty() || pattern[0] != '/') throw std::invalid_argument(fmt::format("bad route '{}'", pattern));
+  auto segments = split_path(pattern);
+  for (const auto& other : websocket_routes_) {
+    if (same_shape(other.segments, segments)) {
+      throw std::invalid_argument(fmt::format("WebSocket route '{}' is registered twice", pattern));
+    }
+  }
+  websocket_routes_.push_back({std::move(segments), std::move(handler)});
+}
+
+const WebSocketHandler* Router::websocket_for(Request& request) const {
+  auto path = split_path(request.path);
+  const WebSocketRoute* best = nullptr;
+  for (const auto& route : websocket_routes_) {
+    if (matches(route.segments, path) && (!best || more_specific(route.segments, best->segments))) best = &route;
+  }
+  if (!best) return nullptr;
+  fill_params(request, best->segments, path);
+  return &best->handler;
 }
 
 }  // namespace oriel::api

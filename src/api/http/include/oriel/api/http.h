@@ -10,6 +10,8 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket/stream.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -63,6 +65,14 @@ Response http_error(int status, std::string_view code, std::string_view message)
 
 using Handler = std::function<Response(const Request&)>;
 
+// An accepted WebSocket (RFC 6455) over the connection's TCP stream.
+using WebSocket = boost::beast::websocket::stream<boost::beast::tcp_stream>;
+// Takes over a connection once the server has completed the WebSocket
+// handshake. Called on the io_context's thread; it must not block: it owns
+// the socket from then on (its own coroutines, its own shutdown), and the
+// HTTP server forgets the connection.
+using WebSocketHandler = std::function<void(const Request&, WebSocket&&)>;
+
 // Maps (method, path) to a handler. Patterns are literal segments and {name}
 // segments ("/api/v1/desktops/{id}/actions/{action}"); a {name} matches one
 // non-empty decoded segment and lands in Request::params. At one position a
@@ -72,12 +82,6 @@ using Handler = std::function<Response(const Request&)>;
 // unless a HEAD route exists (the server drops the body).
 //
 // Thread-safety: add() all routes first, then dispatch() from any threads.
-//
-// Room for WebSocket (the display gateway): a later
-// add_upgrade(pattern, UpgradeHandler) would receive the parsed Request and
-// ownership of the connection (its beast::tcp_stream and the bytes already
-// buffered). The server reads a request's header before its body, so it can
-// hand the stream over at that point; nothing here needs to change for it.
 class Router {
  public:
   // pattern starts with '/'. A second route with the same method and shape
@@ -88,6 +92,14 @@ class Router {
   // exists for other methods. A handler that throws becomes a logged 500.
   Response dispatch(Request& request) const;
 
+  // A WebSocket endpoint: a GET with "Upgrade: websocket" on a matching path
+  // is handed to `handler` after the handshake. Other requests on the path
+  // are routed as usual (404 unless add() has a route for them).
+  void add_websocket(std::string_view pattern, WebSocketHandler handler);
+  // The WebSocket handler for the request's path, with its {params} filled
+  // in; null when there is none.
+  const WebSocketHandler* websocket_for(Request& request) const;
+
  private:
   struct Route {
     std::string method;
@@ -97,7 +109,13 @@ class Router {
   const Route* find(const Request& request, const std::vector<std::string>& path,
                     std::vector<std::string>& allowed) const;
 
+  struct WebSocketRoute {
+    std::vector<std::string> segments;
+    WebSocketHandler handler;
+  };
+
   std::vector<Route> routes_;
+  std::vector<WebSocketRoute> websocket_routes_;
 };
 
 // A request target split and decoded (RFC 3986 §2.1 percent-encoding; '+' is

@@ -80,7 +80,7 @@ constexpr int64_t kMaxMemoryMb = 16 * 1024 * 1024;
 Result<controller::CreatePool> parse_create_pool(std::string_view body) {
   auto j = TRY(parse_json(body));
   TRY(json_only_fields(j, {"name", "tenant_id", "image_id", "type", "size", "spare", "vcpus", "memory_mb",
-                           "idle_timeout_s", "provisioning"}));
+                           "idle_timeout_s", "provisioning", "clipboard"}));
   controller::CreatePool cmd;
   cmd.name = TRY(json_string(j, "name"));
   cmd.tenant_id = TRY(json_opt_string(j, "tenant_id")).value_or("");
@@ -92,6 +92,7 @@ Result<controller::CreatePool> parse_create_pool(std::string_view body) {
   cmd.memory_mb = TRY(json_int(j, "memory_mb", 64, kMaxMemoryMb));
   cmd.idle_timeout_s = TRY(json_opt_int(j, "idle_timeout_s", 0, 365 * 86400)).value_or(0);
   cmd.provisioning = TRY(json_opt_string(j, "provisioning")).value_or("on-demand");
+  cmd.clipboard = TRY(json_opt_string(j, "clipboard")).value_or("both");
   return cmd;
 }
 
@@ -103,7 +104,7 @@ Result<controller::UpdatePool> parse_update_pool(std::string_view body) {
     }
   }
   TRY(json_only_fields(j, {"name", "image_id", "size", "spare", "vcpus", "memory_mb", "idle_timeout_s",
-                           "provisioning"}));
+                           "provisioning", "clipboard"}));
   controller::UpdatePool cmd;
   cmd.name = TRY(json_opt_string(j, "name"));
   cmd.image_id = TRY(json_opt_string(j, "image_id"));
@@ -113,6 +114,7 @@ Result<controller::UpdatePool> parse_update_pool(std::string_view body) {
   cmd.memory_mb = TRY(json_opt_int(j, "memory_mb", 64, kMaxMemoryMb));
   cmd.idle_timeout_s = TRY(json_opt_int(j, "idle_timeout_s", 0, 365 * 86400));
   cmd.provisioning = TRY(json_opt_string(j, "provisioning"));
+  cmd.clipboard = TRY(json_opt_string(j, "clipboard"));
   return cmd;
 }
 

@@ -102,6 +102,7 @@ Json pool_json(const controller::PoolView& v) {
   j["memory_mb"] = p.memory_mb;
   j["idle_timeout_s"] = p.idle_timeout_s;
   j["provisioning"] = p.provisioning;
+  j["clipboard"] = p.clipboard;
   j["state"] = p.state;
   j["desktops"] = v.desktops;
   j["assigned"] = v.assigned;

@@ -16,7 +16,7 @@ namespace {
 
 // What a pool looks like. Unset fields are left out of the request body.
 struct PoolShape {
-  std::optional<std::string> name, tenant, image, type, provisioning;
+  std::optional<std::string> name, tenant, image, type, provisioning, clipboard;
   std::optional<int64_t> size, spare, vcpus, memory_mb, idle_timeout_s;
 };
 
@@ -40,6 +40,7 @@ Json pool_body(const PoolShape& s) {
   put("memory_mb", s.memory_mb);
   put("idle_timeout_s", s.idle_timeout_s);
   put("provisioning", s.provisioning);
+  put("clipboard", s.clipboard);
   return body;
 }
 
@@ -58,6 +59,8 @@ void add_shape_options(CLI::App* cmd, PoolShape& s, bool required) {
   cmd->add_option("--provisioning", s.provisioning,
                   "on-demand (assigned desktops plus the spares) or up-front (all size desktops exist)")
       ->check(CLI::IsMember({"on-demand", "up-front"}));
+  cmd->add_option("--clipboard", s.clipboard, "Clipboard between browser and desktop: both, to-desktop, to-client, none")
+      ->check(CLI::IsMember({"both", "to-desktop", "to-client", "none"}));
 }
 
 Result<int> print_pool(Context& ctx, const Json& pool) { return ctx.print(pool, render_fields(pool_fields(pool))); }

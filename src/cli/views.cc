@@ -203,6 +203,7 @@ Fields pool_fields(const Json& p) {
               {"Image", field_text(p, "image_id")},
               {"Type", field_text(p, "type")},
               {"Provisioning", field_text(p, "provisioning")},
+              {"Clipboard", field_text(p, "clipboard")},
               {"Size", field_text(p, "size")},
               {"Spare", field_text(p, "spare")},
               {"vCPUs", field_text(p, "vcpus")},

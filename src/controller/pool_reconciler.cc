@@ -225,7 +225,7 @@ void Controller::expire_idle_sessions(const std::vector<store::SessionRecord>& o
     if (now - s.last_activity_at >= std::chrono::seconds(timeout->second)) {
       spdlog::info("session {}: idle for {} s: disconnected", s.id, timeout->second);
       s.state = "disconnected";
-      (void)store_.update_session(s);
+      if (store_.update_session(s).ok()) session_ended(s.id, SessionEnd::kIdle);
     }
   }
 }

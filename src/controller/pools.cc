@@ -15,6 +15,10 @@ Result<void> check_pool_shape(const store::PoolRecord& p) {
   if (p.type != "pooled" && p.type != "persistent") {
     return Error::InvalidArgument(fmt::format("type '{}' is not pooled or persistent", p.type));
   }
+  if (p.clipboard != "both" && p.clipboard != "to-desktop" && p.clipboard != "to-client" && p.clipboard != "none") {
+    return Error::InvalidArgument(
+        fmt::format("clipboard '{}' is not both, to-desktop, to-client or none", p.clipboard));
+  }
   if (p.provisioning != "on-demand" && p.provisioning != "up-front") {
     return Error::InvalidArgument(fmt::format("provisioning '{}' is not on-demand or up-front", p.provisioning));
   }
@@ -76,6 +80,7 @@ Result<PoolView> Controller::create_pool(const Principal& who, CreatePool cmd) {
   p.memory_mb = cmd.memory_mb;
   p.idle_timeout_s = cmd.idle_timeout_s;
   p.provisioning = std::move(cmd.provisioning);
+  p.clipboard = std::move(cmd.clipboard);
   p.state = "active";
   p.created_at = p.updated_at = clock_.now();
   TRY(check_pool_shape(p));
@@ -148,6 +153,7 @@ Result<PoolView> Controller::update_pool(const Principal& who, std::string_view 
     if (cmd.memory_mb) p.memory_mb = *cmd.memory_mb;
     if (cmd.idle_timeout_s) p.idle_timeout_s = *cmd.idle_timeout_s;
     if (cmd.provisioning) p.provisioning = *cmd.provisioning;
+    if (cmd.clipboard) p.clipboard = *cmd.clipboard;
     TRY(check_pool_shape(p));
     if (cmd.image_id || cmd.vcpus || cmd.memory_mb) TRY(check_pool_image(p));
     return Ok();

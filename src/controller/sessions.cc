@@ -178,6 +178,7 @@ Result<SessionView> Controller::disconnect(const Principal& who, std::string_vie
   if (s.state == "ended") return Error::Conflict(fmt::format("session '{}' has ended", s.id));
   s.state = "disconnected";
   TRY(store_.update_session(s));
+  session_ended(s.id, SessionEnd::kDisconnected);
   return session_view(std::move(s));
 }
 
@@ -210,6 +211,7 @@ Result<SessionView> Controller::logoff(const Principal& who, std::string_view se
     }
     if (ended.ok()) {
       spdlog::info("session {} logged off by {}", s.id, who.username);
+      session_ended(s.id, SessionEnd::kLoggedOff);
       reconciler_->poke();
       broker_loop_->poke();
       s.state = "ended";
@@ -229,7 +231,16 @@ Result<TicketGrant> Controller::redeem_ticket(std::string_view ticket) {
   s.state = "connected";
   s.last_activity_at = clock_.now();
   TRY(store_.update_session(s));
-  return TicketGrant{std::move(s), TRY(store_.desktop(t.desktop_id))};
+  auto pool = store_.pool(s.pool_id);
+  std::string clipboard = pool.ok() ? pool->clipboard : "none";
+  return TicketGrant{std::move(s), TRY(store_.desktop(t.desktop_id)), std::move(clipboard)};
+}
+
+Result<void> Controller::display_closed(std::string_view session_id) {
+  auto s = TRY(store_.session(session_id));
+  if (s.state != "connected") return Ok();
+  s.state = "disconnected";
+  return store_.update_session(s);
 }
 
 Result<void> Controller::session_activity(std::string_view session_id) {

@@ -195,6 +195,10 @@ CREATE UNIQUE INDEX usage_open ON usage(kind, subject_id) WHERE end_ms = 0;
 CREATE INDEX usage_time ON usage(start_ms);
 CREATE INDEX usage_tenant_time ON usage(tenant_id, start_ms);
 )sql",
+      // 3: the display gateway's clipboard policy, per pool.
+      R"sql(
+ALTER TABLE pools ADD COLUMN clipboard TEXT NOT NULL DEFAULT 'both';
+)sql",
   };
   return kMigrations;
 }

@@ -7,6 +7,8 @@
 
 #include <ctime>
 #include <filesystem>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -143,6 +145,10 @@ Orield::~Orield() {
   for (const auto& entry : fs::directory_iterator(data_dir_ + "/run/vms", ec)) {
     pid_t pid = qemu_pid(entry.path().filename().string());
     if (pid > 0) ::kill(pid, SIGKILL);
+  }
+  if (std::getenv("ORIEL_KEEP_TEST_DATA")) {
+    std::fprintf(stderr, "kept %s (ORIEL_KEEP_TEST_DATA)\n", data_dir_.c_str());
+    return;
   }
   fs::remove_all(data_dir_, ec);
 }

@@ -24,7 +24,8 @@ struct TestGuest {
 
 class Orield {
  public:
-  // A fresh data dir under $TMPDIR; removed (with its VMs killed) at the end.
+  // A fresh data dir under $TMPDIR; removed (with its VMs killed) at the
+  // end, unless ORIEL_KEEP_TEST_DATA is set (its orield.log helps debugging).
   explicit Orield(std::vector<std::string> extra_args = {});
   ~Orield();
 

@@ -7,7 +7,7 @@ namespace {
 
 constexpr std::string_view kPoolColumns =
     "id, name, tenant_id, image_id, type, size, spare, vcpus, memory_mb, idle_timeout_s, provisioning, state, "
-    "message, next_index, created_ms, updated_ms, version";
+    "message, next_index, created_ms, updated_ms, version, clipboard";
 constexpr std::string_view kSessionColumns =
     "id, pool_id, tenant_id, user_id, desktop_id, state, client_address, created_ms, last_activity_ms, ended_ms";
 constexpr std::string_view kAuditColumns =
@@ -33,6 +33,7 @@ PoolRecord read_pool(const SqliteStatement& s) {
   p.created_at = from_unix_ms(s.int64(14));
   p.updated_at = from_unix_ms(s.int64(15));
   p.version = s.int64(16);
+  p.clipboard = s.text(17);
   return p;
 }
 
@@ -84,19 +85,19 @@ Result<void> SqliteStore::delete_tenant(std::string_view id) {
 }
 
 Result<void> SqliteStore::insert_pool(const PoolRecord& p) {
-  return write(fmt::format("INSERT INTO pools ({}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", kPoolColumns), p.id,
+  return write(fmt::format("INSERT INTO pools ({}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", kPoolColumns), p.id,
                p.name, p.tenant_id, p.image_id, p.type, p.size, p.spare, p.vcpus, p.memory_mb, p.idle_timeout_s,
                p.provisioning, p.state, p.message, p.next_index, to_unix_ms(p.created_at),
-               to_unix_ms(p.updated_at), p.version);
+               to_unix_ms(p.updated_at), p.version, p.clipboard);
 }
 
 Result<PoolRecord> SqliteStore::update_pool(const PoolRecord& p) {
   std::lock_guard lock(mu_);
   TRY(exec_locked("UPDATE pools SET name=?, image_id=?, size=?, spare=?, vcpus=?, memory_mb=?, idle_timeout_s=?, "
-                  "provisioning=?, state=?, message=?, next_index=?, updated_ms=?, version=version+1 "
+                  "provisioning=?, state=?, message=?, next_index=?, updated_ms=?, clipboard=?, version=version+1 "
                   "WHERE id=? AND version=?",
                   p.name, p.image_id, p.size, p.spare, p.vcpus, p.memory_mb, p.idle_timeout_s, p.provisioning,
-                  p.state, p.message, p.next_index, to_unix_ms(p.updated_at), p.id, p.version));
+                  p.state, p.message, p.next_index, to_unix_ms(p.updated_at), p.clipboard, p.id, p.version));
   if (db_.changes() == 0) return Error::Conflict(fmt::format("pool '{}' changed concurrently or is gone", p.id));
   PoolRecord updated = p;
   updated.version = p.version + 1;

@@ -59,6 +59,7 @@ TEST(ParseTest, PoolsNeedEveryRequiredFieldAndRefuseUnknownOnes) {
       R"({"name":"Office","tenant_id":"t-1","image_id":"i-1","type":"pooled","size":5,"spare":1,"vcpus":2,"memory_mb":2048})");
   ASSERT_TRUE(pool.ok()) << pool.error().message();
   EXPECT_EQ(pool->provisioning, "on-demand");
+  EXPECT_EQ(pool->clipboard, "both");
   EXPECT_EQ(pool->idle_timeout_s, 0);
   auto missing = parse_create_pool(R"({"name":"Office","image_id":"i-1","type":"pooled"})");
   ASSERT_FALSE(missing.ok());
@@ -68,6 +69,8 @@ TEST(ParseTest, PoolsNeedEveryRequiredFieldAndRefuseUnknownOnes) {
   EXPECT_NE(typo.error().message().find("spares"), std::string::npos);
   auto patch = parse_update_pool(R"({"spare":3})").value();
   EXPECT_EQ(patch.spare, 3);
+  EXPECT_FALSE(patch.clipboard.has_value());
+  EXPECT_EQ(parse_update_pool(R"({"clipboard":"none"})").value().clipboard, "none");
   EXPECT_FALSE(patch.size.has_value());
   EXPECT_EQ(parse_update_pool(R"({"size":-1})").error().code(), ErrorCode::kInvalidArgument);
 }

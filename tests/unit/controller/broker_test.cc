@@ -248,6 +248,32 @@ TEST_F(BrokerTest, IdleSessionsAreDisconnectedNotEnded) {
   EXPECT_EQ(store_->desktop(s.session.desktop_id).value().assigned_user, ana.user_id);
 }
 
+TEST_F(BrokerTest, TheGatewayIsToldWhenADisplayMustCloseAndTicketsCarryTheClipboardPolicy) {
+  std::vector<std::pair<std::string, SessionEnd>> told;
+  controller_->set_session_listener([&](const std::string& id, SessionEnd why) { told.emplace_back(id, why); });
+  auto t = tenant("acme");
+  CreatePool cmd{"clip", t, "i-golden", "pooled", 2, 0, 1, 128, 60, "on-demand", "to-client"};
+  auto p = controller_->create_pool(admin_, cmd).value().pool.id;
+  EXPECT_FALSE(controller_->update_pool(admin_, p, {.clipboard = "sideways"}).ok());
+  auto ana = user("ana", t);
+  entitle(p, ana);
+  auto s = controller_->logon(ana, p, "").value();
+  auto grant = controller_->redeem_ticket(s.ticket->ticket).value();
+  EXPECT_EQ(grant.clipboard, "to-client");
+
+  ASSERT_TRUE(controller_->disconnect(ana, s.session.id).ok());
+  ASSERT_TRUE(controller_->redeem_ticket(controller_->new_ticket(ana, s.session.id).value().ticket->ticket).ok());
+  clock_.advance(61s);
+  controller_->reconcile_broker();
+  ASSERT_TRUE(controller_->redeem_ticket(controller_->new_ticket(ana, s.session.id).value().ticket->ticket).ok());
+  ASSERT_TRUE(controller_->display_closed(s.session.id).ok());
+  EXPECT_EQ(store_->session(s.session.id).value().state, "disconnected");
+  ASSERT_TRUE(controller_->logoff(ana, s.session.id).ok());
+  std::vector<std::pair<std::string, SessionEnd>> want = {
+      {s.session.id, SessionEnd::kDisconnected}, {s.session.id, SessionEnd::kIdle}, {s.session.id, SessionEnd::kLoggedOff}};
+  EXPECT_EQ(told, want);
+}
+
 TEST_F(BrokerTest, AnotherTenantsObjectsAreNotFound) {
   auto a = tenant("a"), b = tenant("b");
   auto pa = pool(a, "pooled", 1, 0), pb = pool(b, "pooled", 1, 0);

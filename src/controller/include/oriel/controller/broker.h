@@ -3,6 +3,7 @@
 // controller checks their preconditions against the store.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +36,7 @@ struct CreatePool {
   int64_t memory_mb = 1024;
   int64_t idle_timeout_s = 0;
   std::string provisioning = "on-demand";  // on-demand | up-front
+  std::string clipboard = "both";          // both | to-desktop | to-client | none
 };
 
 // PATCH: only the fields present change.
@@ -47,6 +49,7 @@ struct UpdatePool {
   std::optional<int64_t> memory_mb;
   std::optional<int64_t> idle_timeout_s;
   std::optional<std::string> provisioning;
+  std::optional<std::string> clipboard;
 };
 
 struct PoolView {
@@ -73,9 +76,14 @@ struct SessionView {
 };
 
 // What the gateway learns from a redeemed ticket.
+// Why a session's display connection must close, for the gateway.
+enum class SessionEnd { kLoggedOff, kDisconnected, kIdle };
+using SessionListener = std::function<void(const std::string& session_id, SessionEnd why)>;
+
 struct TicketGrant {
   store::SessionRecord session;
   store::DesktopRecord desktop;
+  std::string clipboard;  // the pool's policy: both | to-desktop | to-client | none
 };
 
 struct UsageQuery {

@@ -160,6 +160,11 @@ class Controller {
   // expired or used) and marks the session connected.
   Result<TicketGrant> redeem_ticket(std::string_view ticket);
   Result<void> session_activity(std::string_view session_id);
+  // The session's browser went away: a connected session is disconnected.
+  Result<void> display_closed(std::string_view session_id);
+  // Told when a session's display must close (logoff, disconnect, idle
+  // timeout). Set before start(); called on the thread that ended it.
+  void set_session_listener(SessionListener listener) { session_listener_ = std::move(listener); }
 
   // Audit and usage (audit.cc). Events are appended by the API layer, which
   // sees every request; `event.at` is set here.
@@ -210,6 +215,9 @@ class Controller {
                                                           std::string_view client_address,
                                                           const DisplayTicket& ticket);
   void meter_usage(const std::vector<store::DesktopRecord>& desktops);
+  void session_ended(const std::string& session_id, SessionEnd why) {
+    if (session_listener_) session_listener_(session_id, why);
+  }
   void expire_idle_sessions(const std::vector<store::SessionRecord>& open_sessions,
                             const std::vector<store::DesktopRecord>& desktops,
                             const std::vector<store::PoolRecord>& pools);
@@ -224,6 +232,7 @@ class Controller {
   std::unique_ptr<Reconciler> reconciler_;
   std::unique_ptr<ImageImporter> importer_;
   std::unique_ptr<Ticker> broker_loop_;
+  SessionListener session_listener_;
   // Serializes decisions that spend host capacity, so two of them never see
   // the same room. Logons and the pool loop also hold their pool's lock
   // (taken first), so two of them never pick the same free desktop; logons to

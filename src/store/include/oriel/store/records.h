@@ -95,6 +95,7 @@ struct PoolRecord {
   int64_t memory_mb = 512;
   int64_t idle_timeout_s = 0;
   std::string provisioning;  // on-demand | up-front
+  std::string clipboard = "both";  // both | to-desktop | to-client | none
   std::string state;         // active | deleting
   std::string message;       // why the pool is short of its target; empty when it is not
   int64_t next_index = 1;    // for desktop names "<pool>-<n>"

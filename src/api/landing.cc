@@ -1,5 +1,5 @@
-// A small status page at "/" so that the URL orield prints shows something
-// useful before the web console exists: log in, see the desktops with a live
+// A small status page (at /admin, and at / when there is no web build) so
+// that an administrator sees something useful before the web console exists: log in, see the desktops with a live
 // screenshot of each, start and stop them. Everything is inline: no external
 // fonts, scripts or CDNs.
 #include "landing.h"
@@ -77,8 +77,8 @@ setInterval(() => { if (token) show().catch(() => {}); }, 2000);
 
 }  // namespace
 
-void add_landing_page(Router& router) {
-  router.add("GET", "/", [](const Request&) {
+void add_landing_page(Router& router, std::string_view path) {
+  router.add("GET", path, [](const Request&) {
     return Response::bytes(200, "text/html; charset=utf-8", std::string(kPage));
   });
 }

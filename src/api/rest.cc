@@ -1,6 +1,5 @@
 #include "oriel/api/rest.h"
 
-#include "landing.h"
 #include "parse.h"
 #include "rest_support.h"
 #include "views.h"
@@ -150,7 +149,6 @@ void add_desktop_routes(Router& r, Controller& c) {
 
 void add_rest_routes(Router& router, Controller& controller) {
   router.add("GET", "/healthz", [](const Request&) { return Response::json(200, {{"status", "ok"}}); });
-  add_landing_page(router);
   add_auth_routes(router, controller);
   add_host_routes(router, controller);
   add_image_routes(router, controller);

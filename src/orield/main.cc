@@ -7,13 +7,16 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "oriel/agent/host_probe.h"
 #include "oriel/agent/local_agent.h"
 #include "oriel/api/http.h"
 #include "oriel/api/rest.h"
 #include "oriel/common/log.h"
+#include "oriel/agent/vm_spec.h"
 #include "oriel/controller/controller.h"
+#include "oriel/display/gateway.h"
 #include "oriel/store/store.h"
 #include "options.h"
 
@@ -49,6 +52,49 @@ Result<void> check_roles(const OrieldOptions& o) {
   return Ok();
 }
 
+// The built web client: --web-dir, else web/ beside the binary's bin/.
+std::string web_dir(const OrieldOptions& o) {
+  if (!o.web_dir.empty()) return o.web_dir;
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string() : (exe.parent_path().parent_path() / "web").string();
+}
+
+// The gateway reaches the controller through these: tickets, activity, and
+// the end of a session's display.
+display::GatewayHooks gateway_hooks(controller::Controller& controller, const OrieldOptions& o) {
+  display::GatewayHooks hooks;
+  hooks.redeem = [&controller, run_dir = o.run_dir](const std::string& session_id,
+                                                    const std::string& ticket) -> Result<display::DisplayTarget> {
+    auto grant = TRY(controller.redeem_ticket(ticket));
+    if (grant.session.id != session_id) return Error::NotFound("ticket", "(for another session)");
+    if (grant.desktop.state != "running") {
+      return Error::Unavailable(fmt::format("the desktop is not running (it is {}); try again in a moment",
+                                            grant.desktop.state));
+    }
+    uint8_t policy = 0;
+    if (grant.clipboard == "both" || grant.clipboard == "to-desktop") policy |= display::kClipboardToDesktop;
+    if (grant.clipboard == "both" || grant.clipboard == "to-client") policy |= display::kClipboardToClient;
+    return display::DisplayTarget{grant.session.id, grant.desktop.id, grant.desktop.name,
+                                  agent::VmPaths::in(run_dir, grant.desktop.id).vnc_socket, policy};
+  };
+  hooks.activity = [&controller](const std::string& id) { (void)controller.session_activity(id); };
+  hooks.disconnected = [&controller](const std::string& id) { (void)controller.display_closed(id); };
+  return hooks;
+}
+
+void close_display(display::Gateway& gateway, const std::string& session_id, controller::SessionEnd why) {
+  switch (why) {
+    case controller::SessionEnd::kLoggedOff:
+      return gateway.end_session(session_id, display::CloseCode::kLoggedOff, "you have logged off");
+    case controller::SessionEnd::kDisconnected:
+      return gateway.end_session(session_id, display::CloseCode::kDisconnected, "the session was disconnected");
+    case controller::SessionEnd::kIdle:
+      return gateway.end_session(session_id, display::CloseCode::kDisconnected,
+                                 "disconnected after a time without input");
+  }
+}
+
 Result<int> run(const OrieldOptions& o) {
   TRY(check_roles(o));
   auto [host, port] = TRY(parse_listen(o.listen));
@@ -75,11 +121,20 @@ Result<int> run(const OrieldOptions& o) {
   copts.login_lock = std::chrono::seconds(o.login_lock_s);
   controller::Controller controller(*store, agent, clock, random, copts);
   TRY(controller.bootstrap(o.admin_password));
+  boost::asio::io_context io;  // before the gateway, whose connections live on it
+  size_t encoders = o.encoder_threads > 0 ? o.encoder_threads : std::max(1u, std::thread::hardware_concurrency());
+  display::SessionTimings timings;
+  timings.ack_timeout = std::chrono::seconds(o.display_ack_timeout_s);
+  display::Gateway gateway(gateway_hooks(controller, o), encoders, timings);
+  controller.set_session_listener(
+      [&gateway](const std::string& id, controller::SessionEnd why) { close_display(gateway, id, why); });
   controller.start();
 
-  boost::asio::io_context io;
   api::Router router;
   api::add_rest_routes(router, controller);
+  api::add_web_files(router, web_dir(o));
+  router.add_websocket("/display/{session}",
+                       [&gateway](const api::Request& r, api::WebSocket&& ws) { gateway.accept(r, std::move(ws)); });
   api::HttpServer server(io, router, static_cast<size_t>(o.http_workers));
   uint16_t bound = TRY(server.listen(host, port));
   std::string url = fmt::format("http://{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host, bound);
@@ -89,6 +144,7 @@ Result<int> run(const OrieldOptions& o) {
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int sig) {
     spdlog::info("signal {}: stopping; desktops keep running", sig);
+    gateway.stop();
     server.stop();
     io.stop();
   });

@@ -63,6 +63,15 @@ std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& o)
   app.add_option("--login-lock-s", o.login_lock_s, "Seconds an account stays locked after 10 failed logins")
       ->check(CLI::Range(1, 86400))
       ->capture_default_str();
+  app.add_option("--web-dir", o.web_dir,
+                 "Directory of the built web client and portal, served at / (default: ../web beside bin/orield)");
+  app.add_option("--encoder-threads", o.encoder_threads, "Threads that encode desktop screens (0: one per core)")
+      ->check(CLI::Range(0, 256))
+      ->capture_default_str();
+  app.add_option("--display-ack-timeout-s", o.display_ack_timeout_s,
+                 "Seconds a browser may leave frames unacknowledged before the gateway closes it")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn or error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();

@@ -29,6 +29,9 @@ struct OrieldOptions {
   std::string placement = "spread";  // spread | pack
   int ticket_ttl_s = 60;
   int login_lock_s = 15 * 60;
+  std::string web_dir;      // default: the web/ build next to the binary's bin/
+  int encoder_threads = 0;  // 0: one per core
+  int display_ack_timeout_s = 30;
 };
 
 // Parses argv. Returns the exit code to leave with when parsing ends the

@@ -158,10 +158,11 @@ void write_copy(std::string& out, int src_x, int src_y, const Rect& to) {
   put_coord(out, to.y);
 }
 
-void write_image_header(std::string& out, const Rect& r, Codec codec) {
+void write_image_header(std::string& out, const Rect& r, Codec codec, uint32_t length) {
   put8(out, static_cast<uint8_t>(ServerType::kImage));
   put_rect(out, r);
   put8(out, static_cast<uint8_t>(codec));
+  put32(out, length);
 }
 
 void write_cursor_shape(std::string& out, uint16_t hot_x, uint16_t hot_y, uint16_t w, uint16_t h,

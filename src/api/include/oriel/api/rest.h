@@ -11,4 +11,9 @@ namespace oriel::api {
 // must outlive the router.
 void add_rest_routes(Router& router, controller::Controller& controller);
 
+// Serves the built web client and portal in `web_dir` at / (index.html,
+// desktop.html, their scripts and styles) and the status page at /admin;
+// without a web build, / is the status page too.
+void add_web_files(Router& router, const std::string& web_dir);
+
 }  // namespace oriel::api

@@ -51,12 +51,14 @@ enum PolicyBits : uint8_t { kClipboardToDesktop = 0x01, kClipboardToClient = 0x0
 enum class CloseCode : uint16_t {
   kNormal = 1000,
   kGoingAway = 1001,
+  kTooBig = 1009,
   kProtocolError = 4400,
   kBadTicket = 4401,
   kNoSession = 4404,
   kTooSlow = 4408,
   kReplaced = 4409,
   kLoggedOff = 4410,
+  kDisconnected = 4411,
   kDisplayUnavailable = 4503,
 };
 
@@ -67,15 +69,16 @@ struct Rect {
 };
 
 // ----------------------------------------------------------- server → client
-// Each appends one complete message to `out`, so a frame can be built in one
-// buffer or one message per WebSocket frame, as the caller prefers.
+// Each appends one complete message to `out`; a WebSocket message may carry
+// several back to back (a whole frame).
 
 void write_server_hello(std::string& out, uint16_t width, uint16_t height, uint8_t policy, std::string_view name);
 void write_resize(std::string& out, uint16_t width, uint16_t height);
 void write_solid(std::string& out, const Rect& r, uint8_t red, uint8_t green, uint8_t blue);
 void write_copy(std::string& out, int src_x, int src_y, const Rect& to);
-// The image message's header; the caller appends the encoded bytes.
-void write_image_header(std::string& out, const Rect& r, Codec codec);
+// The image message's header for `length` bytes of encoded image, which the
+// caller appends next.
+void write_image_header(std::string& out, const Rect& r, Codec codec, uint32_t length);
 void write_cursor_shape(std::string& out, uint16_t hot_x, uint16_t hot_y, uint16_t w, uint16_t h,
                         std::string_view rgba);
 void write_cursor_position(std::string& out, uint16_t x, uint16_t y);

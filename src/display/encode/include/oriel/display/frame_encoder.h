@@ -1,0 +1,81 @@
+// The display gateway's encoder: turns what changed on a desktop's screen
+// into display-protocol messages (docs/display-protocol.md) the browser
+// decodes natively.
+//
+// The screen is a grid of tiles (64 x 64 by default) with a 64-bit hash
+// each (XXH3), so a tile inside the VNC server's damage that did not really
+// change costs nothing. A changed tile of one colour becomes a Solid;
+// neighbouring changed tiles of a tile row are merged into one PNG.
+//
+// Not thread-safe: one encoder per display session, used by its thread.
+#pragma once
+
+#include <boost/asio/thread_pool.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "oriel/display/protocol.h"
+
+namespace oriel::display {
+
+// A read-only view of the framebuffer: 4 bytes per pixel, R,G,B,X in memory.
+struct FrameView {
+  const uint8_t* data = nullptr;
+  int width = 0;
+  int height = 0;
+  size_t stride = 0;  // bytes per row
+};
+
+struct Quality {
+  int jpeg_quality = 80;
+  bool allow_lossy = true;
+};
+
+struct EncodeStats {
+  size_t bytes = 0;
+  int solid = 0, copies = 0, png = 0, jpeg = 0;
+  int64_t changed_pixels = 0;
+  std::chrono::microseconds elapsed{0};
+};
+
+struct EncoderOptions {
+  int tile = 64;
+  boost::asio::thread_pool* pool = nullptr;  // null: encode on the caller's thread
+  std::chrono::milliseconds lossless_refresh_after{300};
+};
+
+class FrameEncoder {
+ public:
+  explicit FrameEncoder(EncoderOptions options = {});
+
+  // Forgets every tile (a new size or a new client): the next encode()
+  // sends whatever lies in its damage.
+  void reset(int width, int height);
+
+  // Appends messages (Solid, Image; never FrameEnd) for the tiles inside
+  // `damage` whose content changed since they were last sent. A frame whose
+  // size differs from reset()'s is treated as a reset first.
+  EncodeStats encode(const FrameView& frame, std::span<const Rect> damage, std::chrono::steady_clock::time_point now,
+                     const Quality& quality, std::vector<std::string>& out);
+
+  // When regions sent lossy await their lossless refresh; this encoder
+  // sends everything lossless, so never.
+  std::optional<std::chrono::steady_clock::time_point> refresh_due() const { return std::nullopt; }
+
+ private:
+  // One tile row's messages, in order; runs on the pool when there is one.
+  void encode_row(const FrameView& frame, int row, const std::vector<char>& touched, std::vector<std::string>& out,
+                  EncodeStats& stats);
+
+  EncoderOptions options_;
+  int width_ = 0, height_ = 0;
+  int columns_ = 0, rows_ = 0;
+  std::vector<uint64_t> hashes_;  // per tile; 0: unknown (always sent)
+};
+
+}  // namespace oriel::display

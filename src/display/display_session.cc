@@ -106,6 +106,7 @@ class DisplaySession::Worker final : public VncEvents {
   void on_resize(int width, int height) override {
     encoder_.reset(width, height);
     damage_ = {Rect{0, 0, width, height}};
+    first_damage_at_ = SteadyClock::now();
     resized_ = true;
   }
   void on_damage(const Rect& r) override {

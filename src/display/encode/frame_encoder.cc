@@ -1,8 +1,8 @@
-// Tile hashing, solid-colour detection and PNG (libpng's simplified API,
-// fast compression) for everything else.
+// Tile hashing, solid-colour detection, and PNG (png_writer.cc) for the rest.
 #include "oriel/display/frame_encoder.h"
 
-#include <png.h>
+#include "png_writer.h"
+
 #define XXH_STATIC_LINKING_ONLY  // XXH3_state_t on the stack
 #include <xxhash.h>
 
@@ -47,28 +47,12 @@ bool is_solid(const FrameView& f, const Rect& t) {
 }
 
 // One Image message holding the rectangle as a PNG.
-void append_png(const FrameView& f, const Rect& r, std::vector<std::string>& out, EncodeStats& stats) {
-  std::vector<uint8_t> rgb(static_cast<size_t>(r.w) * r.h * 3);
-  uint8_t* o = rgb.data();
-  for (int y = r.y; y < r.y + r.h; ++y) {
-    const uint8_t* p = pixel(f, r.x, y);
-    for (int x = 0; x < r.w; ++x, p += 4, o += 3) std::memcpy(o, p, 3);
-  }
-  png_image image;
-  std::memset(&image, 0, sizeof image);
-  image.version = PNG_IMAGE_VERSION;
-  image.width = static_cast<png_uint_32>(r.w);
-  image.height = static_cast<png_uint_32>(r.h);
-  image.format = PNG_FORMAT_RGB;
-  image.flags = PNG_IMAGE_FLAG_FAST;
-  png_alloc_size_t size = 0;
-  if (!png_image_write_to_memory(&image, nullptr, &size, 0, rgb.data(), 0, nullptr)) return;
+void append_image(const FrameView& f, const Rect& r, std::vector<std::string>& out, EncodeStats& stats) {
+  std::string png;
+  append_png(f, r, png);
   std::string msg;
-  write_image_header(msg, r, Codec::kPng, static_cast<uint32_t>(size));
-  size_t header = msg.size();
-  msg.resize(header + size);
-  if (!png_image_write_to_memory(&image, msg.data() + header, &size, 0, rgb.data(), 0, nullptr)) return;
-  msg.resize(header + size);
+  write_image_header(msg, r, Codec::kPng, static_cast<uint32_t>(png.size()));
+  msg += png;
   stats.png++;
   stats.bytes += msg.size();
   out.push_back(std::move(msg));
@@ -93,7 +77,7 @@ void FrameEncoder::encode_row(const FrameView& frame, int row, const std::vector
   const int tile = options_.tile;
   Rect run;  // changed, non-solid tiles side by side
   auto flush = [&] {
-    if (!run.empty()) append_png(frame, run, out, stats);
+    if (!run.empty()) append_image(frame, run, out, stats);
     run = {};
   };
   for (int col = 0; col < columns_; ++col) {

@@ -1,0 +1,134 @@
+#include "png_writer.h"
+
+#include <libdeflate.h>
+
+#include <array>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+namespace oriel::display {
+namespace {
+
+constexpr int kDeflateLevel = 2;  // libdeflate: fast, and still well ahead of zlib's ratio at level 1
+
+struct CompressorDeleter {
+  void operator()(libdeflate_compressor* c) const { libdeflate_free_compressor(c); }
+};
+
+libdeflate_compressor* compressor() {
+  thread_local std::unique_ptr<libdeflate_compressor, CompressorDeleter> c(libdeflate_alloc_compressor(kDeflateLevel));
+  return c.get();
+}
+
+void put32be(std::string& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>(v >> shift);
+}
+
+// One chunk: length, type, data, CRC of type and data (RFC 2083 §3.2).
+void chunk(std::string& out, const char type[4], const void* data, size_t size) {
+  put32be(out, static_cast<uint32_t>(size));
+  size_t start = out.size();
+  out.append(type, 4);
+  out.append(static_cast<const char*>(data), size);
+  put32be(out, libdeflate_crc32(0, out.data() + start, size + 4));
+}
+
+uint32_t rgb_at(const uint8_t* p) { return uint32_t(p[0]) << 16 | uint32_t(p[1]) << 8 | p[2]; }
+
+// Colour -> palette index, up to 256 colours (open addressing).
+class Palette {
+ public:
+  Palette() { keys_.fill(kEmpty); }
+  // The index of `rgb`, added if new; -1 once there would be more than 256.
+  int index(uint32_t rgb) {
+    size_t slot = (rgb * 2654435761u) >> (32 - kBits);
+    while (keys_[slot] != kEmpty) {
+      if (keys_[slot] == rgb) return values_[slot];
+      slot = (slot + 1) & (kSlots - 1);
+    }
+    if (colours_.size() == 256) return -1;
+    keys_[slot] = rgb;
+    values_[slot] = static_cast<uint8_t>(colours_.size());
+    colours_.push_back(rgb);
+    return values_[slot];
+  }
+  const std::vector<uint32_t>& colours() const { return colours_; }
+
+ private:
+  static constexpr int kBits = 10;
+  static constexpr size_t kSlots = size_t(1) << kBits;
+  static constexpr uint32_t kEmpty = 0xFFFFFFFF;
+  std::array<uint32_t, kSlots> keys_;
+  std::array<uint8_t, kSlots> values_;
+  std::vector<uint32_t> colours_;
+};
+
+// Filtered scanlines for an indexed image: filter None, one byte a pixel.
+bool indexed_rows(const FrameView& f, const Rect& r, Palette& palette, std::vector<uint8_t>& raw) {
+  raw.resize(size_t(r.h) * (r.w + 1));
+  uint8_t* o = raw.data();
+  uint32_t last = 0xFFFFFFFF;
+  int last_index = 0;
+  for (int y = r.y; y < r.y + r.h; ++y) {
+    *o++ = 0;
+    const uint8_t* p = f.data + y * f.stride + size_t(r.x) * 4;
+    for (int x = 0; x < r.w; ++x, p += 4) {
+      uint32_t c = rgb_at(p);
+      if (c != last) {
+        last = c;
+        last_index = palette.index(c);
+        if (last_index < 0) return false;
+      }
+      *o++ = static_cast<uint8_t>(last_index);
+    }
+  }
+  return true;
+}
+
+// Filtered scanlines for an RGB image: filter Sub (the left neighbour).
+void rgb_rows(const FrameView& f, const Rect& r, std::vector<uint8_t>& raw) {
+  size_t row_bytes = size_t(r.w) * 3 + 1;
+  raw.resize(size_t(r.h) * row_bytes);
+  for (int y = 0; y < r.h; ++y) {
+    uint8_t* o = &raw[y * row_bytes];
+    *o++ = 1;
+    const uint8_t* p = f.data + (r.y + y) * f.stride + size_t(r.x) * 4;
+    uint8_t left[3] = {0, 0, 0};
+    for (int x = 0; x < r.w; ++x, p += 4) {
+      for (int c = 0; c < 3; ++c) {
+        *o++ = static_cast<uint8_t>(p[c] - left[c]);
+        left[c] = p[c];
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void append_png(const FrameView& frame, const Rect& r, std::string& out) {
+  thread_local std::vector<uint8_t> raw;
+  Palette palette;
+  bool indexed = indexed_rows(frame, r, palette, raw);
+  if (!indexed) rgb_rows(frame, r, raw);
+
+  static const char kSignature[] = "\x89PNG\r\n\x1a\n";
+  out.append(kSignature, 8);
+  std::string header;
+  put32be(header, static_cast<uint32_t>(r.w));
+  put32be(header, static_cast<uint32_t>(r.h));
+  header += {8, static_cast<char>(indexed ? 3 : 2), 0, 0, 0};  // depth, colour type, compression, filter, interlace
+  chunk(out, "IHDR", header.data(), header.size());
+  if (indexed) {
+    std::string plte;
+    for (uint32_t c : palette.colours()) plte += {static_cast<char>(c >> 16), static_cast<char>(c >> 8), static_cast<char>(c)};
+    chunk(out, "PLTE", plte.data(), plte.size());
+  }
+  libdeflate_compressor* c = compressor();
+  std::string idat(libdeflate_zlib_compress_bound(c, raw.size()), '\0');
+  idat.resize(libdeflate_zlib_compress(c, raw.data(), raw.size(), idat.data(), idat.size()));
+  chunk(out, "IDAT", idat.data(), idat.size());
+  chunk(out, "IEND", "", 0);
+}
+
+}  // namespace oriel::display

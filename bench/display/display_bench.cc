@@ -39,10 +39,11 @@ struct Frame {
   FrameView view() const { return {px.data(), kWidth, kHeight, size_t(kWidth) * 4}; }
 };
 
-// A line of "text": 8x16 cells of pseudo-glyph strokes, seeded per line.
-void text_line(Frame& f, int y0, uint32_t seed) {
+// A line of "text": 8x16 cells of pseudo-glyph strokes, seeded per line,
+// from x0 for `width` pixels.
+void text_line(Frame& f, int y0, uint32_t seed, int x0 = 0, int width = kWidth) {
   std::mt19937 rng(seed);
-  for (int cell = 0; cell < kWidth / 8; ++cell) {
+  for (int cell = x0 / 8; cell < std::min(kWidth, x0 + width) / 8; ++cell) {
     bool blank = rng() % 5 == 0;
     uint32_t glyph = rng();
     for (int y = 0; y < 16 && y0 + y < kHeight; ++y) {
@@ -76,7 +77,7 @@ std::vector<Workload> workloads() {
          for (int y = wy; y < wy + 400 && y < kHeight; ++y) {
            for (int x = wx; x < wx + 560 && x < kWidth; ++x) f.set(x, y, y < wy + 24 ? 40 : 245, 245, 245);
          }
-         for (int row = 0; row < 20; ++row) text_line(f, wy + 40 + row * 16, uint32_t(row));  // its text
+         for (int row = 0; row < 20; ++row) text_line(f, wy + 40 + row * 16, uint32_t(row), wx + 8, 544);
          d = {{0, 0, kWidth, kHeight}};
        }},
       {"photo slideshow",

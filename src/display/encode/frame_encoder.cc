@@ -3,12 +3,12 @@
 
 #include "png_writer.h"
 
-#define XXH_STATIC_LINKING_ONLY  // XXH3_state_t on the stack
 #include <xxhash.h>
 
 #include <algorithm>
 #include <cstring>
 #include <latch>
+#include <unordered_map>
 
 #include <boost/asio/post.hpp>
 
@@ -22,16 +22,6 @@ Rect clip(const Rect& r, int width, int height) {
 }
 
 const uint8_t* pixel(const FrameView& f, int x, int y) { return f.data + y * f.stride + static_cast<size_t>(x) * 4; }
-
-// The tile's hash over its RGB bytes (the X byte is ignored); never 0,
-// which marks an unknown tile.
-uint64_t hash_tile(const FrameView& f, const Rect& t) {
-  XXH3_state_t state;
-  XXH3_64bits_reset(&state);
-  for (int y = t.y; y < t.y + t.h; ++y) XXH3_64bits_update(&state, pixel(f, t.x, y), static_cast<size_t>(t.w) * 4);
-  uint64_t h = XXH3_64bits_digest(&state);
-  return h == 0 ? 1 : h;
-}
 
 bool same_rgb(const uint8_t* a, const uint8_t* b) { return a[0] == b[0] && a[1] == b[1] && a[2] == b[2]; }
 
@@ -70,6 +60,96 @@ void FrameEncoder::reset(int width, int height) {
   columns_ = (width_ + options_.tile - 1) / options_.tile;
   rows_ = (height_ + options_.tile - 1) / options_.tile;
   hashes_.assign(static_cast<size_t>(columns_) * rows_, 0);
+  tile_hashes_.assign(hashes_.size(), 0);
+  old_rows_.assign(static_cast<size_t>(columns_) * height_, 0);
+  new_rows_ = old_rows_;
+}
+
+void FrameEncoder::for_rows(const std::vector<int>& rows, const std::function<void(int)>& fn) {
+  if (!options_.pool || rows.size() < 2) {
+    for (int row : rows) fn(row);
+    return;
+  }
+  std::latch done(static_cast<ptrdiff_t>(rows.size()));
+  for (int row : rows) {
+    boost::asio::post(*options_.pool, [&fn, &done, row] {
+      fn(row);
+      done.count_down();
+    });
+  }
+  done.wait();
+}
+
+void FrameEncoder::hash_row(const FrameView& frame, int row, const std::vector<char>& touched) {
+  const int tile = options_.tile;
+  for (int col = 0; col < columns_; ++col) {
+    size_t i = static_cast<size_t>(row) * columns_ + col;
+    if (!touched[i]) continue;
+    Rect t = clip({col * tile, row * tile, tile, tile}, width_, height_);
+    uint64_t* rows = &new_rows_[static_cast<size_t>(col) * height_];
+    for (int y = t.y; y < t.y + t.h; ++y) {
+      uint64_t h = XXH3_64bits(pixel(frame, t.x, y), static_cast<size_t>(t.w) * 4);
+      rows[y] = h == 0 ? 1 : h;
+    }
+    uint64_t h = XXH3_64bits(rows + t.y, static_cast<size_t>(t.h) * sizeof(uint64_t));
+    tile_hashes_[i] = h == 0 ? 1 : h;
+  }
+}
+
+std::vector<FrameEncoder::Copy> FrameEncoder::find_scroll(const std::vector<int>& rows,
+                                                           const std::vector<char>& touched) const {
+  constexpr int kMinRun = 16;  // rows; a shorter match is as likely chance as a scroll
+  const int tile = options_.tile;
+  auto band_touched = [&](int col, int y) { return touched[static_cast<size_t>(y / tile) * columns_ + col] != 0; };
+  // Votes for the offset from new rows to where the client has them.
+  std::unordered_map<int, int> votes;
+  std::unordered_map<uint64_t, int> at;
+  for (int col = 0; col < columns_; ++col) {
+    const uint64_t* old_rows = &old_rows_[static_cast<size_t>(col) * height_];
+    const uint64_t* new_rows = &new_rows_[static_cast<size_t>(col) * height_];
+    at.clear();
+    for (int y = 0; y < height_; ++y) {
+      auto [it, added] = at.emplace(old_rows[y], y);
+      if (!added) it->second = -1;  // not unique: no evidence
+    }
+    for (int row : rows) {
+      for (int y = row * tile; y < std::min(height_, (row + 1) * tile); ++y) {
+        if (!band_touched(col, y) || new_rows[y] == old_rows[y]) continue;
+        auto it = at.find(new_rows[y]);
+        if (it != at.end() && it->second >= 0) ++votes[it->second - y];
+      }
+    }
+  }
+  int dy = 0, best = 0;
+  for (auto [offset, n] : votes) {
+    if (n > best) dy = offset, best = n;
+  }
+  if (best < kMinRun) return {};
+  // Per band, the longest run of touched rows the client has at y + dy.
+  std::vector<Copy> copies;
+  for (int col = 0; col < columns_; ++col) {
+    const uint64_t* old_rows = &old_rows_[static_cast<size_t>(col) * height_];
+    const uint64_t* new_rows = &new_rows_[static_cast<size_t>(col) * height_];
+    int run_start = 0, best_start = 0, best_len = 0;
+    for (int y = 0; y <= height_; ++y) {
+      bool match = y < height_ && y + dy >= 0 && y + dy < height_ && band_touched(col, y) &&
+                   new_rows[y] == old_rows[y + dy];
+      if (!match) {
+        if (y - run_start > best_len) best_start = run_start, best_len = y - run_start;
+        run_start = y + 1;
+      }
+    }
+    if (best_len < kMinRun) continue;
+    Rect band = clip({col * tile, best_start, tile, best_len}, width_, height_);
+    // A band next to the previous one with the same rows widens its copy.
+    if (!copies.empty() && copies.back().to.x + copies.back().to.w == band.x && copies.back().to.y == band.y &&
+        copies.back().to.h == band.h) {
+      copies.back().to.w += band.w;
+    } else {
+      copies.push_back({band, band.y + dy});
+    }
+  }
+  return copies;
 }
 
 void FrameEncoder::encode_row(const FrameView& frame, int row, const std::vector<char>& touched,
@@ -83,12 +163,11 @@ void FrameEncoder::encode_row(const FrameView& frame, int row, const std::vector
   for (int col = 0; col < columns_; ++col) {
     size_t i = static_cast<size_t>(row) * columns_ + col;
     Rect t = clip({col * tile, row * tile, tile, tile}, width_, height_);
-    uint64_t h = touched[i] ? hash_tile(frame, t) : hashes_[i];
-    if (!touched[i] || h == hashes_[i]) {
+    if (!touched[i] || tile_hashes_[i] == hashes_[i]) {
       flush();
       continue;
     }
-    hashes_[i] = h;
+    hashes_[i] = tile_hashes_[i];
     stats.changed_pixels += static_cast<int64_t>(t.w) * t.h;
     if (is_solid(frame, t)) {
       flush();
@@ -124,29 +203,43 @@ EncodeStats FrameEncoder::encode(const FrameView& frame, std::span<const Rect> d
       for (int col = r.x / tile; col <= (r.x + r.w - 1) / tile; ++col) touched[row * columns_ + col] = 1;
     }
   }
-  std::vector<std::vector<std::string>> rows(rows_);
-  std::vector<EncodeStats> row_stats(rows_);
   std::vector<int> work;
   for (int row = 0; row < rows_; ++row) {
     if (row_touched[row]) work.push_back(row);
   }
-  if (options_.pool && work.size() > 1) {
-    std::latch done(static_cast<ptrdiff_t>(work.size()));
-    for (int row : work) {
-      boost::asio::post(*options_.pool, [&, row] {
-        encode_row(frame, row, touched, rows[row], row_stats[row]);
-        done.count_down();
-      });
+  new_rows_ = old_rows_;
+  for_rows(work, [&](int row) { hash_row(frame, row, touched); });
+
+  // A scroll: copy what the client has; tiles wholly copied are then current.
+  for (const Copy& c : work.size() >= 2 ? find_scroll(work, touched) : std::vector<Copy>{}) {
+    std::string msg;
+    write_copy(msg, c.to.x, c.src_y, c.to);
+    stats.copies++;
+    stats.bytes += msg.size();
+    out.push_back(std::move(msg));
+    // Tiles wholly inside the destination now show the new frame.
+    for (int row = 0; row < rows_; ++row) {
+      for (int col = 0; col < columns_; ++col) {
+        Rect t = clip({col * tile, row * tile, tile, tile}, width_, height_);
+        size_t i = static_cast<size_t>(row) * columns_ + col;
+        if (t.x >= c.to.x && t.x + t.w <= c.to.x + c.to.w && t.y >= c.to.y && t.y + t.h <= c.to.y + c.to.h &&
+            hashes_[i] != tile_hashes_[i]) {
+          hashes_[i] = tile_hashes_[i];
+          stats.changed_pixels += static_cast<int64_t>(t.w) * t.h;
+        }
+      }
     }
-    done.wait();
-  } else {
-    for (int row : work) encode_row(frame, row, touched, rows[row], row_stats[row]);
   }
+
+  std::vector<std::vector<std::string>> rows(rows_);
+  std::vector<EncodeStats> row_stats(rows_);
+  for_rows(work, [&](int row) { encode_row(frame, row, touched, rows[row], row_stats[row]); });
   for (int row : work) {
     for (auto& m : rows[row]) out.push_back(std::move(m));
     const EncodeStats& s = row_stats[row];
     stats.bytes += s.bytes, stats.solid += s.solid, stats.png += s.png, stats.changed_pixels += s.changed_pixels;
   }
+  old_rows_.swap(new_rows_);
   stats.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
   return stats;
 }

@@ -58,6 +58,17 @@ struct Canvas {
   std::vector<uint8_t> rgb;
   Canvas(int w, int h) : width(w), height(h), rgb(size_t(w) * h * 3, 0) {}
   void apply(const std::string& m) {
+    if (m[0] == char(ServerType::kCopy)) {
+      ASSERT_EQ(m.size(), 13u);
+      int sx = u16(m, 1), sy = u16(m, 3), w = u16(m, 5), h = u16(m, 7), x = u16(m, 9), y = u16(m, 11);
+      ASSERT_LE(std::max(sx, x) + w, width);
+      ASSERT_LE(std::max(sy, y) + h, height);
+      std::vector<uint8_t> before = rgb;  // as if the source were read first
+      for (int r = 0; r < h; ++r) {
+        std::memcpy(&rgb[(size_t(y + r) * width + x) * 3], &before[(size_t(sy + r) * width + sx) * 3], size_t(w) * 3);
+      }
+      return;
+    }
     int x = u16(m, 1), y = u16(m, 3), w = u16(m, 5), h = u16(m, 7);
     ASSERT_LE(x + w, width);
     ASSERT_LE(y + h, height);
@@ -150,6 +161,39 @@ TEST(EncoderTest, OnlyTheDamageIsLookedAtAndANewSizeStartsAfresh) {
   for (const auto& m : all) canvas.apply(m);
   EXPECT_TRUE(canvas.equals(bigger));
   EXPECT_EQ(stats.changed_pixels, 320 * 128);
+}
+
+TEST(EncoderTest, AScrolledScreenIsACopyAndTheNewLinesOnly) {
+  // A "terminal": 40 lines of 16 px; the next frame shows them 3 lines up.
+  auto terminal = [](int first_line) {
+    Frame f(320, 640);
+    for (int line = 0; line < 40; ++line) {
+      for (int y = 0; y < 16; ++y) {
+        for (int x = 0; x < 320; ++x) {
+          uint32_t mix = (uint32_t(x / 3) * 73 + uint32_t(first_line + line) * 7919 + uint32_t(y) * 131) * 2654435761u;
+          bool ink = y > 2 && y < 13 && (mix >> 13) % 3 == 0;
+          f.set(x, line * 16 + y, ink ? 230 : 10, ink ? 230 : 10, ink ? 230 : 20);
+        }
+      }
+    }
+    return f;
+  };
+  Frame before = terminal(0), after = terminal(3);
+  FrameEncoder e;
+  Canvas canvas(320, 640);
+  for (const auto& m : encode(e, before, {{0, 0, 320, 640}})) canvas.apply(m);
+  ASSERT_TRUE(canvas.equals(before));
+  EncodeStats scrolled;
+  auto messages = encode(e, after, {{0, 0, 320, 640}}, &scrolled);
+  for (const auto& m : messages) canvas.apply(m);
+  EXPECT_TRUE(canvas.equals(after));
+  ASSERT_GE(scrolled.copies, 1);
+  EXPECT_EQ(messages[0][0], char(ServerType::kCopy));
+  EXPECT_EQ(u16(messages[0], 3) - u16(messages[0], 11), 48) << "source 3 lines below the destination";
+  FrameEncoder fresh;
+  EncodeStats full;
+  encode(fresh, after, {{0, 0, 320, 640}}, &full);
+  EXPECT_LT(scrolled.bytes * 4, full.bytes) << scrolled.bytes << " vs " << full.bytes;
 }
 
 TEST(EncoderTest, ThePoolGivesTheSameMessagesInTheSameOrder) {

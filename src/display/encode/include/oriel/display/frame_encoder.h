@@ -2,10 +2,14 @@
 // into display-protocol messages (docs/display-protocol.md) the browser
 // decodes natively.
 //
-// The screen is a grid of tiles (64 x 64 by default) with a 64-bit hash
-// each (XXH3), so a tile inside the VNC server's damage that did not really
-// change costs nothing. A changed tile of one colour becomes a Solid;
-// neighbouring changed tiles of a tile row are merged into one PNG.
+// The screen is a grid of tiles (64 x 64 by default). Each row of pixels of
+// each tile column has a 64-bit hash (XXH3), and a tile's hash is the hash
+// of its rows' hashes, so a tile inside the VNC server's damage that did not
+// really change costs nothing. The row hashes also find a vertical scroll:
+// rows of the new frame that the client already has a few rows further up
+// or down are sent as one Copy per column band. A changed tile of one colour
+// becomes a Solid; neighbouring changed tiles of a tile row are merged into
+// one PNG (indexed when it has at most 256 colours).
 //
 // Not thread-safe: one encoder per display session, used by its thread.
 #pragma once
@@ -14,6 +18,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -68,14 +73,29 @@ class FrameEncoder {
   std::optional<std::chrono::steady_clock::time_point> refresh_due() const { return std::nullopt; }
 
  private:
-  // One tile row's messages, in order; runs on the pool when there is one.
+  struct Copy {
+    Rect to;
+    int src_y;
+  };
+  // Runs fn(tile_row) for each row in `rows`, on the pool when there is one.
+  void for_rows(const std::vector<int>& rows, const std::function<void(int)>& fn);
+  // Hashes the rows of the touched tiles of one tile row into new_rows_,
+  // and those tiles' hashes into tile_hashes_.
+  void hash_row(const FrameView& frame, int row, const std::vector<char>& touched);
+  // The copies that bring the client's rows to the new frame's: one
+  // vertical offset for the frame, at most one run per column band.
+  std::vector<Copy> find_scroll(const std::vector<int>& rows, const std::vector<char>& touched) const;
+  // One tile row's messages, in order.
   void encode_row(const FrameView& frame, int row, const std::vector<char>& touched, std::vector<std::string>& out,
                   EncodeStats& stats);
 
   EncoderOptions options_;
   int width_ = 0, height_ = 0;
   int columns_ = 0, rows_ = 0;
-  std::vector<uint64_t> hashes_;  // per tile; 0: unknown (always sent)
+  std::vector<uint64_t> hashes_;       // per tile, as the client has it; 0: unknown (always sent)
+  std::vector<uint64_t> tile_hashes_;  // per tile, of the frame being encoded
+  std::vector<uint64_t> old_rows_;     // per column band and pixel row, as the client has it
+  std::vector<uint64_t> new_rows_;     // the same for the frame being encoded
 };
 
 }  // namespace oriel::display

@@ -6,6 +6,7 @@
 // session carries on.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <random>
 
 #include "display_client.h"
@@ -184,6 +185,36 @@ TEST_F(DisplayGatewayTest, AClientThatNeverAcknowledgesIsClosedWith4408) {
     if (r.close_code) code = *r.close_code;
   }
   EXPECT_EQ(code, 4408);
+}
+
+TEST_F(DisplayGatewayTest, TheDisplayFollowsTheDesktopThroughAStopAndStart) {
+  Json a = session_of(*ana_);
+  std::string desktop = a["desktop_id"];
+  DisplayClient client(new_url(*ana_, a["id"]));
+  ASSERT_TRUE(client.hello_and_frames(1)) << client.error();
+  // QEMU goes away and comes back: the connection stays, the screen resumes.
+  // The client keeps reading meanwhile, as a browser does.
+  auto until = [&](const std::function<bool()>& done) {
+    for (int i = 0; i < 300 && !done(); ++i) {
+      if (!client.follow(200ms)) return false;
+    }
+    return done();
+  };
+  std::string path = "/api/v1/desktops/" + desktop;
+  auto state_is = [&](const char* s) { return admin_->get(path).value()["state"] == s; };
+  std::string log = orield_->serial_log(desktop);
+  ASSERT_EQ(call(*admin_, "POST", path + "/actions/stop").status, 202);
+  ASSERT_TRUE(until([&] { return state_is("stopped"); })) << client.error();
+  ASSERT_EQ(call(*admin_, "POST", path + "/actions/start").status, 202);
+  ASSERT_TRUE(until([&] { return state_is("running") && read_file(log).find("ORIEL-GUEST-READY") != std::string::npos; }))
+      << client.error();
+  int frames = client.frames();
+  ASSERT_TRUE(client.follow(3s)) << client.error();
+  EXPECT_GT(client.frames(), frames) << "no frame after the desktop came back";
+  // And input reaches the new QEMU.
+  size_t before = read_file(log).size();
+  client.type("echo back >/dev/ttyS0\n");
+  EXPECT_TRUE(wait_for_text(log, "back", 30s, before)) << read_file(log);
 }
 
 TEST_F(DisplayGatewayTest, ASecondConnectionReplacesTheFirstAndLogoffClosesWith4410) {

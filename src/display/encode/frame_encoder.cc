@@ -36,16 +36,18 @@ bool is_solid(const FrameView& f, const Rect& t) {
   return true;
 }
 
-// One Image message holding the rectangle as a PNG.
-void append_image(const FrameView& f, const Rect& r, std::vector<std::string>& out, EncodeStats& stats) {
-  std::string png;
-  append_png(f, r, png);
+// One Image message holding the rectangle; returns its codec.
+Codec append_image(const FrameView& f, const Rect& r, const Quality& q, std::vector<std::string>& out,
+                   EncodeStats& stats) {
+  std::string data;
+  Codec codec = append_image_data(f, r, q, data);
   std::string msg;
-  write_image_header(msg, r, Codec::kPng, static_cast<uint32_t>(png.size()));
-  msg += png;
-  stats.png++;
+  write_image_header(msg, r, codec, static_cast<uint32_t>(data.size()));
+  msg += data;
+  (codec == Codec::kJpeg ? stats.jpeg : stats.png)++;
   stats.bytes += msg.size();
   out.push_back(std::move(msg));
+  return codec;
 }
 
 }  // namespace
@@ -61,6 +63,7 @@ void FrameEncoder::reset(int width, int height) {
   rows_ = (height_ + options_.tile - 1) / options_.tile;
   hashes_.assign(static_cast<size_t>(columns_) * rows_, 0);
   tile_hashes_.assign(hashes_.size(), 0);
+  lossy_at_.assign(hashes_.size(), {});
   old_rows_.assign(static_cast<size_t>(columns_) * height_, 0);
   new_rows_ = old_rows_;
 }
@@ -153,17 +156,25 @@ std::vector<FrameEncoder::Copy> FrameEncoder::find_scroll(const std::vector<int>
 }
 
 void FrameEncoder::encode_row(const FrameView& frame, int row, const std::vector<char>& touched,
-                              std::vector<std::string>& out, EncodeStats& stats) {
+                              const std::vector<char>& lossless, const Quality& quality,
+                              std::chrono::steady_clock::time_point now, std::vector<std::string>& out,
+                              EncodeStats& stats) {
   const int tile = options_.tile;
-  Rect run;  // changed, non-solid tiles side by side
+  const size_t first = static_cast<size_t>(row) * columns_;
+  Rect run;  // changed, non-solid tiles side by side, all refreshes or none
+  bool run_lossless = false;
   auto flush = [&] {
-    if (!run.empty()) append_image(frame, run, out, stats);
+    if (run.empty()) return;
+    Quality q = quality;
+    q.allow_lossy = quality.allow_lossy && !run_lossless;
+    bool lossy = append_image(frame, run, q, out, stats) == Codec::kJpeg;
+    for (int col = run.x / tile; col * tile < run.x + run.w; ++col) lossy_at_[first + col] = lossy ? now : std::chrono::steady_clock::time_point{};
     run = {};
   };
   for (int col = 0; col < columns_; ++col) {
-    size_t i = static_cast<size_t>(row) * columns_ + col;
+    size_t i = first + col;
     Rect t = clip({col * tile, row * tile, tile, tile}, width_, height_);
-    if (!touched[i] || tile_hashes_[i] == hashes_[i]) {
+    if (!touched[i] || (tile_hashes_[i] == hashes_[i] && !lossless[i])) {
       flush();
       continue;
     }
@@ -171,14 +182,19 @@ void FrameEncoder::encode_row(const FrameView& frame, int row, const std::vector
     stats.changed_pixels += static_cast<int64_t>(t.w) * t.h;
     if (is_solid(frame, t)) {
       flush();
+      lossy_at_[i] = {};
       const uint8_t* p = pixel(frame, t.x, t.y);
       std::string msg;
       write_solid(msg, t, p[0], p[1], p[2]);
       stats.solid++;
       stats.bytes += msg.size();
       out.push_back(std::move(msg));
-    } else if (run.empty()) {
+      continue;
+    }
+    if (!run.empty() && run_lossless != (lossless[i] != 0)) flush();
+    if (run.empty()) {
       run = t;
+      run_lossless = lossless[i] != 0;
     } else {
       run.w += t.w;
     }
@@ -186,8 +202,19 @@ void FrameEncoder::encode_row(const FrameView& frame, int row, const std::vector
   flush();
 }
 
+std::optional<std::chrono::steady_clock::time_point> FrameEncoder::refresh_due() const {
+  std::optional<std::chrono::steady_clock::time_point> due;
+  for (auto at : lossy_at_) {
+    if (at != std::chrono::steady_clock::time_point{} && (!due || at + options_.lossless_refresh_after < *due)) {
+      due = at + options_.lossless_refresh_after;
+    }
+  }
+  return due;
+}
+
 EncodeStats FrameEncoder::encode(const FrameView& frame, std::span<const Rect> damage,
-                                 std::chrono::steady_clock::time_point, const Quality&, std::vector<std::string>& out) {
+                                 std::chrono::steady_clock::time_point now, const Quality& quality,
+                                 std::vector<std::string>& out) {
   auto started = std::chrono::steady_clock::now();
   EncodeStats stats;
   if (frame.data == nullptr || frame.width <= 0 || frame.height <= 0) return stats;
@@ -201,6 +228,14 @@ EncodeStats FrameEncoder::encode(const FrameView& frame, std::span<const Rect> d
     for (int row = r.y / tile; row <= (r.y + r.h - 1) / tile; ++row) {
       row_touched[row] = 1;
       for (int col = r.x / tile; col <= (r.x + r.w - 1) / tile; ++col) touched[row * columns_ + col] = 1;
+    }
+  }
+  // Tiles sent lossy that stayed unchanged long enough go again, lossless.
+  std::vector<char> lossless(hashes_.size(), 0);
+  for (size_t i = 0; i < lossy_at_.size(); ++i) {
+    if (lossy_at_[i] != std::chrono::steady_clock::time_point{} && now - lossy_at_[i] >= options_.lossless_refresh_after) {
+      lossless[i] = touched[i] = 1;
+      row_touched[i / columns_] = 1;
     }
   }
   std::vector<int> work;
@@ -217,7 +252,9 @@ EncodeStats FrameEncoder::encode(const FrameView& frame, std::span<const Rect> d
     stats.copies++;
     stats.bytes += msg.size();
     out.push_back(std::move(msg));
-    // Tiles wholly inside the destination now show the new frame.
+    // Tiles wholly inside the destination now show the new frame (lossy if
+    // anything on screen is: the source might be).
+    bool any_lossy = refresh_due().has_value();
     for (int row = 0; row < rows_; ++row) {
       for (int col = 0; col < columns_; ++col) {
         Rect t = clip({col * tile, row * tile, tile, tile}, width_, height_);
@@ -225,6 +262,7 @@ EncodeStats FrameEncoder::encode(const FrameView& frame, std::span<const Rect> d
         if (t.x >= c.to.x && t.x + t.w <= c.to.x + c.to.w && t.y >= c.to.y && t.y + t.h <= c.to.y + c.to.h &&
             hashes_[i] != tile_hashes_[i]) {
           hashes_[i] = tile_hashes_[i];
+          if (any_lossy) lossy_at_[i] = now;
           stats.changed_pixels += static_cast<int64_t>(t.w) * t.h;
         }
       }
@@ -233,11 +271,12 @@ EncodeStats FrameEncoder::encode(const FrameView& frame, std::span<const Rect> d
 
   std::vector<std::vector<std::string>> rows(rows_);
   std::vector<EncodeStats> row_stats(rows_);
-  for_rows(work, [&](int row) { encode_row(frame, row, touched, rows[row], row_stats[row]); });
+  for_rows(work, [&](int row) { encode_row(frame, row, touched, lossless, quality, now, rows[row], row_stats[row]); });
   for (int row : work) {
     for (auto& m : rows[row]) out.push_back(std::move(m));
     const EncodeStats& s = row_stats[row];
-    stats.bytes += s.bytes, stats.solid += s.solid, stats.png += s.png, stats.changed_pixels += s.changed_pixels;
+    stats.bytes += s.bytes, stats.solid += s.solid, stats.png += s.png, stats.jpeg += s.jpeg;
+    stats.changed_pixels += s.changed_pixels;
   }
   old_rows_.swap(new_rows_);
   stats.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);

@@ -2,7 +2,13 @@
 
 #include <libdeflate.h>
 
+#include <cstdio>  // jpeglib.h uses FILE without including it
+#include <jpeglib.h>
+
+#include <algorithm>
 #include <array>
+#include <csetjmp>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -104,12 +110,57 @@ void rgb_rows(const FrameView& f, const Rect& r, std::vector<uint8_t>& raw) {
   }
 }
 
+// libjpeg reports errors by calling error_exit, which must not return.
+struct JpegError {
+  jpeg_error_mgr manager;
+  std::jmp_buf jump;
+};
+
+// JPEG of the region at `quality` (libjpeg-turbo's libjpeg API: libvncclient
+// carries its own copy of the TurboJPEG functions, which would shadow
+// libturbojpeg's in the same process). 4:2:0 below 90, 4:4:4 above.
+bool append_jpeg(const FrameView& f, const Rect& r, int quality, std::string& out) {
+  jpeg_compress_struct c;
+  JpegError error;
+  c.err = jpeg_std_error(&error.manager);
+  error.manager.error_exit = [](j_common_ptr cinfo) { std::longjmp(reinterpret_cast<JpegError*>(cinfo->err)->jump, 1); };
+  unsigned char* buffer = nullptr;
+  unsigned long size = 0;
+  if (setjmp(error.jump)) {
+    jpeg_destroy_compress(&c);
+    std::free(buffer);
+    return false;
+  }
+  jpeg_create_compress(&c);
+  jpeg_mem_dest(&c, &buffer, &size);
+  c.image_width = static_cast<JDIMENSION>(r.w);
+  c.image_height = static_cast<JDIMENSION>(r.h);
+  c.input_components = 4;
+  c.in_color_space = JCS_EXT_RGBX;
+  jpeg_set_defaults(&c);
+  jpeg_set_quality(&c, std::clamp(quality, 1, 100), TRUE);
+  c.dct_method = JDCT_IFAST;
+  int h_sampling = quality >= 90 ? 1 : 2;
+  c.comp_info[0].h_samp_factor = c.comp_info[0].v_samp_factor = h_sampling;
+  jpeg_start_compress(&c, TRUE);
+  while (c.next_scanline < c.image_height) {
+    JSAMPROW row = const_cast<JSAMPROW>(f.data + (r.y + c.next_scanline) * f.stride + size_t(r.x) * 4);
+    jpeg_write_scanlines(&c, &row, 1);
+  }
+  jpeg_finish_compress(&c);
+  jpeg_destroy_compress(&c);
+  out.append(reinterpret_cast<const char*>(buffer), size);
+  std::free(buffer);
+  return true;
+}
+
 }  // namespace
 
-void append_png(const FrameView& frame, const Rect& r, std::string& out) {
+Codec append_image_data(const FrameView& frame, const Rect& r, const Quality& quality, std::string& out) {
   thread_local std::vector<uint8_t> raw;
   Palette palette;
   bool indexed = indexed_rows(frame, r, palette, raw);
+  if (!indexed && quality.allow_lossy && append_jpeg(frame, r, quality.jpeg_quality, out)) return Codec::kJpeg;
   if (!indexed) rgb_rows(frame, r, raw);
 
   static const char kSignature[] = "\x89PNG\r\n\x1a\n";
@@ -129,6 +180,7 @@ void append_png(const FrameView& frame, const Rect& r, std::string& out) {
   idat.resize(libdeflate_zlib_compress(c, raw.data(), raw.size(), idat.data(), idat.size()));
   chunk(out, "IDAT", idat.data(), idat.size());
   chunk(out, "IEND", "", 0);
+  return Codec::kPng;
 }
 
 }  // namespace oriel::display

@@ -1,7 +1,8 @@
-// PNG (RFC 2083) written straight from the framebuffer: indexed colour with
-// a palette when the region has at most 256 colours (text and UI), else RGB
-// with the Sub filter; the image data deflated by libdeflate at a fast
-// level. Browsers decode both natively.
+// Images written straight from the framebuffer. PNG (RFC 2083): indexed
+// colour with a palette when the region has at most 256 colours (text and
+// UI), else RGB with the Sub filter, deflated by libdeflate at a fast level.
+// JPEG (TurboJPEG) for a region of many colours when lossy is allowed:
+// photographs and video. Browsers decode all of them natively.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +12,8 @@
 
 namespace oriel::display {
 
-// Appends the PNG of `r` (inside `frame`) to `out`. Thread-safe.
-void append_png(const FrameView& frame, const Rect& r, std::string& out);
+// Appends the image of `r` (inside `frame`) to `out` and says which codec
+// it chose. Thread-safe.
+Codec append_image_data(const FrameView& frame, const Rect& r, const Quality& quality, std::string& out);
 
 }  // namespace oriel::display

@@ -6,7 +6,9 @@
 
 #include <gtest/gtest.h>
 #include <png.h>
+#include <turbojpeg.h>
 
+#include <cmath>
 #include <cstring>
 
 namespace oriel::display {
@@ -80,8 +82,21 @@ struct Canvas {
       return;
     }
     ASSERT_EQ(m[0], char(ServerType::kImage));
-    ASSERT_EQ(m[9], char(Codec::kPng));
     ASSERT_EQ(u32(m, 10), m.size() - 14);
+    if (m[9] == char(Codec::kJpeg)) {
+      tjhandle tj = tjInitDecompress();
+      std::vector<uint8_t> px(size_t(w) * h * 3);
+      int jw = 0, jh = 0, sub = 0, space = 0;
+      auto* data = reinterpret_cast<const unsigned char*>(m.data() + 14);
+      ASSERT_EQ(tjDecompressHeader3(tj, data, m.size() - 14, &jw, &jh, &sub, &space), 0);
+      ASSERT_EQ(jw, w);
+      ASSERT_EQ(jh, h);
+      ASSERT_EQ(tjDecompress2(tj, data, m.size() - 14, px.data(), w, 0, h, TJPF_RGB, 0), 0);
+      tjDestroy(tj);
+      for (int r = 0; r < h; ++r) std::memcpy(&rgb[(size_t(y + r) * width + x) * 3], &px[size_t(r) * w * 3], w * 3);
+      return;
+    }
+    ASSERT_EQ(m[9], char(Codec::kPng));
     png_image img;
     std::memset(&img, 0, sizeof img);
     img.version = PNG_IMAGE_VERSION;
@@ -103,9 +118,10 @@ struct Canvas {
   }
 };
 
-std::vector<std::string> encode(FrameEncoder& e, Frame& f, std::vector<Rect> damage, EncodeStats* stats = nullptr) {
+std::vector<std::string> encode(FrameEncoder& e, Frame& f, std::vector<Rect> damage, EncodeStats* stats = nullptr,
+                                SteadyClock::time_point now = SteadyClock::now(), Quality q = {.allow_lossy = false}) {
   std::vector<std::string> out;
-  auto s = e.encode(f.view(), damage, SteadyClock::now(), Quality{}, out);
+  auto s = e.encode(f.view(), damage, now, q, out);
   if (stats) *stats = s;
   return out;
 }
@@ -194,6 +210,32 @@ TEST(EncoderTest, AScrolledScreenIsACopyAndTheNewLinesOnly) {
   EncodeStats full;
   encode(fresh, after, {{0, 0, 320, 640}}, &full);
   EXPECT_LT(scrolled.bytes * 4, full.bytes) << scrolled.bytes << " vs " << full.bytes;
+}
+
+TEST(EncoderTest, APhotoGoesAsJpegThenLosslessOnceItStaysStill) {
+  Frame photo(256, 128);
+  for (int y = 0; y < 128; ++y) {
+    for (int x = 0; x < 256; ++x) {
+      photo.set(x, y, uint8_t(128 + 100 * std::sin(x * 0.05)), uint8_t(x ^ y), uint8_t((x * y) / 130));
+    }
+  }
+  FrameEncoder e(EncoderOptions{.lossless_refresh_after = 300ms});
+  auto t0 = SteadyClock::now();
+  EncodeStats stats;
+  Canvas canvas(256, 128);
+  for (const auto& m : encode(e, photo, {{0, 0, 256, 128}}, &stats, t0, Quality{.jpeg_quality = 70})) canvas.apply(m);
+  EXPECT_GT(stats.jpeg, 0);
+  EXPECT_EQ(stats.png, 0);
+  EXPECT_FALSE(canvas.equals(photo)) << "JPEG at 70 should not be exact";
+  ASSERT_TRUE(e.refresh_due().has_value());
+  EXPECT_EQ(*e.refresh_due(), t0 + 300ms);
+  // Not yet due: nothing. Due: the same tiles again, lossless, with no damage at all.
+  EXPECT_TRUE(encode(e, photo, {}, &stats, t0 + 299ms, Quality{.jpeg_quality = 70}).empty());
+  for (const auto& m : encode(e, photo, {}, &stats, t0 + 300ms, Quality{.jpeg_quality = 70})) canvas.apply(m);
+  EXPECT_EQ(stats.jpeg, 0);
+  EXPECT_GT(stats.png, 0);
+  EXPECT_TRUE(canvas.equals(photo));
+  EXPECT_FALSE(e.refresh_due().has_value());
 }
 
 TEST(EncoderTest, ThePoolGivesTheSameMessagesInTheSameOrder) {

@@ -9,7 +9,10 @@
 // rows of the new frame that the client already has a few rows further up
 // or down are sent as one Copy per column band. A changed tile of one colour
 // becomes a Solid; neighbouring changed tiles of a tile row are merged into
-// one PNG (indexed when it has at most 256 colours).
+// one image: an indexed PNG when they have at most 256 colours, else a JPEG
+// when the quality allows lossy (photographs, video), else an RGB PNG. A
+// region sent as JPEG is sent again losslessly once it has stayed
+// unchanged for lossless_refresh_after.
 //
 // Not thread-safe: one encoder per display session, used by its thread.
 #pragma once
@@ -68,9 +71,9 @@ class FrameEncoder {
   EncodeStats encode(const FrameView& frame, std::span<const Rect> damage, std::chrono::steady_clock::time_point now,
                      const Quality& quality, std::vector<std::string>& out);
 
-  // When regions sent lossy await their lossless refresh; this encoder
-  // sends everything lossless, so never.
-  std::optional<std::chrono::steady_clock::time_point> refresh_due() const { return std::nullopt; }
+  // When the oldest region sent lossy is due for its lossless refresh (call
+  // encode() then, with or without damage); nullopt when none is lossy.
+  std::optional<std::chrono::steady_clock::time_point> refresh_due() const;
 
  private:
   struct Copy {
@@ -85,9 +88,10 @@ class FrameEncoder {
   // The copies that bring the client's rows to the new frame's: one
   // vertical offset for the frame, at most one run per column band.
   std::vector<Copy> find_scroll(const std::vector<int>& rows, const std::vector<char>& touched) const;
-  // One tile row's messages, in order.
-  void encode_row(const FrameView& frame, int row, const std::vector<char>& touched, std::vector<std::string>& out,
-                  EncodeStats& stats);
+  // One tile row's messages, in order. `lossless` tiles are refreshes.
+  void encode_row(const FrameView& frame, int row, const std::vector<char>& touched,
+                  const std::vector<char>& lossless, const Quality& quality,
+                  std::chrono::steady_clock::time_point now, std::vector<std::string>& out, EncodeStats& stats);
 
   EncoderOptions options_;
   int width_ = 0, height_ = 0;
@@ -96,6 +100,7 @@ class FrameEncoder {
   std::vector<uint64_t> tile_hashes_;  // per tile, of the frame being encoded
   std::vector<uint64_t> old_rows_;     // per column band and pixel row, as the client has it
   std::vector<uint64_t> new_rows_;     // the same for the frame being encoded
+  std::vector<std::chrono::steady_clock::time_point> lossy_at_;  // per tile: sent lossy then; epoch: lossless
 };
 
 }  // namespace oriel::display

@@ -282,14 +282,20 @@ bool DisplayClient::follow(std::chrono::milliseconds period) {
   return true;
 }
 
-void DisplayClient::type(const std::string& text) {
+std::vector<display::KeyEvent> key_events(const std::string& text) {
+  std::vector<display::KeyEvent> events;
   for (char ch : text) {
     Key k = key_for(ch);
-    if (k.shift) send(display::KeyEvent{true, 0xffe1, 0x2a});
-    send(display::KeyEvent{true, k.keysym, k.scancode});
-    send(display::KeyEvent{false, k.keysym, k.scancode});
-    if (k.shift) send(display::KeyEvent{false, 0xffe1, 0x2a});
+    if (k.shift) events.push_back({true, 0xffe1, 0x2a});
+    events.push_back({true, k.keysym, k.scancode});
+    events.push_back({false, k.keysym, k.scancode});
+    if (k.shift) events.push_back({false, 0xffe1, 0x2a});
   }
+  return events;
+}
+
+void DisplayClient::type(const std::string& text) {
+  for (const auto& e : key_events(text)) send(e);
 }
 
 }  // namespace oriel::testing

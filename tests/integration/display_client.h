@@ -30,6 +30,10 @@ struct Received {
   bool timed_out = false;
 };
 
+// The key presses and releases that type ASCII `text` on a US layout, with
+// keysyms and PC scancodes (Shift around capitals and symbols).
+std::vector<display::KeyEvent> key_events(const std::string& text);
+
 class DisplayClient {
  public:
   // Connects to a display_url ("ws://HOST:PORT/display/ID?ticket=T").

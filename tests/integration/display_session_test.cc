@@ -1,0 +1,116 @@
+// A display session against two real QEMU guests: moving the session's
+// backend from one VNC server to the other (what live migration will do)
+// keeps the client connected, resumes frames after a short freeze, and sends
+// the user's keys to the new QEMU.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+
+#include "display_client.h"
+#include "display_session.h"
+#include "harness.h"
+#include "oriel/common/process.h"
+
+namespace oriel::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using namespace oriel::display;
+using Steady = std::chrono::steady_clock;
+
+// A QEMU test guest with its VNC server on a unix socket, killed at the end.
+struct Guest {
+  std::string dir, vnc, serial;
+  explicit Guest(const std::string& root, const std::string& name) : dir(root + "/" + name) {
+    std::filesystem::create_directories(dir);
+    vnc = dir + "/vnc.sock";
+    serial = dir + "/serial.log";
+    auto g = TestGuest::locate();
+    SystemProcessRunner runner;
+    auto run = runner.run({"qemu-system-x86_64", "-accel", "tcg,thread=multi", "-m", "192", "-machine", "q35",
+                           "-kernel", g.kernel, "-initrd", g.initrd, "-append", g.cmdline, "-vga", "std", "-display",
+                           "none", "-vnc", "unix:" + vnc, "-serial", "file:" + serial, "-daemonize", "-pidfile",
+                           dir + "/qemu.pid"},
+                          {.timeout = 30s});
+    if (!run.ok() || run->exit_code != 0) throw std::runtime_error("QEMU did not start");
+  }
+  ~Guest() {
+    std::ifstream in(dir + "/qemu.pid");
+    pid_t pid = 0;
+    if (in >> pid && pid > 0) ::kill(pid, SIGKILL);
+  }
+};
+
+// Acknowledges every frame at once and notes when each arrived.
+class Client final : public ClientSink {
+ public:
+  std::function<void(uint32_t)> ack;
+  void send(std::string m) override {
+    if (m.size() >= 9 && uint8_t(m[m.size() - 9]) == uint8_t(ServerType::kFrameEnd)) {
+      uint32_t frame = 0;
+      for (int i = 0; i < 4; ++i) frame |= uint32_t(uint8_t(m[m.size() - 8 + i])) << (8 * i);
+      std::lock_guard lock(mu);
+      arrivals.push_back(Steady::now());
+      ack(frame);
+    }
+  }
+  void close(CloseCode code, std::string) override { closed = static_cast<int>(code); }
+  size_t frames() {
+    std::lock_guard lock(mu);
+    return arrivals.size();
+  }
+  std::mutex mu;
+  std::vector<Steady::time_point> arrivals;
+  std::atomic<int> closed{0};
+};
+
+TEST(DisplaySessionTest, MovingTheBackendKeepsTheClientAndItsInput) {
+  std::string root = make_temp_dir("display-session");
+  Guest a(root, "a"), b(root, "b");
+  ASSERT_TRUE(wait_for_text(a.serial, "ORIEL-GUEST-READY", 60s));
+  ASSERT_TRUE(wait_for_text(b.serial, "ORIEL-GUEST-READY", 60s));
+  boost::asio::thread_pool pool(2);
+  {
+    DisplaySession session({"s-1", "d-1", "moving", a.vnc}, pool);
+    auto client = std::make_shared<Client>();
+    client->ack = [&session, raw = client.get()](uint32_t f) { session.input(raw, FrameAck{f}); };
+    session.attach(client);
+    session.input(client.get(), ClientHello{1, 1280, 800});
+    ASSERT_TRUE(wait_until([&] { return client->frames() > 0; }, 10s));
+
+    auto moved_at = Steady::now();
+    session.move_backend(b.vnc);
+    // The new backend's whole screen arrives as a frame after the move.
+    ASSERT_TRUE(wait_until(
+        [&] {
+          std::lock_guard lock(client->mu);
+          return !client->arrivals.empty() && client->arrivals.back() > moved_at;
+        },
+        10s));
+    double freeze_ms = 0;
+    {
+      std::lock_guard lock(client->mu);
+      auto first_after = std::find_if(client->arrivals.begin(), client->arrivals.end(),
+                                      [&](auto t) { return t > moved_at; });
+      freeze_ms = std::chrono::duration<double, std::milli>(*first_after - moved_at).count();
+    }
+    EXPECT_LT(freeze_ms, 1000) << "the client saw the screen freeze for " << freeze_ms << " ms";
+    EXPECT_EQ(client->closed, 0);
+
+    // Keys now go to the second guest, not the first.
+    size_t before_a = read_file(a.serial).size(), before_b = read_file(b.serial).size();
+    for (const auto& key : key_events("echo moved >/dev/ttyS0\n")) session.input(client.get(), key);
+    EXPECT_TRUE(wait_for_text(b.serial, "moved", 30s, before_b)) << read_file(b.serial);
+    EXPECT_EQ(read_file(a.serial).find("moved", before_a), std::string::npos);
+    session.stop();
+  }
+  pool.join();
+  std::filesystem::remove_all(root);
+}
+
+}  // namespace
+}  // namespace oriel::testing

@@ -68,9 +68,15 @@ class Client final : public ClientSink {
   std::atomic<int> closed{0};
 };
 
+// Removes the directory last, after the guests in it are killed.
+struct TempDir {
+  std::string path = make_temp_dir("display-session");
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
 TEST(DisplaySessionTest, MovingTheBackendKeepsTheClientAndItsInput) {
-  std::string root = make_temp_dir("display-session");
-  Guest a(root, "a"), b(root, "b");
+  TempDir root;
+  Guest a(root.path, "a"), b(root.path, "b");
   ASSERT_TRUE(wait_for_text(a.serial, "ORIEL-GUEST-READY", 60s));
   ASSERT_TRUE(wait_for_text(b.serial, "ORIEL-GUEST-READY", 60s));
   boost::asio::thread_pool pool(2);
@@ -109,7 +115,6 @@ TEST(DisplaySessionTest, MovingTheBackendKeepsTheClientAndItsInput) {
     session.stop();
   }
   pool.join();
-  std::filesystem::remove_all(root);
 }
 
 }  // namespace

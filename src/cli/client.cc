@@ -117,6 +117,10 @@ struct ApiClient::Connection {
   beast::flat_buffer buffer;
   bool open = false;
   int opened = 0;
+  // When the last answer arrived, and how long the server keeps an idle
+  // connection (its Keep-Alive timeout; zero when it did not say).
+  std::chrono::steady_clock::time_point last_answer;
+  std::chrono::milliseconds server_idle_limit{0};
 
   // Starts one asynchronous operation and runs the io_context until it ends.
   template <typename Start>
@@ -132,8 +136,27 @@ struct ApiClient::Connection {
   // (or holds bytes nobody asked for): either way it must not be reused.
   bool usable() {
     if (!open || buffer.size() > 0) return false;
+    // Near the server's idle limit its close may cross our request on the
+    // wire, and a POST cannot be retried safely: reconnect instead.
+    if (server_idle_limit.count() > 0 &&
+        std::chrono::steady_clock::now() - last_answer >= server_idle_limit - server_idle_limit / 4) {
+      return false;
+    }
     pollfd p{stream.socket().native_handle(), POLLIN, 0};
     return ::poll(&p, 1, 0) == 0;
+  }
+
+  // Keeps the time of an answer and the server's "Keep-Alive: timeout=N".
+  void note_answer(beast::string_view keep_alive) {
+    last_answer = std::chrono::steady_clock::now();
+    server_idle_limit = std::chrono::milliseconds(0);
+    auto at = keep_alive.find("timeout=");
+    if (at == beast::string_view::npos) return;
+    int seconds = 0;
+    for (size_t i = at + 8; i < keep_alive.size() && std::isdigit(static_cast<unsigned char>(keep_alive[i])); ++i) {
+      seconds = std::min(seconds * 10 + (keep_alive[i] - '0'), 86400);
+    }
+    server_idle_limit = std::chrono::seconds(seconds);
   }
 
   void close() {
@@ -207,6 +230,7 @@ Result<RawResponse> ApiClient::request(std::string_view method, std::string_view
     auto ec = conn_->round_trip(req, parser, timeout_);
     if (!ec) {
       auto res = parser.release();
+      conn_->note_answer(res[http::field::keep_alive]);
       if (!res.keep_alive()) conn_->close();
       return RawResponse{static_cast<int>(res.result_int()), std::string(res[http::field::content_type]),
                          std::move(res.body())};

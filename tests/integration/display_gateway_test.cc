@@ -39,7 +39,10 @@ class DisplayGatewayTest : public ::testing::Test {
     delete orield_;
   }
 
-  // Logs the user on (or back on) and waits for the desktop's shell.
+  // Logs the user on (or back on) and waits for the desktop's shell. The
+  // logon's ticket may have run out meanwhile (this suite's TTL is 5 s, a
+  // booting guest takes longer on a busy machine), so the display_url
+  // returned is a fresh one, as the web client asks for when it connects.
   static Json session_of(TestUser& u) {
     Reply r = call(u.client, "POST", "/api/v1/sessions", {{"pool_id", pool_}});
     if (r.status != 200 && r.status != 201) throw std::runtime_error("logon: " + r.body);
@@ -47,6 +50,7 @@ class DisplayGatewayTest : public ::testing::Test {
     Json d = wait_for_state(*admin_, "/api/v1/desktops/" + desktop, {"running", "failed"}, 60s);
     if (d["state"] != "running") throw std::runtime_error("desktop: " + d.dump());
     if (!wait_for_text(orield_->serial_log(desktop), "ORIEL-GUEST-READY", 60s)) throw std::runtime_error("no READY");
+    r.json["display_url"] = new_url(u, r.json["id"]);
     return r.json;
   }
   static std::string new_url(TestUser& u, const std::string& session) {

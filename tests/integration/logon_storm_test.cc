@@ -110,6 +110,8 @@ class LogonStormTest : public ::testing::Test {
           o.status = r->status;
           o.body = r->body;
           o.json = Json::parse(r->body, nullptr, false);
+        } else {
+          o.body = r.error().message();
         }
         std::lock_guard lock(mu);
         out[i] = std::move(o);

@@ -84,7 +84,8 @@ std::optional<std::string> invalid_reply(const Response& r) {
   return std::nullopt;
 }
 
-RawResponse to_message(const Response& r, unsigned version, bool keep_alive, bool head) {
+RawResponse to_message(const Response& r, unsigned version, bool keep_alive, bool head,
+                       std::chrono::milliseconds idle_timeout) {
   RawResponse res{static_cast<http::status>(r.status), version};
   res.set(http::field::server, "orield");
   res.set(http::field::cache_control, "no-store");
@@ -102,6 +103,9 @@ RawResponse to_message(const Response& r, unsigned version, bool keep_alive, boo
   }
   res.body() = r.body;
   res.keep_alive(keep_alive);
+  // How long an idle connection stays open, so that a client reconnects
+  // rather than race our close with its next request (RFC 9112 §9.8).
+  if (keep_alive) res.set("Keep-Alive", fmt::format("timeout={}", idle_timeout.count() / 1000));
   res.prepare_payload();
   if (head) res.body().clear();  // Content-Length stays that of the GET reply (RFC 7231 §4.3.2)
   return res;
@@ -314,9 +318,10 @@ asio::awaitable<bool> HttpServer::Session::write(const Response& r, unsigned ver
   RawResponse msg;
   if (auto what = invalid_reply(r)) {
     spdlog::error("a handler produced an invalid reply ({}); sending 500", *what);
-    msg = to_message(Response::error(Error::Internal("invalid reply; see the server log")), version, keep_alive, head);
+    msg = to_message(Response::error(Error::Internal("invalid reply; see the server log")), version, keep_alive, head,
+                     state_->limits.read_timeout);
   } else {
-    msg = to_message(r, version, keep_alive, head);
+    msg = to_message(r, version, keep_alive, head, state_->limits.read_timeout);
   }
   beast::error_code ec;
   stream_.expires_after(state_->limits.write_timeout);

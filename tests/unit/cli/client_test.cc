@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "scripted_peer.h"
 
 namespace oriel::cli {
@@ -154,6 +156,20 @@ TEST(ApiClientTest, ReconnectsWhenTheServerClosedTheIdleConnection) {
   ASSERT_TRUE(r.ok()) << r.error().message();
   EXPECT_EQ(server.connections(), 2);
   EXPECT_EQ(server.requests().size(), 2u);
+}
+
+TEST(ApiClientTest, ReconnectsBeforeTheServersKeepAliveTimeoutRunsOut) {
+  // The server would close after 1 s idle; a request 0.8 s after the last
+  // answer could cross that close, so the client takes a new connection.
+  ScriptedPeer server([](const SeenRequest&) { return Reply{.keep_alive = "timeout=1"}; });
+  auto api = client_for(server);
+  ASSERT_TRUE(api.get("/a").ok());
+  ASSERT_TRUE(api.post("/b", {{"k", 1}}).ok());
+  EXPECT_EQ(server.connections(), 1) << "a connection just used is kept";
+  std::this_thread::sleep_for(800ms);
+  ASSERT_TRUE(api.post("/c", {{"k", 2}}).ok());
+  EXPECT_EQ(server.connections(), 2);
+  EXPECT_EQ(server.requests().size(), 3u);
 }
 
 TEST(ApiClientTest, ConnectionRefusedIsUnavailableNamingTheUrl) {

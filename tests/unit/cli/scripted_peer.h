@@ -33,6 +33,7 @@ struct Reply {
   std::string content_type = "application/json";
   bool close_after = false;               // close the connection silently after answering
   std::chrono::milliseconds delay{0};     // wait this long (or until shutdown) before answering
+  std::string keep_alive;                 // a Keep-Alive header value, e.g. "timeout=1"
 };
 
 class ScriptedPeer {
@@ -115,6 +116,7 @@ class ScriptedPeer {
       }
       http::response<http::string_body> res{static_cast<http::status>(reply.status), 11};
       res.set(http::field::content_type, reply.content_type);
+      if (!reply.keep_alive.empty()) res.set(http::field::keep_alive, reply.keep_alive);
       res.body() = reply.body;
       res.keep_alive(req.keep_alive());
       res.prepare_payload();

@@ -165,6 +165,7 @@ class DisplaySession::Worker final : public VncEvents {
   RateControl rate_;
   std::shared_ptr<ClientSink> sink_;
   bool hello_ = false;
+  uint16_t version_ = 1;  // negotiated in the client's hello
   bool resized_ = false;
   std::vector<Rect> damage_;
   SteadyClock::time_point first_damage_at_;
@@ -278,9 +279,10 @@ void DisplaySession::Worker::input(const ClientSink* from, ClientMessage message
   if (std::holds_alternative<ClientHello>(message)) {
     if (hello_) return fail(CloseCode::kProtocolError, "ClientHello sent twice");
     hello_ = true;
+    version_ = negotiated_version(std::get<ClientHello>(message).version);
     std::string out;
     FrameView f = vnc_ ? vnc_->frame() : FrameView{nullptr, 0, 0, 0};
-    write_server_hello(out, static_cast<uint16_t>(f.width), static_cast<uint16_t>(f.height), target_.policy,
+    write_server_hello(out, version_, static_cast<uint16_t>(f.width), static_cast<uint16_t>(f.height), target_.policy,
                        target_.desktop_name);
     sink_->send(std::move(out));
     if (vnc_) refresh_all();
@@ -299,6 +301,11 @@ void DisplaySession::Worker::input(const ClientSink* from, ClientMessage message
           }
         } else if constexpr (std::is_same_v<T, Refresh>) {
           if (vnc_) refresh_all();
+        } else if constexpr (std::is_same_v<T, Ping>) {
+          if (version_ < 2) return fail(CloseCode::kProtocolError, "Ping needs protocol version 2");
+          std::string pong;
+          write_pong(pong, m.token);
+          sink_->send(std::move(pong));
         } else if (!vnc_) {
           return;  // input while the display reconnects is dropped
         } else if constexpr (std::is_same_v<T, KeyEvent>) {

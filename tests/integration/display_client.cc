@@ -180,7 +180,7 @@ bool DisplayClient::apply(const std::string& bytes) {
     auto type = static_cast<display::ServerType>(c.take(1));
     switch (type) {
       case display::ServerType::kServerHello: {
-        c.take(2);
+        version_ = static_cast<int>(c.take(2));
         int w = static_cast<int>(c.take(2)), h = static_cast<int>(c.take(2));
         policy_ = static_cast<int>(c.take(1));
         name_ = c.bytes(c.take(4));
@@ -244,6 +244,7 @@ bool DisplayClient::apply(const std::string& bytes) {
         send(display::FrameAck{frame});
         break;
       }
+      case display::ServerType::kPong: pongs_.push_back(c.take(4)); break;
       default: return false;
     }
   }
@@ -262,8 +263,8 @@ bool DisplayClient::failed(const Received& r) {
   return true;
 }
 
-bool DisplayClient::hello_and_frames(int frames, std::chrono::milliseconds timeout) {
-  send(display::ClientHello{display::kProtocolVersion, 1280, 800});
+bool DisplayClient::hello_and_frames(int frames, std::chrono::milliseconds timeout, uint16_t version) {
+  send(display::ClientHello{version, 1280, 800});
   auto deadline = SteadyClock::now() + timeout;
   while (frames_ < frames && SteadyClock::now() < deadline) {
     Received r = receive(std::chrono::milliseconds(1000));

@@ -51,7 +51,8 @@ class DisplayClient {
 
   // Hello, then reads and applies messages, acking each frame, until
   // `frames` frames have arrived. False on close or timeout.
-  bool hello_and_frames(int frames, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  bool hello_and_frames(int frames, std::chrono::milliseconds timeout = std::chrono::seconds(20),
+                        uint16_t version = display::kProtocolVersion);
   // Reads and applies frames (acking them) for `period`; false on a close
   // or a message that does not decode.
   bool follow(std::chrono::milliseconds period);
@@ -64,6 +65,8 @@ class DisplayClient {
   size_t bytes_received() const { return bytes_; }
   std::string desktop_name() const { return name_; }
   int policy() const { return policy_; }  // ServerHello's clipboard bits
+  int version() const { return version_; }  // ServerHello's version
+  const std::vector<uint32_t>& pongs() const { return pongs_; }  // tokens of the Pongs received
   // Why the last hello_and_frames() or follow() failed, for test messages.
   const std::string& error() const { return error_; }
 
@@ -90,6 +93,8 @@ class DisplayClient {
   size_t bytes_ = 0;
   std::string name_;
   int policy_ = -1;
+  int version_ = 0;
+  std::vector<uint32_t> pongs_;
   std::string error_;
 };
 

@@ -177,6 +177,24 @@ TEST_F(DisplayGatewayTest, ThePoolsClipboardPolicyReachesTheClient) {
   ASSERT_EQ(call(*admin_, "PATCH", "/api/v1/pools/" + pool_, {{"clipboard", "both"}}).status, 200);
 }
 
+TEST_F(DisplayGatewayTest, APingIsAnsweredInVersion2AndIsAProtocolErrorInVersion1) {
+  Json a = session_of(*ana_);
+  {
+    DisplayClient v2(new_url(*ana_, a["id"]));
+    ASSERT_TRUE(v2.hello_and_frames(1, 20s, 7)) << v2.error();  // asks for more than there is
+    EXPECT_EQ(v2.version(), display::kProtocolVersion);
+    v2.send(display::Ping{41});
+    v2.send(display::Ping{42});
+    for (int i = 0; i < 50 && v2.pongs().size() < 2; ++i) ASSERT_TRUE(v2.follow(100ms)) << v2.error();
+    EXPECT_EQ(v2.pongs(), (std::vector<uint32_t>{41, 42}));
+  }
+  DisplayClient v1(new_url(*ana_, a["id"]));
+  ASSERT_TRUE(v1.hello_and_frames(1, 20s, 1)) << v1.error();
+  EXPECT_EQ(v1.version(), 1);
+  v1.send(display::Ping{1});
+  EXPECT_EQ(v1.wait_closed(), 4400);
+}
+
 TEST_F(DisplayGatewayTest, AClientThatNeverAcknowledgesIsClosedWith4408) {
   Json a = session_of(*ana_);
   DisplayClient mute(new_url(*ana_, a["id"]));

@@ -1,4 +1,4 @@
-// docs/display-protocol.md, version 1. Little-endian fields; a reader that
+// docs/display-protocol.md, versions 1 and 2. Little-endian fields; a reader that
 // checks every length before it reads, so no client message can make the
 // gateway read past its buffer.
 #include "oriel/display/protocol.h"
@@ -125,9 +125,10 @@ Result<ClientMessage> parse_size(Reader& r) {
 
 }  // namespace
 
-void write_server_hello(std::string& out, uint16_t width, uint16_t height, uint8_t policy, std::string_view name) {
+void write_server_hello(std::string& out, uint16_t version, uint16_t width, uint16_t height, uint8_t policy,
+                        std::string_view name) {
   put8(out, static_cast<uint8_t>(ServerType::kServerHello));
-  put16(out, kProtocolVersion);
+  put16(out, version);
   put16(out, width);
   put16(out, height);
   put8(out, policy);
@@ -192,6 +193,11 @@ void write_frame_end(std::string& out, uint32_t frame, uint32_t encode_us) {
   put32(out, encode_us);
 }
 
+void write_pong(std::string& out, uint32_t token) {
+  put8(out, static_cast<uint8_t>(ServerType::kPong));
+  put32(out, token);
+}
+
 Result<ClientMessage> parse_client_message(std::string_view bytes) {
   if (bytes.empty()) return Error::InvalidArgument("empty message");
   if (bytes.size() > kMaxClientMessageBytes) {
@@ -233,6 +239,11 @@ Result<ClientMessage> parse_client_message(std::string_view bytes) {
       Reader r(bytes.substr(1), "Refresh");
       return finish(r, Refresh{});
     }
+    case ClientType::kPing: {
+      Reader r(bytes.substr(1), "Ping");
+      Ping m{TRY(r.u32())};
+      return finish(r, m);
+    }
   }
   return Error::InvalidArgument(fmt::format("unknown message type 0x{:02x}", static_cast<unsigned char>(bytes[0])));
 }
@@ -269,8 +280,11 @@ std::string encode_client_message(const ClientMessage& message) {
           put8(out, static_cast<uint8_t>(ClientType::kRequestSize));
           put16(out, m.width);
           put16(out, m.height);
-        } else {
+        } else if constexpr (std::is_same_v<T, Refresh>) {
           put8(out, static_cast<uint8_t>(ClientType::kRefresh));
+        } else {
+          put8(out, static_cast<uint8_t>(ClientType::kPing));
+          put32(out, m.token);
         }
       },
       message);

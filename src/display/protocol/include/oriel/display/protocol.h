@@ -1,5 +1,5 @@
 // The display protocol between the gateway and the browser client
-// (docs/display-protocol.md, version 1): writers for the server's messages
+// (docs/display-protocol.md, versions 1 and 2): writers for the server's messages
 // and a parser for the client's. Pure functions over bytes; no I/O, no
 // state, safe from any thread. Client bytes are untrusted: parse_client_message
 // returns an error for every malformed message and never asserts.
@@ -14,7 +14,9 @@
 
 namespace oriel::display {
 
-inline constexpr uint16_t kProtocolVersion = 1;
+// The newest version the gateway speaks; a client's hello may ask for less.
+// Version 2 adds Ping and Pong.
+inline constexpr uint16_t kProtocolVersion = 2;
 inline constexpr size_t kMaxClipboardBytes = 1 << 20;
 inline constexpr size_t kMaxClientMessageBytes = kMaxClipboardBytes + 5;
 inline constexpr int kMaxFramesInFlight = 2;
@@ -29,6 +31,7 @@ enum class ServerType : uint8_t {
   kCursorPosition = 0x21,
   kClipboard = 0x30,
   kFrameEnd = 0x40,
+  kPong = 0x41,  // version 2
 };
 
 enum class ClientType : uint8_t {
@@ -40,6 +43,7 @@ enum class ClientType : uint8_t {
   kCtrlAltDel = 0x86,
   kRequestSize = 0x87,
   kRefresh = 0x88,
+  kPing = 0x89,  // version 2
 };
 
 enum class Codec : uint8_t { kPng = 1, kJpeg = 2, kWebp = 3 };
@@ -72,7 +76,8 @@ struct Rect {
 // Each appends one complete message to `out`; a WebSocket message may carry
 // several back to back (a whole frame).
 
-void write_server_hello(std::string& out, uint16_t width, uint16_t height, uint8_t policy, std::string_view name);
+void write_server_hello(std::string& out, uint16_t version, uint16_t width, uint16_t height, uint8_t policy,
+                        std::string_view name);
 void write_resize(std::string& out, uint16_t width, uint16_t height);
 void write_solid(std::string& out, const Rect& r, uint8_t red, uint8_t green, uint8_t blue);
 void write_copy(std::string& out, int src_x, int src_y, const Rect& to);
@@ -84,6 +89,7 @@ void write_cursor_shape(std::string& out, uint16_t hot_x, uint16_t hot_y, uint16
 void write_cursor_position(std::string& out, uint16_t x, uint16_t y);
 void write_clipboard(std::string& out, std::string_view text);
 void write_frame_end(std::string& out, uint32_t frame, uint32_t encode_us);
+void write_pong(std::string& out, uint32_t token);
 
 // ----------------------------------------------------------- client → server
 
@@ -111,9 +117,17 @@ struct RequestSize {
   uint16_t width = 0, height = 0;
 };
 struct Refresh {};
+struct Ping {
+  uint32_t token = 0;  // echoed in the Pong
+};
 
-using ClientMessage =
-    std::variant<ClientHello, KeyEvent, PointerEvent, ClipboardText, FrameAck, CtrlAltDel, RequestSize, Refresh>;
+using ClientMessage = std::variant<ClientHello, KeyEvent, PointerEvent, ClipboardText, FrameAck, CtrlAltDel,
+                                   RequestSize, Refresh, Ping>;
+
+// The version both sides speak after a hello asking for `requested` (≥ 1).
+inline uint16_t negotiated_version(uint16_t requested) {
+  return requested < kProtocolVersion ? requested : kProtocolVersion;
+}
 
 // One whole WebSocket message from the client. InvalidArgument names the
 // message and what is wrong with it (unknown type, truncated, trailing bytes,

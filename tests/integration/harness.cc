@@ -155,8 +155,13 @@ Orield::~Orield() {
 
 void Orield::start() {
   fs::remove(data_dir_ + "/orield.url");
+  // A restarted orield comes back at the same address, as clients (a
+  // browser tab that reconnects by itself) expect; the first start takes
+  // any free port.
+  std::string listen = "127.0.0.1:0";
+  if (auto colon = url_.rfind(':'); colon != std::string::npos) listen = "127.0.0.1" + url_.substr(colon);
   std::vector<std::string> args = {std::string(ORIEL_BINARY_DIR) + "/bin/orield", "--data-dir", data_dir_,
-                                   "--listen", "127.0.0.1:0", "--admin-password", password_,
+                                   "--listen", listen, "--admin-password", password_,
                                    "--shutdown-timeout", "10"};
   bool has_accel = false;
   for (const auto& a : extra_args_) has_accel |= a == "--accelerator";

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Builds the Oriel demo desktop: Debian 12 (bookworm) with Xorg + JWM + xterm,
 # autologin of user "oriel" on tty1 straight into the graphical session.
+# Also xdotool, feh and a few generated photo-like pictures in
+# /usr/local/share/oriel/photos, which the display benchmark's recorded
+# workloads use (bench/display/record-workloads).
 #
 #   images/desktop/build.sh OUTDIR
 #     OUTDIR/desktop.qcow2  ext4 root file system, no partition table (/dev/vda)
@@ -29,6 +32,7 @@ packages=(
   xserver-xorg-core xserver-xorg-input-libinput xinit xauth
   jwm xterm fonts-dejavu-core
   procps less
+  xdotool feh
 )
 cmdline="root=/dev/vda rw console=tty0 console=ttyS0 quiet"
 steps=7
@@ -55,7 +59,7 @@ fi
 # --- step 1: preflight --------------------------------------------------------------
 step 1 "checking tools and finding the Debian mirror"
 [ "$(id -u)" -eq 0 ] || die "must run as root (debootstrap and chroot)"
-for tool in debootstrap chroot mke2fs qemu-img mount umount findmnt sha256sum flock; do
+for tool in debootstrap chroot mke2fs qemu-img mount umount findmnt sha256sum flock python3; do
   command -v "$tool" >/dev/null || die "'$tool' is missing (run scripts/setup)"
 done
 [ -f /usr/share/debootstrap/scripts/$suite ] || die "debootstrap does not know $suite"
@@ -143,7 +147,7 @@ fi
 unmount_all
 
 # --- step 3: packages -----------------------------------------------------------------------
-step 3 "installing ${#packages[@]} packages (kernel, systemd, Xorg, JWM, xterm)"
+step 3 "installing ${#packages[@]} packages (kernel, systemd, Xorg, JWM, xterm, xdotool, feh)"
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
                    DEBIAN_FRONTEND=noninteractive "$@"; }
 mount -t proc proc "$root/proc"
@@ -198,6 +202,10 @@ groups=$(for g in audio video input render; do in_root getent group "$g" >/dev/n
 in_root useradd --create-home --shell /bin/bash --user-group ${groups:+--groups "${groups%,}"} "$user"
 echo "$user:$password" | in_root chpasswd
 in_root passwd --lock root >/dev/null
+
+# Photo-like pictures for feh (the display benchmark's slideshow workload,
+# bench/display/record-workloads; also something to look at in the demo).
+python3 "$here/make-photos" "$root/usr/local/share/oriel/photos" 6 || die "make-photos failed"
 
 # Autologin on tty1; the login shell starts X (rootless Xorg via systemd-logind).
 mkdir -p "$root/etc/systemd/system/getty@tty1.service.d"

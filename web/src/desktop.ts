@@ -116,6 +116,17 @@ function updateOverlay(): void {
   }
 }
 
+// Tells the gateway the window's size once the user stops resizing, for
+// desktops that can follow it (the others are scaled).
+let sizeTimer: ReturnType<typeof setTimeout> | undefined;
+function requestSizeSoon(): void {
+  clearTimeout(sizeTimer);
+  sizeTimer = setTimeout(() => {
+    const ratio = window.devicePixelRatio || 1;
+    client.send(P.requestSize(Math.round(stage.clientWidth * ratio), Math.round(stage.clientHeight * ratio)));
+  }, 400);
+}
+
 async function sessionAction(method: string, path: string, after: string): Promise<void> {
   try {
     await api(method, path);
@@ -169,7 +180,10 @@ if (!sessionId) {
 } else {
   wireToolbar();
   input.attach();
-  new ResizeObserver(layout).observe(stage);
+  new ResizeObserver(() => {
+    layout();
+    requestSizeSoon();
+  }).observe(stage);
   document.addEventListener('fullscreenchange', layout);
   setInterval(updateOverlay, 500);
   client.start();

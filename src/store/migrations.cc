@@ -2,10 +2,10 @@
 
 namespace oriel::store {
 
-const std::vector<std::string_view>& migrations() {
-  static const std::vector<std::string_view> kMigrations = {
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> kMigrations = {
       // 1: users, tokens, hosts, images, desktops.
-      R"sql(
+      {.portable = R"sql(
 CREATE TABLE users (
   id TEXT PRIMARY KEY,
   username TEXT NOT NULL UNIQUE,
@@ -68,11 +68,12 @@ CREATE TABLE desktops (
 CREATE INDEX desktops_pool ON desktops(pool_id);
 CREATE INDEX desktops_host ON desktops(host_id);
 CREATE INDEX desktops_image ON desktops(image_id);
-)sql",
+)sql"},
       // 2: the broker: tenants, pools, entitlements, sessions, tickets, audit,
       // usage. Desktops gain a tenant, and their names become unique per
-      // tenant (SQLite cannot drop a constraint: the table is rebuilt).
-      R"sql(
+      // tenant (SQLite cannot drop a constraint: the table is rebuilt, which
+      // PostgreSQL does as well).
+      {.portable = R"sql(
 CREATE TABLE tenants (
   id TEXT PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
@@ -164,6 +165,22 @@ CREATE TABLE tickets (
   used_ms BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX tickets_expiry ON tickets(expires_ms);
+CREATE TABLE usage (
+  kind TEXT NOT NULL,
+  subject_id TEXT NOT NULL,
+  tenant_id TEXT NOT NULL,
+  pool_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  start_ms BIGINT NOT NULL,
+  end_ms BIGINT NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX usage_open ON usage(kind, subject_id) WHERE end_ms = 0;
+CREATE INDEX usage_time ON usage(start_ms);
+CREATE INDEX usage_tenant_time ON usage(tenant_id, start_ms);
+)sql",
+       // The audit log: its auto-increment key and the triggers that refuse
+       // any change are written differently by each dialect.
+       .sqlite = R"sql(
 CREATE TABLE audit (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   at_ms BIGINT NOT NULL,
@@ -182,25 +199,46 @@ CREATE INDEX audit_time ON audit(at_ms);
 CREATE INDEX audit_user_time ON audit(user_id, at_ms);
 CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TABLE usage (
-  kind TEXT NOT NULL,
-  subject_id TEXT NOT NULL,
+)sql",
+       .postgres = R"sql(
+CREATE TABLE audit (
+  seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  at_ms BIGINT NOT NULL,
   tenant_id TEXT NOT NULL,
-  pool_id TEXT NOT NULL,
   user_id TEXT NOT NULL,
-  start_ms BIGINT NOT NULL,
-  end_ms BIGINT NOT NULL DEFAULT 0
+  username TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  address TEXT NOT NULL,
+  status BIGINT NOT NULL,
+  result TEXT NOT NULL,
+  detail TEXT NOT NULL
 );
-CREATE UNIQUE INDEX usage_open ON usage(kind, subject_id) WHERE end_ms = 0;
-CREATE INDEX usage_time ON usage(start_ms);
-CREATE INDEX usage_tenant_time ON usage(tenant_id, start_ms);
-)sql",
+CREATE INDEX audit_tenant_time ON audit(tenant_id, at_ms);
+CREATE INDEX audit_time ON audit(at_ms);
+CREATE INDEX audit_user_time ON audit(user_id, at_ms);
+CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'the audit log is append-only';
+END
+$$;
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+-- TRUNCATE bypasses row triggers: refused on its own.
+CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+)sql"},
       // 3: the display gateway's clipboard policy, per pool.
-      R"sql(
+      {.portable = R"sql(
 ALTER TABLE pools ADD COLUMN clipboard TEXT NOT NULL DEFAULT 'both';
-)sql",
+)sql"},
   };
   return kMigrations;
+}
+
+std::string migration_sql(const Migration& m, Dialect dialect) {
+  std::string sql(m.portable);
+  sql += dialect == Dialect::kSqlite ? m.sqlite : m.postgres;
+  return sql;
 }
 
 }  // namespace oriel::store

@@ -5,15 +5,6 @@
 namespace oriel::store {
 namespace {
 
-constexpr std::string_view kPoolColumns =
-    "id, name, tenant_id, image_id, type, size, spare, vcpus, memory_mb, idle_timeout_s, provisioning, state, "
-    "message, next_index, created_ms, updated_ms, version, clipboard";
-constexpr std::string_view kSessionColumns =
-    "id, pool_id, tenant_id, user_id, desktop_id, state, client_address, created_ms, last_activity_ms, ended_ms";
-constexpr std::string_view kAuditColumns =
-    "seq, at_ms, tenant_id, user_id, username, action, target, address, status, result, detail";
-constexpr std::string_view kUsageColumns = "kind, subject_id, tenant_id, pool_id, user_id, start_ms, end_ms";
-
 PoolRecord read_pool(const SqliteStatement& s) {
   PoolRecord p;
   p.id = s.text(0);
@@ -260,14 +251,15 @@ Result<void> SqliteStore::close_usage(std::string_view kind, std::string_view su
 }
 
 Result<std::vector<UsageInterval>> SqliteStore::open_usage(std::string_view kind) {
-  return many<UsageInterval>(fmt::format("SELECT {} FROM usage WHERE kind=? AND end_ms=0", kUsageColumns),
+  return many<UsageInterval>(fmt::format("SELECT {} FROM usage WHERE kind=? AND end_ms=0 ORDER BY start_ms, subject_id",
+                                         kUsageColumns),
                              read_usage, kind);
 }
 
 Result<std::vector<UsageInterval>> SqliteStore::usage(WallTime from, WallTime to, std::string_view tenant_id) {
   return many<UsageInterval>(
       fmt::format("SELECT {} FROM usage WHERE start_ms<?1 AND (end_ms=0 OR end_ms>?2) AND (?3='' OR tenant_id=?3) "
-                  "ORDER BY start_ms",
+                  "ORDER BY start_ms, kind, subject_id",
                   kUsageColumns),
       read_usage, to_unix_ms(to), to_unix_ms(from), tenant_id);
 }

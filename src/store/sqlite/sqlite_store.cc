@@ -70,7 +70,8 @@ Result<void> SqliteStore::migrate() {
   }
   for (size_t v = static_cast<size_t>(version_); v < all.size(); ++v) {
     // Each migration and its version bump commit together or not at all.
-    auto applied = db_.exec(fmt::format("BEGIN IMMEDIATE; {} PRAGMA user_version={}; COMMIT;", all[v], v + 1));
+    auto applied = db_.exec(fmt::format("BEGIN IMMEDIATE; {} PRAGMA user_version={}; COMMIT;",
+                                        migration_sql(all[v], Dialect::kSqlite), v + 1));
     if (!applied.ok()) {
       (void)db_.exec("ROLLBACK");
       return applied.take_error().context(fmt::format("schema migration {}", v + 1));

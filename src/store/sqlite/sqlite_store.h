@@ -5,21 +5,13 @@
 
 #include <mutex>
 
+#include "columns.h"
 #include "oriel/store/store.h"
 #include "sqlite/sqlite_db.h"
 
 namespace oriel::store {
 
-inline constexpr std::string_view kDesktopColumns =
-    "id, name, image_id, vcpus, memory_mb, host_id, pool_id, tenant_id, assigned_user, state, desired, pending_op, "
-    "error, deadline_ms, created_ms, updated_ms, version";
-inline constexpr std::string_view kUserColumns =
-    "id, username, password_hash, role, tenant_id, created_ms, failed_logins, last_failed_ms, locked_until_ms";
-inline constexpr std::string_view kImageColumns =
-    "id, name, state, progress, source_path, requested_format, source_format, path, virtual_size_bytes, size_bytes, "
-    "boot_json, error, created_ms, updated_ms";
-
-// Row readers for the column lists above (and the users/hosts selects).
+// Row readers for the column lists of columns.h.
 DesktopRecord read_desktop(const SqliteStatement& s);
 ImageRecord read_image(const SqliteStatement& s);
 HostRecord read_host(const SqliteStatement& s);

@@ -1,7 +1,8 @@
-// The broker's decisions against a real SQLite store, with a manual clock and
-// seeded randomness. The controller is not started: its desktop reconciler
-// never boots a VM here (integration tests do that), and the broker's loop is
-// run by hand with reconcile_broker(), so every step is exact.
+// The broker's decisions against a real store, SQLite and PostgreSQL (each
+// test runs on both), with a manual clock and seeded randomness. The
+// controller is not started: its desktop reconciler never boots a VM here
+// (integration tests do that), and the broker's loop is run by hand with
+// reconcile_broker(), so every step is exact.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -11,6 +12,7 @@
 
 #include "oriel/agent/local_agent.h"
 #include "oriel/controller/controller.h"
+#include "store_test_backends.h"
 
 namespace oriel::controller {
 namespace {
@@ -18,14 +20,18 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-class BrokerTest : public ::testing::Test {
+class BrokerTest : public ::testing::TestWithParam<test_support::Backend> {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("oriel-broker-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() / fmt::format("oriel-broker-{}-{}", ::getpid(), ++tests_);
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "run");
-    store_ = std::move(store::open_sqlite_store((dir_ / "oriel.db").string()).value());
+    auto db = test_support::TestDatabase::create(GetParam());
+    ASSERT_TRUE(db.ok()) << db.error().message();
+    db_ = std::move(db).value();
+    auto store = db_->open();
+    ASSERT_TRUE(store.ok()) << store.error().message();
+    store_ = std::move(store).value();
     agent_ = std::make_unique<agent::LocalAgent>(
         runner_, agent::LocalAgentOptions{"host-1", (dir_ / "run").string(), (dir_ / "disks").string(),
                                           {agent::Accelerator::kTcg, "test"}});
@@ -50,6 +56,7 @@ class BrokerTest : public ::testing::Test {
     controller_.reset();
     agent_.reset();
     store_.reset();
+    db_.reset();
     fs::remove_all(dir_);
   }
 
@@ -73,7 +80,9 @@ class BrokerTest : public ::testing::Test {
     return all;
   }
 
+  static inline int tests_ = 0;
   fs::path dir_;
+  std::unique_ptr<test_support::TestDatabase> db_;
   SystemProcessRunner runner_;
   ManualClock clock_{from_unix_ms(1'795'000'000'000)};
   SeededRandom random_{42};
@@ -84,7 +93,7 @@ class BrokerTest : public ::testing::Test {
   int pools_ = 0;
 };
 
-TEST_F(BrokerTest, PoolKeepsSpareDesktopsWithinItsSize) {
+TEST_P(BrokerTest, PoolKeepsSpareDesktopsWithinItsSize) {
   auto t = tenant("acme");
   auto on_demand = pool(t, "pooled", 5, 2);
   auto up_front = pool(t, "pooled", 4, 1, "up-front");
@@ -108,7 +117,7 @@ TEST_F(BrokerTest, PoolKeepsSpareDesktopsWithinItsSize) {
   EXPECT_EQ(std::count_if(shrunk.begin(), shrunk.end(), [](const auto& d) { return d.desired == "running"; }), 1);
 }
 
-TEST_F(BrokerTest, LogonAssignsAFreeDesktopAndReconnectsToTheSameSession) {
+TEST_P(BrokerTest, LogonAssignsAFreeDesktopAndReconnectsToTheSameSession) {
   auto t = tenant("acme");
   auto p = pool(t, "pooled", 2, 1);
   auto ana = user("ana", t);
@@ -138,7 +147,7 @@ TEST_F(BrokerTest, LogonAssignsAFreeDesktopAndReconnectsToTheSameSession) {
   EXPECT_EQ(live_desktops(p).size(), 2u);
 }
 
-TEST_F(BrokerTest, AFullPoolRefusesWithAReason) {
+TEST_P(BrokerTest, AFullPoolRefusesWithAReason) {
   auto t = tenant("acme");
   auto p = pool(t, "pooled", 1, 0);
   auto ana = user("ana", t), bob = user("bob", t);
@@ -151,7 +160,7 @@ TEST_F(BrokerTest, AFullPoolRefusesWithAReason) {
   EXPECT_NE(refused.error().message().find("full"), std::string::npos);
 }
 
-TEST_F(BrokerTest, ConcurrentLogonsNeverShareADesktop) {
+TEST_P(BrokerTest, ConcurrentLogonsNeverShareADesktop) {
   auto t = tenant("acme");
   auto p = pool(t, "pooled", 5, 5);
   std::vector<Principal> users;
@@ -188,7 +197,7 @@ TEST_F(BrokerTest, ConcurrentLogonsNeverShareADesktop) {
   EXPECT_EQ(store_->sessions({.pool_id = p}).value().size(), 5u);
 }
 
-TEST_F(BrokerTest, PooledLogoffResetsTheDesktopAndPersistentKeepsIt) {
+TEST_P(BrokerTest, PooledLogoffResetsTheDesktopAndPersistentKeepsIt) {
   auto t = tenant("acme");
   auto pooled = pool(t, "pooled", 2, 0);
   auto persistent = pool(t, "persistent", 2, 0);
@@ -212,7 +221,7 @@ TEST_F(BrokerTest, PooledLogoffResetsTheDesktopAndPersistentKeepsIt) {
   EXPECT_EQ(again.error().code(), ErrorCode::kConflict);
 }
 
-TEST_F(BrokerTest, ATicketWorksOnceAndExpires) {
+TEST_P(BrokerTest, ATicketWorksOnceAndExpires) {
   auto t = tenant("acme");
   auto p = pool(t, "pooled", 2, 0);
   auto ana = user("ana", t);
@@ -231,7 +240,7 @@ TEST_F(BrokerTest, ATicketWorksOnceAndExpires) {
   EXPECT_FALSE(controller_->redeem_ticket("made-up").ok());
 }
 
-TEST_F(BrokerTest, IdleSessionsAreDisconnectedNotEnded) {
+TEST_P(BrokerTest, IdleSessionsAreDisconnectedNotEnded) {
   auto t = tenant("acme");
   CreatePool cmd{"idle", t, "i-golden", "pooled", 2, 0, 1, 128, 300, "on-demand"};
   auto p = controller_->create_pool(admin_, cmd).value().pool.id;
@@ -248,7 +257,7 @@ TEST_F(BrokerTest, IdleSessionsAreDisconnectedNotEnded) {
   EXPECT_EQ(store_->desktop(s.session.desktop_id).value().assigned_user, ana.user_id);
 }
 
-TEST_F(BrokerTest, TheGatewayIsToldWhenADisplayMustCloseAndTicketsCarryTheClipboardPolicy) {
+TEST_P(BrokerTest, TheGatewayIsToldWhenADisplayMustCloseAndTicketsCarryTheClipboardPolicy) {
   std::vector<std::pair<std::string, SessionEnd>> told;
   controller_->set_session_listener([&](const std::string& id, SessionEnd why) { told.emplace_back(id, why); });
   auto t = tenant("acme");
@@ -274,7 +283,7 @@ TEST_F(BrokerTest, TheGatewayIsToldWhenADisplayMustCloseAndTicketsCarryTheClipbo
   EXPECT_EQ(told, want);
 }
 
-TEST_F(BrokerTest, AnotherTenantsObjectsAreNotFound) {
+TEST_P(BrokerTest, AnotherTenantsObjectsAreNotFound) {
   auto a = tenant("a"), b = tenant("b");
   auto pa = pool(a, "pooled", 1, 0), pb = pool(b, "pooled", 1, 0);
   auto ua = user("ua", a), ub = user("ub", b), admin_a = user("admin-a", a, "tenant-admin");
@@ -303,7 +312,7 @@ TEST_F(BrokerTest, AnotherTenantsObjectsAreNotFound) {
   EXPECT_EQ(store_->session(sb.session.id).value().state, "connecting");  // untouched
 }
 
-TEST_F(BrokerTest, FailedLoginsSlowDownThenLockTheAccount) {
+TEST_P(BrokerTest, FailedLoginsSlowDownThenLockTheAccount) {
   auto t = tenant("acme");
   user("ana", t);
   for (int i = 0; i < 3; ++i) EXPECT_FALSE(controller_->login("ana", "wrong").ok());
@@ -324,7 +333,7 @@ TEST_F(BrokerTest, FailedLoginsSlowDownThenLockTheAccount) {
   EXPECT_TRUE(controller_->login("ana", "password-ana").ok());
 }
 
-TEST_F(BrokerTest, ANewImageRebuildsFreeDesktopsAndAssignedOnesAtLogoff) {
+TEST_P(BrokerTest, ANewImageRebuildsFreeDesktopsAndAssignedOnesAtLogoff) {
   auto t = tenant("acme");
   auto p = pool(t, "persistent", 3, 1);
   auto ana = user("ana", t);
@@ -351,7 +360,7 @@ TEST_F(BrokerTest, ANewImageRebuildsFreeDesktopsAndAssignedOnesAtLogoff) {
   EXPECT_EQ(rebuilt.assigned_user, ana.user_id);
 }
 
-TEST_F(BrokerTest, TokensExpireAndLogoutRevokesThem) {
+TEST_P(BrokerTest, TokensExpireAndLogoutRevokesThem) {
   user("ana", tenant("acme"));
   auto a = controller_->login("ana", "password-ana").value();
   auto b = controller_->login("ana", "password-ana").value();
@@ -362,6 +371,8 @@ TEST_F(BrokerTest, TokensExpireAndLogoutRevokesThem) {
   clock_.advance(12h);
   EXPECT_EQ(controller_->authenticate(b.token).error().code(), ErrorCode::kUnauthenticated);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, BrokerTest, test_support::kAllBackends, test_support::BackendName());
 
 TEST(UsageTest, IntervalsAreSplitAtUtcMidnight) {
   WallTime day = from_unix_ms(1'795'046'400'000);  // a UTC midnight

@@ -1,6 +1,6 @@
 // The Store: everything the controller decides is written here before it
 // acts. Split by entity so each interface stays narrow; one object
-// implements all of them per backend (SQLite now, PostgreSQL for HA).
+// implements all of them per backend (SQLite, PostgreSQL for HA).
 // Implementations are thread-safe.
 #pragma once
 
@@ -172,5 +172,15 @@ class Store : public UserStore,
 // Opens (creating if needed) a SQLite store at path and brings its schema up
 // to date. WAL journal; safe against a crash at any point.
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path);
+
+// Opens a store on a PostgreSQL database and brings its schema up to date
+// (the same migrations as SQLite; controllers starting together take turns).
+// `conninfo` is a libpq connection string, "host=db1 dbname=oriel user=oriel"
+// or "postgresql://oriel@db1/oriel"; a connect timeout and TCP keepalives are
+// added where it names none. Calls run on a small pool of connections; one
+// lost (the server restarted) is replaced on a later call, and a call while
+// the server is unreachable fails with Unavailable. Unavailable too if it
+// cannot connect now; InvalidArgument for a malformed `conninfo`.
+Result<std::unique_ptr<Store>> open_postgres_store(const std::string& conninfo);
 
 }  // namespace oriel::store

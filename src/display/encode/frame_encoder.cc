@@ -1,39 +1,49 @@
-// Tile hashing, solid-colour detection, and PNG (png_writer.cc) for the rest.
+// Tile hashing, the browser's pixels, and per tile row what is left to send:
+// Solids, and PNG or JPEG (png_writer.cc) for the rest. Copies are in
+// frame_encoder_motion.cc.
 #include "oriel/display/frame_encoder.h"
 
-#include "png_writer.h"
-
 #include <xxhash.h>
+#if defined(__x86_64__) || defined(__i386__)
+// XXH3 with AVX2 where the CPU has it (libxxhash's own dispatch): the row
+// hashes of a whole screen take half the time.
+#include <xxh_x86dispatch.h>
+#endif
 
 #include <algorithm>
-#include <cstring>
 #include <latch>
-#include <unordered_map>
 
 #include <boost/asio/post.hpp>
+
+#include "client_screen.h"
+#include "frame_encoder_tiles.h"
+#include "move_finder.h"
+#include "png_writer.h"
 
 namespace oriel::display {
 namespace {
 
-Rect clip(const Rect& r, int width, int height) {
-  int x0 = std::clamp(r.x, 0, width), y0 = std::clamp(r.y, 0, height);
-  int x1 = std::clamp(r.x + std::max(r.w, 0), 0, width), y1 = std::clamp(r.y + std::max(r.h, 0), 0, height);
-  return {x0, y0, x1 - x0, y1 - y0};
-}
+using TimePoint = std::chrono::steady_clock::time_point;
 
-const uint8_t* pixel(const FrameView& f, int x, int y) { return f.data + y * f.stride + static_cast<size_t>(x) * 4; }
-
-bool same_rgb(const uint8_t* a, const uint8_t* b) { return a[0] == b[0] && a[1] == b[1] && a[2] == b[2]; }
-
-bool is_solid(const FrameView& f, const Rect& t) {
-  const uint8_t* first = pixel(f, t.x, t.y);
-  for (int y = t.y; y < t.y + t.h; ++y) {
-    const uint8_t* p = pixel(f, t.x, y);
-    for (int x = 0; x < t.w; ++x, p += 4) {
-      if (!same_rgb(p, first)) return false;
-    }
+bool is_solid(const FrameView& f, const Rect& r) {
+  const uint32_t first = load_pixel(frame_pixel(f, r.x, r.y)) & kRgbMask;
+  for (int y = r.y; y < r.y + r.h; ++y) {
+    const uint8_t* p = frame_pixel(f, r.x, y);
+    uint32_t diff = 0;
+    for (int x = 0; x < r.w; ++x) diff |= (load_pixel(p + x * 4) & kRgbMask) ^ first;
+    if (diff) return false;
   }
   return true;
+}
+
+// Whether one image of both rectangles beats two: an image costs about 100
+// bytes before its pixels, and what lies between or beside the two did not
+// change but would be sent again (the strips a dragged window uncovers, one
+// tall and one wide, would make a box of the window's corner).
+bool worth_joining(const Rect& run, const Rect& next) {
+  const int64_t apart = int64_t(run.w) * run.h + int64_t(next.w) * next.h;
+  const Rect both = bounding(run, next);
+  return int64_t(both.w) * both.h <= apart + std::max<int64_t>(1024, apart / 4);
 }
 
 // One Image message holding the rectangle; returns its codec.
@@ -52,9 +62,15 @@ Codec append_image(const FrameView& f, const Rect& r, const Quality& q, std::vec
 
 }  // namespace
 
-FrameEncoder::FrameEncoder(EncoderOptions options) : options_(options) {
+FrameEncoder::FrameEncoder(EncoderOptions options)
+    : options_(options), client_(std::make_unique<ClientScreen>()), moves_(std::make_unique<MoveFinder>()) {
   options_.tile = std::clamp(options_.tile, 8, 1024);
+  // The dispatch picks its functions on the first call and does not lock:
+  // make that first call once, before any encoder hashes on several threads.
+  [[maybe_unused]] static const uint64_t first_hash = XXH3_64bits("", 0);
 }
+
+FrameEncoder::~FrameEncoder() = default;
 
 void FrameEncoder::reset(int width, int height) {
   width_ = std::max(width, 0);
@@ -66,6 +82,13 @@ void FrameEncoder::reset(int width, int height) {
   lossy_at_.assign(hashes_.size(), {});
   old_rows_.assign(static_cast<size_t>(columns_) * height_, 0);
   new_rows_ = old_rows_;
+  client_->reset(width_, height_);
+}
+
+Rect FrameEncoder::tile_rect(size_t i) const {
+  const int tile = options_.tile;
+  const int col = static_cast<int>(i % columns_), row = static_cast<int>(i / columns_);
+  return clip({col * tile, row * tile, tile, tile}, width_, height_);
 }
 
 void FrameEncoder::for_rows(const std::vector<int>& rows, const std::function<void(int)>& fn) {
@@ -83,200 +106,141 @@ void FrameEncoder::for_rows(const std::vector<int>& rows, const std::function<vo
   done.wait();
 }
 
-void FrameEncoder::hash_row(const FrameView& frame, int row, const std::vector<char>& touched) {
+void FrameEncoder::hash_tile(const FrameView& frame, size_t i) {
+  Rect t = tile_rect(i);
+  uint64_t* rows = &new_rows_[(i % columns_) * height_];
+  for (int y = t.y; y < t.y + t.h; ++y) {
+    uint64_t h = XXH3_64bits(frame_pixel(frame, t.x, y), static_cast<size_t>(t.w) * 4);
+    rows[y] = h == 0 ? 1 : h;
+  }
+  uint64_t h = XXH3_64bits(rows + t.y, static_cast<size_t>(t.h) * sizeof(uint64_t));
+  tile_hashes_[i] = h == 0 ? 1 : h;
+}
+
+FrameEncoder::Tiles FrameEncoder::plan(std::span<const Rect> damage, TimePoint now) const {
   const int tile = options_.tile;
-  for (int col = 0; col < columns_; ++col) {
-    size_t i = static_cast<size_t>(row) * columns_ + col;
-    if (!touched[i]) continue;
-    Rect t = clip({col * tile, row * tile, tile, tile}, width_, height_);
-    uint64_t* rows = &new_rows_[static_cast<size_t>(col) * height_];
-    for (int y = t.y; y < t.y + t.h; ++y) {
-      uint64_t h = XXH3_64bits(pixel(frame, t.x, y), static_cast<size_t>(t.w) * 4);
-      rows[y] = h == 0 ? 1 : h;
+  Tiles t;
+  t.tile = tile;
+  t.columns = columns_;
+  t.touched.assign(hashes_.size(), 0);
+  t.lossless.assign(hashes_.size(), 0);
+  t.changed.assign(hashes_.size(), 0);
+  t.exact.assign(hashes_.size(), 0);
+  t.known.resize(hashes_.size());
+  for (size_t i = 0; i < hashes_.size(); ++i) t.known[i] = hashes_[i] != 0;
+  for (const Rect& d : damage) t.for_each_tile(clip(d, width_, height_), [&](size_t i) { t.touched[i] = 1; });
+  // Tiles sent lossy that stayed unchanged long enough go again, lossless.
+  for (size_t i = 0; i < lossy_at_.size(); ++i) {
+    if (lossy_at_[i] != TimePoint{} && now - lossy_at_[i] >= options_.lossless_refresh_after) {
+      t.lossless[i] = t.touched[i] = 1;
     }
-    uint64_t h = XXH3_64bits(rows + t.y, static_cast<size_t>(t.h) * sizeof(uint64_t));
-    tile_hashes_[i] = h == 0 ? 1 : h;
+  }
+  for (int row = 0; row < rows_; ++row) {
+    auto first = t.touched.begin() + row * columns_;
+    if (std::any_of(first, first + columns_, [](char c) { return c; })) t.work.push_back(row);
+  }
+  return t;
+}
+
+void FrameEncoder::mark_changed(Tiles& t, EncodeStats& stats) const {
+  for (size_t i = 0; i < hashes_.size(); ++i) {
+    if (t.touched[i] && (tile_hashes_[i] != hashes_[i] || t.lossless[i])) {
+      t.changed[i] = 1;
+      Rect r = tile_rect(i);
+      stats.changed_pixels += static_cast<int64_t>(r.w) * r.h;
+    }
   }
 }
 
-std::vector<FrameEncoder::Copy> FrameEncoder::find_scroll(const std::vector<int>& rows,
-                                                           const std::vector<char>& touched) const {
-  constexpr int kMinRun = 16;  // rows; a shorter match is as likely chance as a scroll
+void FrameEncoder::settle(const FrameView& frame, const Rect& r, bool lossy, TimePoint now) {
+  client_->store(frame, r);
   const int tile = options_.tile;
-  auto band_touched = [&](int col, int y) { return touched[static_cast<size_t>(y / tile) * columns_ + col] != 0; };
-  // Votes for the offset from new rows to where the client has them.
-  std::unordered_map<int, int> votes;
-  std::unordered_map<uint64_t, int> at;
-  for (int col = 0; col < columns_; ++col) {
-    const uint64_t* old_rows = &old_rows_[static_cast<size_t>(col) * height_];
-    const uint64_t* new_rows = &new_rows_[static_cast<size_t>(col) * height_];
-    at.clear();
-    for (int y = 0; y < height_; ++y) {
-      auto [it, added] = at.emplace(old_rows[y], y);
-      if (!added) it->second = -1;  // not unique: no evidence
-    }
-    for (int row : rows) {
-      for (int y = row * tile; y < std::min(height_, (row + 1) * tile); ++y) {
-        if (!band_touched(col, y) || new_rows[y] == old_rows[y]) continue;
-        auto it = at.find(new_rows[y]);
-        if (it != at.end() && it->second >= 0) ++votes[it->second - y];
-      }
+  for (int col = r.x / tile; col * tile < r.x + r.w; ++col) {
+    size_t i = static_cast<size_t>(r.y / tile) * columns_ + col;
+    // What the browser has of a tile not wholly sent again stays as lossy as it was.
+    if (lossy) {
+      lossy_at_[i] = now;
+    } else if (contains(r, tile_rect(i))) {
+      lossy_at_[i] = TimePoint{};
     }
   }
-  int dy = 0, best = 0;
-  for (auto [offset, n] : votes) {
-    if (n > best) dy = offset, best = n;
-  }
-  if (best < kMinRun) return {};
-  // Per band, the longest run of touched rows the client has at y + dy.
-  std::vector<Copy> copies;
-  for (int col = 0; col < columns_; ++col) {
-    const uint64_t* old_rows = &old_rows_[static_cast<size_t>(col) * height_];
-    const uint64_t* new_rows = &new_rows_[static_cast<size_t>(col) * height_];
-    int run_start = 0, best_start = 0, best_len = 0;
-    for (int y = 0; y <= height_; ++y) {
-      bool match = y < height_ && y + dy >= 0 && y + dy < height_ && band_touched(col, y) &&
-                   new_rows[y] == old_rows[y + dy];
-      if (!match) {
-        if (y - run_start > best_len) best_start = run_start, best_len = y - run_start;
-        run_start = y + 1;
-      }
-    }
-    if (best_len < kMinRun) continue;
-    Rect band = clip({col * tile, best_start, tile, best_len}, width_, height_);
-    // A band next to the previous one with the same rows widens its copy.
-    if (!copies.empty() && copies.back().to.x + copies.back().to.w == band.x && copies.back().to.y == band.y &&
-        copies.back().to.h == band.h) {
-      copies.back().to.w += band.w;
-    } else {
-      copies.push_back({band, band.y + dy});
-    }
-  }
-  return copies;
 }
 
-void FrameEncoder::encode_row(const FrameView& frame, int row, const std::vector<char>& touched,
-                              const std::vector<char>& lossless, const Quality& quality,
-                              std::chrono::steady_clock::time_point now, std::vector<std::string>& out,
-                              EncodeStats& stats) {
-  const int tile = options_.tile;
-  const size_t first = static_cast<size_t>(row) * columns_;
-  Rect run;  // changed, non-solid tiles side by side, all refreshes or none
+void FrameEncoder::encode_row(const FrameView& frame, int row, const Tiles& t, const Quality& quality, TimePoint now,
+                              std::vector<std::string>& out, EncodeStats& stats) {
+  Rect run;  // what differs in neighbouring non-solid tiles, all refreshes or none
   bool run_lossless = false;
   auto flush = [&] {
     if (run.empty()) return;
     Quality q = quality;
     q.allow_lossy = quality.allow_lossy && !run_lossless;
-    bool lossy = append_image(frame, run, q, out, stats) == Codec::kJpeg;
-    for (int col = run.x / tile; col * tile < run.x + run.w; ++col) lossy_at_[first + col] = lossy ? now : std::chrono::steady_clock::time_point{};
+    settle(frame, run, append_image(frame, run, q, out, stats) == Codec::kJpeg, now);
     run = {};
   };
-  for (int col = 0; col < columns_; ++col) {
-    size_t i = first + col;
-    Rect t = clip({col * tile, row * tile, tile, tile}, width_, height_);
-    if (!touched[i] || (tile_hashes_[i] == hashes_[i] && !lossless[i])) {
+  for (size_t i = static_cast<size_t>(row) * columns_; i < static_cast<size_t>(row + 1) * columns_; ++i) {
+    if (!t.changed[i] || t.exact[i]) {
       flush();
       continue;
     }
-    hashes_[i] = tile_hashes_[i];
-    stats.changed_pixels += static_cast<int64_t>(t.w) * t.h;
-    if (is_solid(frame, t)) {
+    // A refresh, or a tile the browser was never sent, goes whole.
+    Rect d = t.lossless[i] || !t.known[i] ? tile_rect(i) : client_->difference(frame, tile_rect(i));
+    if (d.empty()) {
       flush();
-      lossy_at_[i] = {};
-      const uint8_t* p = pixel(frame, t.x, t.y);
+    } else if (is_solid(frame, d)) {
+      flush();
+      const uint8_t* p = frame_pixel(frame, d.x, d.y);
       std::string msg;
-      write_solid(msg, t, p[0], p[1], p[2]);
+      write_solid(msg, d, p[0], p[1], p[2]);
       stats.solid++;
       stats.bytes += msg.size();
       out.push_back(std::move(msg));
-      continue;
-    }
-    if (!run.empty() && run_lossless != (lossless[i] != 0)) flush();
-    if (run.empty()) {
-      run = t;
-      run_lossless = lossless[i] != 0;
+      settle(frame, d, false, now);
     } else {
-      run.w += t.w;
+      if (!run.empty() && (run_lossless != (t.lossless[i] != 0) || !worth_joining(run, d))) flush();
+      if (run.empty()) run_lossless = t.lossless[i] != 0;
+      run = bounding(run, d);
     }
   }
   flush();
 }
 
-std::optional<std::chrono::steady_clock::time_point> FrameEncoder::refresh_due() const {
-  std::optional<std::chrono::steady_clock::time_point> due;
+std::optional<TimePoint> FrameEncoder::refresh_due() const {
+  std::optional<TimePoint> due;
   for (auto at : lossy_at_) {
-    if (at != std::chrono::steady_clock::time_point{} && (!due || at + options_.lossless_refresh_after < *due)) {
+    if (at != TimePoint{} && (!due || at + options_.lossless_refresh_after < *due)) {
       due = at + options_.lossless_refresh_after;
     }
   }
   return due;
 }
 
-EncodeStats FrameEncoder::encode(const FrameView& frame, std::span<const Rect> damage,
-                                 std::chrono::steady_clock::time_point now, const Quality& quality,
-                                 std::vector<std::string>& out) {
+EncodeStats FrameEncoder::encode(const FrameView& frame, std::span<const Rect> damage, TimePoint now,
+                                 const Quality& quality, std::vector<std::string>& out) {
   auto started = std::chrono::steady_clock::now();
   EncodeStats stats;
   if (frame.data == nullptr || frame.width <= 0 || frame.height <= 0) return stats;
   if (frame.width != width_ || frame.height != height_) reset(frame.width, frame.height);
-  const int tile = options_.tile;
-  std::vector<char> touched(hashes_.size(), 0);
-  std::vector<char> row_touched(rows_, 0);
-  for (const Rect& d : damage) {
-    Rect r = clip(d, width_, height_);
-    if (r.empty()) continue;
-    for (int row = r.y / tile; row <= (r.y + r.h - 1) / tile; ++row) {
-      row_touched[row] = 1;
-      for (int col = r.x / tile; col <= (r.x + r.w - 1) / tile; ++col) touched[row * columns_ + col] = 1;
-    }
-  }
-  // Tiles sent lossy that stayed unchanged long enough go again, lossless.
-  std::vector<char> lossless(hashes_.size(), 0);
-  for (size_t i = 0; i < lossy_at_.size(); ++i) {
-    if (lossy_at_[i] != std::chrono::steady_clock::time_point{} && now - lossy_at_[i] >= options_.lossless_refresh_after) {
-      lossless[i] = touched[i] = 1;
-      row_touched[i / columns_] = 1;
-    }
-  }
-  std::vector<int> work;
-  for (int row = 0; row < rows_; ++row) {
-    if (row_touched[row]) work.push_back(row);
-  }
+  Tiles t = plan(damage, now);
   new_rows_ = old_rows_;
-  for_rows(work, [&](int row) { hash_row(frame, row, touched); });
-
-  // A scroll: copy what the client has; tiles wholly copied are then current.
-  for (const Copy& c : work.size() >= 2 ? find_scroll(work, touched) : std::vector<Copy>{}) {
-    std::string msg;
-    write_copy(msg, c.to.x, c.src_y, c.to);
-    stats.copies++;
-    stats.bytes += msg.size();
-    out.push_back(std::move(msg));
-    // Tiles wholly inside the destination now show the new frame (lossy if
-    // anything on screen is: the source might be).
-    bool any_lossy = refresh_due().has_value();
-    for (int row = 0; row < rows_; ++row) {
-      for (int col = 0; col < columns_; ++col) {
-        Rect t = clip({col * tile, row * tile, tile, tile}, width_, height_);
-        size_t i = static_cast<size_t>(row) * columns_ + col;
-        if (t.x >= c.to.x && t.x + t.w <= c.to.x + c.to.w && t.y >= c.to.y && t.y + t.h <= c.to.y + c.to.h &&
-            hashes_[i] != tile_hashes_[i]) {
-          hashes_[i] = tile_hashes_[i];
-          if (any_lossy) lossy_at_[i] = now;
-          stats.changed_pixels += static_cast<int64_t>(t.w) * t.h;
-        }
-      }
+  for_rows(t.work, [&](int row) {
+    for (size_t i = static_cast<size_t>(row) * columns_; i < static_cast<size_t>(row + 1) * columns_; ++i) {
+      if (t.touched[i]) hash_tile(frame, i);
     }
-  }
+  });
+  mark_changed(t, stats);
+  send_copies(frame, t, now, out, stats);
 
   std::vector<std::vector<std::string>> rows(rows_);
   std::vector<EncodeStats> row_stats(rows_);
-  for_rows(work, [&](int row) { encode_row(frame, row, touched, lossless, quality, now, rows[row], row_stats[row]); });
-  for (int row : work) {
+  for_rows(t.work, [&](int row) { encode_row(frame, row, t, quality, now, rows[row], row_stats[row]); });
+  for (int row : t.work) {
     for (auto& m : rows[row]) out.push_back(std::move(m));
     const EncodeStats& s = row_stats[row];
     stats.bytes += s.bytes, stats.solid += s.solid, stats.png += s.png, stats.jpeg += s.jpeg;
-    stats.changed_pixels += s.changed_pixels;
+  }
+  // Every tile looked at is now on the browser as it is in the frame.
+  for (size_t i = 0; i < hashes_.size(); ++i) {
+    if (t.touched[i]) hashes_[i] = tile_hashes_[i];
   }
   old_rows_.swap(new_rows_);
   stats.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);

@@ -1,5 +1,7 @@
 #include "png_writer.h"
 
+#include "client_screen.h"
+
 #include <libdeflate.h>
 
 #include <cstdio>  // jpeglib.h uses FILE without including it
@@ -40,33 +42,40 @@ void chunk(std::string& out, const char type[4], const void* data, size_t size) 
   put32be(out, libdeflate_crc32(0, out.data() + start, size + 4));
 }
 
-uint32_t rgb_at(const uint8_t* p) { return uint32_t(p[0]) << 16 | uint32_t(p[1]) << 8 | p[2]; }
-
-// Colour -> palette index, up to 256 colours (open addressing).
+// Colour (a pixel loaded as a word, masked to R, G, B) -> palette index, up
+// to 256 colours (open addressing). Looked up for every pixel: a colour
+// already seen is one load and one predictable branch, which costs less
+// than remembering the last colour (text alternates too often for that).
 class Palette {
  public:
-  Palette() { keys_.fill(kEmpty); }
+  Palette() { slots_.fill({kEmpty, 0}); }
   // The index of `rgb`, added if new; -1 once there would be more than 256.
   int index(uint32_t rgb) {
     size_t slot = (rgb * 2654435761u) >> (32 - kBits);
-    while (keys_[slot] != kEmpty) {
-      if (keys_[slot] == rgb) return values_[slot];
-      slot = (slot + 1) & (kSlots - 1);
-    }
-    if (colours_.size() == 256) return -1;
-    keys_[slot] = rgb;
-    values_[slot] = static_cast<uint8_t>(colours_.size());
-    colours_.push_back(rgb);
-    return values_[slot];
+    if (slots_[slot].key == rgb) return slots_[slot].value;
+    return probe(rgb, slot);
   }
   const std::vector<uint32_t>& colours() const { return colours_; }
 
  private:
   static constexpr int kBits = 10;
   static constexpr size_t kSlots = size_t(1) << kBits;
-  static constexpr uint32_t kEmpty = 0xFFFFFFFF;
-  std::array<uint32_t, kSlots> keys_;
-  std::array<uint8_t, kSlots> values_;
+  static constexpr uint32_t kEmpty = 0xFFFFFFFF;  // never a masked pixel
+  struct Slot {
+    uint32_t key;
+    int value;
+  };
+  int probe(uint32_t rgb, size_t slot) {
+    while (slots_[slot].key != kEmpty) {
+      if (slots_[slot].key == rgb) return slots_[slot].value;
+      slot = (slot + 1) & (kSlots - 1);
+    }
+    if (colours_.size() == 256) return -1;
+    slots_[slot] = {rgb, static_cast<int>(colours_.size())};
+    colours_.push_back(rgb);
+    return slots_[slot].value;
+  }
+  std::array<Slot, kSlots> slots_;
   std::vector<uint32_t> colours_;
 };
 
@@ -74,22 +83,66 @@ class Palette {
 bool indexed_rows(const FrameView& f, const Rect& r, Palette& palette, std::vector<uint8_t>& raw) {
   raw.resize(size_t(r.h) * (r.w + 1));
   uint8_t* o = raw.data();
-  uint32_t last = 0xFFFFFFFF;
-  int last_index = 0;
   for (int y = r.y; y < r.y + r.h; ++y) {
     *o++ = 0;
-    const uint8_t* p = f.data + y * f.stride + size_t(r.x) * 4;
-    for (int x = 0; x < r.w; ++x, p += 4) {
-      uint32_t c = rgb_at(p);
-      if (c != last) {
-        last = c;
-        last_index = palette.index(c);
-        if (last_index < 0) return false;
-      }
-      *o++ = static_cast<uint8_t>(last_index);
+    const uint8_t* p = frame_pixel(f, r.x, y);
+    for (int x = 0; x < r.w; ++x) {
+      int index = palette.index(load_pixel(p + x * 4) & kRgbMask);
+      if (index < 0) return false;
+      o[x] = static_cast<uint8_t>(index);
     }
+    o += r.w;
   }
   return true;
+}
+
+// The fewest bits a pixel PNG allows for that many palette entries.
+int depth_for(size_t colours) { return colours <= 2 ? 1 : colours <= 4 ? 2 : colours <= 16 ? 4 : 8; }
+
+// kPerByte palette indices (each below 2^Depth) as one byte, the first in
+// the high bits: one multiplication moves every index to its place in the
+// top byte, and no two partial products overlap, so nothing carries.
+template <int Depth>
+uint8_t pack_byte(const uint8_t* in) {
+  if constexpr (Depth == 1) {
+    uint64_t v = 0;
+    for (int k = 0; k < 8; ++k) v |= uint64_t(in[k]) << (8 * k);
+    return static_cast<uint8_t>((v * 0x8040201008040201ull) >> 56);
+  } else if constexpr (Depth == 2) {
+    uint32_t v = in[0] | in[1] << 8 | in[2] << 16 | uint32_t(in[3]) << 24;
+    return static_cast<uint8_t>((v * 0x40100401u) >> 24);
+  } else {
+    return static_cast<uint8_t>(in[0] << 4 | in[1]);
+  }
+}
+
+// Packs indexed scanlines of one byte a pixel to `Depth` bits (RFC 2083
+// §2.3), in place: a text run of three colours is a quarter of the bytes
+// to deflate.
+template <int Depth>
+void pack_rows(std::vector<uint8_t>& raw, int w, int h) {
+  constexpr int kPerByte = 8 / Depth;
+  const size_t in_row = size_t(w) + 1, out_row = (size_t(w) + kPerByte - 1) / kPerByte + 1;
+  const int whole = w / kPerByte * kPerByte;
+  for (int y = 0; y < h; ++y) {
+    // Each output byte lies at or before the input it is made of.
+    const uint8_t* in = &raw[y * in_row + 1];
+    uint8_t* out = &raw[y * out_row];
+    *out++ = 0;
+    for (int x = 0; x < whole; x += kPerByte) *out++ = pack_byte<Depth>(in + x);
+    if (whole < w) {
+      uint8_t tail[8] = {};
+      std::copy(in + whole, in + w, tail);
+      *out = pack_byte<Depth>(tail);
+    }
+  }
+  raw.resize(out_row * h);
+}
+
+void pack_rows(std::vector<uint8_t>& raw, int w, int h, int depth) {
+  if (depth == 1) pack_rows<1>(raw, w, h);
+  if (depth == 2) pack_rows<2>(raw, w, h);
+  if (depth == 4) pack_rows<4>(raw, w, h);
 }
 
 // Filtered scanlines for an RGB image: filter Sub (the left neighbour).
@@ -157,28 +210,33 @@ bool append_jpeg(const FrameView& f, const Rect& r, int quality, std::string& ou
 }  // namespace
 
 Codec append_image_data(const FrameView& frame, const Rect& r, const Quality& quality, std::string& out) {
-  thread_local std::vector<uint8_t> raw;
+  thread_local std::vector<uint8_t> raw, deflated;
   Palette palette;
   bool indexed = indexed_rows(frame, r, palette, raw);
   if (!indexed && quality.allow_lossy && append_jpeg(frame, r, quality.jpeg_quality, out)) return Codec::kJpeg;
   if (!indexed) rgb_rows(frame, r, raw);
+  const int depth = indexed ? depth_for(palette.colours().size()) : 8;
+  if (depth < 8) pack_rows(raw, r.w, r.h, depth);
 
   static const char kSignature[] = "\x89PNG\r\n\x1a\n";
   out.append(kSignature, 8);
   std::string header;
   put32be(header, static_cast<uint32_t>(r.w));
   put32be(header, static_cast<uint32_t>(r.h));
-  header += {8, static_cast<char>(indexed ? 3 : 2), 0, 0, 0};  // depth, colour type, compression, filter, interlace
+  // Bit depth, colour type, compression, filter, interlace.
+  header += {static_cast<char>(depth), static_cast<char>(indexed ? 3 : 2), 0, 0, 0};
   chunk(out, "IHDR", header.data(), header.size());
   if (indexed) {
     std::string plte;
-    for (uint32_t c : palette.colours()) plte += {static_cast<char>(c >> 16), static_cast<char>(c >> 8), static_cast<char>(c)};
+    for (uint32_t c : palette.colours()) plte.append(reinterpret_cast<const char*>(&c), 3);  // R, G, B as in memory
     chunk(out, "PLTE", plte.data(), plte.size());
   }
   libdeflate_compressor* c = compressor();
-  std::string idat(libdeflate_zlib_compress_bound(c, raw.size()), '\0');
-  idat.resize(libdeflate_zlib_compress(c, raw.data(), raw.size(), idat.data(), idat.size()));
-  chunk(out, "IDAT", idat.data(), idat.size());
+  // Grown, never shrunk: resizing a vector up fills it, which would cost as much as a copy.
+  const size_t bound = libdeflate_zlib_compress_bound(c, raw.size());
+  if (deflated.size() < bound) deflated.resize(bound);
+  size_t size = libdeflate_zlib_compress(c, raw.data(), raw.size(), deflated.data(), deflated.size());
+  chunk(out, "IDAT", deflated.data(), size);
   chunk(out, "IEND", "", 0);
   return Codec::kPng;
 }

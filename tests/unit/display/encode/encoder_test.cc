@@ -5,126 +5,16 @@
 #include "oriel/display/rate_control.h"
 
 #include <gtest/gtest.h>
-#include <png.h>
-#include <turbojpeg.h>
 
 #include <cmath>
-#include <cstring>
+
+#include "test_support.h"
 
 namespace oriel::display {
 namespace {
 
 using namespace std::chrono_literals;
-using SteadyClock = std::chrono::steady_clock;
-
-struct Frame {
-  int width, height;
-  size_t stride;
-  std::vector<uint8_t> bytes;
-  Frame(int w, int h, size_t pad = 0) : width(w), height(h), stride(w * 4 + pad), bytes(stride * h, 0) {}
-  uint8_t* at(int x, int y) { return &bytes[y * stride + x * 4]; }
-  void set(int x, int y, uint8_t r, uint8_t g, uint8_t b) {
-    uint8_t* p = at(x, y);
-    p[0] = r, p[1] = g, p[2] = b, p[3] = 0x5a;  // the X byte is noise
-  }
-  FrameView view() const { return {bytes.data(), width, height, stride}; }
-};
-
-// Text-like content: a background, a band of "glyphs", and a gradient.
-Frame desktop(int w, int h) {
-  Frame f(w, h, 12);
-  for (int y = 0; y < h; ++y) {
-    for (int x = 0; x < w; ++x) {
-      if (y > h / 2) {
-        f.set(x, y, uint8_t(x), uint8_t(y), uint8_t(x + y));
-      } else if (y % 9 < 7 && x % 7 < 5 && (x * 31 + y * 17) % 5 < 3) {
-        f.set(x, y, 20, 20, 20);
-      } else {
-        f.set(x, y, 240, 240, 235);
-      }
-    }
-  }
-  return f;
-}
-
-uint32_t u32(const std::string& s, size_t at) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= uint32_t(uint8_t(s[at + i])) << (8 * i);
-  return v;
-}
-int u16(const std::string& s, size_t at) { return uint8_t(s[at]) | uint8_t(s[at + 1]) << 8; }
-
-// The browser's canvas: RGB per pixel.
-struct Canvas {
-  int width, height;
-  std::vector<uint8_t> rgb;
-  Canvas(int w, int h) : width(w), height(h), rgb(size_t(w) * h * 3, 0) {}
-  void apply(const std::string& m) {
-    if (m[0] == char(ServerType::kCopy)) {
-      ASSERT_EQ(m.size(), 13u);
-      int sx = u16(m, 1), sy = u16(m, 3), w = u16(m, 5), h = u16(m, 7), x = u16(m, 9), y = u16(m, 11);
-      ASSERT_LE(std::max(sx, x) + w, width);
-      ASSERT_LE(std::max(sy, y) + h, height);
-      std::vector<uint8_t> before = rgb;  // as if the source were read first
-      for (int r = 0; r < h; ++r) {
-        std::memcpy(&rgb[(size_t(y + r) * width + x) * 3], &before[(size_t(sy + r) * width + sx) * 3], size_t(w) * 3);
-      }
-      return;
-    }
-    int x = u16(m, 1), y = u16(m, 3), w = u16(m, 5), h = u16(m, 7);
-    ASSERT_LE(x + w, width);
-    ASSERT_LE(y + h, height);
-    if (m[0] == char(ServerType::kSolid)) {
-      ASSERT_EQ(m.size(), 12u);
-      for (int r = y; r < y + h; ++r) {
-        for (int c = x; c < x + w; ++c) std::memcpy(&rgb[(size_t(r) * width + c) * 3], &m[9], 3);
-      }
-      return;
-    }
-    ASSERT_EQ(m[0], char(ServerType::kImage));
-    ASSERT_EQ(u32(m, 10), m.size() - 14);
-    if (m[9] == char(Codec::kJpeg)) {
-      tjhandle tj = tjInitDecompress();
-      std::vector<uint8_t> px(size_t(w) * h * 3);
-      int jw = 0, jh = 0, sub = 0, space = 0;
-      auto* data = reinterpret_cast<const unsigned char*>(m.data() + 14);
-      ASSERT_EQ(tjDecompressHeader3(tj, data, m.size() - 14, &jw, &jh, &sub, &space), 0);
-      ASSERT_EQ(jw, w);
-      ASSERT_EQ(jh, h);
-      ASSERT_EQ(tjDecompress2(tj, data, m.size() - 14, px.data(), w, 0, h, TJPF_RGB, 0), 0);
-      tjDestroy(tj);
-      for (int r = 0; r < h; ++r) std::memcpy(&rgb[(size_t(y + r) * width + x) * 3], &px[size_t(r) * w * 3], w * 3);
-      return;
-    }
-    ASSERT_EQ(m[9], char(Codec::kPng));
-    png_image img;
-    std::memset(&img, 0, sizeof img);
-    img.version = PNG_IMAGE_VERSION;
-    ASSERT_TRUE(png_image_begin_read_from_memory(&img, m.data() + 14, m.size() - 14));
-    img.format = PNG_FORMAT_RGB;
-    ASSERT_EQ(int(img.width), w);
-    ASSERT_EQ(int(img.height), h);
-    std::vector<uint8_t> px(PNG_IMAGE_SIZE(img));
-    ASSERT_TRUE(png_image_finish_read(&img, nullptr, px.data(), 0, nullptr));
-    for (int r = 0; r < h; ++r) std::memcpy(&rgb[(size_t(y + r) * width + x) * 3], &px[size_t(r) * w * 3], w * 3);
-  }
-  bool equals(Frame& f) const {
-    for (int y = 0; y < height; ++y) {
-      for (int x = 0; x < width; ++x) {
-        if (std::memcmp(&rgb[(size_t(y) * width + x) * 3], f.at(x, y), 3) != 0) return false;
-      }
-    }
-    return true;
-  }
-};
-
-std::vector<std::string> encode(FrameEncoder& e, Frame& f, std::vector<Rect> damage, EncodeStats* stats = nullptr,
-                                SteadyClock::time_point now = SteadyClock::now(), Quality q = {.allow_lossy = false}) {
-  std::vector<std::string> out;
-  auto s = e.encode(f.view(), damage, now, q, out);
-  if (stats) *stats = s;
-  return out;
-}
+using namespace test_support;
 
 TEST(EncoderTest, TheFirstFrameRebuildsTheScreenExactlyWithSolidTilesAsSolids) {
   for (auto [w, h] : {std::pair{1, 1}, {65, 33}, {200, 130}}) {
@@ -149,17 +39,33 @@ TEST(EncoderTest, TheFirstFrameRebuildsTheScreenExactlyWithSolidTilesAsSolids) {
 TEST(EncoderTest, UnchangedTilesInsideTheDamageCostNothing) {
   Frame f = desktop(300, 200);
   FrameEncoder e;
-  encode(e, f, {{0, 0, 300, 200}});
+  Canvas canvas(300, 200);
+  for (const auto& m : encode(e, f, {{0, 0, 300, 200}})) canvas.apply(m);
   EncodeStats stats;
   EXPECT_TRUE(encode(e, f, {{0, 0, 300, 200}}, &stats).empty());
   EXPECT_EQ(stats.bytes, 0u);
-  // One pixel changes: only its tile goes.
+  // One pixel changes: its tile is the changed screen, and only the pixel goes.
   f.set(130, 70, 1, 2, 3);
   auto one = encode(e, f, {{0, 0, 300, 200}}, &stats);
   ASSERT_EQ(one.size(), 1u);
   EXPECT_EQ(stats.changed_pixels, 64 * 64);
-  EXPECT_EQ(u16(one[0], 1), 128);
-  EXPECT_EQ(u16(one[0], 3), 64);
+  EXPECT_EQ(one[0][0], char(ServerType::kSolid));
+  EXPECT_EQ(u16(one[0], 1), 130);
+  EXPECT_EQ(u16(one[0], 3), 70);
+  EXPECT_EQ(u16(one[0], 5), 1);
+  EXPECT_EQ(u16(one[0], 7), 1);
+  canvas.apply(one[0]);
+  // Two pixels of one tile, and a line across two tiles: the smallest
+  // rectangle holding the changes of each tile.
+  f.set(140, 75, 9, 9, 9);
+  f.set(131, 90, 9, 9, 9);
+  for (int x = 60; x < 70; ++x) f.set(x, 150, 7, 7, 7);
+  auto parts = encode(e, f, {{0, 0, 300, 200}}, &stats);
+  for (const auto& m : parts) canvas.apply(m);
+  EXPECT_TRUE(canvas.equals(f));
+  EXPECT_EQ(stats.changed_pixels, 3 * 64 * 64);
+  EXPECT_EQ(parts.size(), 3u);
+  EXPECT_EQ(sent_area(parts), 10 * 16 + 4 + 6);
 }
 
 TEST(EncoderTest, OnlyTheDamageIsLookedAtAndANewSizeStartsAfresh) {
@@ -234,6 +140,32 @@ TEST(EncoderTest, APhotoGoesAsJpegThenLosslessOnceItStaysStill) {
   for (const auto& m : encode(e, photo, {}, &stats, t0 + 300ms, Quality{.jpeg_quality = 70})) canvas.apply(m);
   EXPECT_EQ(stats.jpeg, 0);
   EXPECT_GT(stats.png, 0);
+  EXPECT_TRUE(canvas.equals(photo));
+  EXPECT_FALSE(e.refresh_due().has_value());
+}
+
+TEST(EncoderTest, WhatIsLeftOfAJpegTileAfterAChangeIsStillRefreshed) {
+  Frame photo(256, 128);
+  for (int y = 0; y < 128; ++y) {
+    for (int x = 0; x < 256; ++x) {
+      photo.set(x, y, uint8_t(128 + 100 * std::sin(x * 0.05)), uint8_t(x ^ y), uint8_t((x * y) / 130));
+    }
+  }
+  FrameEncoder e(EncoderOptions{.lossless_refresh_after = 300ms});
+  auto t0 = SteadyClock::now();
+  Canvas canvas(256, 128);
+  EncodeStats stats;
+  for (const auto& m : encode(e, photo, {{0, 0, 256, 128}}, &stats, t0, Quality{.jpeg_quality = 70})) canvas.apply(m);
+  ASSERT_GT(stats.jpeg, 0);
+  // A short line over one tile goes alone, as a Solid; the rest of that tile is still JPEG.
+  for (int x = 10; x < 15; ++x) photo.set(x, 20, 255, 255, 255);
+  auto line = encode(e, photo, {{0, 0, 256, 128}}, &stats, t0 + 100ms, Quality{.jpeg_quality = 70});
+  for (const auto& m : line) canvas.apply(m);
+  ASSERT_EQ(line.size(), 1u);
+  EXPECT_EQ(line[0][0], char(ServerType::kSolid));
+  ASSERT_TRUE(e.refresh_due().has_value());
+  EXPECT_EQ(*e.refresh_due(), t0 + 300ms);
+  for (const auto& m : encode(e, photo, {}, &stats, t0 + 300ms, Quality{.jpeg_quality = 70})) canvas.apply(m);
   EXPECT_TRUE(canvas.equals(photo));
   EXPECT_FALSE(e.refresh_due().has_value());
 }

@@ -5,14 +5,23 @@
 // The screen is a grid of tiles (64 x 64 by default). Each row of pixels of
 // each tile column has a 64-bit hash (XXH3), and a tile's hash is the hash
 // of its rows' hashes, so a tile inside the VNC server's damage that did not
-// really change costs nothing. The row hashes also find a vertical scroll:
-// rows of the new frame that the client already has a few rows further up
-// or down are sent as one Copy per column band. A changed tile of one colour
-// becomes a Solid; neighbouring changed tiles of a tile row are merged into
-// one image: an indexed PNG when they have at most 256 colours, else a JPEG
-// when the quality allows lossy (photographs, video), else an RGB PNG. A
-// region sent as JPEG is sent again losslessly once it has stayed
-// unchanged for lossless_refresh_after.
+// really change costs nothing. The encoder also keeps a copy of what the
+// browser shows (the pixels it was sent, moved as the browser moves them):
+// one more framebuffer's worth of memory, 4 bytes a pixel.
+//
+// What moved is sent as a Copy of what the browser has. Anchors chosen by
+// the content itself find regions moved in two dimensions, such as a dragged
+// window or a list scrolled inside one (move_finder.h); when they find none,
+// the row hashes may still find a vertical scroll (rows of the new frame the
+// browser has a few rows further up or down, one Copy per column band).
+// Hashes only propose: a Copy is sent only where every pixel it brings
+// equals the new frame's. What is left is then compared with the browser's
+// pixels, and only the rectangle that differs in each changed tile is sent:
+// a Solid when it has one colour, else merged with its neighbours in the
+// tile row into one image: an indexed PNG (1 to 8 bits a pixel) when they
+// have at most 256 colours, else a JPEG when the quality allows lossy
+// (photographs, video), else an RGB PNG. A region sent as JPEG is sent again
+// losslessly once it has stayed unchanged for lossless_refresh_after.
 //
 // Not thread-safe: one encoder per display session, used by its thread.
 #pragma once
@@ -22,6 +31,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -30,6 +40,10 @@
 #include "oriel/display/protocol.h"
 
 namespace oriel::display {
+
+class ClientScreen;
+class MoveFinder;
+struct Move;
 
 // A read-only view of the framebuffer: 4 bytes per pixel, R,G,B,X in memory.
 struct FrameView {
@@ -60,14 +74,16 @@ struct EncoderOptions {
 class FrameEncoder {
  public:
   explicit FrameEncoder(EncoderOptions options = {});
+  ~FrameEncoder();
 
   // Forgets every tile (a new size or a new client): the next encode()
   // sends whatever lies in its damage.
   void reset(int width, int height);
 
-  // Appends messages (Solid, Image; never FrameEnd) for the tiles inside
-  // `damage` whose content changed since they were last sent. A frame whose
-  // size differs from reset()'s is treated as a reset first.
+  // Appends messages (Copy, Solid, Image; never FrameEnd) that bring the
+  // browser's screen inside `damage` to the frame; a Copy may also write
+  // outside it, with the frame's pixels. A frame whose size differs from
+  // reset()'s is treated as a reset first.
   EncodeStats encode(const FrameView& frame, std::span<const Rect> damage, std::chrono::steady_clock::time_point now,
                      const Quality& quality, std::vector<std::string>& out);
 
@@ -76,22 +92,43 @@ class FrameEncoder {
   std::optional<std::chrono::steady_clock::time_point> refresh_due() const;
 
  private:
-  struct Copy {
-    Rect to;
-    int src_y;
-  };
+  struct Tiles;  // what one encode() knows about each tile (frame_encoder_tiles.h)
+
+  Rect tile_rect(size_t i) const;
+  // The tiles this encode() looks at: the damage's, and lossy ones due for their refresh.
+  Tiles plan(std::span<const Rect> damage, std::chrono::steady_clock::time_point now) const;
   // Runs fn(tile_row) for each row in `rows`, on the pool when there is one.
   void for_rows(const std::vector<int>& rows, const std::function<void(int)>& fn);
-  // Hashes the rows of the touched tiles of one tile row into new_rows_,
-  // and those tiles' hashes into tile_hashes_.
-  void hash_row(const FrameView& frame, int row, const std::vector<char>& touched);
-  // The copies that bring the client's rows to the new frame's: one
+  // Hashes the rows of tile i into new_rows_, and them into tile_hashes_.
+  void hash_tile(const FrameView& frame, size_t i);
+  // Which touched tiles differ from what the browser has, and how much
+  // changed screen that is.
+  void mark_changed(Tiles& tiles, EncodeStats& stats) const;
+
+  // frame_encoder_motion.cc: the copies, sent and applied before anything else.
+  void send_copies(const FrameView& frame, Tiles& tiles, std::chrono::steady_clock::time_point now,
+                   std::vector<std::string>& out, EncodeStats& stats);
+  // The copies that bring the browser's rows to the new frame's: one
   // vertical offset for the frame, at most one run per column band.
-  std::vector<Copy> find_scroll(const std::vector<int>& rows, const std::vector<char>& touched) const;
-  // One tile row's messages, in order. `lossless` tiles are refreshes.
-  void encode_row(const FrameView& frame, int row, const std::vector<char>& touched,
-                  const std::vector<char>& lossless, const Quality& quality,
+  std::vector<Move> find_scroll(const Tiles& tiles) const;
+  // Regions moved in two dimensions, sent as they are found; how many.
+  int send_moves(const FrameView& frame, Tiles& tiles, std::chrono::steady_clock::time_point now,
+                 std::vector<std::string>& out, EncodeStats& stats);
+  // The runs of changed tiles no Copy has settled, per tile row: where the
+  // frame may show what moved, and (of those the browser was sent) where
+  // it may have come from.
+  void moving_areas(const Tiles& tiles, std::vector<Rect>& frame_areas, std::vector<Rect>& client_areas) const;
+  // Tile i is looked at this frame after all (a Copy wrote into it).
+  void touch(const FrameView& frame, size_t i, Tiles& tiles, EncodeStats& stats);
+  // Sends a verified copy and applies it to client_ and the tiles' state.
+  void send_move(const FrameView& frame, const Move& move, Tiles& tiles, std::chrono::steady_clock::time_point now,
+                 std::vector<std::string>& out, EncodeStats& stats);
+
+  // One tile row's messages, in order.
+  void encode_row(const FrameView& frame, int row, const Tiles& tiles, const Quality& quality,
                   std::chrono::steady_clock::time_point now, std::vector<std::string>& out, EncodeStats& stats);
+  // `r` of one tile row was sent: the browser has the frame's pixels there.
+  void settle(const FrameView& frame, const Rect& r, bool lossy, std::chrono::steady_clock::time_point now);
 
   EncoderOptions options_;
   int width_ = 0, height_ = 0;
@@ -101,6 +138,8 @@ class FrameEncoder {
   std::vector<uint64_t> old_rows_;     // per column band and pixel row, as the client has it
   std::vector<uint64_t> new_rows_;     // the same for the frame being encoded
   std::vector<std::chrono::steady_clock::time_point> lossy_at_;  // per tile: sent lossy then; epoch: lossless
+  std::unique_ptr<ClientScreen> client_;  // what the browser shows
+  std::unique_ptr<MoveFinder> moves_;
 };
 
 }  // namespace oriel::display

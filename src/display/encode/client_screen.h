@@ -1,0 +1,78 @@
+// The encoder's model of the browser's canvas: the pixels it was sent, moved
+// the way the browser moves them. Hashes only ever suggest a Copy; these
+// pixels decide it (a Copy is sent only where every pixel it brings equals
+// the new frame's), and after the copies they say what is left to send.
+//
+// One 32-bit word per pixel, the framebuffer's four bytes (R, G, B, X) as
+// they are in memory; comparisons ignore X, which the browser never sees.
+// Where the browser was sent a JPEG this holds the source pixels, not the
+// decoded ones: the encoder tracks lossy tiles itself.
+//
+// Owned by one FrameEncoder. store() and the const functions may run on
+// several threads at once for disjoint rows; copy() and reset() may not.
+#pragma once
+
+#include <array>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+
+#include "oriel/display/frame_encoder.h"
+
+namespace oriel::display {
+
+// The R, G and B bytes of a pixel loaded as a 32-bit word, whatever the
+// machine's byte order.
+inline constexpr uint32_t kRgbMask = std::bit_cast<uint32_t>(std::array<uint8_t, 4>{0xFF, 0xFF, 0xFF, 0x00});
+
+inline uint32_t load_pixel(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+inline const uint8_t* frame_pixel(const FrameView& f, int x, int y) {
+  return f.data + static_cast<size_t>(y) * f.stride + static_cast<size_t>(x) * 4;
+}
+
+// How many of the first `n` pixels of `a` and `b` (4 bytes each) have the
+// same R, G and B.
+int same_prefix(const uint8_t* a, const uint8_t* b, int n);
+// How many of the last `n` pixels before `a_end` and `b_end` do.
+int same_suffix(const uint8_t* a_end, const uint8_t* b_end, int n);
+
+class ClientScreen {
+ public:
+  // A blank screen of that size; what it holds means nothing until stored.
+  void reset(int width, int height);
+  int width() const { return width_; }
+  int height() const { return height_; }
+  const uint8_t* pixel(int x, int y) const {
+    return reinterpret_cast<const uint8_t*>(px_.get() + static_cast<size_t>(y) * width_ + x);
+  }
+
+  // The frame's pixels of `r` are now on the browser (a Solid or an Image).
+  void store(const FrameView& frame, const Rect& r);
+  // Applies a Copy as the browser does (docs/display-protocol.md, Copy): as
+  // if the whole source were read before anything is written.
+  void copy(int src_x, int src_y, const Rect& to);
+  // Whether the browser shows the frame's pixels of `to` at (src_x, src_y).
+  bool shows(const FrameView& frame, const Rect& to, int src_x, int src_y) const;
+  // The smallest rectangle inside `r` holding every pixel where the frame
+  // and the browser differ; empty when none does.
+  Rect difference(const FrameView& frame, const Rect& r) const;
+
+ private:
+  struct Free {
+    void operator()(uint32_t* p) const;
+  };
+  bool same_row(const FrameView& frame, int x, int y, int w) const;
+  uint32_t* row(int y) { return px_.get() + static_cast<size_t>(y) * width_; }
+
+  int width_ = 0, height_ = 0;
+  size_t capacity_ = 0;  // bytes allocated
+  std::unique_ptr<uint32_t[], Free> px_;
+};
+
+}  // namespace oriel::display

@@ -1,0 +1,130 @@
+// The pieces under the encoder's copies: its model of the browser's screen
+// (a Copy applied as the browser applies it, what differs from a frame) and
+// the move finder (which offsets the anchors vote for, and how far the
+// pixels bear a vote out). A vote is only a hint; these tests feed false
+// ones and check that no pixel is trusted to a hash.
+#include <gtest/gtest.h>
+
+#include "client_screen.h"
+#include "move_finder.h"
+#include "test_support.h"
+
+namespace oriel::display {
+namespace {
+
+using namespace test_support;
+
+ClientScreen showing(const Frame& f) {
+  ClientScreen client;
+  client.reset(f.width, f.height);
+  client.store(f.view(), {0, 0, f.width, f.height});
+  return client;
+}
+
+bool has_candidate(const std::vector<MoveCandidate>& found, int dx, int dy) {
+  return std::any_of(found.begin(), found.end(), [&](const MoveCandidate& c) { return c.dx == dx && c.dy == dy; });
+}
+
+TEST(ClientScreenTest, ACopyReadsTheWholeSourceBeforeWriting) {
+  const Frame f = wallpaper(200, 150);
+  for (auto [dx, dy] : {std::pair{3, 2}, {-3, -2}, {5, 0}, {-5, 0}, {0, 4}, {0, -4}, {-7, 3}}) {
+    SCOPED_TRACE(testing::Message() << "offset " << dx << "," << dy);
+    ClientScreen client = showing(f);
+    const Rect to{40 + dx, 30 + dy, 100, 80};
+    client.copy(40, 30, to);
+    // What the browser shows now: the frame, with the source's old pixels at `to`.
+    Frame expected = f;
+    for (int y = 0; y < to.h; ++y) {
+      std::memcpy(expected.at(to.x, to.y + y), f.view().data + (30 + y) * f.stride + 40 * 4, to.w * 4);
+    }
+    EXPECT_TRUE(client.difference(expected.view(), {0, 0, 200, 150}).empty());
+    EXPECT_FALSE(client.difference(f.view(), {0, 0, 200, 150}).empty());
+  }
+}
+
+TEST(ClientScreenTest, TheDifferenceIsTheSmallestRectangleHoldingEveryChange) {
+  Frame f = wallpaper(128, 96);
+  ClientScreen client = showing(f);
+  EXPECT_TRUE(client.difference(f.view(), {0, 0, 128, 96}).empty());
+  f.at(70, 20)[3] ^= 0xFF;  // the X byte: the browser never sees it
+  EXPECT_TRUE(client.difference(f.view(), {0, 0, 128, 96}).empty());
+  f.set(70, 20, 1, 2, 3);
+  f.set(30, 61, 1, 2, 3);
+  f.set(99, 40, 1, 2, 3);
+  EXPECT_EQ(client.difference(f.view(), {0, 0, 128, 96}), (Rect{30, 20, 70, 42}));
+  EXPECT_EQ(client.difference(f.view(), {64, 0, 64, 64}), (Rect{70, 20, 30, 21}));
+  EXPECT_TRUE(client.difference(f.view(), {0, 0, 64, 32}).empty());
+}
+
+TEST(MoveFinderTest, TheAnchorsVoteForTheOffsetOfAMovedWindow) {
+  const Frame before = desktop_with_window(640, 480, {100, 80, 300, 200});
+  const Frame after = desktop_with_window(640, 480, {109, 84, 300, 200});
+  const std::vector<Rect> areas = {{64, 64, 384, 256}};
+  MoveFinder finder;
+  auto found = finder.candidates(after.view(), areas, showing(before), areas);
+  ASSERT_FALSE(found.empty());
+  EXPECT_EQ(found[0].dx, 9);
+  EXPECT_EQ(found[0].dy, 4);
+  EXPECT_FALSE(found[0].seeds.empty());
+  // Nothing moved: no offset, (0, 0) least of all.
+  EXPECT_TRUE(finder.candidates(before.view(), areas, showing(before), areas).empty());
+}
+
+TEST(MoveFinderTest, GrowingFindsExactlyTheMovedRectangle) {
+  const Frame before = desktop_with_window(640, 480, {100, 80, 300, 200});
+  const Frame after = desktop_with_window(640, 480, {109, 84, 300, 200});
+  const ClientScreen client = showing(before);
+  EXPECT_EQ(grow_move(after.view(), client, 9, 4, {250, 180}, {0, 0, 640, 480}), (Rect{109, 84, 300, 200}));
+  // Not past the limit it is given, and not from a seed outside it.
+  EXPECT_EQ(grow_move(after.view(), client, 9, 4, {250, 180}, {200, 100, 100, 100}), (Rect{200, 100, 100, 100}));
+  EXPECT_TRUE(grow_move(after.view(), client, 9, 4, {50, 50}, {200, 100, 100, 100}).empty());
+}
+
+TEST(MoveFinderTest, AFalseOffsetGrowsOnlyWhatReallyMatches) {
+  // As if a hash had collided: offsets that are not the move, grown from
+  // seeds all over the window. Flat stretches (the title bar, the space
+  // between lines) do match themselves moved, and a copy of them is right;
+  // but no pixel that differs may be inside, and the window is not claimed.
+  const Frame before = desktop_with_window(640, 480, {100, 80, 300, 200});
+  const Frame after = desktop_with_window(640, 480, {109, 84, 300, 200});
+  const ClientScreen client = showing(before);
+  for (auto [dx, dy] : {std::pair{9, 5}, {8, 4}, {-9, -4}, {0, 14}, {30, 0}}) {
+    for (int sy = 90; sy < 280; sy += 7) {
+      for (int sx = 115; sx < 405; sx += 11) {
+        Rect r = grow_move(after.view(), client, dx, dy, {sx, sy}, {0, 0, 640, 480});
+        if (r.empty()) continue;
+        EXPECT_LT(int64_t(r.w) * r.h, 300 * 200 / 4) << dx << "," << dy << " from " << sx << "," << sy;
+        for (int y = r.y; y < r.y + r.h; ++y) {
+          for (int x = r.x; x < r.x + r.w; ++x) {
+            ASSERT_EQ(std::memcmp(after.view().data + y * after.stride + x * 4,
+                                  before.view().data + (y - dy) * before.stride + (x - dx) * 4, 3), 0)
+                << "offset " << dx << "," << dy << ": pixel " << x << "," << y << " differs";
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(MoveFinderTest, SimilarLookingContentIsVotedForButNeverGrows) {
+  // The window moved, but one pixel in every 48 of each row is new: the
+  // anchors between them still vote for the move, and the pixels refuse it.
+  const Frame before = desktop_with_window(640, 480, {100, 80, 300, 200});
+  Frame after = desktop_with_window(640, 480, {109, 84, 300, 200});
+  for (int y = 84; y < 284; ++y) {
+    for (int x = 109; x < 409; ++x) {
+      if ((x + 7 * y) % 48 == 0) after.set(x, y, 255, 0, 255);
+    }
+  }
+  const std::vector<Rect> areas = {{64, 64, 384, 256}};
+  const ClientScreen client = showing(before);
+  MoveFinder finder;
+  auto found = finder.candidates(after.view(), areas, client, areas);
+  ASSERT_TRUE(has_candidate(found, 9, 4)) << "the anchors do see the move";
+  for (const MoveCandidate& c : found) {
+    for (Point seed : c.seeds) EXPECT_TRUE(grow_move(after.view(), client, c.dx, c.dy, seed, {0, 0, 640, 480}).empty());
+  }
+}
+
+}  // namespace
+}  // namespace oriel::display

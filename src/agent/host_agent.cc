@@ -16,6 +16,7 @@ std::string_view vm_exit_name(VmExit e) {
     case VmExit::kGuestPoweroff: return "guest powered off";
     case VmExit::kHostRequest: return "stopped by Oriel";
     case VmExit::kCrashed: return "crashed";
+    case VmExit::kMigrated: return "migrated to another host";
   }
   return "crashed";
 }

@@ -103,6 +103,30 @@ std::shared_ptr<LocalAgent::Vm> LocalAgent::find(const std::string& vm_id) {
   return it == vms_.end() ? nullptr : it->second;
 }
 
+std::map<std::string, VmStatus> LocalAgent::vms() {
+  std::lock_guard lock(mu_);
+  std::map<std::string, VmStatus> out;
+  for (const auto& [id, vm] : vms_) out[id] = vm->paused ? VmStatus::kPaused : VmStatus::kRunning;
+  return out;
+}
+
+void LocalAgent::kill_all() {
+  std::vector<std::shared_ptr<Vm>> all;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, vm] : vms_) {
+      vm->host_stop = true;
+      all.push_back(vm);
+    }
+  }
+  // SIGKILL at once, all together: the point is that no guest writes its
+  // disk a moment longer; QMP's orderly quit could take seconds.
+  for (const auto& vm : all) ::kill(vm->pid, SIGKILL);
+  for (const auto& vm : all) {
+    if (auto r = kill_vm(vm->spec.id); !r.ok()) spdlog::error("vm {}: {}", vm->spec.id, r.error().message());
+  }
+}
+
 VmStatus LocalAgent::vm_status(const std::string& vm_id) {
   std::lock_guard lock(mu_);
   auto it = vms_.find(vm_id);

@@ -55,33 +55,47 @@ Result<void> LocalAgent::attach(const std::string& vm_id, VmSpec spec, pid_t pid
     std::lock_guard lock(mu_);
     vms_[vm_id] = vm;
   }
-  std::weak_ptr<Vm> weak = vm;
-  auto on_event = [this, weak](const QmpEvent& e) {
-    auto v = weak.lock();
-    if (!v) return;
-    std::lock_guard lock(mu_);
-    if (e.name == "SHUTDOWN") v->guest_shutdown = e.data.value("guest", false);
-    if (e.name == "STOP") v->paused = true;
-    if (e.name == "RESUME") v->paused = false;
-  };
-  auto client = QmpClient::connect_sync(io_.get_executor(), vm->paths.qmp_socket, 5s, on_event,
-                                        [this, vm_id](const Error&) { on_closed(vm_id); });
-  if (!client.ok()) {
+  if (auto connected = connect_qmp(vm); !connected.ok()) {
     std::lock_guard lock(mu_);
     vms_.erase(vm_id);
-    return client.take_error();
+    return connected;
   }
-  auto qmp = std::move(*client);
-  {
-    std::lock_guard lock(mu_);  // the VM is already visible to other threads
-    vm->qmp = qmp;
-  }
-  auto status = qmp->execute_sync("query-status", Json::object(), 5s);
+  auto status = qmp_client(vm)->execute_sync("query-status", Json::object(), 5s);
   if (status.ok()) {
-    std::lock_guard lock(mu_);
-    vm->paused = status->value("status", "") != "running";
+    std::string runstate = status->value("status", "");
+    {
+      std::lock_guard lock(mu_);
+      vm->paused = runstate != "running";
+    }
+    settle_migration_leftover(vm, runstate);  // a migration that outlived the agent's previous run
   }
   return Ok();
+}
+
+Result<void> LocalAgent::connect_qmp(const std::shared_ptr<Vm>& vm) {
+  std::weak_ptr<Vm> weak = vm;
+  auto on_event = [this, weak](const QmpEvent& e) {
+    if (auto v = weak.lock()) on_vm_event(v, e);
+  };
+  auto closed = [this, weak, vm_id = vm->spec.id](const Error&) {
+    auto v = weak.lock();
+    if (v && incoming_closed(v)) return;  // a migration target: no desktop's exit
+    on_closed(vm_id);
+  };
+  auto client = TRY(QmpClient::connect_sync(io_.get_executor(), vm->paths.qmp_socket, 5s, on_event, closed));
+  std::lock_guard lock(mu_);  // the VM is already visible to other threads
+  vm->qmp = std::move(client);
+  return Ok();
+}
+
+void LocalAgent::on_vm_event(const std::shared_ptr<Vm>& vm, const QmpEvent& e) {
+  {
+    std::lock_guard lock(mu_);
+    if (e.name == "SHUTDOWN") vm->guest_shutdown = e.data.is_object() && e.data.value("guest", false);
+    if (e.name == "STOP") vm->paused = true;
+    if (e.name == "RESUME") vm->paused = false;
+  }
+  on_migration_event(vm, e);
 }
 
 void LocalAgent::on_closed(const std::string& vm_id) {
@@ -101,7 +115,10 @@ void LocalAgent::on_closed(const std::string& vm_id) {
     auto it = vms_.find(vm_id);
     if (it == vms_.end() || it->second != vm || vm->exit_reported) return;
     vm->exit_reported = true;
-    why = vm->host_stop ? VmExit::kHostRequest : vm->guest_shutdown ? VmExit::kGuestPoweroff : VmExit::kCrashed;
+    why = vm->migrated        ? VmExit::kMigrated
+          : vm->host_stop     ? VmExit::kHostRequest
+          : vm->guest_shutdown ? VmExit::kGuestPoweroff
+                               : VmExit::kCrashed;
     handler = on_exit_;
   }
   std::error_code ec;
@@ -119,11 +136,19 @@ void LocalAgent::on_closed(const std::string& vm_id) {
 
 Result<void> LocalAgent::start_vm(const VmSpec& spec) {
   if (find(spec.id)) return Ok();
+  TRY(check_not_incoming(spec.id));
   VmPaths paths = VmPaths::in(options_.run_dir, spec.id);
   if (pid_t pid = read_pidfile(paths.pidfile); is_qemu_for(pid, paths.qmp_socket)) return attach(spec.id, spec, pid);
+  pid_t pid = TRY(launch(spec, {}));
+  return attach(spec.id, spec, pid);
+}
+
+Result<pid_t> LocalAgent::launch(const VmSpec& spec, const std::vector<std::string>& extra) {
+  VmPaths paths = VmPaths::in(options_.run_dir, spec.id);
   if (!fs::exists(spec.disk_path)) return Error::NotFound("disk", spec.disk_path);
   TRY(prepare_run_dir(spec, paths));
   auto argv = qemu_command_line(spec, paths, options_.accelerator.accelerator);
+  argv.insert(argv.end(), extra.begin(), extra.end());
   spdlog::debug("vm {}: {}", spec.id, join_command(argv));
   auto run = TRY(runner_.run(argv, {.timeout = 60s}));
   if (run.exit_code != 0) {
@@ -131,7 +156,7 @@ Result<void> LocalAgent::start_vm(const VmSpec& spec) {
   }
   pid_t pid = read_pidfile(paths.pidfile);
   if (!is_qemu_for(pid, paths.qmp_socket)) return Error::Unavailable("QEMU started but exited at once");
-  return attach(spec.id, spec, pid);
+  return pid;
 }
 
 std::shared_ptr<QmpClient> LocalAgent::qmp_client(const std::shared_ptr<Vm>& vm) {

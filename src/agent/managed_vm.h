@@ -18,6 +18,9 @@ struct LocalAgent::Vm {
   bool host_stop = false;            // Oriel asked it to stop (ACPI, quit, kill)
   bool guest_shutdown = false;       // a SHUTDOWN event said the guest did it
   bool exit_reported = false;        // on_closed has told the exit handler
+  // Live migration (local_agent_migration.cc), GUARDED_BY(LocalAgent::mu_):
+  bool incoming = false;  // a target before switchover: in incoming_, not vms_; its exit is no desktop's
+  bool migrated = false;  // the guest runs on another host now: QEMU's exit is VmExit::kMigrated
 };
 
 }  // namespace oriel::agent

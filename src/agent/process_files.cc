@@ -23,7 +23,15 @@ pid_t read_pidfile(const std::string& path) {
   return in && pid > 0 ? static_cast<pid_t>(pid) : -1;
 }
 
-bool process_alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+// A zombie counts as gone: a daemonized QEMU is not our child, and its
+// new parent (init, or whatever runs as PID 1 in a container) may take a
+// while to reap it.
+bool process_alive(pid_t pid) {
+  if (pid <= 0 || (::kill(pid, 0) != 0 && errno != EPERM)) return false;
+  std::string stat = read_whole_file("/proc/" + std::to_string(pid) + "/stat");
+  size_t paren = stat.rfind(')');  // the command name may itself hold spaces and parentheses
+  return paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] != 'Z';
+}
 
 bool wait_gone(pid_t pid, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -2,6 +2,8 @@
 
 #include <sys/un.h>
 
+#include <filesystem>
+
 namespace oriel::agent {
 namespace {
 
@@ -16,6 +18,12 @@ std::string qemu_option_value(std::string_view v) {
   return out;
 }
 
+
+std::string absolute(const std::string& path) {
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(path, ec);
+  return ec ? path : abs.lexically_normal().string();
+}
 
 constexpr std::string_view kQemu = "qemu-system-x86_64";
 constexpr std::string_view kOvmfCode = "/usr/share/OVMF/OVMF_CODE_4M.fd";
@@ -35,8 +43,9 @@ void add_boot(std::vector<std::string>& argv, const BootSpec& boot, const VmPath
       if (!boot.cmdline.empty()) argv.insert(argv.end(), {"-append", boot.cmdline});
       break;
     case BootSpec::Kind::kUefi:
-      argv.insert(argv.end(), {"-drive", fmt::format("if=pflash,format=raw,unit=0,readonly=on,file={}", kOvmfCode),
-                               "-drive", fmt::format("if=pflash,format=raw,unit=1,file={}", paths.uefi_vars)});
+      argv.insert(argv.end(),
+                  {"-drive", fmt::format("if=pflash,format=raw,unit=0,readonly=on,file={}", kOvmfCode), "-drive",
+                   fmt::format("if=pflash,format=raw,unit=1,file={}", absolute(paths.uefi_vars))});
       break;
     case BootSpec::Kind::kBios:
       break;
@@ -114,8 +123,10 @@ std::vector<std::string> qemu_command_line(const VmSpec& spec, const VmPaths& pa
   argv.insert(argv.end(), {"-vga", "std", "-display", "none", "-vnc", "unix:" + paths.vnc_socket});
   argv.insert(argv.end(), {"-qmp", fmt::format("unix:{},server=on,wait=off", paths.qmp_socket)});
   argv.insert(argv.end(), {"-serial", "file:" + paths.serial_log});
+  // Absolute: QEMU daemonizes into "/" and reopens the image by name when
+  // it takes it over at the end of a migration (file locks, read-write).
   argv.insert(argv.end(), {"-drive", fmt::format("file={},if=none,id=disk0,format=qcow2,cache=writeback,discard=unmap",
-                                                 spec.disk_path),
+                                                 qemu_option_value(absolute(spec.disk_path))),
                            "-device", "virtio-blk-pci,drive=disk0,bootindex=1"});
   if (spec.network) {
     argv.insert(argv.end(), {"-netdev", "user,id=net0", "-device",

@@ -69,6 +69,19 @@ Handler audited(Controller& c, std::string action, AuthedHandler fn) {
 
 namespace {
 
+// Heartbeats of agents on other hosts: the cluster token instead of a user's.
+void add_cluster_routes(Router& r, Controller& c) {
+  r.add("POST", "/api/v1/cluster/heartbeat", [&c](const Request& req) {
+    auto body = parse_json(req.body);
+    if (!body.ok()) return Response::error(body.error());
+    auto hello = agent::agent_hello_from_json(*body);
+    if (!hello.ok()) return Response::error(hello.error());
+    auto answer = c.heartbeat(req.bearer_token(), *hello);
+    if (!answer.ok()) return Response::error(answer.error());
+    return Response::json(200, {{"host_id", answer->host_id}, {"lease_ms", answer->lease.count()}});
+  });
+}
+
 void add_auth_routes(Router& r, Controller& c) {
   r.add("POST", "/api/v1/auth/login", [&c](const Request& req) {
     auto creds = parse_login(req.body);
@@ -154,6 +167,7 @@ void add_rest_routes(Router& router, Controller& controller) {
   add_image_routes(router, controller);
   add_desktop_routes(router, controller);
   add_broker_routes(router, controller);
+  add_cluster_routes(router, controller);
 }
 
 }  // namespace oriel::api

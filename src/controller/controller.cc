@@ -6,6 +6,7 @@
 
 #include "auth.h"
 #include "checks.h"
+#include "fleet.h"
 #include "image_importer.h"
 #include "oriel/common/log.h"
 #include "reconciler.h"
@@ -35,6 +36,9 @@ Result<void> check_readable_file(std::string_view field, const std::string& path
 
 }  // namespace
 
+// A host keeps one id for its life: derived from its name.
+std::string host_id_for(std::string_view host_name) { return "h-" + token_hash(host_name).substr(0, 16); }
+
 Result<void> check_name(std::string_view what, const std::string& name) {
   if (name.empty() || name.size() > 200) {
     return Error::InvalidArgument(fmt::format("{} name must be 1 to 200 bytes", what));
@@ -49,25 +53,34 @@ Controller::Controller(store::Store& store, agent::HostAgent& agent, Clock& cloc
   auto policy = parse_placement_policy(options_.placement);
   scheduler_ = std::make_unique<Scheduler>(SchedulerOptions{options_.cpu_overcommit, options_.memory_overcommit,
                                                             policy.ok() ? *policy : PlacementPolicy::kSpread});
-  broker_loop_ = std::make_unique<Ticker>([this] { reconcile_broker(); }, options_.reconcile_interval,
-                                          std::chrono::milliseconds(25));
+  broker_loop_ = std::make_unique<Ticker>(
+      [this] {
+        watch_hosts();
+        reconcile_broker();
+      },
+      options_.reconcile_interval, std::chrono::milliseconds(25));
+  fleet_ = std::make_unique<Fleet>(random_, options_.cluster_token);
   reconciler_ = std::make_unique<Reconciler>(
-      store_, agent_, clock_,
-      ReconcilerOptions{options_.shutdown_timeout, options_.reconcile_interval, options_.reconcile_workers});
-  importer_ = std::make_unique<ImageImporter>(store_, agent_, clock_, options_.data_dir + "/images");
-  agent_.set_exit_handler([this](const std::string& id, agent::VmExit why) { reconciler_->on_vm_exit(id, why); });
+      store_, *fleet_, clock_,
+      ReconcilerOptions{options_.shutdown_timeout, options_.reconcile_interval, options_.reconcile_workers,
+                        [this](const store::DesktopRecord& d) { return relocate(d); }});
+  std::string images = (options_.shared_dir.empty() ? options_.data_dir : options_.shared_dir) + "/images";
+  importer_ = std::make_unique<ImageImporter>(store_, agent_, clock_, images);
+  fleet_->set_exit_handler([this](const std::string& id, agent::VmExit why) { reconciler_->on_vm_exit(id, why); });
 }
 
 Controller::~Controller() { stop(); }
 
 Result<void> Controller::bootstrap(std::string_view admin_password) {
-  auto report = agent_.report();
-  // The embedded host keeps one id for its life: derived from its name.
-  host_id_ = "h-" + token_hash(report.name).substr(0, 16);
-  store::HostRecord host{host_id_, report.name, "ready", std::string(agent::accelerator_name(report.accelerator)),
-                         report.cpus, report.memory_mb, "", clock_.now()};
-  if (auto old = store_.host(host_id_); old.ok()) host.state = old->state;
-  TRY(store_.upsert_host(host));
+  if (options_.embedded_host) {
+    auto report = agent_.report();
+    host_id_ = host_id_for(report.name);
+    store::HostRecord host{host_id_, report.name, "ready", std::string(agent::accelerator_name(report.accelerator)),
+                           report.cpus, report.memory_mb, "", clock_.now()};
+    if (auto old = store_.host(host_id_); old.ok()) host.state = old->state;
+    TRY(store_.upsert_host(host));
+    fleet_->add_local(host_id_, agent_);
+  }
 
   auto admin = store_.user_by_name("admin");
   if (admin.ok()) {

@@ -39,6 +39,7 @@ Step step_when_running(const store::DesktopRecord& d, const Observation& o) {
   if (!vm_up(o)) {
     if (o.last_exit == agent::VmExit::kGuestPoweroff) return {StepKind::kMarkGuestOff};
     if (o.last_exit == agent::VmExit::kHostRequest) return {StepKind::kMarkStopped};
+    if (o.last_exit == agent::VmExit::kMigrated) return {};  // it runs on the target: the migration moves its host
     return {StepKind::kMarkFailed, "the virtual machine stopped unexpectedly (QEMU exited without a shutdown)"};
   }
   if (d.pending_op == "reset") return {StepKind::kKillVm};  // the disk is discarded anyway
@@ -50,6 +51,16 @@ Step step_when_running(const store::DesktopRecord& d, const Observation& o) {
 Step step_when_stopping(const store::DesktopRecord& d, const Observation& o) {
   if (!vm_up(o)) return {StepKind::kMarkStopped};
   if (d.pending_op == "reset" || (d.deadline_ms > 0 && o.now_ms >= d.deadline_ms)) return {StepKind::kKillVm};
+  return {};
+}
+
+// Its host is down: the agent fenced itself, so its VMs are gone. A
+// desktop meant to run goes to another host; one being stopped is stopped.
+Step step_when_host_down(const store::DesktopRecord& d, S state) {
+  if (d.desired == "deleted" || state == S::kDeleting) return {StepKind::kDeleteDisk};
+  bool meant_to_run = d.desired == "running" && (state == S::kStopped || state == S::kStarting || state == S::kRunning);
+  if (meant_to_run || state == S::kProvisioning || state == S::kResetting) return {StepKind::kRelocate};
+  if (state == S::kRunning || state == S::kStarting || state == S::kStopping) return {StepKind::kMarkStopped};
   return {};
 }
 
@@ -79,6 +90,8 @@ std::string_view public_state_name(std::string_view internal) {
 Step next_step(const store::DesktopRecord& d, const Observation& o) {
   auto state = parse_state(d.state);
   if (!state) return {StepKind::kMarkFailed, "unknown state '" + d.state + "' in the store"};
+  if (o.host == HostHealth::kUnknown) return {};  // wait for its agent's heartbeat
+  if (o.host == HostHealth::kDown) return step_when_host_down(d, *state);
   if (d.desired == "deleted" || *state == S::kDeleting) return step_when_deleted(o);
   switch (*state) {
     case S::kProvisioning: return {StepKind::kCreateDisk};

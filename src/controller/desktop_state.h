@@ -42,6 +42,14 @@ enum class StepKind {
   kResetDisk,       // write resetting, recreate the overlay, clear pending_op
   kClearPendingOp,  // an op that no longer applies (reboot of a stopped desktop)
   kDeleteDisk,      // write deleting, delete the overlay, then the record
+  kRelocate,        // its host is down: another host, state stopped (or provisioning), to start there
+};
+
+// What the controller knows of a desktop's host.
+enum class HostHealth {
+  kUp,       // its agent answers (or is this process's own)
+  kUnknown,  // no way to reach it yet (a remote agent that has not sent a heartbeat since this controller started)
+  kDown,     // silent for longer than its lease: it has fenced itself, its VMs are gone
 };
 
 struct Step {
@@ -50,6 +58,7 @@ struct Step {
 };
 
 struct Observation {
+  HostHealth host = HostHealth::kUp;
   agent::VmStatus vm = agent::VmStatus::kAbsent;
   std::optional<agent::VmExit> last_exit;  // why the VM last exited, if the agent saw it
   int64_t now_ms = 0;

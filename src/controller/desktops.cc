@@ -2,6 +2,7 @@
 // the reconciler. Nothing here waits for QEMU.
 #include "checks.h"
 #include "desktop_state.h"
+#include "fleet.h"
 #include "oriel/controller/controller.h"
 #include "reconciler.h"
 #include "scheduler.h"
@@ -151,10 +152,11 @@ Result<store::DesktopRecord> Controller::delete_desktop(const Principal& who, st
 
 Result<std::string> Controller::screenshot_png(const Principal& who, std::string_view desktop_id) {
   auto d = TRY(visible_desktop(who, desktop_id));
-  if (agent_.vm_status(d.id) == agent::VmStatus::kAbsent) {
+  auto agent = fleet_->agent(d.host_id);
+  if (!agent || agent->vm_status(d.id) == agent::VmStatus::kAbsent) {
     return Error::Conflict(fmt::format("desktop '{}' is {}: no screen to capture", d.id, public_state_name(d.state)));
   }
-  return agent_.screenshot_png(d.id);
+  return agent->screenshot_png(d.id);
 }
 
 }  // namespace oriel::controller

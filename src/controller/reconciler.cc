@@ -2,16 +2,18 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
+
 #include "oriel/common/log.h"
 
 namespace oriel::controller {
 
-Reconciler::Reconciler(store::Store& store, agent::HostAgent& agent, Clock& clock, ReconcilerOptions options)
+Reconciler::Reconciler(store::Store& store, Fleet& fleet, Clock& clock, ReconcilerOptions options)
     : store_(store),
-      agent_(agent),
+      fleet_(fleet),
       clock_(clock),
-      options_(options),
-      ticker_([this] { scan(); }, options.interval, std::chrono::milliseconds(25)) {}
+      options_(std::move(options)),
+      ticker_([this] { scan(); }, options_.interval, std::chrono::milliseconds(25)) {}
 
 Reconciler::~Reconciler() { stop(); }
 
@@ -45,42 +47,64 @@ void Reconciler::on_vm_exit(const std::string& vm_id, agent::VmExit why) {
   poke();
 }
 
+Result<Reconciler::HostStates> Reconciler::host_states() {
+  HostStates states;
+  for (auto& h : TRY(store_.hosts())) states[h.id] = std::move(h.state);
+  return states;
+}
+
 void Reconciler::scan() {
   auto all = store_.desktops({});
-  if (!all.ok()) {
-    spdlog::warn("reconciler: cannot list desktops: {}", all.error().message());
+  auto hosts = host_states();
+  if (!all.ok() || !hosts.ok()) {
+    spdlog::warn("reconciler: cannot read the store: {}", (all.ok() ? hosts.error() : all.error()).message());
     return;
   }
+  // Desktops in a session first: when a host fails, its users' desktops
+  // come back before the spares do.
+  std::stable_partition(all->begin(), all->end(), [](const auto& d) { return !d.assigned_user.empty(); });
   for (const auto& d : *all) {
     {
       std::lock_guard lock(mu_);
       if (stopping_ || busy_.count(d.id)) continue;
     }
-    if (next_step(d, observe(d.id)).kind == StepKind::kNone) continue;
+    if (next_step(d, observe(d, *hosts)).kind == StepKind::kNone) continue;
     {
       std::lock_guard lock(mu_);
       busy_.insert(d.id);
     }
     boost::asio::post(*pool_, [this, id = d.id] { work(id); });
   }
+  sweep_strays(*all, *hosts);
 }
 
-Observation Reconciler::observe(const std::string& desktop_id) {
+Observation Reconciler::observe(const store::DesktopRecord& d, const HostStates& hosts) {
   Observation o;
-  o.vm = agent_.vm_status(desktop_id);
   o.now_ms = to_unix_ms(clock_.now());
+  auto host = hosts.find(d.host_id);
+  auto agent = fleet_.agent(d.host_id);
+  if (host != hosts.end() && host->second == "down") {
+    o.host = HostHealth::kDown;
+  } else if (!agent) {
+    o.host = HostHealth::kUnknown;
+    return o;
+  }
+  o.vm = agent && o.host == HostHealth::kUp ? agent->vm_status(d.id) : agent::VmStatus::kAbsent;
   std::lock_guard lock(mu_);
-  if (auto it = last_exit_.find(desktop_id); it != last_exit_.end()) o.last_exit = it->second;
+  if (auto it = last_exit_.find(d.id); it != last_exit_.end()) o.last_exit = it->second;
   return o;
 }
 
 void Reconciler::work(const std::string& desktop_id) {
   bool progressed = false;
   // Re-read: the record may have changed since the scan.
-  if (auto d = store_.desktop(desktop_id); d.ok()) {
-    Step step = next_step(*d, observe(desktop_id));
+  auto d = store_.desktop(desktop_id);
+  auto hosts = host_states();
+  if (d.ok() && hosts.ok()) {
+    Observation o = observe(*d, *hosts);
+    Step step = next_step(*d, o);
     if (step.kind != StepKind::kNone) {
-      auto r = apply(*d, step);
+      auto r = apply(*d, step, o.host);
       if (!r.ok() && r.error().code() != ErrorCode::kConflict) {
         spdlog::warn("desktop {}: {}", desktop_id, r.error().message());
       }
@@ -92,6 +116,26 @@ void Reconciler::work(const std::string& desktop_id) {
     busy_.erase(desktop_id);
   }
   if (progressed) poke();  // the next step can follow at once
+}
+
+void Reconciler::sweep_strays(const std::vector<store::DesktopRecord>& all, const HostStates& hosts) {
+  std::map<std::string, const store::DesktopRecord*> by_id;
+  for (const auto& d : all) by_id[d.id] = &d;
+  for (const auto& [host_id, state] : hosts) {
+    if (state == "down") continue;
+    auto agent = fleet_.agent(host_id);
+    if (!agent) continue;
+    for (const auto& [vm_id, status] : agent->vms()) {
+      auto it = by_id.find(vm_id);
+      if (it != by_id.end() && it->second->host_id == host_id) continue;
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_ || busy_.count(vm_id)) continue;
+      }
+      spdlog::warn("host {}: VM {} belongs to no desktop of this host; stopping it", host_id, vm_id);
+      boost::asio::post(*pool_, [agent, vm_id] { (void)agent->kill_vm(vm_id); });
+    }
+  }
 }
 
 Result<store::DesktopRecord> Reconciler::write(store::DesktopRecord d, std::string_view state) {
@@ -106,14 +150,14 @@ Result<std::string> Reconciler::golden_path(const store::DesktopRecord& d) {
   return image.path;
 }
 
-Result<agent::VmSpec> Reconciler::spec_for(const store::DesktopRecord& d) {
+Result<agent::VmSpec> Reconciler::spec_for(const store::DesktopRecord& d, agent::HostAgent& agent) {
   auto image = TRY(store_.image(d.image_id));
   agent::VmSpec spec;
   spec.id = d.id;
   spec.name = d.name;
   spec.vcpus = static_cast<int>(d.vcpus);
   spec.memory_mb = static_cast<int>(d.memory_mb);
-  spec.disk_path = agent_.disk_path(d.id);
+  spec.disk_path = agent.disk_path(d.id);
   auto boot = parse_json(image.boot_json);
   if (boot.ok()) spec.boot = TRY(agent::BootSpec::from_json(*boot));
   return spec;

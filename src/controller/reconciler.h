@@ -2,10 +2,14 @@
 // step at a time (desktop_state.h decides the step). A loop thread scans the
 // store on every poke and at least once per interval; steps run on a small
 // worker pool with at most one step in flight per desktop, so a slow stop
-// never holds up another desktop. Thread-safe.
+// never holds up another desktop. Each desktop's steps go to the agent of
+// its host (the Fleet); desktops of a host that is down are moved to
+// another, those in a session first. Thread-safe.
 #pragma once
 
 #include <boost/asio/thread_pool.hpp>
+
+#include <functional>
 
 #include <map>
 #include <memory>
@@ -13,6 +17,7 @@
 #include <set>
 
 #include "desktop_state.h"
+#include "fleet.h"
 #include "oriel/agent/host_agent.h"
 #include "oriel/common/clock.h"
 #include "oriel/store/store.h"
@@ -24,11 +29,14 @@ struct ReconcilerOptions {
   std::chrono::milliseconds shutdown_timeout;
   std::chrono::milliseconds interval;
   size_t workers;
+  // Another host for a desktop whose host is down (the controller's
+  // scheduler, under its placement lock).
+  std::function<Result<std::string>(const store::DesktopRecord&)> relocate;
 };
 
 class Reconciler {
  public:
-  Reconciler(store::Store& store, agent::HostAgent& agent, Clock& clock, ReconcilerOptions options);
+  Reconciler(store::Store& store, Fleet& fleet, Clock& clock, ReconcilerOptions options);
   ~Reconciler();
 
   void start();
@@ -37,16 +45,24 @@ class Reconciler {
   void on_vm_exit(const std::string& vm_id, agent::VmExit why);
 
  private:
+  using HostStates = std::map<std::string, std::string>;  // host id → state
   void scan();
   void work(const std::string& desktop_id);
-  Observation observe(const std::string& desktop_id);
-  Result<void> apply(store::DesktopRecord d, const Step& step);
+  Observation observe(const store::DesktopRecord& d, const HostStates& hosts);
+  Result<HostStates> host_states();
+  Result<void> apply(store::DesktopRecord d, const Step& step, HostHealth host);
+  Result<void> apply_vm_step(store::DesktopRecord d, const Step& step, agent::HostAgent& agent);
+  Result<void> relocate(store::DesktopRecord d);
+  Result<void> delete_desktop(store::DesktopRecord d, agent::HostAgent* agent);
+  // Kills VMs that no desktop of their host accounts for (a desktop moved
+  // away while its old host was cut off, then the host came back).
+  void sweep_strays(const std::vector<store::DesktopRecord>& all, const HostStates& hosts);
   Result<store::DesktopRecord> write(store::DesktopRecord d, std::string_view state);
-  Result<agent::VmSpec> spec_for(const store::DesktopRecord& d);
+  Result<agent::VmSpec> spec_for(const store::DesktopRecord& d, agent::HostAgent& agent);
   Result<std::string> golden_path(const store::DesktopRecord& d);
 
   store::Store& store_;
-  agent::HostAgent& agent_;
+  Fleet& fleet_;
   Clock& clock_;
   ReconcilerOptions options_;
 

@@ -17,46 +17,14 @@ Error fail(store::Store& store, Clock& clock, store::DesktopRecord d, const Erro
 
 }  // namespace
 
-Result<void> Reconciler::apply(store::DesktopRecord d, const Step& step) {
+Result<void> Reconciler::apply(store::DesktopRecord d, const Step& step, HostHealth host) {
   switch (step.kind) {
     case StepKind::kNone:
       return Ok();
-    case StepKind::kCreateDisk: {
-      auto golden = golden_path(d);
-      if (!golden.ok()) return fail(store_, clock_, d, golden.error());
-      if (auto r = agent_.create_disk(d.id, *golden); !r.ok()) return fail(store_, clock_, d, r.error());
-      TRY(write(d, state_name(DesktopState::kStopped)));
-      return Ok();
-    }
-    case StepKind::kStartVm: {
-      auto spec = spec_for(d);
-      if (!spec.ok()) return fail(store_, clock_, d, spec.error());
-      d = TRY(write(d, state_name(DesktopState::kStarting)));
-      {
-        std::lock_guard lock(mu_);
-        last_exit_.erase(d.id);
-      }
-      if (auto r = agent_.start_vm(*spec); !r.ok()) return fail(store_, clock_, d, r.error().context("starting"));
-      d.error.clear();
-      TRY(write(d, state_name(DesktopState::kRunning)));
-      spdlog::info("desktop {} ({}) is running", d.id, d.name);
-      return Ok();
-    }
     case StepKind::kMarkRunning:
       d.error.clear();
       TRY(write(d, state_name(DesktopState::kRunning)));
       return Ok();
-    case StepKind::kShutdownVm: {
-      d.deadline_ms = to_unix_ms(clock_.now()) + options_.shutdown_timeout.count();
-      d = TRY(write(d, state_name(DesktopState::kStopping)));
-      if (auto r = agent_.shutdown_vm(d.id); !r.ok()) {
-        spdlog::warn("desktop {}: ACPI shutdown failed ({}), stopping hard", d.id, r.error().message());
-        return agent_.kill_vm(d.id);
-      }
-      return Ok();
-    }
-    case StepKind::kKillVm:
-      return agent_.kill_vm(d.id);
     case StepKind::kMarkStopped:
       d.deadline_ms = 0;
       TRY(write(d, state_name(DesktopState::kStopped)));
@@ -68,12 +36,62 @@ Result<void> Reconciler::apply(store::DesktopRecord d, const Step& step) {
       return Ok();
     case StepKind::kMarkFailed:
       return fail(store_, clock_, d, Error::Unavailable(step.reason));
-    case StepKind::kRebootVm:
-      TRY(agent_.reboot_vm(d.id));
+    case StepKind::kClearPendingOp:
       d.pending_op.clear();
       TRY(write(d, d.state));
       return Ok();
-    case StepKind::kClearPendingOp:
+    case StepKind::kRelocate:
+      return relocate(std::move(d));
+    case StepKind::kDeleteDisk: {
+      // A host that is down cannot delete; a host that shares its storage can.
+      auto agent = host == HostHealth::kDown ? fleet_.sharing_disks_with(d.host_id, d.id) : fleet_.agent(d.host_id);
+      return delete_desktop(std::move(d), agent.get());
+    }
+    default:
+      break;
+  }
+  auto agent = fleet_.agent(d.host_id);
+  if (!agent) return Error::Unavailable(fmt::format("host '{}' cannot be reached", d.host_id));
+  return apply_vm_step(std::move(d), step, *agent);
+}
+
+// The steps that act on the desktop's host.
+Result<void> Reconciler::apply_vm_step(store::DesktopRecord d, const Step& step, agent::HostAgent& agent) {
+  switch (step.kind) {
+    case StepKind::kCreateDisk: {
+      auto golden = golden_path(d);
+      if (!golden.ok()) return fail(store_, clock_, d, golden.error());
+      if (auto r = agent.create_disk(d.id, *golden); !r.ok()) return fail(store_, clock_, d, r.error());
+      TRY(write(d, state_name(DesktopState::kStopped)));
+      return Ok();
+    }
+    case StepKind::kStartVm: {
+      auto spec = spec_for(d, agent);
+      if (!spec.ok()) return fail(store_, clock_, d, spec.error());
+      d = TRY(write(d, state_name(DesktopState::kStarting)));
+      {
+        std::lock_guard lock(mu_);
+        last_exit_.erase(d.id);
+      }
+      if (auto r = agent.start_vm(*spec); !r.ok()) return fail(store_, clock_, d, r.error().context("starting"));
+      d.error.clear();
+      TRY(write(d, state_name(DesktopState::kRunning)));
+      spdlog::info("desktop {} ({}) is running", d.id, d.name);
+      return Ok();
+    }
+    case StepKind::kShutdownVm: {
+      d.deadline_ms = to_unix_ms(clock_.now()) + options_.shutdown_timeout.count();
+      d = TRY(write(d, state_name(DesktopState::kStopping)));
+      if (auto r = agent.shutdown_vm(d.id); !r.ok()) {
+        spdlog::warn("desktop {}: ACPI shutdown failed ({}), stopping hard", d.id, r.error().message());
+        return agent.kill_vm(d.id);
+      }
+      return Ok();
+    }
+    case StepKind::kKillVm:
+      return agent.kill_vm(d.id);
+    case StepKind::kRebootVm:
+      TRY(agent.reboot_vm(d.id));
       d.pending_op.clear();
       TRY(write(d, d.state));
       return Ok();
@@ -81,24 +99,68 @@ Result<void> Reconciler::apply(store::DesktopRecord d, const Step& step) {
       auto golden = golden_path(d);
       if (!golden.ok()) return fail(store_, clock_, d, golden.error());
       d = TRY(write(d, state_name(DesktopState::kResetting)));
-      if (auto r = agent_.reset_disk(d.id, *golden); !r.ok()) return fail(store_, clock_, d, r.error());
+      if (auto r = agent.reset_disk(d.id, *golden); !r.ok()) return fail(store_, clock_, d, r.error());
       d.pending_op.clear();
       TRY(write(d, state_name(DesktopState::kStopped)));
       spdlog::info("desktop {} reset to its image", d.id);
       return Ok();
     }
-    case StepKind::kDeleteDisk: {
-      if (d.state != state_name(DesktopState::kDeleting)) d = TRY(write(d, state_name(DesktopState::kDeleting)));
-      TRY(agent_.delete_disk(d.id));
-      TRY(store_.delete_desktop(d.id, d.version));
-      {
-        std::lock_guard lock(mu_);
-        last_exit_.erase(d.id);
-      }
-      spdlog::info("desktop {} deleted", d.id);
+    default:
       return Ok();
-    }
   }
+}
+
+// The desktop's host is down (it fenced itself): the desktop goes to
+// another host. With shared storage its overlay is already there and it
+// starts as it was; otherwise the overlay died with the host, and only a
+// desktop that is reset at logoff anyway may start again from its image.
+Result<void> Reconciler::relocate(store::DesktopRecord d) {
+  auto old_agent = fleet_.agent(d.host_id);
+  auto target = options_.relocate ? options_.relocate(d) : Result<std::string>(Error::Unavailable("no scheduler"));
+  if (!target.ok()) {
+    if (d.error != target.error().message()) {
+      d.error = target.error().message();
+      TRY(write(d, d.state));
+    }
+    return target.take_error();
+  }
+  auto new_agent = fleet_.agent(*target);
+  if (!new_agent) return Error::Unavailable(fmt::format("host '{}' cannot be reached", *target));
+  bool shared = old_agent && old_agent->disk_path(d.id) == new_agent->disk_path(d.id);
+  std::string old_host = d.host_id;
+  d.host_id = *target;
+  d.deadline_ms = 0;
+  d.error.clear();
+  auto state = parse_state(d.state).value_or(DesktopState::kStopped);
+  if (!shared && state != DesktopState::kProvisioning) {
+    if (!d.pool_id.empty() && d.assigned_user.empty()) {
+      state = DesktopState::kProvisioning;  // a free pool desktop: a fresh clone will do
+    } else {
+      return fail(store_, clock_, d, Error::Unavailable(fmt::format(
+                                         "host '{}' is down and this desktop's disk was on it (no shared storage)",
+                                         old_host)));
+    }
+  } else if (state != DesktopState::kProvisioning && state != DesktopState::kResetting) {
+    state = DesktopState::kStopped;
+  }
+  TRY(write(d, state_name(state)));
+  spdlog::warn("desktop {} ({}): host {} is down; moved to host {}", d.id, d.name, old_host, d.host_id);
+  return Ok();
+}
+
+Result<void> Reconciler::delete_desktop(store::DesktopRecord d, agent::HostAgent* agent) {
+  if (d.state != state_name(DesktopState::kDeleting)) d = TRY(write(d, state_name(DesktopState::kDeleting)));
+  if (agent) {
+    TRY(agent->delete_disk(d.id));
+  } else {
+    spdlog::warn("desktop {}: its host {} is down; its disk stays there", d.id, d.host_id);
+  }
+  TRY(store_.delete_desktop(d.id, d.version));
+  {
+    std::lock_guard lock(mu_);
+    last_exit_.erase(d.id);
+  }
+  spdlog::info("desktop {} deleted", d.id);
   return Ok();
 }
 

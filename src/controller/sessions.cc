@@ -7,6 +7,8 @@
 #include "desktop_state.h"
 #include "oriel/common/log.h"
 #include "oriel/controller/controller.h"
+
+#include "fleet.h"
 #include "reconciler.h"
 #include "ticker.h"
 
@@ -233,7 +235,9 @@ Result<TicketGrant> Controller::redeem_ticket(std::string_view ticket) {
   TRY(store_.update_session(s));
   auto pool = store_.pool(s.pool_id);
   std::string clipboard = pool.ok() ? pool->clipboard : "none";
-  return TicketGrant{std::move(s), TRY(store_.desktop(t.desktop_id)), std::move(clipboard)};
+  auto desktop = TRY(store_.desktop(t.desktop_id));
+  std::string address = fleet_->address(desktop.host_id);
+  return TicketGrant{std::move(s), std::move(desktop), std::move(clipboard), std::move(address)};
 }
 
 Result<void> Controller::display_closed(std::string_view session_id) {

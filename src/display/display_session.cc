@@ -88,9 +88,9 @@ class DisplaySession::Worker final : public VncEvents {
     has_client_ = false;
   }
   void input(const ClientSink* from, ClientMessage message);
-  void move_backend(std::string socket) {
-    spdlog::info("display {}: the desktop's display moved to {}", target_.session_id, socket);
-    target_.vnc_socket = std::move(socket);
+  void move_backend(std::string vnc) {
+    spdlog::info("display {}: the desktop's display moved to {}", target_.session_id, vnc);
+    target_.vnc = std::move(vnc);
     vnc_.reset();
     backend_lost_at_ = SteadyClock::now();
     next_attempt_ = {};
@@ -209,10 +209,10 @@ bool DisplaySession::Worker::take_commands() {
 }
 
 void DisplaySession::Worker::connect_backend(SteadyClock::time_point now) {
-  auto client = VncClient::connect(target_.vnc_socket, *this);
+  auto client = VncClient::connect(target_.vnc, target_.vnc_token, *this);
   if (client.ok()) {
     vnc_ = std::move(*client);
-    spdlog::debug("display {}: connected to {}", target_.session_id, target_.vnc_socket);
+    spdlog::debug("display {}: connected to {}", target_.session_id, target_.vnc);
     return;
   }
   if (now - backend_lost_at_ >= timings_.backend_give_up) {
@@ -347,8 +347,8 @@ void DisplaySession::detach(const ClientSink* sink) {
 void DisplaySession::input(const ClientSink* from, ClientMessage message) {
   post([from, message = std::move(message)](Worker& w) mutable { w.input(from, std::move(message)); });
 }
-void DisplaySession::move_backend(std::string vnc_socket) {
-  post([s = std::move(vnc_socket)](Worker& w) mutable { w.move_backend(std::move(s)); });
+void DisplaySession::move_backend(std::string vnc) {
+  post([s = std::move(vnc)](Worker& w) mutable { w.move_backend(std::move(s)); });
 }
 void DisplaySession::end(CloseCode code, std::string reason) {
   post([code, reason = std::move(reason)](Worker& w) mutable { w.end(code, std::move(reason)); });

@@ -55,7 +55,7 @@ class DisplaySession {
   void input(const ClientSink* from, ClientMessage message);
   // The desktop's display moved (live migration): reconnect there. The
   // client sees a short freeze, then a full frame.
-  void move_backend(std::string vnc_socket);
+  void move_backend(std::string vnc);
   // Closes the attached client with `code` and stops serving.
   void end(CloseCode code, std::string reason);
   // Stops the thread now, without telling the client (shutdown). Idempotent.

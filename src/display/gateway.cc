@@ -282,10 +282,10 @@ void Gateway::end_session(const std::string& session_id, CloseCode code, std::st
   if (auto it = sessions_.find(session_id); it != sessions_.end()) it->second.session->end(code, std::move(reason));
 }
 
-void Gateway::move_desktop(const std::string& desktop_id, const std::string& vnc_socket) {
+void Gateway::move_desktop(const std::string& desktop_id, const std::string& vnc) {
   std::lock_guard lock(mu_);
   for (auto& [id, entry] : sessions_) {
-    if (entry.session->target().desktop_id == desktop_id) entry.session->move_backend(vnc_socket);
+    if (entry.session->target().desktop_id == desktop_id) entry.session->move_backend(vnc);
   }
 }
 

@@ -2,6 +2,8 @@
 // VncClient through the rfbClient's client data.
 #include "vnc_client.h"
 
+#include "vnc_transport.h"
+
 #include <rfb/rfbclient.h>
 
 #include <cstdarg>
@@ -82,7 +84,8 @@ bool set_encodings(rfbClient* c) {
 
 }  // namespace
 
-Result<std::unique_ptr<VncClient>> VncClient::connect(const std::string& socket_path, VncEvents& events) {
+Result<std::unique_ptr<VncClient>> VncClient::connect(const std::string& address, const std::string& token,
+                                                      VncEvents& events) {
   static std::once_flag logging;
   std::call_once(logging, [] {
     rfbClientLog = log_debug;
@@ -93,7 +96,7 @@ Result<std::unique_ptr<VncClient>> VncClient::connect(const std::string& socket_
   // Owned by the client from here: rfbClientCleanup frees serverHost.
   std::unique_ptr<VncClient> client(new VncClient(c, events));
   std::free(c->serverHost);
-  c->serverHost = strdup(socket_path.c_str());
+  c->serverHost = strdup(address.c_str());
   c->serverPort = 0;
   c->appData.encodingsString = "raw copyrect";  // replaced by set_encodings() once connected
   c->appData.useRemoteCursor = TRUE;
@@ -129,11 +132,18 @@ Result<std::unique_ptr<VncClient>> VncClient::connect(const std::string& socket_
     s->events_.on_cursor(hot_x, hot_y, w, h, std::move(rgba));
   };
   rfbClientSetClientData(c, &kTag, client.get());
-  if (!rfbInitClient(c, nullptr, nullptr)) {
-    client->client_ = nullptr;  // rfbInitClient has freed it
-    return Error::Unavailable(fmt::format("cannot open the desktop's display at {}", socket_path));
+  // The stream is ours (a unix socket, or a bridge to another host's
+  // agent); from there on it is what rfbInitClient does after connecting.
+  c->sock = TRY(open_vnc_stream(address, token, std::chrono::seconds(c->connectTimeout)));
+  bool ok = InitialiseRFBConnection(c);
+  if (ok) {
+    c->width = c->si.framebufferWidth;
+    c->height = c->si.framebufferHeight;
+    ok = c->MallocFrameBuffer(c) && SetFormatAndEncodings(c) &&
+         SendFramebufferUpdateRequest(c, 0, 0, c->width, c->height, FALSE);
   }
-  if (!set_encodings(c)) return Error::Unavailable(fmt::format("the desktop's display at {} hung up", socket_path));
+  if (!ok) return Error::Unavailable(fmt::format("cannot open the desktop's display at {}", address));
+  if (!set_encodings(c)) return Error::Unavailable(fmt::format("the desktop's display at {} hung up", address));
   client->name_ = c->desktopName ? c->desktopName : "";
   return client;
 }

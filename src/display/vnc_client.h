@@ -32,9 +32,12 @@ class VncEvents {
 
 class VncClient {
  public:
-  // Connects and completes the RFB handshake; the first full update is
-  // requested. Unavailable with the reason when the server is not there.
-  static Result<std::unique_ptr<VncClient>> connect(const std::string& socket_path, VncEvents& events);
+  // Connects (to a unix socket path, or a ws:// URL of another host's agent
+  // with its cluster token: vnc_transport.h) and completes the RFB
+  // handshake; the first full update is requested. Unavailable with the
+  // reason when the server is not there.
+  static Result<std::unique_ptr<VncClient>> connect(const std::string& address, const std::string& token,
+                                                    VncEvents& events);
   ~VncClient();
   VncClient(const VncClient&) = delete;
   VncClient& operator=(const VncClient&) = delete;

@@ -19,38 +19,12 @@
 #include "oriel/display/gateway.h"
 #include "oriel/store/store.h"
 #include "options.h"
+#include "roles.h"
 
 namespace oriel {
 namespace {
 
 namespace fs = std::filesystem;
-
-Result<void> make_private_dir(const std::string& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return Error::InvalidArgument(fmt::format("cannot create {}: {}", dir, ec.message()));
-  ::chmod(dir.c_str(), 0700);
-  return Ok();
-}
-
-agent::ProbeResult choose_accelerator(ProcessRunner& runner, const OrieldOptions& o) {
-  if (o.accelerator == "kvm") return {agent::Accelerator::kKvm, "--accelerator kvm"};
-  if (o.accelerator == "tcg") return {agent::Accelerator::kTcg, "--accelerator tcg"};
-  return agent::probe_accelerator(runner, {o.probe_kernel, o.data_dir + "/accelerator-probe"});
-}
-
-Result<void> check_roles(const OrieldOptions& o) {
-  std::string roles = "," + o.roles + ",";
-  for (std::string_view role : {"controller", "agent", "gateway"}) {
-    if (roles.find(fmt::format(",{},", role)) == std::string::npos) {
-      return Error::InvalidArgument(fmt::format(
-          "--roles {}: this version runs all roles together (controller,agent,gateway); separate agents and "
-          "gateways come with multi-host support",
-          o.roles));
-    }
-  }
-  return Ok();
-}
 
 // The built web client: --web-dir, else web/ beside the binary's bin/.
 std::string web_dir(const OrieldOptions& o) {
@@ -60,12 +34,20 @@ std::string web_dir(const OrieldOptions& o) {
   return ec ? std::string() : (exe.parent_path().parent_path() / "web").string();
 }
 
+// Where the gateway finds a desktop's screen: the VNC socket of this
+// process's agent, or the VNC stream of another host's agent.
+std::string vnc_address(const controller::TicketGrant& grant, const std::string& run_dir) {
+  if (grant.host_address.empty()) return agent::VmPaths::in(run_dir, grant.desktop.id).vnc_socket;
+  std::string host = grant.host_address.substr(grant.host_address.find("://") + 3);
+  return fmt::format("ws://{}/agent/v1/vms/{}/vnc", host, grant.desktop.id);
+}
+
 // The gateway reaches the controller through these: tickets, activity, and
 // the end of a session's display.
 display::GatewayHooks gateway_hooks(controller::Controller& controller, const OrieldOptions& o) {
   display::GatewayHooks hooks;
-  hooks.redeem = [&controller, run_dir = o.run_dir](const std::string& session_id,
-                                                    const std::string& ticket) -> Result<display::DisplayTarget> {
+  hooks.redeem = [&controller, run_dir = o.run_dir, token = o.cluster_token](
+                     const std::string& session_id, const std::string& ticket) -> Result<display::DisplayTarget> {
     auto grant = TRY(controller.redeem_ticket(ticket));
     if (grant.session.id != session_id) return Error::NotFound("ticket", "(for another session)");
     if (grant.desktop.state != "running") {
@@ -76,7 +58,7 @@ display::GatewayHooks gateway_hooks(controller::Controller& controller, const Or
     if (grant.clipboard == "both" || grant.clipboard == "to-desktop") policy |= display::kClipboardToDesktop;
     if (grant.clipboard == "both" || grant.clipboard == "to-client") policy |= display::kClipboardToClient;
     return display::DisplayTarget{grant.session.id, grant.desktop.id, grant.desktop.name,
-                                  agent::VmPaths::in(run_dir, grant.desktop.id).vnc_socket, policy};
+                                  vnc_address(grant, run_dir), token, policy};
   };
   hooks.activity = [&controller](const std::string& id) { (void)controller.session_activity(id); };
   hooks.disconnected = [&controller](const std::string& id) { (void)controller.display_closed(id); };
@@ -95,8 +77,8 @@ void close_display(display::Gateway& gateway, const std::string& session_id, con
   }
 }
 
-Result<int> run(const OrieldOptions& o) {
-  TRY(check_roles(o));
+// The controller and the gateway, with or without the embedded agent.
+Result<int> run_controller(const OrieldOptions& o, const Roles& roles) {
   auto [host, port] = TRY(parse_listen(o.listen));
   TRY(make_private_dir(o.data_dir));
   TRY(make_private_dir(o.run_dir));
@@ -106,7 +88,9 @@ Result<int> run(const OrieldOptions& o) {
   SystemProcessRunner runner;
   auto probe = choose_accelerator(runner, o);
   spdlog::info("accelerator: {} ({})", agent::accelerator_name(probe.accelerator), probe.reason);
-  agent::LocalAgent agent(runner, {o.host_name, o.run_dir, o.data_dir + "/disks", probe});
+  // Without the agent role this agent runs no desktops: it only converts
+  // imported images (qemu-img) for the controller.
+  agent::LocalAgent agent(runner, {o.host_name, o.run_dir, disks_dir(o), probe});
   TRY(agent.start());
 
   SystemClock clock;
@@ -119,6 +103,11 @@ Result<int> run(const OrieldOptions& o) {
   copts.placement = o.placement;
   copts.ticket_ttl = std::chrono::seconds(o.ticket_ttl_s);
   copts.login_lock = std::chrono::seconds(o.login_lock_s);
+  copts.cluster_token = o.cluster_token;
+  copts.embedded_host = roles.agent;
+  copts.shared_dir = o.shared_dir;
+  copts.host_lease = std::chrono::milliseconds(o.host_lease_ms);
+  copts.host_grace = std::chrono::milliseconds(o.host_grace_ms);
   controller::Controller controller(*store, agent, clock, random, copts);
   TRY(controller.bootstrap(o.admin_password));
   boost::asio::io_context io;  // before the gateway, whose connections live on it
@@ -152,6 +141,12 @@ Result<int> run(const OrieldOptions& o) {
   controller.stop();
   agent.stop();
   return 0;
+}
+
+Result<int> run(const OrieldOptions& o) {
+  auto roles = TRY(parse_roles(o));
+  if (!roles.controller) return run_agent(o);
+  return run_controller(o, roles);
 }
 
 }  // namespace

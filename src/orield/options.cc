@@ -33,10 +33,30 @@ std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& o)
   app.add_option("--admin-password", o.admin_password,
                  "Password of the 'admin' user; creates it on first start, updates it when changed")
       ->envname("ORIEL_ADMIN_PASSWORD");
-  app.add_option("--roles", o.roles, "Roles to run: controller, agent, gateway (this version runs all three together)")->capture_default_str();
-  app.add_option("--controller", o.controller_url, "Controller URL, for an agent on another host (multi-host support is not in this version)");
-  app.add_option("--cluster-token", o.cluster_token, "Shared secret between controller and agents (multi-host; not in this version)")
+  app.add_option("--roles", o.roles,
+                 "Roles to run: controller,agent,gateway (everything on this machine), controller,gateway (the hosts "
+                 "are agents elsewhere), or agent (a host of a fleet; needs --controller and --cluster-token)")
+      ->capture_default_str();
+  app.add_option("--controller", o.controller_url,
+                 "For an agent: the controller's URL (several, comma-separated, for controllers sharing one database)");
+  app.add_option("--cluster-token", o.cluster_token,
+                 "Shared secret between the controller and its agents; a controller without one takes no agents")
       ->envname("ORIEL_CLUSTER_TOKEN");
+  app.add_option("--shared-dir", o.shared_dir,
+                 "Storage every host mounts at the same path: golden images and desktop disks go there, so any host "
+                 "can run (and take over) any desktop");
+  app.add_option("--advertise", o.advertise,
+                 "For an agent: the address the controller should call it at (default: the host of --listen)");
+  app.add_option("--host-lease-ms", o.host_lease_ms,
+                 "For a controller: the lease each heartbeat grants an agent; an agent that hears nothing for that "
+                 "long stops its desktops (fencing)")
+      ->check(CLI::Range(500, 600000))
+      ->capture_default_str();
+  app.add_option("--host-grace-ms", o.host_grace_ms,
+                 "For a controller: how long after a lease ran out a silent host is declared down and its desktops "
+                 "start elsewhere")
+      ->check(CLI::Range(0, 600000))
+      ->capture_default_str();
   app.add_option("--host-name", o.host_name, "This host's name in the fleet")->default_str(default_host_name());
   app.add_option("--accelerator", o.accelerator, "auto (probe KVM, fall back to TCG), kvm or tcg")
       ->check(CLI::IsMember({"auto", "kvm", "tcg"}))

@@ -158,8 +158,8 @@ void Orield::start() {
   // A restarted orield comes back at the same address, as clients (a
   // browser tab that reconnects by itself) expect; the first start takes
   // any free port.
-  std::string listen = "127.0.0.1:0";
-  if (auto colon = url_.rfind(':'); colon != std::string::npos) listen = "127.0.0.1" + url_.substr(colon);
+  std::string listen = listen_host_ + ":0";
+  if (auto colon = url_.rfind(':'); colon != std::string::npos) listen = listen_host_ + url_.substr(colon);
   std::vector<std::string> args = {std::string(ORIEL_BINARY_DIR) + "/bin/orield", "--data-dir", data_dir_,
                                    "--listen", listen, "--admin-password", password_,
                                    "--shutdown-timeout", "10"};

@@ -30,6 +30,9 @@ class Orield {
   ~Orield();
 
   void start();         // starts orield and waits for /healthz
+  // The address to listen on (before the first start; default 127.0.0.1),
+  // e.g. a test cluster's bridge so that agents in namespaces reach it.
+  void listen_on(std::string host) { listen_host_ = std::move(host); }
   void kill9();         // SIGKILL orield only; its QEMUs keep running
   void stop();          // SIGTERM and wait
   bool running() const { return pid_ > 0; }
@@ -48,6 +51,7 @@ class Orield {
   std::string data_dir_;
   std::string password_ = "test-admin-pw";
   std::string url_;
+  std::string listen_host_ = "127.0.0.1";
   pid_t pid_ = -1;
 };
 

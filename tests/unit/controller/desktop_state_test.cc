@@ -18,7 +18,9 @@ store::DesktopRecord desk(std::string state, std::string desired, std::string op
   return d;
 }
 
-Observation seen(VmStatus vm, std::optional<VmExit> exit = std::nullopt, int64_t now = 0) { return {vm, exit, now}; }
+Observation seen(VmStatus vm, std::optional<VmExit> exit = std::nullopt, int64_t now = 0) {
+  return {HostHealth::kUp, vm, exit, now};
+}
 
 TEST(DesktopStateTest, ProvisioningCreatesTheDiskThenStartsWhenWanted) {
   EXPECT_EQ(next_step(desk("provisioning", "running"), seen(VmStatus::kAbsent)).kind, StepKind::kCreateDisk);
@@ -68,6 +70,25 @@ TEST(DesktopStateTest, PublicStatesFollowTheContract) {
   EXPECT_EQ(public_state_name("garbage"), "failed");
   EXPECT_EQ(next_step(desk("garbage", "running"), seen(VmStatus::kAbsent)).kind, StepKind::kMarkFailed);
   EXPECT_EQ(next_step(desk("failed", "running"), seen(VmStatus::kRunning)).kind, StepKind::kKillVm);
+}
+
+Observation host(HostHealth h) { return {h, VmStatus::kAbsent, std::nullopt, 0}; }
+
+TEST(DesktopStateTest, ADownHostsRunningDesktopsAreRelocatedAndItsStoppedOnesKept) {
+  EXPECT_EQ(next_step(desk("running", "running"), host(HostHealth::kDown)).kind, StepKind::kRelocate);
+  EXPECT_EQ(next_step(desk("starting", "running"), host(HostHealth::kDown)).kind, StepKind::kRelocate);
+  EXPECT_EQ(next_step(desk("provisioning", "running"), host(HostHealth::kDown)).kind, StepKind::kRelocate);
+  // Not meant to run: only the record changes; it starts elsewhere when asked.
+  EXPECT_EQ(next_step(desk("running", "stopped"), host(HostHealth::kDown)).kind, StepKind::kMarkStopped);
+  EXPECT_EQ(next_step(desk("stopped", "stopped"), host(HostHealth::kDown)).kind, StepKind::kNone);
+  EXPECT_EQ(next_step(desk("deleting", "deleted"), host(HostHealth::kDown)).kind, StepKind::kDeleteDisk);
+}
+
+TEST(DesktopStateTest, AHostNotHeardFromYetIsLeftAlone) {
+  // After a controller restart, until the agent's first heartbeat: no step,
+  // so nothing is started twice and nothing is marked stopped by mistake.
+  EXPECT_EQ(next_step(desk("running", "running"), host(HostHealth::kUnknown)).kind, StepKind::kNone);
+  EXPECT_EQ(next_step(desk("provisioning", "running"), host(HostHealth::kUnknown)).kind, StepKind::kNone);
 }
 
 }  // namespace

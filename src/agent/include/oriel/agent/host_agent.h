@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 
 #include "oriel/agent/vm_spec.h"
@@ -25,6 +26,7 @@ enum class VmExit {
   kGuestPoweroff,  // the guest shut itself down (SHUTDOWN event with guest=true)
   kHostRequest,    // Oriel asked for it (ACPI shutdown answered, or quit/kill)
   kCrashed,        // QEMU vanished with no shutdown: killed, crashed, out of memory
+  kMigrated,       // live-migrated: the guest runs on another host; this QEMU was quit after the switchover
 };
 std::string_view vm_exit_name(VmExit e);
 
@@ -68,6 +70,8 @@ class HostAgent {
   virtual Result<void> kill_vm(const std::string& vm_id) = 0;      // hard stop; returns when gone
   virtual Result<void> reboot_vm(const std::string& vm_id) = 0;    // hard reset, disk kept
   virtual VmStatus vm_status(const std::string& vm_id) = 0;
+  // Every VM the agent runs now, with its status.
+  virtual std::map<std::string, VmStatus> vms() = 0;
   virtual Result<std::string> screenshot_png(const std::string& vm_id) = 0;
 
   // Called (from an agent thread) when a VM's QEMU exits. Set before start.

@@ -6,6 +6,9 @@
 // thread) and are thread-safe.
 #pragma once
 
+#include <utility>  // before Asio: Boost 1.74 awaitable.hpp uses std::exchange without it
+
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
@@ -14,14 +17,19 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "oriel/agent/host_agent.h"
 #include "oriel/agent/host_probe.h"
+#include "oriel/agent/migration.h"
 #include "oriel/common/process.h"
 
 namespace oriel::agent {
 
 class QmpClient;
+struct QmpEvent;
+struct MigrationObservation;
+enum class MigrationAction;
 
 struct LocalAgentOptions {
   std::string host_name;
@@ -55,8 +63,59 @@ class LocalAgent final : public HostAgent {
   Result<std::string> screenshot_png(const std::string& vm_id) override;
   void set_exit_handler(std::function<void(const std::string&, VmExit)> handler) override;
 
+  std::map<std::string, VmStatus> vms() override;
+  // Kills every VM at once: fencing, when this host has lost its controller
+  // and another host may be about to run the same desktops.
+  void kill_all();
+  const LocalAgentOptions& options() const { return options_; }
+
+  // ---- Live migration, QEMU precopy over TCP (migration.h) ----------------
+  // Not in HostAgent yet: the remote agent will carry these over HTTP.
+
+  // Target side. Starts QEMU for request.spec waiting for an incoming
+  // migration (the same command line as the source's plus -incoming defer,
+  // the usual sockets in this agent's run dir) and returns where the source
+  // sends it. Until switchover it is no desktop of this host: vm_status()
+  // says absent, vms() leaves it out, its exit is reported to no one, and
+  // its migration state is kIncoming. When the migration completes it
+  // becomes a VM of this host by itself (state kCompleted); if the stream
+  // fails, QEMU exits and the agent removes what it made (kFailed).
+  // Conflict if the VM runs or waits here already, or (kCopy) if this host
+  // still has a disk for it.
+  Result<MigrationTarget> prepare_incoming(const IncomingRequest& request);
+  // Waits until the incoming migration has completed (Ok: the VM runs
+  // here) or failed (Unavailable, with why); Timeout if it still waits.
+  Result<void> finish_incoming(const std::string& vm_id, std::chrono::milliseconds timeout);
+  // Gives a prepared target up: kills its QEMU quietly and removes what
+  // prepare_incoming made, for a source that failed before it connected
+  // (the QEMU would wait forever). Ok if there is none; Conflict once the
+  // migration has completed (the desktop runs here then: kill_vm).
+  Result<void> abort_incoming(const std::string& vm_id);
+
+  // Source side. Starts migrating a running VM to `target` (what the
+  // target's prepare_incoming returned) and returns once QEMU is under way:
+  // connected to the target with shared storage, copying the disk with
+  // kCopy. An agent thread drives the rest. On completion the source QEMU
+  // is quit and its exit reported as VmExit::kMigrated; on failure or
+  // cancel QEMU resumes the guest here and the disk copy is undone.
+  // InvalidArgument for a malformed target, Conflict if the VM does not run
+  // here or migrates already, Unavailable if the target cannot be reached.
+  Result<void> migrate(const std::string& vm_id, const MigrationTarget& target,
+                       const MigrationOptions& options = {});
+  // The latest progress of this VM's migration, on either side (the last
+  // one, once final). NotFound if there was none.
+  Result<MigrationProgress> migration_progress(const std::string& vm_id);
+  // Waits until the migration is final (source) or has left kIncoming
+  // (target); Timeout with the progress in the message otherwise.
+  Result<MigrationProgress> wait_for_migration(const std::string& vm_id, std::chrono::milliseconds timeout);
+  // Cancels an outgoing migration and waits until it is rolled back: Ok
+  // then (or if it had failed already), Conflict if it completed first.
+  Result<void> cancel_migration(const std::string& vm_id);
+
  private:
   struct Vm;
+  struct Incoming;
+  struct Outgoing;
 
   Result<void> attach(const std::string& vm_id, VmSpec spec, pid_t pid);
   void on_closed(const std::string& vm_id);
@@ -64,6 +123,25 @@ class LocalAgent final : public HostAgent {
   Result<Json> qmp(const std::string& vm_id, const std::string& command, Json args = Json::object());
   std::shared_ptr<QmpClient> qmp_client(const std::shared_ptr<Vm>& vm);
   void reattach_all();
+  // Starts a QEMU for `spec` in its run dir; the command line plus `extra`.
+  Result<pid_t> launch(const VmSpec& spec, const std::vector<std::string>& extra);
+  Result<void> connect_qmp(const std::shared_ptr<Vm>& vm);
+  void on_vm_event(const std::shared_ptr<Vm>& vm, const QmpEvent& e);
+
+  // local_agent_migration.cc
+  Result<MigrationTarget> start_incoming(const std::shared_ptr<Incoming>& in, const VmSpec& spec,
+                                         const std::string& listen_host);
+  void discard_incoming(const std::shared_ptr<Incoming>& in);
+  bool incoming_closed(const std::shared_ptr<Vm>& vm);
+  void on_migration_event(const std::shared_ptr<Vm>& vm, const QmpEvent& e);
+  void settle_migration_leftover(const std::shared_ptr<Vm>& vm, const std::string& runstate);
+  Result<void> check_not_incoming(const std::string& vm_id);
+  Result<void> start_outgoing(const std::shared_ptr<Outgoing>& m, QmpClient& qmp, const MigrationOptions& options);
+  void fail_outgoing(const std::shared_ptr<Outgoing>& m, const std::string& why);
+  boost::asio::awaitable<void> drive_migration(std::shared_ptr<Outgoing> m, std::shared_ptr<QmpClient> qmp);
+  boost::asio::awaitable<MigrationObservation> observe(const std::shared_ptr<Outgoing>& m, QmpClient& qmp);
+  boost::asio::awaitable<void> act(const std::shared_ptr<Outgoing>& m, QmpClient& qmp, MigrationAction action,
+                                   const MigrationObservation& o);
 
   ProcessRunner& runner_;
   LocalAgentOptions options_;
@@ -75,6 +153,9 @@ class LocalAgent final : public HostAgent {
   std::condition_variable exited_;                   // signalled when a VM leaves vms_
   std::map<std::string, std::shared_ptr<Vm>> vms_;   // GUARDED_BY(mu_)
   std::function<void(const std::string&, VmExit)> on_exit_;  // GUARDED_BY(mu_)
+  std::map<std::string, std::shared_ptr<Incoming>> incoming_;  // GUARDED_BY(mu_): targets, by VM id
+  std::map<std::string, std::shared_ptr<Outgoing>> outgoing_;  // GUARDED_BY(mu_): sources, by VM id
+  std::condition_variable migration_changed_;                  // a migration's state changed
 };
 
 // True if `pid` is alive and its command line is the QEMU that serves this

@@ -84,6 +84,9 @@ struct TicketGrant {
   store::SessionRecord session;
   store::DesktopRecord desktop;
   std::string clipboard;  // the pool's policy: both | to-desktop | to-client | none
+  // The agent API of the desktop's host (http://ADDR:PORT), where the
+  // gateway reaches its display; empty when it runs on this process's agent.
+  std::string host_address;
 };
 
 struct UsageQuery {

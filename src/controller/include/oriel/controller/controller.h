@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "oriel/agent/agent_wire.h"
 #include "oriel/agent/host_agent.h"
 #include "oriel/common/clock.h"
 #include "oriel/common/random.h"
@@ -38,6 +39,24 @@ struct ControllerOptions {
   int login_delay_after = 3;
   int login_lock_after = 10;
   std::chrono::seconds login_lock{15 * 60};
+  // The fleet (docs/cluster.md). With a cluster token, agents on other hosts
+  // join by heartbeat; without one, the embedded host is the only host.
+  std::string cluster_token;
+  bool embedded_host = true;  // this process runs the agent role as well
+  // Granted to every agent with each heartbeat: an agent that hears nothing
+  // for that long stops its VMs (fencing). A host silent for lease + grace
+  // is declared down and its desktops start elsewhere.
+  std::chrono::milliseconds host_lease{std::chrono::seconds(6)};
+  std::chrono::milliseconds host_grace{std::chrono::seconds(2)};
+  // Storage every host sees: golden images go to SHARED/images (and agents
+  // keep their overlays in SHARED/disks), so any host can run any desktop.
+  std::string shared_dir;
+};
+
+// What a heartbeat gets back: the host's id and its lease.
+struct HeartbeatAnswer {
+  std::string host_id;
+  std::chrono::milliseconds lease;
 };
 
 struct Principal {
@@ -91,6 +110,7 @@ struct HostView {
 
 class Reconciler;
 class ImageImporter;
+class Fleet;
 class Scheduler;
 class Ticker;
 struct HostLoad;
@@ -114,6 +134,9 @@ class Controller {
   // tenant is NotFound, exactly as if it did not exist; an action the role
   // may never take is PermissionDenied.
   Result<std::vector<HostView>> hosts(const Principal& who);
+  // An agent's heartbeat (authenticated by the cluster token): registers
+  // its host on first sight, records that it is alive, and grants its lease.
+  Result<HeartbeatAnswer> heartbeat(std::string_view cluster_token, const agent::AgentHello& hello);
 
   Result<store::ImageRecord> create_image(const Principal& who, CreateImage cmd);
   Result<store::ImageRecord> image(const Principal& who, std::string_view id);
@@ -188,6 +211,10 @@ class Controller {
   // any ready host it could ever run on.
   Result<std::string> place(const store::DesktopRecord& d);
   Result<store::DesktopRecord> visible_desktop(const Principal& who, std::string_view id);
+  // A host for a desktop whose host is down, or the reason there is none.
+  Result<std::string> relocate(const store::DesktopRecord& d);
+  // Declares down the remote hosts whose lease and grace have run out.
+  void watch_hosts();
 
   // Access (access.cc).
   Result<store::TenantRecord> visible_tenant(const Principal& who, std::string_view id);
@@ -228,6 +255,7 @@ class Controller {
   Random& random_;
   ControllerOptions options_;
   std::string host_id_;
+  std::unique_ptr<Fleet> fleet_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<Reconciler> reconciler_;
   std::unique_ptr<ImageImporter> importer_;

@@ -33,7 +33,11 @@ struct DisplayTarget {
   std::string session_id;
   std::string desktop_id;
   std::string desktop_name;
-  std::string vnc_socket;  // the desktop's VNC server (a unix socket path)
+  // The desktop's VNC server: a unix socket path on this host, or the
+  // ws:// URL of its agent's VNC stream on another host, which takes
+  // vnc_token (the cluster token).
+  std::string vnc;
+  std::string vnc_token;
   uint8_t policy = kClipboardToDesktop | kClipboardToClient;
 };
 
@@ -67,7 +71,7 @@ class Gateway {
   void end_session(const std::string& session_id, CloseCode code, std::string reason);
   // The desktop's display moved (live migration): its sessions reconnect
   // their backend there.
-  void move_desktop(const std::string& desktop_id, const std::string& vnc_socket);
+  void move_desktop(const std::string& desktop_id, const std::string& vnc);
   // Closes every connection (1001) and stops every session. Idempotent.
   void stop();
 

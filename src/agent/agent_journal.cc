@@ -1,0 +1,53 @@
+#include "oriel/agent/agent_journal.h"
+
+namespace oriel::agent {
+
+AgentJournal::AgentJournal(LocalAgent& agent, std::string epoch) : agent_(agent), epoch_(std::move(epoch)) {
+  agent_.set_exit_handler([this](const std::string& vm_id, VmExit why) { exited(vm_id, why); });
+}
+
+void AgentJournal::changed() {
+  std::function<void()> listener;
+  {
+    std::lock_guard lock(mu_);
+    ++seq_;
+    listener = listener_;
+  }
+  if (listener) listener();
+}
+
+void AgentJournal::exited(const std::string& vm_id, VmExit why) {
+  std::function<void()> listener;
+  {
+    std::lock_guard lock(mu_);
+    exits_.push_back({++seq_, vm_id, why});
+    if (exits_.size() > kKeptExits) exits_.pop_front();
+    listener = listener_;
+  }
+  if (listener) listener();
+}
+
+AgentSnapshot AgentJournal::snapshot() {
+  // The order matters. The counter first: a command that finished before
+  // it (its change() comes after its effect) shows in the statuses read
+  // next, so the snapshot is never older than its number says. The exits
+  // last: LocalAgent reports an exit before the VM leaves its list, so a VM
+  // missing from the statuses has its reason in the exits read after.
+  AgentSnapshot s;
+  s.epoch = epoch_;
+  {
+    std::lock_guard lock(mu_);
+    s.seq = seq_;
+  }
+  s.vms = agent_.vms();
+  std::lock_guard lock(mu_);
+  s.exits.assign(exits_.begin(), exits_.end());
+  return s;
+}
+
+void AgentJournal::set_listener(std::function<void()> on_change) {
+  std::lock_guard lock(mu_);
+  listener_ = std::move(on_change);
+}
+
+}  // namespace oriel::agent

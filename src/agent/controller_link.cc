@@ -1,0 +1,111 @@
+#include "oriel/agent/controller_link.h"
+
+#include "oriel/cli/client.h"
+#include "oriel/common/log.h"
+
+namespace oriel::agent {
+
+using Steady = std::chrono::steady_clock;
+
+ControllerLink::ControllerLink(LocalAgent& agent, AgentJournal& journal, ControllerLinkOptions options)
+    : agent_(agent), journal_(journal), options_(std::move(options)) {}
+
+ControllerLink::~ControllerLink() { stop(); }
+
+void ControllerLink::start() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = false;
+  }
+  journal_.set_listener([this] { poke(); });
+  thread_ = std::thread([this] { run(); });
+}
+
+void ControllerLink::stop() {
+  journal_.set_listener(nullptr);
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ControllerLink::poke() {
+  {
+    std::lock_guard lock(mu_);
+    poked_ = true;
+  }
+  wake_.notify_all();
+}
+
+std::string ControllerLink::host_id() const {
+  std::lock_guard lock(mu_);
+  return host_id_;
+}
+
+void ControllerLink::run() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    poked_ = false;
+    lock.unlock();
+    beat();
+    fence_if_expired(Steady::now());
+    lock.lock();
+    wake_.wait_for(lock, options_.interval, [&] { return stopping_ || poked_; });
+  }
+}
+
+bool ControllerLink::beat() {
+  AgentHello hello{options_.own_url, agent_.options().disks_dir, agent_.report(), journal_.snapshot()};
+  std::string body = to_json(hello).dump();
+  size_t n = options_.controller_urls.size();
+  for (size_t i = 0; i < n; ++i) {
+    const std::string& url = options_.controller_urls[(preferred_ + i) % n];
+    auto client = cli::ApiClient::create(url, options_.token);
+    if (!client.ok()) continue;
+    client->set_timeout(options_.request_timeout);
+    auto sent = Steady::now();
+    auto res = client->request("POST", "/api/v1/cluster/heartbeat", body);
+    if (!res.ok() || res->status != 200) {
+      spdlog::debug("heartbeat to {} failed: {}", url, res.ok() ? std::to_string(res->status) : res.error().message());
+      continue;
+    }
+    auto answer = parse_json(res->body);
+    auto host_id = answer.ok() ? json_string(*answer, "host_id") : Result<std::string>(answer.error());
+    auto lease = answer.ok() ? json_int(*answer, "lease_ms", 100, 3'600'000) : Result<int64_t>(answer.error());
+    if (!host_id.ok() || !lease.ok()) {
+      spdlog::warn("controller {} answered a heartbeat oddly: {}", url, res->body.substr(0, 200));
+      continue;
+    }
+    std::lock_guard lock(mu_);
+    if (host_id_ != *host_id) spdlog::info("registered with the controller at {} as host {}", url, *host_id);
+    if (fenced_) spdlog::warn("the controller at {} answers again", url);
+    host_id_ = *host_id;
+    lease_ = std::chrono::milliseconds(*lease);
+    last_answered_ = sent;  // the lease runs from when we asked, not from when it came back
+    fenced_ = false;
+    preferred_ = (preferred_ + i) % n;
+    return true;
+  }
+  return false;
+}
+
+void ControllerLink::fence_if_expired(Steady::time_point now) {
+  {
+    std::lock_guard lock(mu_);
+    // A heartbeat in flight can hold this thread for request_timeout: fence
+    // that much early, so the VMs are gone before the lease ends.
+    if (fenced_ || lease_.count() == 0 || now - last_answered_ + options_.request_timeout < lease_) return;
+    fenced_ = true;
+  }
+  size_t running = agent_.vms().size();
+  spdlog::error("no controller has answered for a whole lease: stopping this host's {} desktops (fencing), "
+                "since they may be restarted on other hosts",
+                running);
+  agent_.kill_all();
+  fencings_.fetch_add(1);
+  journal_.changed();
+}
+
+}  // namespace oriel::agent

@@ -1,0 +1,43 @@
+// The agent's account of its VMs for a remote controller: a change counter
+// that moves on every command that may change a VM and on every exit, the
+// latest exits with their reasons, and snapshots of both with the current
+// VM statuses. Owned by the agent role next to its LocalAgent; takes over
+// the LocalAgent's exit handler. Thread-safe.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "oriel/agent/agent_wire.h"
+#include "oriel/agent/local_agent.h"
+
+namespace oriel::agent {
+
+class AgentJournal {
+ public:
+  // `epoch` is random per process start (see AgentSnapshot::epoch).
+  AgentJournal(LocalAgent& agent, std::string epoch);
+
+  // Something may have changed (a command ran): the counter moves on.
+  void changed();
+  AgentSnapshot snapshot();
+  // Called after every change, on the thread that made it (to send a
+  // heartbeat at once rather than at the next tick).
+  void set_listener(std::function<void()> on_change);
+
+ private:
+  void exited(const std::string& vm_id, VmExit why);
+
+  static constexpr size_t kKeptExits = 256;
+
+  LocalAgent& agent_;
+  const std::string epoch_;
+  std::mutex mu_;
+  uint64_t seq_ = 0;                      // GUARDED_BY(mu_)
+  std::deque<VmExitEvent> exits_;         // GUARDED_BY(mu_)
+  std::function<void()> listener_;        // GUARDED_BY(mu_)
+};
+
+}  // namespace oriel::agent

@@ -1,0 +1,240 @@
+// /agent/v1: the agent's HTTP API. Handlers run on the HTTP workers and may
+// block (a QEMU start, a QMP round-trip); the VNC WebSocket is a pair of
+// coroutines on the io_context that copy bytes between the WebSocket and the
+// VM's VNC unix socket.
+#include "oriel/api/agent_routes.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <deque>
+#include <mutex>
+
+#include "oriel/common/log.h"
+#include "oriel/common/secret.h"
+
+namespace oriel::api {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using asio::use_awaitable;
+using Clock = std::chrono::steady_clock;
+
+// Answers by request id, kept for a while: a controller that lost an answer
+// and asks again gets it without the command running twice. A retry that
+// arrives while the first is still running waits for its answer.
+class AnswerMemory {
+ public:
+  Response once(const std::string& request_id, const std::function<Response()>& run) {
+    if (request_id.empty()) return run();
+    std::shared_ptr<Entry> entry;
+    bool first = false;
+    {
+      std::lock_guard lock(mu_);
+      expire();
+      auto& slot = entries_[request_id];
+      if (!slot) {
+        slot = std::make_shared<Entry>();
+        order_.emplace_back(Clock::now(), request_id);
+        first = true;
+      }
+      entry = slot;
+    }
+    std::unique_lock lock(entry->mu);
+    if (first) {
+      entry->response = run();
+      entry->done = true;
+      entry->cv.notify_all();
+    } else {
+      entry->cv.wait(lock, [&] { return entry->done; });
+    }
+    return entry->response;
+  }
+
+ private:
+  struct Entry {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    Response response;
+  };
+  void expire() {
+    auto now = Clock::now();
+    while (!order_.empty() && (order_.size() > kMaxEntries || now - order_.front().first > kKeepFor)) {
+      entries_.erase(order_.front().second);
+      order_.pop_front();
+    }
+  }
+
+  static constexpr size_t kMaxEntries = 4096;
+  static constexpr auto kKeepFor = std::chrono::minutes(10);
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Entry>> entries_;       // GUARDED_BY(mu_)
+  std::deque<std::pair<Clock::time_point, std::string>> order_;  // GUARDED_BY(mu_)
+};
+
+// VM ids are Oriel's ("d-" and hex); anything else is refused before it
+// reaches a path on disk.
+Result<std::string> vm_id_of(const Request& r) {
+  const std::string& id = r.params.at("id");
+  bool plain = !id.empty() && id.size() <= 64 && id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos;
+  if (!plain) return Error::InvalidArgument(fmt::format("'{}' is not a VM id", id));
+  return id;
+}
+
+Result<std::string> golden_path_of(const Request& r) {
+  auto body = TRY(parse_json(r.body));
+  TRY(json_only_fields(body, {"golden_path"}));
+  std::string path = TRY(json_string(body, "golden_path"));
+  if (path.empty() || path[0] != '/') return Error::InvalidArgument("golden_path must be an absolute path");
+  return path;
+}
+
+beast::websocket::close_reason close_reason(std::uint16_t code, std::string_view text) {
+  beast::websocket::close_reason r;
+  r.code = code;
+  r.reason = std::string(text);
+  return r;
+}
+
+using AgentCommand = std::function<Result<void>(const Request&, const std::string& vm_id)>;
+
+// A command: authenticated, remembered by request id, answered with the
+// agent's snapshot taken after it ran.
+Handler command(const AgentApi& api, std::shared_ptr<AnswerMemory> memory, AgentCommand fn) {
+  return [&api, memory = std::move(memory), fn = std::move(fn)](const Request& r) {
+    if (!secrets_equal(r.bearer_token(), api.cluster_token)) {
+      return Response::error(Error::Unauthenticated("this needs the cluster token"));
+    }
+    auto id = vm_id_of(r);
+    if (!id.ok()) return Response::error(id.error());
+    auto request_id = r.query.count("request_id") ? r.query.at("request_id") : std::string();
+    return memory->once(request_id, [&] {
+      auto done = fn(r, *id);
+      api.journal.changed();
+      if (!done.ok()) return Response::error(done.error());
+      return Response::json(200, {{"snapshot", agent::to_json(api.journal.snapshot())}});
+    });
+  };
+}
+
+Result<void> start_vm(const AgentApi& api, const Request& r, const std::string& id) {
+  auto spec = TRY(agent::VmSpec::from_json(TRY(parse_json(r.body))));
+  if (spec.id != id) return Error::InvalidArgument(fmt::format("the spec is for '{}', the path for '{}'", spec.id, id));
+  return api.agent.start_vm(spec);
+}
+
+Result<void> vm_action(const AgentApi& api, const Request& r, const std::string& id) {
+  const std::string& action = r.params.at("action");
+  if (action == "shutdown") return api.agent.shutdown_vm(id);
+  if (action == "kill") return api.agent.kill_vm(id);
+  if (action == "reboot") return api.agent.reboot_vm(id);
+  return Error::NotFound("action", action);
+}
+
+// Copies bytes both ways between the gateway's WebSocket and the VM's VNC
+// socket until either side closes.
+class VncBridge : public std::enable_shared_from_this<VncBridge> {
+ public:
+  VncBridge(WebSocket&& ws, std::string socket_path)
+      : ws_(std::move(ws)), vnc_(ws_.get_executor()), path_(std::move(socket_path)) {
+    ws_.binary(true);
+  }
+  void start() { asio::co_spawn(ws_.get_executor(), run(shared_from_this()), asio::detached); }
+
+ private:
+  static asio::awaitable<void> run(std::shared_ptr<VncBridge> self) {
+    beast::error_code ec;
+    co_await self->vnc_.async_connect(asio::local::stream_protocol::endpoint(self->path_),
+                                      asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      co_await self->ws_.async_close(close_reason(4503, "the desktop's display is not there"),
+                                     asio::redirect_error(use_awaitable, ec));
+      co_return;
+    }
+    asio::co_spawn(self->ws_.get_executor(), to_vnc(self), asio::detached);
+    std::array<char, 64 * 1024> buf;
+    for (;;) {
+      size_t n = co_await self->vnc_.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
+      if (ec) break;
+      co_await self->ws_.async_write(asio::buffer(buf.data(), n), asio::redirect_error(use_awaitable, ec));
+      if (ec) break;
+    }
+    self->shut();
+  }
+  static asio::awaitable<void> to_vnc(std::shared_ptr<VncBridge> self) {
+    beast::flat_buffer in;
+    beast::error_code ec;
+    for (;;) {
+      co_await self->ws_.async_read(in, asio::redirect_error(use_awaitable, ec));
+      if (ec) break;
+      co_await asio::async_write(self->vnc_, in.data(), asio::redirect_error(use_awaitable, ec));
+      if (ec) break;
+      in.consume(in.size());
+    }
+    self->shut();
+  }
+  void shut() {
+    beast::error_code ec;
+    vnc_.close(ec);
+    beast::get_lowest_layer(ws_).socket().close(ec);
+  }
+
+  WebSocket ws_;
+  asio::local::stream_protocol::socket vnc_;
+  std::string path_;
+};
+
+}  // namespace
+
+void add_agent_routes(Router& router, const AgentApi& api) {
+  auto memory = std::make_shared<AnswerMemory>();
+  router.add("GET", "/agent/v1/state", [&api](const Request& r) {
+    if (!secrets_equal(r.bearer_token(), api.cluster_token)) {
+      return Response::error(Error::Unauthenticated("this needs the cluster token"));
+    }
+    return Response::json(200, {{"report", agent::to_json(api.agent.report())},
+                                {"disks_dir", api.agent.options().disks_dir},
+                                {"snapshot", agent::to_json(api.journal.snapshot())}});
+  });
+  router.add("PUT", "/agent/v1/vms/{id}",
+             command(api, memory, [&api](const Request& r, const std::string& id) { return start_vm(api, r, id); }));
+  router.add("POST", "/agent/v1/vms/{id}/{action}",
+             command(api, memory, [&api](const Request& r, const std::string& id) { return vm_action(api, r, id); }));
+  router.add("PUT", "/agent/v1/disks/{id}", command(api, memory, [&api](const Request& r, const std::string& id) -> Result<void> {
+               return api.agent.create_disk(id, TRY(golden_path_of(r)));
+             }));
+  router.add("POST", "/agent/v1/disks/{id}/reset", command(api, memory, [&api](const Request& r, const std::string& id) -> Result<void> {
+               return api.agent.reset_disk(id, TRY(golden_path_of(r)));
+             }));
+  router.add("DELETE", "/agent/v1/disks/{id}", command(api, memory, [&api](const Request&, const std::string& id) {
+               return api.agent.delete_disk(id);
+             }));
+  router.add("GET", "/agent/v1/vms/{id}/screenshot", [&api](const Request& r) {
+    if (!secrets_equal(r.bearer_token(), api.cluster_token)) {
+      return Response::error(Error::Unauthenticated("this needs the cluster token"));
+    }
+    auto id = vm_id_of(r);
+    if (!id.ok()) return Response::error(id.error());
+    auto png = api.agent.screenshot_png(*id);
+    return png.ok() ? Response::bytes(200, "image/png", std::move(*png)) : Response::error(png.error());
+  });
+  router.add_websocket("/agent/v1/vms/{id}/vnc", [&api](const Request& r, WebSocket&& ws) {
+    auto id = vm_id_of(r);
+    if (!secrets_equal(r.bearer_token(), api.cluster_token) || !id.ok()) {
+      auto refused = std::make_shared<WebSocket>(std::move(ws));
+      refused->async_close(close_reason(4401, "this needs the cluster token and a VM id"),
+                           [refused](beast::error_code) {});
+      return;
+    }
+    std::make_shared<VncBridge>(std::move(ws), agent::VmPaths::in(api.run_dir, *id).vnc_socket)->start();
+  });
+}
+
+}  // namespace oriel::api

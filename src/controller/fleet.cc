@@ -1,0 +1,83 @@
+#include "fleet.h"
+
+#include "oriel/agent/remote_agent.h"
+#include "oriel/common/log.h"
+
+namespace oriel::controller {
+
+Fleet::Fleet(Random& random, std::string cluster_token) : random_(random), token_(std::move(cluster_token)) {}
+
+void Fleet::add_local(const std::string& host_id, agent::HostAgent& agent) {
+  std::lock_guard lock(mu_);
+  local_id_ = host_id;
+  // Not owned: the embedded agent belongs to orield's main.
+  agents_[host_id] = std::shared_ptr<agent::HostAgent>(&agent, [](agent::HostAgent*) {});
+  agent.set_exit_handler([this](const std::string& vm_id, agent::VmExit why) { exited(vm_id, why); });
+}
+
+void Fleet::heard(const std::string& host_id, const agent::AgentHello& hello) {
+  std::shared_ptr<agent::RemoteAgent> remote;
+  {
+    std::lock_guard lock(mu_);
+    if (host_id == local_id_) return;  // a remote agent may not pose as this process's own
+    auto it = agents_.find(host_id);
+    if (it != agents_.end() && addresses_[host_id] == hello.url) {
+      remote = std::static_pointer_cast<agent::RemoteAgent>(it->second);
+    } else {
+      if (it != agents_.end()) spdlog::info("host {}: its agent moved to {}", host_id, hello.url);
+      remote = std::make_shared<agent::RemoteAgent>(agent::RemoteAgentOptions{hello.url, token_}, random_);
+      remote->set_exit_handler([this](const std::string& vm_id, agent::VmExit why) { exited(vm_id, why); });
+      agents_[host_id] = remote;
+      addresses_[host_id] = hello.url;
+    }
+  }
+  remote->set_hello(hello);
+}
+
+std::shared_ptr<agent::HostAgent> Fleet::agent(const std::string& host_id) {
+  std::lock_guard lock(mu_);
+  auto it = agents_.find(host_id);
+  return it == agents_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<agent::HostAgent> Fleet::sharing_disks_with(const std::string& host_id, const std::string& vm_id) {
+  std::map<std::string, std::shared_ptr<agent::HostAgent>> all;
+  {
+    std::lock_guard lock(mu_);
+    all = agents_;
+  }
+  auto it = all.find(host_id);
+  if (it == all.end()) return nullptr;
+  std::string path = it->second->disk_path(vm_id);
+  for (const auto& [id, agent] : all) {
+    if (id != host_id && agent->disk_path(vm_id) == path) return agent;
+  }
+  return nullptr;
+}
+
+bool Fleet::is_local(const std::string& host_id) {
+  std::lock_guard lock(mu_);
+  return !local_id_.empty() && host_id == local_id_;
+}
+
+std::string Fleet::address(const std::string& host_id) {
+  std::lock_guard lock(mu_);
+  auto it = addresses_.find(host_id);
+  return it == addresses_.end() ? std::string() : it->second;
+}
+
+void Fleet::exited(const std::string& vm_id, agent::VmExit why) {
+  ExitHandler handler;
+  {
+    std::lock_guard lock(mu_);
+    handler = on_exit_;
+  }
+  if (handler) handler(vm_id, why);
+}
+
+void Fleet::set_exit_handler(ExitHandler handler) {
+  std::lock_guard lock(mu_);
+  on_exit_ = std::move(handler);
+}
+
+}  // namespace oriel::controller

@@ -1,0 +1,81 @@
+// orield --roles agent: a host of a fleet. Runs its VMs, serves the agent API
+// (/agent/v1) to the controller, and heartbeats to the controller, fencing
+// its VMs if it loses the controller for a whole lease.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "oriel/agent/agent_journal.h"
+#include "oriel/agent/controller_link.h"
+#include "oriel/agent/local_agent.h"
+#include "oriel/api/agent_routes.h"
+#include "oriel/common/log.h"
+#include "oriel/common/random.h"
+#include "roles.h"
+
+namespace oriel {
+namespace {
+
+std::vector<std::string> split_urls(const std::string& list) {
+  std::vector<std::string> urls;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    std::string url = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    if (!url.empty()) urls.push_back(url);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return urls;
+}
+
+Result<void> check_agent_options(const OrieldOptions& o) {
+  if (o.cluster_token.empty()) return Error::InvalidArgument("--roles agent needs --cluster-token (or ORIEL_CLUSTER_TOKEN)");
+  if (split_urls(o.controller_url).empty()) return Error::InvalidArgument("--roles agent needs --controller URL");
+  return Ok();
+}
+
+}  // namespace
+
+Result<int> run_agent(const OrieldOptions& o) {
+  TRY(check_agent_options(o));
+  auto [host, port] = TRY(parse_listen(o.listen));
+  TRY(make_private_dir(o.data_dir));
+  TRY(make_private_dir(o.run_dir));
+  TRY(agent::check_run_dir(o.run_dir));
+
+  SystemProcessRunner runner;
+  auto probe = choose_accelerator(runner, o);
+  spdlog::info("accelerator: {} ({})", agent::accelerator_name(probe.accelerator), probe.reason);
+  agent::LocalAgent agent(runner, {o.host_name, o.run_dir, disks_dir(o), probe});
+  TRY(agent.start());
+  SecureRandom random;
+  agent::AgentJournal journal(agent, random.hex(8));
+
+  boost::asio::io_context io;
+  api::Router router;
+  router.add("GET", "/healthz", [](const api::Request&) { return api::Response::json(200, {{"status", "ok"}}); });
+  api::AgentApi agent_api{agent, journal, o.cluster_token, o.run_dir};
+  api::add_agent_routes(router, agent_api);
+  api::HttpServer server(io, router, static_cast<size_t>(o.http_workers));
+  uint16_t bound = TRY(server.listen(host, port));
+  std::string advertised = o.advertise.empty() ? host : o.advertise;
+  std::string own_url = fmt::format("http://{}:{}", advertised.find(':') != std::string::npos ? "[" + advertised + "]" : advertised, bound);
+
+  agent::ControllerLink link(agent, journal, {split_urls(o.controller_url), o.cluster_token, own_url});
+  link.start();
+  spdlog::info("agent '{}' ready at {}; controller {}", o.host_name, own_url, o.controller_url);
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int sig) {
+    spdlog::info("signal {}: stopping the agent; its desktops keep running", sig);
+    server.stop();
+    io.stop();
+  });
+  io.run();
+  link.stop();
+  agent.stop();
+  return 0;
+}
+
+}  // namespace oriel

@@ -1,0 +1,30 @@
+// orield's roles and what they share (internal to orield).
+#pragma once
+
+#include <string>
+
+#include "oriel/agent/host_probe.h"
+#include "oriel/common/process.h"
+#include "oriel/common/result.h"
+#include "options.h"
+
+namespace oriel {
+
+// Which roles --roles names. Every combination this version runs is one of:
+// all three (the embedded default), controller + gateway (hosts are remote
+// agents), or agent alone (a host of a fleet).
+struct Roles {
+  bool controller = false, agent = false, gateway = false;
+};
+Result<Roles> parse_roles(const OrieldOptions& o);
+
+Result<void> make_private_dir(const std::string& dir);
+agent::ProbeResult choose_accelerator(ProcessRunner& runner, const OrieldOptions& o);
+// Where this host keeps desktop overlays: the shared storage if there is
+// one (any host can then run any desktop), else under the data directory.
+std::string disks_dir(const OrieldOptions& o);
+
+// The agent role alone: runs QEMU for a remote controller (agent_role.cc).
+Result<int> run_agent(const OrieldOptions& o);
+
+}  // namespace oriel

@@ -1,0 +1,176 @@
+#include "cluster.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <stdexcept>
+
+#include "oriel/common/process.h"
+
+namespace oriel::testing {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string dev_cluster() { return std::string(ORIEL_SOURCE_DIR) + "/scripts/dev-cluster"; }
+
+pid_t spawn(const std::vector<std::string>& args, const std::string& log) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::vector<char*> argv;
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+void reap(pid_t& pid, int signal) {
+  if (pid <= 0) return;
+  ::kill(pid, signal);
+  ::waitpid(pid, nullptr, 0);
+  pid = -1;
+}
+
+}  // namespace
+
+TestCluster::TestCluster(int hosts, std::vector<std::string> controller_args)
+    : controller_args_(std::move(controller_args)), agents_(static_cast<size_t>(hosts)) {
+  int pid = static_cast<int>(::getpid());
+  prefix_ = "o" + std::to_string(pid % 100000);
+  subnet_ = fmt::format("10.{}.{}", 240 + pid % 10, (pid / 10) % 250);
+  dir_ = make_temp_dir("cluster");
+  token_ = "cluster-token-" + std::to_string(pid);
+  for (size_t i = 0; i < agents_.size(); ++i) agents_[i].data_dir = dir_ + "/h" + std::to_string(i + 1);
+}
+
+TestCluster::~TestCluster() {
+  for (auto& a : agents_) reap(a.pid, SIGKILL);
+  controller_.reset();  // stops the controller, kills what ran in its data dir
+  if (net_up_) net("net-down");
+  if (std::getenv("ORIEL_KEEP_TEST_DATA")) {
+    std::fprintf(stderr, "kept %s (ORIEL_KEEP_TEST_DATA)\n", dir_.c_str());
+    return;
+  }
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+}
+
+void TestCluster::net(const std::string& command, const std::string& arg) {
+  SystemProcessRunner runner;
+  std::vector<std::string> argv = {dev_cluster(), command, "--prefix", prefix_, "--subnet", subnet_,
+                                   "--hosts", std::to_string(agents_.size()), "--dir", dir_};
+  if (!arg.empty()) argv.push_back(arg);
+  auto r = runner.run(argv, {.timeout = 60s});
+  if (!r.ok() || r->exit_code != 0) {
+    throw std::runtime_error("dev-cluster " + command + " failed: " + (r.ok() ? r->err : r.error().message()));
+  }
+}
+
+std::string TestCluster::host_address(int i) const { return fmt::format("{}.{}", subnet_, 11 + i); }
+
+void TestCluster::start() {
+  net("net-up");
+  net_up_ = true;
+  std::vector<std::string> args = {"--cluster-token", token_, "--roles", "controller,gateway",
+                                   "--shared-dir", dir_ + "/shared", "--cpu-overcommit", "16"};
+  args.insert(args.end(), controller_args_.begin(), controller_args_.end());
+  controller_ = std::make_unique<Orield>(args);
+  controller_->listen_on(subnet_ + ".1");
+  controller_->start();
+  for (int i = 0; i < hosts(); ++i) start_agent(i);
+  auto api = admin();
+  bool ready = wait_until(
+      [&] {
+        auto hosts = api.get("/api/v1/hosts");
+        if (!hosts.ok()) return false;
+        int up = 0;
+        for (const auto& h : *hosts) up += h["state"] == "ready";
+        return up == this->hosts();
+      },
+      60s);
+  if (!ready) throw std::runtime_error("the agents did not join; see " + dir_);
+}
+
+void TestCluster::start_agent(int i) {
+  auto& a = agents_[static_cast<size_t>(i)];
+  fs::create_directories(a.data_dir);
+  a.pid = spawn({"/usr/sbin/ip", "netns", "exec", ns(i), std::string(ORIEL_BINARY_DIR) + "/bin/orield", "--roles",
+                 "agent", "--controller", controller_->url(), "--cluster-token", token_, "--host-name", host_name(i),
+                 "--listen", host_address(i) + ":8080", "--data-dir", a.data_dir, "--shared-dir", dir_ + "/shared",
+                 "--accelerator", "tcg", "--shutdown-timeout", "10"},
+                a.data_dir + "/orield.log");
+}
+
+void TestCluster::kill_agent(int i) { reap(agents_[static_cast<size_t>(i)].pid, SIGKILL); }
+
+void TestCluster::kill_host(int i) {
+  kill_agent(i);
+  SystemProcessRunner runner;
+  auto pids = runner.run({"/usr/sbin/ip", "netns", "pids", ns(i)}, {.timeout = 10s});
+  if (!pids.ok()) return;
+  size_t at = 0;
+  while (at < pids->out.size()) {
+    size_t end = pids->out.find('\n', at);
+    std::string line = pids->out.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    if (!line.empty()) ::kill(static_cast<pid_t>(std::stol(line)), SIGKILL);
+    if (end == std::string::npos) break;
+    at = end + 1;
+  }
+}
+
+void TestCluster::cut(int i) { net("cut", host_name(i)); }
+void TestCluster::heal(int i) { net("heal", host_name(i)); }
+
+std::string TestCluster::host_id(int i) {
+  auto hosts = admin().get("/api/v1/hosts");
+  if (!hosts.ok()) return "";
+  for (const auto& h : *hosts) {
+    if (h["name"] == host_name(i)) return h["id"];
+  }
+  return "";
+}
+
+std::string TestCluster::serial_log(const std::string& desktop_id) const {
+  std::string newest;
+  fs::file_time_type newest_time{};
+  for (const auto& a : agents_) {
+    std::string log = a.data_dir + "/run/vms/" + desktop_id + "/serial.log";
+    std::error_code ec;
+    auto t = fs::last_write_time(log, ec);
+    if (!ec && (newest.empty() || t > newest_time)) {
+      newest = log;
+      newest_time = t;
+    }
+  }
+  return newest;
+}
+
+pid_t TestCluster::qemu_pid(int i, const std::string& desktop_id) const {
+  std::string dir = agents_[static_cast<size_t>(i)].data_dir + "/run/vms/" + desktop_id;
+  std::string text = read_file(dir + "/qemu.pid");
+  if (text.empty()) return -1;
+  pid_t pid = static_cast<pid_t>(std::strtol(text.c_str(), nullptr, 10));
+  if (pid <= 0 || ::kill(pid, 0) != 0) return -1;
+  std::string cmdline = read_file("/proc/" + std::to_string(pid) + "/cmdline");
+  return cmdline.find(desktop_id) != std::string::npos ? pid : -1;
+}
+
+int TestCluster::host_running(const std::string& desktop_id) const {
+  for (int i = 0; i < hosts(); ++i) {
+    if (qemu_pid(i, desktop_id) > 0) return i;
+  }
+  return -1;
+}
+
+}  // namespace oriel::testing

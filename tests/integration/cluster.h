@@ -1,0 +1,67 @@
+// A fleet on one machine for tests: the controller (orield --roles
+// controller,gateway) on the bridge of a private network, and every host an
+// agent (orield --roles agent) in a network namespace of its own, made by
+// scripts/dev-cluster; all share one directory as their storage. Names and
+// the subnet derive from the test's pid, so tests run side by side. Needs
+// root. Everything (processes, QEMUs, namespaces, directories) goes in the
+// destructor.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "harness.h"
+
+namespace oriel::testing {
+
+class TestCluster {
+ public:
+  // `hosts` agents; extra arguments for the controller's orield.
+  explicit TestCluster(int hosts, std::vector<std::string> controller_args = {});
+  ~TestCluster();
+
+  // Brings up the network, the controller and every agent, and waits until
+  // each host is "ready" in GET /api/v1/hosts.
+  void start();
+
+  Orield& controller() { return *controller_; }
+  cli::ApiClient admin() { return controller_->admin(); }
+  int hosts() const { return static_cast<int>(agents_.size()); }
+  std::string host_name(int i) const { return "h" + std::to_string(i + 1); }
+  std::string host_address(int i) const;   // the agent's IP in its namespace
+  std::string host_id(int i);              // as the controller knows it (after start)
+  const std::string& token() const { return token_; }
+
+  void start_agent(int i);
+  void kill_agent(int i);       // SIGKILL of the agent alone; its QEMUs keep running
+  void kill_host(int i);        // SIGKILL of everything in the host's namespace: agent and QEMUs
+  void cut(int i);              // the host's link goes down (a network failure)
+  void heal(int i);
+  bool agent_running(int i) const { return agents_[i].pid > 0; }
+
+  // The serial log of a desktop on whichever host last ran it ("" if none).
+  std::string serial_log(const std::string& desktop_id) const;
+  // The pid of the QEMU running a desktop on host i, or -1.
+  pid_t qemu_pid(int i, const std::string& desktop_id) const;
+  // The host (index) whose agent runs a QEMU for the desktop now, or -1.
+  int host_running(const std::string& desktop_id) const;
+
+ private:
+  struct Agent {
+    std::string data_dir;
+    pid_t pid = -1;
+  };
+  void net(const std::string& command, const std::string& arg = "");
+  std::string ns(int i) const { return prefix_ + "-h" + std::to_string(i + 1); }
+
+  std::string prefix_, subnet_, dir_, token_;
+  std::vector<std::string> controller_args_;
+  std::unique_ptr<Orield> controller_;
+  std::vector<Agent> agents_;
+  bool net_up_ = false;
+};
+
+}  // namespace oriel::testing

@@ -1,5 +1,6 @@
-// Builds the web client with esbuild: src/portal.ts and src/desktop.ts into
-// $ORIEL_WEB_OUT/assets (default ../build/web), the pages beside them.
+// Builds the web client with esbuild: src/portal.ts, src/desktop.ts and the
+// console (src/console/main.ts) into $ORIEL_WEB_OUT/assets (default
+// ../build/web), the pages beside them.
 //   node build.mjs          build (CMake runs this as `npm run build`)
 //   node build.mjs --test   bundle test/*.test.ts and run them with node's test runner
 import * as esbuild from 'esbuild';
@@ -14,7 +15,11 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 async function build(out) {
   mkdirSync(path.join(out, 'assets'), { recursive: true });
   await esbuild.build({
-    entryPoints: [path.join(here, 'src/portal.ts'), path.join(here, 'src/desktop.ts')],
+    entryPoints: {
+      portal: path.join(here, 'src/portal.ts'),
+      desktop: path.join(here, 'src/desktop.ts'),
+      console: path.join(here, 'src/console/main.ts'),
+    },
     outdir: path.join(out, 'assets'),
     bundle: true,
     format: 'esm',
@@ -24,7 +29,7 @@ async function build(out) {
     logLevel: 'warning',
   });
   copyFileSync(path.join(here, 'src/style.css'), path.join(out, 'assets/style.css'));
-  for (const page of ['index.html', 'desktop.html']) copyFileSync(path.join(here, page), path.join(out, page));
+  for (const page of ['index.html', 'desktop.html', 'console.html']) copyFileSync(path.join(here, page), path.join(out, page));
   console.log(`web: built into ${out}`);
 }
 

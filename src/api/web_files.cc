@@ -1,7 +1,7 @@
-// The built web client and portal (web/, built into --web-dir) at the site
-// root. Files are read per request (they are small and rebuilt during
-// development); only plain names in the directory and its assets/ folder
-// are served, never a path outside it.
+// The built web client (web/, built into --web-dir): the portal at the site
+// root and the admin console at /admin. Files are read per request (they are
+// small and rebuilt during development); only plain names in the directory
+// and its assets/ folder are served, never a path outside it.
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -43,13 +43,19 @@ Response serve(const fs::path& dir, const std::string& name) {
 }  // namespace
 
 void add_web_files(Router& router, const std::string& web_dir) {
-  add_landing_page(router, "/admin");
   std::error_code ec;
   if (web_dir.empty() || !fs::is_regular_file(fs::path(web_dir) / "index.html", ec)) {
-    add_landing_page(router, "/");  // no web build: the status page is all there is
+    // No web build: the status page is all there is.
+    add_landing_page(router, "/");
+    add_landing_page(router, "/admin");
     return;
   }
   fs::path dir(web_dir);
+  if (fs::is_regular_file(dir / "console.html", ec)) {
+    router.add("GET", "/admin", [dir](const Request&) { return serve(dir, "console.html"); });
+  } else {
+    add_landing_page(router, "/admin");  // a web build from before the console
+  }
   router.add("GET", "/", [dir](const Request&) { return serve(dir, "index.html"); });
   router.add("GET", "/{file}", [dir](const Request& r) { return serve(dir, r.params.at("file")); });
   router.add("GET", "/assets/{file}", [dir](const Request& r) { return serve(dir / "assets", r.params.at("file")); });

@@ -124,6 +124,7 @@ Result<int> run_controller(const OrieldOptions& o, const Roles& roles) {
   api::add_web_files(router, web_dir(o));
   router.add_websocket("/display/{session}",
                        [&gateway](const api::Request& r, api::WebSocket&& ws) { gateway.accept(r, std::move(ws)); });
+  auto console = api::add_console_routes(router, controller, {.upload_dir = o.data_dir + "/uploads"});
   api::HttpServer server(io, router, static_cast<size_t>(o.http_workers));
   uint16_t bound = TRY(server.listen(host, port));
   std::string url = fmt::format("http://{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host, bound);

@@ -21,16 +21,8 @@ export function setToken(value: string | null): void {
 }
 
 export async function api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = {};
-  const t = token();
-  if (t) headers.Authorization = `Bearer ${t}`;
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  let res: Response;
-  try {
-    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch {
-    throw new ApiError(0, 'unavailable', 'Oriel cannot be reached. Check your network connection.');
-  }
+  const res = await send(method, path, body === undefined ? undefined : JSON.stringify(body),
+                         body === undefined ? undefined : 'application/json');
   const text = await res.text();
   let json: unknown = null;
   try {
@@ -38,19 +30,108 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
   } catch {
     json = null;
   }
-  if (!res.ok) {
-    const err = (json as { error?: { code?: string; message?: string } } | null)?.error;
-    if (res.status === 401 && path !== '/api/v1/auth/login') setToken(null);
-    throw new ApiError(res.status, err?.code ?? 'internal', err?.message ?? `HTTP ${res.status} from Oriel`);
-  }
+  if (!res.ok) throw apiError(res, path, json);
   return json as T;
 }
+
+// For answers that are not JSON (a screenshot, a CSV report) and bodies that
+// are bytes (an upload's chunk): the same token and the same errors.
+export async function apiBytes(method: string, path: string, body?: Blob | ArrayBuffer, contentType?: string): Promise<Blob> {
+  const res = await send(method, path, body, contentType);
+  if (!res.ok) {
+    let json: unknown = null;
+    try {
+      json = JSON.parse(await res.text());
+    } catch {
+      json = null;
+    }
+    throw apiError(res, path, json);
+  }
+  return res.blob();
+}
+
+async function send(method: string, path: string, body?: BodyInit, contentType?: string): Promise<Response> {
+  const headers: Record<string, string> = {};
+  const t = token();
+  if (t) headers.Authorization = `Bearer ${t}`;
+  if (contentType) headers['Content-Type'] = contentType;
+  try {
+    return await fetch(path, { method, headers, body });
+  } catch {
+    throw new ApiError(0, 'unavailable', 'Oriel cannot be reached. Check your network connection.');
+  }
+}
+
+function apiError(res: Response, path: string, json: unknown): ApiError {
+  const err = (json as { error?: { code?: string; message?: string } } | null)?.error;
+  if (res.status === 401 && path !== '/api/v1/auth/login') setToken(null);
+  return new ApiError(res.status, err?.code ?? 'internal', err?.message ?? `HTTP ${res.status} from Oriel`);
+}
+
+export type Role = 'admin' | 'tenant-admin' | 'user';
 
 export interface Me {
   id: string;
   username: string;
-  role: 'admin' | 'tenant-admin' | 'user';
+  role: Role;
   tenant_id: string | null;
+}
+
+export interface User extends Me {
+  locked_until: string | null;
+  created_at: string;
+}
+
+export interface Tenant {
+  id: string;
+  name: string;
+  created_at: string;
+}
+
+export interface Host {
+  id: string;
+  name: string;
+  state: 'ready' | 'maintenance' | 'down' | string;
+  accelerator: string;
+  cpus: number;
+  memory_mb: number;
+  cpus_allocated: number;
+  memory_allocated_mb: number;
+  desktops: number;
+  last_heartbeat_at: string;
+}
+
+export type Boot = { firmware?: 'bios' | 'uefi'; kernel?: string; initrd?: string; cmdline?: string };
+
+export interface Image {
+  id: string;
+  name: string;
+  state: 'importing' | 'ready' | 'failed';
+  progress: number;
+  source_path: string;
+  format: string;
+  source_format: string | null;
+  virtual_size_bytes: number;
+  size_bytes: number;
+  boot: Boot;
+  error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Upload {
+  id: string;
+  name: string;
+  filename: string;
+  format: string;
+  size: number;
+  received: number;
+  state: 'uploading' | 'importing';
+  image_id: string | null;
+  boot: Boot;
+  created_at: string;
+  updated_at: string;
+  expires_at: string | null;
 }
 
 export interface Pool {
@@ -58,10 +139,22 @@ export interface Pool {
   name: string;
   type: 'pooled' | 'persistent';
   tenant_id: string;
+  image_id?: string;
   state?: string;
   size: number;
   spare: number;
+  vcpus?: number;
+  memory_mb?: number;
+  idle_timeout_s?: number;
+  provisioning?: string;
+  clipboard?: string;
+  desktops?: number;
+  assigned?: number;
+  free?: number;
   running_free?: number;
+  sessions?: number;
+  message?: string | null;
+  created_at?: string;
 }
 
 export interface Session {
@@ -72,6 +165,11 @@ export interface Session {
   display_url?: string;
   created_at: string;
   last_activity_at?: string;
+  tenant_id?: string;
+  user_id?: string;
+  username?: string;
+  client_address?: string;
+  ended_at?: string | null;
 }
 
 export interface Desktop {
@@ -80,6 +178,35 @@ export interface Desktop {
   state: string;
   pool_id: string | null;
   assigned_user: string | null;
+  host_id?: string | null;
+  tenant_id?: string | null;
+  image_id?: string;
+  vcpus?: number;
+  memory_mb?: number;
+  error?: string | null;
+  pending_action?: string | null;
+  created_at?: string;
+}
+
+export interface AuditEvent {
+  seq: number;
+  at: string;
+  tenant_id: string | null;
+  user_id: string | null;
+  username: string;
+  action: string;
+  target: string;
+  address: string;
+  status: number;
+  result: string;
+  detail: string | null;
+}
+
+export interface UsageReport {
+  from: string;
+  to: string;
+  desktops: Array<{ day: string; tenant_id: string | null; pool_id: string | null; desktop_hours: number }>;
+  sessions: Array<{ day: string; tenant_id: string; user_id: string; username: string; session_hours: number }>;
 }
 
 export async function login(username: string, password: string): Promise<void> {

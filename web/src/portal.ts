@@ -101,7 +101,11 @@ function render(pools: Pool[], sessions: Session[], desktops: Array<Desktop | nu
 
 function describe(pool: Pool, session: Session | null, desktop: Desktop | null): string {
   if (pool.state === 'deleting') return 'Being removed by your administrator.';
-  if (!session) return pool.type === 'persistent' ? 'Your own desktop, kept between sessions.' : 'A fresh desktop each time you connect.';
+  if (!session) {
+    const kind = pool.type === 'persistent' ? 'Your own desktop, kept between sessions.' : 'A fresh desktop each time you connect.';
+    const ready = pool.type !== 'pooled' ? '' : (pool.running_free ?? 0) > 0 ? ' One is ready now.' : ' One starts when you connect.';
+    return kind + ready;
+  }
   const since = new Date(session.created_at).toLocaleString();
   const d = desktop ? `desktop ${desktop.state}` : 'desktop unknown';
   return `${session.state === 'connected' ? 'In use' : 'Signed on, not connected'} since ${since}; ${d}.`;

@@ -91,6 +91,32 @@ std::optional<MigrationState> parse_migration_state(std::string_view name) {
 
 bool is_final(MigrationState s) { return s == S::kCompleted || s == S::kFailed || s == S::kCancelled; }
 
+Json IncomingRequest::to_json() const {
+  return {{"spec", spec.to_json()},
+          {"storage", migration_storage_name(storage)},
+          {"golden_path", golden_path},
+          {"listen_host", listen_host}};
+}
+
+Result<IncomingRequest> IncomingRequest::from_json(const Json& j) {
+  TRY(json_only_fields(j, {"spec", "storage", "golden_path", "listen_host"}));
+  IncomingRequest r;
+  if (!j.contains("spec")) return Error::InvalidArgument("'spec' is missing");
+  r.spec = TRY(VmSpec::from_json(j.at("spec")));
+  std::string storage = TRY(json_string(j, "storage"));
+  if (storage == migration_storage_name(MigrationStorage::kShared)) {
+    r.storage = MigrationStorage::kShared;
+  } else if (storage == migration_storage_name(MigrationStorage::kCopy)) {
+    r.storage = MigrationStorage::kCopy;
+  } else {
+    return Error::InvalidArgument(fmt::format("storage must be shared or copy, not '{}'", storage));
+  }
+  r.golden_path = TRY(json_opt_string(j, "golden_path")).value_or("");
+  r.listen_host = TRY(json_string(j, "listen_host"));
+  if (r.listen_host.empty()) return Error::InvalidArgument("listen_host is empty");
+  return r;
+}
+
 Json MigrationTarget::to_json() const { return {{"uri", uri}, {"disk_uri", disk_uri}}; }
 
 Result<MigrationTarget> MigrationTarget::from_json(const Json& j) {

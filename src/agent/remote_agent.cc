@@ -161,14 +161,46 @@ std::map<std::string, VmStatus> RemoteAgent::vms() {
   return known_.vms;
 }
 
-Result<std::string> RemoteAgent::screenshot_png(const std::string& vm_id) {
+Result<std::string> RemoteAgent::get(const std::string& path) {
   auto client = borrow();
   if (!client) return Error::InvalidArgument(fmt::format("agent url '{}' is not usable", options_.url));
-  auto res = client->request("GET", "/agent/v1/vms/" + vm_id + "/screenshot", "");
+  auto res = client->request("GET", path, "");
   if (!res.ok()) return res.take_error().context(fmt::format("agent at {}", options_.url));
   give_back(std::move(client));
-  if (res->status != 200) return agent_error(*res, "screenshot");
+  if (res->status != 200) return agent_error(*res, path);
   return std::move(res->body);
+}
+
+Result<std::string> RemoteAgent::screenshot_png(const std::string& vm_id) {
+  return get("/agent/v1/vms/" + vm_id + "/screenshot");
+}
+
+Result<MigrationTarget> RemoteAgent::prepare_incoming(const IncomingRequest& request) {
+  Json answer = TRY(command("POST", "/agent/v1/vms/" + request.spec.id + "/incoming", request.to_json()));
+  if (!answer.contains("target")) return Error::Internal(fmt::format("agent at {} sent no migration target", options_.url));
+  return MigrationTarget::from_json(answer["target"]);
+}
+
+Result<void> RemoteAgent::abort_incoming(const std::string& vm_id) {
+  TRY(command("POST", "/agent/v1/vms/" + vm_id + "/abort-incoming", nullptr));
+  return Ok();
+}
+
+Result<void> RemoteAgent::migrate(const std::string& vm_id, const MigrationTarget& target,
+                                  const MigrationOptions& options) {
+  TRY(command("POST", "/agent/v1/vms/" + vm_id + "/migrate",
+              {{"target", target.to_json()}, {"options", options.to_json()}}));
+  return Ok();
+}
+
+Result<MigrationProgress> RemoteAgent::migration_progress(const std::string& vm_id) {
+  std::string body = TRY(get("/agent/v1/vms/" + vm_id + "/migration"));
+  return MigrationProgress::from_json(TRY(parse_json(body)));
+}
+
+Result<void> RemoteAgent::cancel_migration(const std::string& vm_id) {
+  TRY(command("POST", "/agent/v1/vms/" + vm_id + "/cancel-migration", nullptr));
+  return Ok();
 }
 
 void RemoteAgent::set_exit_handler(std::function<void(const std::string&, VmExit)> handler) {

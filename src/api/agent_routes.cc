@@ -103,10 +103,11 @@ beast::websocket::close_reason close_reason(std::uint16_t code, std::string_view
   return r;
 }
 
-using AgentCommand = std::function<Result<void>(const Request&, const std::string& vm_id)>;
+// A command's work: Ok with extra fields for the answer (or null for none).
+using AgentCommand = std::function<Result<Json>(const Request&, const std::string& vm_id)>;
 
 // A command: authenticated, remembered by request id, answered with the
-// agent's snapshot taken after it ran.
+// agent's snapshot taken after it ran (and what the command returned).
 Handler command(const AgentApi& api, std::shared_ptr<AnswerMemory> memory, AgentCommand fn) {
   return [&api, memory = std::move(memory), fn = std::move(fn)](const Request& r) {
     if (!secrets_equal(r.bearer_token(), api.cluster_token)) {
@@ -119,8 +120,29 @@ Handler command(const AgentApi& api, std::shared_ptr<AnswerMemory> memory, Agent
       auto done = fn(r, *id);
       api.journal.changed();
       if (!done.ok()) return Response::error(done.error());
-      return Response::json(200, {{"snapshot", agent::to_json(api.journal.snapshot())}});
+      Json answer = done->is_object() ? std::move(*done) : Json::object();
+      answer["snapshot"] = agent::to_json(api.journal.snapshot());
+      return Response::json(200, answer);
     });
+  };
+}
+
+// The same for a command that returns nothing.
+AgentCommand plain(std::function<Result<void>(const Request&, const std::string& vm_id)> fn) {
+  return [fn = std::move(fn)](const Request& r, const std::string& id) -> Result<Json> {
+    TRY(fn(r, id));
+    return Json();
+  };
+}
+
+// A read: authenticated, for one VM.
+Handler query(const AgentApi& api, std::function<Response(const std::string& vm_id)> fn) {
+  return [&api, fn = std::move(fn)](const Request& r) {
+    if (!secrets_equal(r.bearer_token(), api.cluster_token)) {
+      return Response::error(Error::Unauthenticated("this needs the cluster token"));
+    }
+    auto id = vm_id_of(r);
+    return id.ok() ? fn(*id) : Response::error(id.error());
   };
 }
 
@@ -130,11 +152,35 @@ Result<void> start_vm(const AgentApi& api, const Request& r, const std::string& 
   return api.agent.start_vm(spec);
 }
 
-Result<void> vm_action(const AgentApi& api, const Request& r, const std::string& id) {
+Result<Json> vm_action(const AgentApi& api, const Request& r, const std::string& id) {
   const std::string& action = r.params.at("action");
-  if (action == "shutdown") return api.agent.shutdown_vm(id);
-  if (action == "kill") return api.agent.kill_vm(id);
-  if (action == "reboot") return api.agent.reboot_vm(id);
+  auto done = [](Result<void> r) -> Result<Json> {
+    TRY(std::move(r));
+    return Json();
+  };
+  if (action == "shutdown") return done(api.agent.shutdown_vm(id));
+  if (action == "kill") return done(api.agent.kill_vm(id));
+  if (action == "reboot") return done(api.agent.reboot_vm(id));
+  // Live migration (migration.h).
+  if (action == "incoming") {
+    auto request = TRY(agent::IncomingRequest::from_json(TRY(parse_json(r.body))));
+    if (request.spec.id != id) {
+      return Error::InvalidArgument(fmt::format("the spec is for '{}', the path for '{}'", request.spec.id, id));
+    }
+    auto target = TRY(api.agent.prepare_incoming(request));
+    return Json{{"target", target.to_json()}};
+  }
+  if (action == "abort-incoming") return done(api.agent.abort_incoming(id));
+  if (action == "migrate") {
+    auto body = TRY(parse_json(r.body));
+    TRY(json_only_fields(body, {"target", "options"}));
+    if (!body.contains("target")) return Error::InvalidArgument("'target' is missing");
+    auto target = TRY(agent::MigrationTarget::from_json(body["target"]));
+    auto options = body.contains("options") ? TRY(agent::MigrationOptions::from_json(body["options"]))
+                                            : agent::MigrationOptions{};
+    return done(api.agent.migrate(id, target, options));
+  }
+  if (action == "cancel-migration") return done(api.agent.cancel_migration(id));
   return Error::NotFound("action", action);
 }
 
@@ -203,28 +249,30 @@ void add_agent_routes(Router& router, const AgentApi& api) {
                                 {"disks_dir", api.agent.options().disks_dir},
                                 {"snapshot", agent::to_json(api.journal.snapshot())}});
   });
-  router.add("PUT", "/agent/v1/vms/{id}",
-             command(api, memory, [&api](const Request& r, const std::string& id) { return start_vm(api, r, id); }));
+  router.add("PUT", "/agent/v1/vms/{id}", command(api, memory, plain([&api](const Request& r, const std::string& id) {
+               return start_vm(api, r, id);
+             })));
   router.add("POST", "/agent/v1/vms/{id}/{action}",
              command(api, memory, [&api](const Request& r, const std::string& id) { return vm_action(api, r, id); }));
-  router.add("PUT", "/agent/v1/disks/{id}", command(api, memory, [&api](const Request& r, const std::string& id) -> Result<void> {
+  router.add("PUT", "/agent/v1/disks/{id}",
+             command(api, memory, plain([&api](const Request& r, const std::string& id) -> Result<void> {
                return api.agent.create_disk(id, TRY(golden_path_of(r)));
-             }));
-  router.add("POST", "/agent/v1/disks/{id}/reset", command(api, memory, [&api](const Request& r, const std::string& id) -> Result<void> {
+             })));
+  router.add("POST", "/agent/v1/disks/{id}/reset",
+             command(api, memory, plain([&api](const Request& r, const std::string& id) -> Result<void> {
                return api.agent.reset_disk(id, TRY(golden_path_of(r)));
-             }));
-  router.add("DELETE", "/agent/v1/disks/{id}", command(api, memory, [&api](const Request&, const std::string& id) {
+             })));
+  router.add("DELETE", "/agent/v1/disks/{id}", command(api, memory, plain([&api](const Request&, const std::string& id) {
                return api.agent.delete_disk(id);
+             })));
+  router.add("GET", "/agent/v1/vms/{id}/screenshot", query(api, [&api](const std::string& id) {
+               auto png = api.agent.screenshot_png(id);
+               return png.ok() ? Response::bytes(200, "image/png", std::move(*png)) : Response::error(png.error());
              }));
-  router.add("GET", "/agent/v1/vms/{id}/screenshot", [&api](const Request& r) {
-    if (!secrets_equal(r.bearer_token(), api.cluster_token)) {
-      return Response::error(Error::Unauthenticated("this needs the cluster token"));
-    }
-    auto id = vm_id_of(r);
-    if (!id.ok()) return Response::error(id.error());
-    auto png = api.agent.screenshot_png(*id);
-    return png.ok() ? Response::bytes(200, "image/png", std::move(*png)) : Response::error(png.error());
-  });
+  router.add("GET", "/agent/v1/vms/{id}/migration", query(api, [&api](const std::string& id) {
+               auto progress = api.agent.migration_progress(id);
+               return progress.ok() ? Response::json(200, progress->to_json()) : Response::error(progress.error());
+             }));
   router.add_websocket("/agent/v1/vms/{id}/vnc", [&api](const Request& r, WebSocket&& ws) {
     auto id = vm_id_of(r);
     if (!secrets_equal(r.bearer_token(), api.cluster_token) || !id.ok()) {

@@ -33,13 +33,25 @@ Result<controller::CreateDesktop> parse_create_desktop(std::string_view body) {
   return cmd;
 }
 
+Result<std::string> parse_migrate(const std::string& body) {
+  if (body.empty()) return std::string();
+  auto j = TRY(parse_json(body));
+  TRY(json_only_fields(j, {"host_id"}));
+  return TRY(json_opt_string(j, "host_id")).value_or("");
+}
+
+Result<controller::HostAction> parse_host_action(std::string_view action) {
+  if (action == "maintenance") return controller::HostAction::kMaintenance;
+  if (action == "activate") return controller::HostAction::kActivate;
+  return Error::NotFound("action", action);
+}
+
 Result<controller::DesktopAction> parse_action(std::string_view action) {
   using controller::DesktopAction;
   if (action == "start") return DesktopAction::kStart;
   if (action == "stop") return DesktopAction::kStop;
   if (action == "reboot") return DesktopAction::kReboot;
   if (action == "reset") return DesktopAction::kReset;
-  if (action == "migrate") return Error::Unprocessable("migrate needs a second host: this installation has one");
   return Error::NotFound("action", action);
 }
 

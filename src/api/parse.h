@@ -19,6 +19,9 @@ Result<Credentials> parse_login(std::string_view body);
 Result<controller::CreateImage> parse_create_image(std::string_view body);
 Result<controller::CreateDesktop> parse_create_desktop(std::string_view body);
 Result<controller::DesktopAction> parse_action(std::string_view action);
+// The body of a migrate action: {"host_id"?} (or none) → the chosen host, or "".
+Result<std::string> parse_migrate(const std::string& body);
+Result<controller::HostAction> parse_host_action(std::string_view action);
 
 Result<std::string> parse_create_tenant(std::string_view body);  // the name
 Result<controller::CreateUser> parse_create_user(std::string_view body);

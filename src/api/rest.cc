@@ -109,6 +109,11 @@ void add_host_routes(Router& r, Controller& c) {
   r.add("GET", "/api/v1/hosts", authed(c, [&c](const Principal& who, const Request&) -> Result<Response> {
           return Response::json(200, json_list(TRY(c.hosts(who)), host_json));
         }));
+  r.add("POST", "/api/v1/hosts/{id}/actions/{action}",
+        audited(c, "host.{action}", [&c](const Principal& who, const Request& req) -> Result<Response> {
+          auto action = TRY(parse_host_action(req.params.at("action")));
+          return Response::json(202, host_json(TRY(c.host_action(who, req.params.at("id"), action))));
+        }));
 }
 
 void add_image_routes(Router& r, Controller& c) {
@@ -141,12 +146,22 @@ void add_desktop_routes(Router& r, Controller& c) {
           return Response::json(200, json_list(TRY(c.desktops(who, filter)), desktop_json));
         }));
   r.add("GET", "/api/v1/desktops/{id}", authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
-          return Response::json(200, desktop_json(TRY(c.desktop(who, req.params.at("id")))));
+          Json j = desktop_json(TRY(c.desktop(who, req.params.at("id"))));
+          if (auto m = c.migration(req.params.at("id")); m && who.admin()) j["migration"] = migration_json(*m);
+          return Response::json(200, j);
         }));
   r.add("POST", "/api/v1/desktops/{id}/actions/{action}",
         audited(c, "desktop.{action}", [&c](const Principal& who, const Request& req) -> Result<Response> {
           TRY(c.desktop(who, req.params.at("id")));  // another tenant's desktop is a 404 whatever the action
-          auto action = TRY(parse_action(req.params.at("action")));
+          const std::string& name = req.params.at("action");
+          if (name == "migrate") {
+            return Response::json(202, desktop_json(TRY(c.migrate_desktop(who, req.params.at("id"),
+                                                                          TRY(parse_migrate(req.body))))));
+          }
+          if (name == "cancel-migration") {
+            return Response::json(202, desktop_json(TRY(c.cancel_migration(who, req.params.at("id")))));
+          }
+          auto action = TRY(parse_action(name));
           return Response::json(202, desktop_json(TRY(c.desktop_action(who, req.params.at("id"), action))));
         }));
   r.add("DELETE", "/api/v1/desktops/{id}", audited(c, "desktop.delete", [&c](const Principal& who, const Request& req) -> Result<Response> {

@@ -53,6 +53,15 @@ Json desktop_json(const store::DesktopRecord& d) {
   return j;
 }
 
+Json migration_json(const controller::MigrationView& m) {
+  Json j = m.progress.to_json();
+  j["source_host_id"] = m.source_host;
+  j["target_host_id"] = m.target_host;
+  j["active"] = m.active;
+  j["started_at"] = format_rfc3339(m.started_at);
+  return j;
+}
+
 Json host_json(const controller::HostView& v) {
   const auto& h = v.host;
   Json j(Json::value_t::object);

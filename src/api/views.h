@@ -9,6 +9,9 @@ namespace oriel::api {
 Json image_json(const store::ImageRecord& image);
 Json desktop_json(const store::DesktopRecord& desktop);
 Json host_json(const controller::HostView& view);
+// A desktop's live migration: QEMU's progress (percent, remaining bytes,
+// expected downtime, ...) and the hosts.
+Json migration_json(const controller::MigrationView& view);
 Json tenant_json(const store::TenantRecord& tenant);
 Json user_json(const store::UserRecord& user);
 Json pool_json(const controller::PoolView& view);

@@ -1,4 +1,4 @@
-// oriel desktop create|list|show|start|stop|reboot|reset|delete|screenshot.
+// oriel desktop create|list|show|start|stop|reboot|reset|migrate|cancel-migration|delete|screenshot.
 #include <fstream>
 #include <memory>
 #include <ostream>
@@ -20,7 +20,7 @@ struct CreateOptions {
 };
 
 struct TargetOptions {
-  std::string id, file;
+  std::string id, file, host;
   bool wait = false;
 };
 
@@ -121,6 +121,22 @@ Result<int> run_action(Context& ctx, const std::string& action, const TargetOpti
   return finish(ctx, d, fmt::format("{} is {}.\n", label(d, true), field_text(d, "state")));
 }
 
+// Live migration to --host, or to the host the scheduler picks.
+Result<int> run_migrate(Context& ctx, const TargetOptions& o) {
+  ApiClient* api = TRY(ctx.api());
+  Json body = o.host.empty() ? Json::object() : Json{{"host_id", o.host}};
+  Json d = TRY(api->post(desktop_path(o.id) + "/actions/migrate", body));
+  if (!o.wait) {
+    return finish(ctx, d, fmt::format("{}: migrating ({}).\n", label(d, true), field_text(d, "pending_action")));
+  }
+  d = TRY(wait_for_desktop(ctx, *api, std::move(d)));
+  std::string outcome = field_text(d, "error") == "-"
+                            ? fmt::format("{} runs on host {}.\n", label(d, true), field_text(d, "host_id"))
+                            : fmt::format("{} stays on host {}: {}\n", label(d, true), field_text(d, "host_id"),
+                                          field_text(d, "error"));
+  return finish(ctx, d, outcome);
+}
+
 Result<int> run_delete(Context& ctx, const TargetOptions& o) {
   ApiClient* api = TRY(ctx.api());
   Json d = TRY(api->del(desktop_path(o.id)));
@@ -203,6 +219,15 @@ void add_action_commands(CLI::App& desktop, Context& ctx) {
                                    "Wait until the action is done; exit 7 if the desktop fails");
     on_run(cmd, ctx, [&ctx, o, action = action] { return run_action(ctx, action, *o); });
   }
+  auto o = std::make_shared<TargetOptions>();
+  auto* migrate = add_target_command(desktop, "migrate", "Move a running desktop to another host, live", *o,
+                                     "Wait until it has moved (or stayed, with the reason)");
+  migrate->add_option("--host", o->host, "Host id to move to (default: the scheduler's choice)");
+  on_run(migrate, ctx, [&ctx, o] { return run_migrate(ctx, *o); });
+  auto c = std::make_shared<TargetOptions>();
+  auto* cancel = add_target_command(desktop, "cancel-migration", "Stop a migration; the desktop stays where it was",
+                                    *c, "Wait until it is rolled back");
+  on_run(cancel, ctx, [&ctx, c] { return run_action(ctx, "cancel-migration", *c); });
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "checks.h"
 #include "fleet.h"
 #include "image_importer.h"
+#include "migrations.h"
 #include "oriel/common/log.h"
 #include "reconciler.h"
 #include "scheduler.h"
@@ -63,7 +64,17 @@ Controller::Controller(store::Store& store, agent::HostAgent& agent, Clock& cloc
   reconciler_ = std::make_unique<Reconciler>(
       store_, *fleet_, clock_,
       ReconcilerOptions{options_.shutdown_timeout, options_.reconcile_interval, options_.reconcile_workers,
-                        [this](const store::DesktopRecord& d) { return relocate(d); }});
+                        [this](const store::DesktopRecord& d) { return relocate(d); },
+                        [this](const store::DesktopRecord& d) { return migrations_->settle(d); }});
+  MigrationHooks hooks;
+  hooks.spec = [this](const store::DesktopRecord& d, agent::HostAgent& a) { return vm_spec_for(store_, d, a); };
+  hooks.golden_path = [this](const store::DesktopRecord& d) { return golden_path_of(store_, d); };
+  hooks.moved = [this](const std::string& desktop_id, const std::string& host_id) {
+    if (move_listener_) move_listener_(desktop_id, fleet_->address(host_id));
+  };
+  hooks.ended = [this] { reconciler_->poke(); };
+  migrations_ = std::make_unique<Migrations>(store_, *fleet_, clock_, std::move(hooks), options_.migration,
+                                             options_.parallel_migrations);
   std::string images = (options_.shared_dir.empty() ? options_.data_dir : options_.shared_dir) + "/images";
   importer_ = std::make_unique<ImageImporter>(store_, agent_, clock_, images);
   fleet_->set_exit_handler([this](const std::string& id, agent::VmExit why) { reconciler_->on_vm_exit(id, why); });
@@ -106,6 +117,7 @@ void Controller::start() {
 
 void Controller::stop() {
   if (broker_loop_) broker_loop_->stop();
+  if (migrations_) migrations_->stop();
   if (reconciler_) reconciler_->stop();
   if (importer_) importer_->stop();
 }

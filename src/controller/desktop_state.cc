@@ -10,7 +10,7 @@ namespace {
 using agent::VmStatus;
 using S = DesktopState;
 
-constexpr std::array<std::pair<S, std::string_view>, 8> kNames = {{
+constexpr std::array<std::pair<S, std::string_view>, 9> kNames = {{
     {S::kProvisioning, "provisioning"},
     {S::kStopped, "stopped"},
     {S::kStarting, "starting"},
@@ -19,6 +19,7 @@ constexpr std::array<std::pair<S, std::string_view>, 8> kNames = {{
     {S::kResetting, "resetting"},
     {S::kFailed, "failed"},
     {S::kDeleting, "deleting"},
+    {S::kMigrating, "migrating"},
 }};
 
 bool vm_up(const Observation& o) { return o.vm != VmStatus::kAbsent; }
@@ -57,6 +58,7 @@ Step step_when_stopping(const store::DesktopRecord& d, const Observation& o) {
 // Its host is down: the agent fenced itself, so its VMs are gone. A
 // desktop meant to run goes to another host; one being stopped is stopped.
 Step step_when_host_down(const store::DesktopRecord& d, S state) {
+  if (state == S::kMigrating) return {StepKind::kSettleMigration};  // it may run on the target already
   if (d.desired == "deleted" || state == S::kDeleting) return {StepKind::kDeleteDisk};
   bool meant_to_run = d.desired == "running" && (state == S::kStopped || state == S::kStarting || state == S::kRunning);
   if (meant_to_run || state == S::kProvisioning || state == S::kResetting) return {StepKind::kRelocate};
@@ -92,6 +94,8 @@ Step next_step(const store::DesktopRecord& d, const Observation& o) {
   if (!state) return {StepKind::kMarkFailed, "unknown state '" + d.state + "' in the store"};
   if (o.host == HostHealth::kUnknown) return {};  // wait for its agent's heartbeat
   if (o.host == HostHealth::kDown) return step_when_host_down(d, *state);
+  // Even a delete waits for the migration: the guest must be in one place first.
+  if (*state == S::kMigrating) return {StepKind::kSettleMigration};
   if (d.desired == "deleted" || *state == S::kDeleting) return step_when_deleted(o);
   switch (*state) {
     case S::kProvisioning: return {StepKind::kCreateDisk};
@@ -103,6 +107,7 @@ Step next_step(const store::DesktopRecord& d, const Observation& o) {
     case S::kFailed:
       if (vm_up(o)) return {StepKind::kKillVm};  // never leave a QEMU behind a failed record
       return {};
+    case S::kMigrating:
     case S::kDeleting: break;
   }
   return {};

@@ -22,6 +22,7 @@ enum class DesktopState {
   kResetting,     // overlay being discarded and recreated
   kFailed,        // needs an operator (or a start) to go on; error says why
   kDeleting,
+  kMigrating,     // live migration to the host in pending_op ("migrate:<host id>"); the Migrations own it
 };
 
 std::string_view state_name(DesktopState s);
@@ -43,6 +44,7 @@ enum class StepKind {
   kClearPendingOp,  // an op that no longer applies (reboot of a stopped desktop)
   kDeleteDisk,      // write deleting, delete the overlay, then the record
   kRelocate,        // its host is down: another host, state stopped (or provisioning), to start there
+  kSettleMigration, // migrating: let the migration finish, or (no one follows it) find where the guest runs
 };
 
 // What the controller knows of a desktop's host.

@@ -3,6 +3,7 @@
 #include "checks.h"
 #include "desktop_state.h"
 #include "fleet.h"
+#include "migrations.h"
 #include "oriel/controller/controller.h"
 #include "reconciler.h"
 #include "scheduler.h"
@@ -22,6 +23,14 @@ Result<std::vector<HostLoad>> Controller::host_loads() {
       load.memory_mb = a.memory_mb;
     }
     loads.push_back(std::move(load));
+  }
+  // A desktop on its way to a host holds its place there already.
+  for (const auto& [host_id, r] : migrations_->reserved()) {
+    for (auto& load : loads) {
+      if (load.host.id != host_id) continue;
+      load.vcpus += r.first;
+      load.memory_mb += r.second;
+    }
   }
   return loads;
 }

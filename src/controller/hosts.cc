@@ -1,7 +1,9 @@
 // The fleet's hosts: heartbeats from remote agents, hosts declared down when
-// they fall silent, and new hosts for the desktops of a host that is down.
+// they fall silent, new hosts for the desktops of a host that is down, live
+// migration, and maintenance (a host drained by live migration).
 #include "checks.h"
 #include "fleet.h"
+#include "migrations.h"
 #include "oriel/common/log.h"
 #include "oriel/common/secret.h"
 #include "oriel/controller/controller.h"
@@ -42,6 +44,7 @@ void Controller::watch_hosts() {
   if (!hosts.ok()) return;
   auto now = clock_.now();
   for (auto host : *hosts) {
+    if (host.state == "maintenance") drain(host);
     bool remote = !host.address.empty();
     if (!remote || host.state == "down" || now - host.last_heartbeat_at < options_.host_lease + options_.host_grace) {
       continue;
@@ -60,7 +63,113 @@ Result<std::string> Controller::relocate(const store::DesktopRecord& d) {
   auto loads = TRY(host_loads());
   // Its allocation still counts on the dead host; the new host must have
   // room for it on top of what it runs.
-  return scheduler_->place(loads, {d.vcpus, d.memory_mb});
+  auto host = TRY(scheduler_->place(loads, {d.vcpus, d.memory_mb}));
+  // A connected display follows (it reconnects once the desktop has booted there).
+  if (move_listener_) move_listener_(d.id, fleet_->address(host));
+  return host;
+}
+
+Result<HostView> Controller::host_action(const Principal& who, std::string_view id, HostAction action) {
+  TRY(require_admin(who));
+  auto host = TRY(store_.host(id));
+  switch (action) {
+    case HostAction::kMaintenance:
+      if (host.state == "down") return Error::Conflict(fmt::format("host '{}' is down", host.name));
+      if (host.state != "maintenance") spdlog::info("host {} ({}): maintenance; draining it", host.id, host.name);
+      host.state = "maintenance";
+      break;
+    case HostAction::kActivate:
+      if (host.state == "down") return Error::Conflict(fmt::format("host '{}' is down: it is ready again when its agent is back", host.name));
+      if (host.state != "ready") spdlog::info("host {} ({}): ready again", host.id, host.name);
+      host.state = "ready";
+      break;
+  }
+  TRY(store_.upsert_host(host));
+  broker_loop_->poke();
+  for (auto& v : TRY(hosts(who))) {
+    if (v.host.id == host.id) return v;
+  }
+  return Error::NotFound("host", id);
+}
+
+void Controller::drain(const store::HostRecord& host) {
+  auto desktops = store_.desktops({});
+  if (!desktops.ok()) return;
+  std::lock_guard lock(placement_mu_);
+  for (const auto& d : *desktops) {
+    if (d.host_id != host.id || !d.pending_op.empty()) continue;
+    if (d.state == state_name(DesktopState::kRunning) && d.desired == "running") {
+      if (migrations_->active_count() >= options_.parallel_migrations) continue;
+      if (auto r = start_migration(d, ""); !r.ok()) {
+        spdlog::warn("host {}: desktop {} cannot move yet: {}", host.name, d.id, r.error().message());
+      }
+    } else if (d.state == state_name(DesktopState::kStopped) || d.state == state_name(DesktopState::kFailed)) {
+      // A stopped desktop whose disk the other host sees moves with its record.
+      auto loads = host_loads();
+      if (!loads.ok()) continue;
+      for (auto& l : *loads) l.vcpus = l.memory_mb = 0;  // not running: any host it fits on
+      auto target = scheduler_->place(*loads, {d.vcpus, d.memory_mb});
+      if (!target.ok()) continue;
+      auto from = fleet_->agent(host.id), to = fleet_->agent(*target);
+      if (!from || !to || from->disk_path(d.id) != to->disk_path(d.id)) continue;
+      auto moved = d;
+      moved.host_id = *target;
+      moved.updated_at = clock_.now();
+      if (store_.update_desktop(moved).ok()) spdlog::info("host {}: stopped desktop {} moved to {}", host.name, d.id, *target);
+    }
+  }
+}
+
+Result<store::DesktopRecord> Controller::start_migration(store::DesktopRecord d, std::string target) {
+  if (d.state != state_name(DesktopState::kRunning) || d.desired != "running") {
+    return Error::Conflict(fmt::format("desktop '{}' is {}: only a running desktop migrates", d.id,
+                                       public_state_name(d.state)));
+  }
+  if (!d.pending_op.empty()) return Error::Conflict(fmt::format("desktop '{}' has a {} under way", d.id, d.pending_op));
+  auto loads = TRY(host_loads());
+  for (auto& l : loads) {
+    if (l.host.id == d.host_id) l.host.state = "source";  // never a candidate
+    if (!target.empty() && l.host.id != target && l.host.state == "ready") l.host.state = "not chosen";
+  }
+  if (!target.empty()) {
+    auto host = TRY(store_.host(target));
+    if (host.id == d.host_id) return Error::Conflict(fmt::format("desktop '{}' runs on host '{}' already", d.id, host.name));
+    if (host.state != "ready") return Error::Conflict(fmt::format("host '{}' is {}, not ready", host.name, host.state));
+  }
+  std::string chosen = TRY(scheduler_->place(loads, {d.vcpus, d.memory_mb}));
+  if (!fleet_->agent(chosen) || !fleet_->agent(d.host_id)) {
+    return Error::Unavailable(fmt::format("host '{}' cannot be reached yet", fleet_->agent(chosen) ? d.host_id : chosen));
+  }
+  d.state = std::string(state_name(DesktopState::kMigrating));
+  d.pending_op = Migrations::pending_op_for(chosen);
+  d.error.clear();
+  d.updated_at = clock_.now();
+  d = TRY(store_.update_desktop(d));
+  migrations_->start(d);
+  return d;
+}
+
+Result<store::DesktopRecord> Controller::migrate_desktop(const Principal& who, std::string_view id,
+                                                         std::string_view host_id) {
+  TRY(visible_desktop(who, id));
+  if (!who.admin()) return Error::PermissionDenied("only administrators move desktops between hosts");
+  std::lock_guard lock(placement_mu_);
+  return start_migration(TRY(store_.desktop(id)), std::string(host_id));
+}
+
+Result<store::DesktopRecord> Controller::cancel_migration(const Principal& who, std::string_view id) {
+  TRY(visible_desktop(who, id));
+  if (!who.admin()) return Error::PermissionDenied("only administrators move desktops between hosts");
+  auto d = TRY(store_.desktop(id));
+  if (d.state != state_name(DesktopState::kMigrating)) {
+    return Error::Conflict(fmt::format("desktop '{}' is not migrating", d.id));
+  }
+  TRY(migrations_->cancel(d.id));
+  return d;
+}
+
+std::optional<MigrationView> Controller::migration(std::string_view desktop_id) {
+  return migrations_->view(std::string(desktop_id));
 }
 
 }  // namespace oriel::controller

@@ -127,7 +127,8 @@ void Reconciler::sweep_strays(const std::vector<store::DesktopRecord>& all, cons
     if (!agent) continue;
     for (const auto& [vm_id, status] : agent->vms()) {
       auto it = by_id.find(vm_id);
-      if (it != by_id.end() && it->second->host_id == host_id) continue;
+      // A migrating desktop runs on its source and waits on its target.
+      if (it != by_id.end() && (it->second->host_id == host_id || it->second->state == "migrating")) continue;
       {
         std::lock_guard lock(mu_);
         if (stopping_ || busy_.count(vm_id)) continue;
@@ -144,14 +145,14 @@ Result<store::DesktopRecord> Reconciler::write(store::DesktopRecord d, std::stri
   return store_.update_desktop(d);
 }
 
-Result<std::string> Reconciler::golden_path(const store::DesktopRecord& d) {
-  auto image = TRY(store_.image(d.image_id));
+Result<std::string> golden_path_of(store::Store& store, const store::DesktopRecord& d) {
+  auto image = TRY(store.image(d.image_id));
   if (image.state != "ready") return Error::Conflict(fmt::format("image '{}' is not ready", image.id));
   return image.path;
 }
 
-Result<agent::VmSpec> Reconciler::spec_for(const store::DesktopRecord& d, agent::HostAgent& agent) {
-  auto image = TRY(store_.image(d.image_id));
+Result<agent::VmSpec> vm_spec_for(store::Store& store, const store::DesktopRecord& d, agent::HostAgent& agent) {
+  auto image = TRY(store.image(d.image_id));
   agent::VmSpec spec;
   spec.id = d.id;
   spec.name = d.name;

@@ -32,7 +32,14 @@ struct ReconcilerOptions {
   // Another host for a desktop whose host is down (the controller's
   // scheduler, under its placement lock).
   std::function<Result<std::string>(const store::DesktopRecord&)> relocate;
+  // A desktop in state migrating (the controller's Migrations).
+  std::function<Result<void>(const store::DesktopRecord&)> settle_migration;
 };
+
+// What QEMU runs for desktop `d` on the host of `agent`.
+Result<agent::VmSpec> vm_spec_for(store::Store& store, const store::DesktopRecord& d, agent::HostAgent& agent);
+// The golden image under d's overlay (Conflict if the image is not ready).
+Result<std::string> golden_path_of(store::Store& store, const store::DesktopRecord& d);
 
 class Reconciler {
  public:
@@ -58,8 +65,10 @@ class Reconciler {
   // away while its old host was cut off, then the host came back).
   void sweep_strays(const std::vector<store::DesktopRecord>& all, const HostStates& hosts);
   Result<store::DesktopRecord> write(store::DesktopRecord d, std::string_view state);
-  Result<agent::VmSpec> spec_for(const store::DesktopRecord& d, agent::HostAgent& agent);
-  Result<std::string> golden_path(const store::DesktopRecord& d);
+  Result<agent::VmSpec> spec_for(const store::DesktopRecord& d, agent::HostAgent& agent) {
+    return vm_spec_for(store_, d, agent);
+  }
+  Result<std::string> golden_path(const store::DesktopRecord& d) { return golden_path_of(store_, d); }
 
   store::Store& store_;
   Fleet& fleet_;

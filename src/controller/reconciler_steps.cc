@@ -42,6 +42,9 @@ Result<void> Reconciler::apply(store::DesktopRecord d, const Step& step, HostHea
       return Ok();
     case StepKind::kRelocate:
       return relocate(std::move(d));
+    case StepKind::kSettleMigration:
+      if (!options_.settle_migration) return Error::Unavailable("no migrations here");
+      return options_.settle_migration(d);
     case StepKind::kDeleteDisk: {
       // A host that is down cannot delete; a host that shares its storage can.
       auto agent = host == HostHealth::kDown ? fleet_.sharing_disks_with(d.host_id, d.id) : fleet_.agent(d.host_id);

@@ -36,10 +36,10 @@ std::string web_dir(const OrieldOptions& o) {
 
 // Where the gateway finds a desktop's screen: the VNC socket of this
 // process's agent, or the VNC stream of another host's agent.
-std::string vnc_address(const controller::TicketGrant& grant, const std::string& run_dir) {
-  if (grant.host_address.empty()) return agent::VmPaths::in(run_dir, grant.desktop.id).vnc_socket;
-  std::string host = grant.host_address.substr(grant.host_address.find("://") + 3);
-  return fmt::format("ws://{}/agent/v1/vms/{}/vnc", host, grant.desktop.id);
+std::string vnc_address(const std::string& desktop_id, const std::string& agent_url, const std::string& run_dir) {
+  if (agent_url.empty()) return agent::VmPaths::in(run_dir, desktop_id).vnc_socket;
+  std::string host = agent_url.substr(agent_url.find("://") + 3);
+  return fmt::format("ws://{}/agent/v1/vms/{}/vnc", host, desktop_id);
 }
 
 // The gateway reaches the controller through these: tickets, activity, and
@@ -58,7 +58,7 @@ display::GatewayHooks gateway_hooks(controller::Controller& controller, const Or
     if (grant.clipboard == "both" || grant.clipboard == "to-desktop") policy |= display::kClipboardToDesktop;
     if (grant.clipboard == "both" || grant.clipboard == "to-client") policy |= display::kClipboardToClient;
     return display::DisplayTarget{grant.session.id, grant.desktop.id, grant.desktop.name,
-                                  vnc_address(grant, run_dir), token, policy};
+                                  vnc_address(grant.desktop.id, grant.host_address, run_dir), token, policy};
   };
   hooks.activity = [&controller](const std::string& id) { (void)controller.session_activity(id); };
   hooks.disconnected = [&controller](const std::string& id) { (void)controller.display_closed(id); };
@@ -115,6 +115,11 @@ Result<int> run_controller(const OrieldOptions& o, const Roles& roles) {
   display::SessionTimings timings;
   timings.ack_timeout = std::chrono::seconds(o.display_ack_timeout_s);
   display::Gateway gateway(gateway_hooks(controller, o), encoders, timings);
+  // A desktop that moved host (live migration, or restarted elsewhere): its
+  // display sessions reconnect there, the browser keeps its connection.
+  controller.set_move_listener([&gateway, run_dir = o.run_dir](const std::string& id, const std::string& agent_url) {
+    gateway.move_desktop(id, vnc_address(id, agent_url, run_dir));
+  });
   controller.set_session_listener(
       [&gateway](const std::string& id, controller::SessionEnd why) { close_display(gateway, id, why); });
   controller.start();

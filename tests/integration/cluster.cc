@@ -141,11 +141,15 @@ std::string TestCluster::host_id(int i) {
   return "";
 }
 
+std::string TestCluster::serial_log_on(int i, const std::string& desktop_id) const {
+  return agents_[static_cast<size_t>(i)].data_dir + "/run/vms/" + desktop_id + "/serial.log";
+}
+
 std::string TestCluster::serial_log(const std::string& desktop_id) const {
   std::string newest;
   fs::file_time_type newest_time{};
-  for (const auto& a : agents_) {
-    std::string log = a.data_dir + "/run/vms/" + desktop_id + "/serial.log";
+  for (int i = 0; i < hosts(); ++i) {
+    std::string log = serial_log_on(i, desktop_id);
     std::error_code ec;
     auto t = fs::last_write_time(log, ec);
     if (!ec && (newest.empty() || t > newest_time)) {

@@ -44,6 +44,8 @@ class TestCluster {
 
   // The serial log of a desktop on whichever host last ran it ("" if none).
   std::string serial_log(const std::string& desktop_id) const;
+  // The serial log of a desktop on host i (it may not exist).
+  std::string serial_log_on(int i, const std::string& desktop_id) const;
   // The pid of the QEMU running a desktop on host i, or -1.
   pid_t qemu_pid(int i, const std::string& desktop_id) const;
   // The host (index) whose agent runs a QEMU for the desktop now, or -1.

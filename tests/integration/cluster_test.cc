@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <regex>
 #include <set>
 
 #include "cluster.h"
@@ -26,6 +27,16 @@ std::string running_desktop(cli::ApiClient& api, const std::string& image, const
   return id;
 }
 
+// "ORIEL-TICK <boot> <n>" lines (the test guest with oriel.tick): boot id → the counts seen.
+using Ticks = std::map<std::string, std::set<int>>;
+void add_ticks(const std::string& serial_log, Ticks& ticks) {
+  static const std::regex line("ORIEL-TICK ([0-9a-f-]{36}) ([0-9]+)");
+  std::string text = read_file(serial_log);
+  for (std::sregex_iterator it(text.begin(), text.end(), line), end; it != end; ++it) {
+    ticks[(*it)[1].str()].insert(std::stoi((*it)[2].str()));
+  }
+}
+
 class ClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -44,6 +55,17 @@ class ClusterTest : public ::testing::Test {
       if (h["name"] == cluster_->host_name(i)) return h["state"];
     }
     return "";
+  }
+  // The test guest printing a tick every 0.2 s (and writing it to its disk).
+  std::string ticking_image() {
+    auto guest = TestGuest::locate();
+    Json body = {{"name", "ticking"},
+                 {"source_path", guest.disk},
+                 {"format", "raw"},
+                 {"boot", {{"kernel", guest.kernel}, {"initrd", guest.initrd}, {"cmdline", guest.cmdline + " oriel.tick"}}}};
+    std::string id = admin_->post("/api/v1/images", body).value()["id"];
+    EXPECT_EQ(wait_for_state(*admin_, "/api/v1/images/" + id, {"ready", "failed"}, 60s)["state"], "ready");
+    return id;
   }
   int index_of(const std::string& host_id) {
     for (int i = 0; i < cluster_->hosts(); ++i) {
@@ -171,6 +193,127 @@ TEST_F(ClusterTest, ACutOffHostStopsItsDesktopsBeforeTheyStartElsewhereNeverTwic
   EXPECT_TRUE(wait_until([&] { return host_state(victim) == "ready"; }, 60s));
   EXPECT_EQ(cluster_->qemu_pid(victim, desktop), -1);
   EXPECT_NE(cluster_->host_running(desktop), victim);
+}
+
+TEST_F(ClusterTest, ALiveMigrationKeepsTheGuestCountingAndItsUserConnected) {
+  std::string image = ticking_image();
+  std::string tenant = create_tenant(*admin_, "Movers");
+  std::string pool = create_pool(*admin_, tenant, image, "Movers pool", "persistent", 1, 0);
+  TestUser user = create_user(cluster_->controller(), *admin_, tenant, "mover");
+  entitle(*admin_, pool, user.id);
+  Reply logon = call(user.client, "POST", "/api/v1/sessions", {{"pool_id", pool}});
+  ASSERT_EQ(logon.status, 201) << logon.body;
+  std::string desktop = logon.json["desktop_id"];
+  ASSERT_EQ(wait_for_state(*admin_, "/api/v1/desktops/" + desktop, {"running"}, 90s)["state"], "running");
+  int source = index_of(host_of(desktop));
+  ASSERT_GE(source, 0);
+  std::string source_log = cluster_->serial_log_on(source, desktop);
+  ASSERT_TRUE(wait_for_text(source_log, "ORIEL-TICK", 60s));
+  Reply ticket = call(user.client, "POST", "/api/v1/sessions/" + logon.json["id"].get<std::string>() + "/tickets");
+  DisplayClient client(ticket.json["display_url"]);
+  ASSERT_TRUE(client.hello_and_frames(1)) << client.error();
+
+  // A user cannot move desktops; the administrator can.
+  EXPECT_EQ(call(user.client, "POST", "/api/v1/desktops/" + desktop + "/actions/migrate", Json::object()).status, 403);
+  Reply started = call(*admin_, "POST", "/api/v1/desktops/" + desktop + "/actions/migrate", Json::object());
+  ASSERT_EQ(started.status, 202) << started.body;
+  EXPECT_EQ(started.json["state"], "migrating");
+  Ticks ticks;
+  Json d;
+  auto deadline = Steady::now() + 90s;
+  while (Steady::now() < deadline) {
+    add_ticks(source_log, ticks);  // the source's log goes with its QEMU
+    d = admin_->get("/api/v1/desktops/" + desktop).value();
+    if (d["state"] != "migrating") break;
+    ASSERT_TRUE(client.follow(50ms)) << "the display client was cut off: " << client.error();
+  }
+  ASSERT_EQ(d["state"], "running") << d.dump();
+  int target = index_of(d["host_id"]);
+  ASSERT_GE(target, 0);
+  ASSERT_NE(target, source) << d.dump();
+  EXPECT_TRUE(d["error"].is_null()) << d.dump();
+  const Json& m = d["migration"];
+  EXPECT_EQ(m["state"], "completed") << d.dump();
+  EXPECT_EQ(m["percent"], 100.0) << d.dump();
+  EXPECT_GE(m["downtime_ms"].get<int64_t>(), 0);
+  std::fprintf(stderr, "migration: total %lld ms, downtime %lld ms (QEMU's figures)\n",
+               static_cast<long long>(m["total_time_ms"].get<int64_t>()),
+               static_cast<long long>(m["downtime_ms"].get<int64_t>()));
+  EXPECT_EQ(cluster_->host_running(desktop), target);
+  EXPECT_EQ(cluster_->qemu_pid(source, desktop), -1) << "the source QEMU is gone";
+
+  // The same boot counts on at the target, without a gap.
+  std::string target_log = cluster_->serial_log_on(target, desktop);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        add_ticks(target_log, ticks);
+        return !ticks.empty() && ticks.begin()->second.size() >= 15;
+      },
+      30s));
+  ASSERT_EQ(ticks.size(), 1u) << "the guest rebooted";
+  const std::set<int>& n = ticks.begin()->second;
+  EXPECT_EQ(*n.rbegin() - *n.begin() + 1, static_cast<int>(n.size())) << "a tick went missing";
+
+  // The display followed: still connected, and typing reaches the guest on the target.
+  ASSERT_TRUE(client.follow(500ms)) << client.error();
+  std::string word = "moved" + std::to_string(std::random_device{}() % 100000);
+  client.type("echo " + word + " >/dev/ttyS0\n");
+  bool typed = wait_until(
+      [&] {
+        client.follow(100ms);
+        return read_file(target_log).find(word) != std::string::npos;
+      },
+      30s);
+  EXPECT_TRUE(typed) << "typing after the migration did not reach the guest";
+  EXPECT_TRUE(client.connected());
+}
+
+TEST_F(ClusterTest, MaintenanceDrainsAHostByLiveMigrationAndActivateBringsItBack) {
+  std::vector<std::string> desktops;
+  for (int i = 0; i < 3; ++i) desktops.push_back(running_desktop(*admin_, image_, "drain-" + std::to_string(i)));
+  int victim = index_of(host_of(desktops[0]));
+  ASSERT_GE(victim, 0);
+  std::string victim_id = cluster_->host_id(victim);
+  // A second desktop on the same host, so the drain moves several.
+  Reply extra = call(*admin_, "POST", "/api/v1/desktops",
+                     {{"name", "drain-extra"}, {"image_id", image_}, {"vcpus", 1}, {"memory_mb", 128}});
+  ASSERT_EQ(extra.status, 201);
+  std::string extra_id = extra.json["id"];
+  wait_for_state(*admin_, "/api/v1/desktops/" + extra_id, {"running"}, 90s);
+  if (host_of(extra_id) == victim_id) desktops.push_back(extra_id);
+  std::vector<std::string> on_victim;
+  for (const auto& d : desktops) {
+    if (host_of(d) == victim_id) on_victim.push_back(d);
+  }
+  ASSERT_GE(on_victim.size(), 1u);
+
+  Reply maint = call(*admin_, "POST", "/api/v1/hosts/" + victim_id + "/actions/maintenance");
+  ASSERT_EQ(maint.status, 202) << maint.body;
+  EXPECT_EQ(maint.json["state"], "maintenance");
+  bool drained = wait_until(
+      [&] {
+        for (const auto& d : on_victim) {
+          Json j = admin_->get("/api/v1/desktops/" + d).value();
+          if (j["state"] != "running" || j["host_id"] == victim_id) return false;
+        }
+        return true;
+      },
+      120s);
+  ASSERT_TRUE(drained);
+  for (const auto& d : on_victim) {
+    EXPECT_NE(cluster_->host_running(d), victim) << d;
+    EXPECT_GE(cluster_->host_running(d), 0) << d << " runs nowhere";
+    Json j = admin_->get("/api/v1/desktops/" + d).value();
+    EXPECT_EQ(j["migration"]["state"], "completed") << j.dump();
+  }
+  EXPECT_EQ(host_state(victim), "maintenance");
+  // No new desktop lands on a host in maintenance.
+  std::string fresh = running_desktop(*admin_, image_, "after-drain");
+  EXPECT_NE(host_of(fresh), victim_id);
+  Reply back = call(*admin_, "POST", "/api/v1/hosts/" + victim_id + "/actions/activate");
+  ASSERT_EQ(back.status, 202) << back.body;
+  EXPECT_EQ(host_state(victim), "ready");
+  EXPECT_EQ(call(*admin_, "POST", "/api/v1/hosts/" + victim_id + "/actions/explode").status, 404);
 }
 
 }  // namespace

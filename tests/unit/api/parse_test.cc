@@ -39,7 +39,16 @@ TEST(ParseTest, CreateImageBootIsKernelOrFirmware) {
 TEST(ParseTest, ActionsAreKnownByName) {
   EXPECT_EQ(parse_action("reset").value(), controller::DesktopAction::kReset);
   EXPECT_EQ(parse_action("fly").error().code(), ErrorCode::kNotFound);
-  EXPECT_EQ(parse_action("migrate").error().code(), ErrorCode::kUnprocessable);
+  EXPECT_EQ(parse_host_action("maintenance").value(), controller::HostAction::kMaintenance);
+  EXPECT_EQ(parse_host_action("reboot").error().code(), ErrorCode::kNotFound);
+}
+
+TEST(ParseTest, AMigrateBodyNamesAHostOrNone) {
+  EXPECT_EQ(parse_migrate("").value(), "");
+  EXPECT_EQ(parse_migrate("{}").value(), "");
+  EXPECT_EQ(parse_migrate(R"({"host_id":"h-1"})").value(), "h-1");
+  EXPECT_EQ(parse_migrate(R"({"host":"h-1"})").error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(parse_migrate(R"({"host_id":7})").error().code(), ErrorCode::kInvalidArgument);
 }
 
 TEST(ViewsTest, DesktopJsonShowsThePublicStateAndNulls) {

@@ -91,5 +91,19 @@ TEST(DesktopStateTest, AHostNotHeardFromYetIsLeftAlone) {
   EXPECT_EQ(next_step(desk("provisioning", "running"), host(HostHealth::kUnknown)).kind, StepKind::kNone);
 }
 
+TEST(DesktopStateTest, AMigratingDesktopIsLeftToItsMigrationEvenWhenDeletedOrItsHostIsDown) {
+  store::DesktopRecord d = desk("migrating", "running", "migrate:h-2");
+  EXPECT_EQ(public_state_name(d.state), "migrating");
+  EXPECT_EQ(next_step(d, seen(VmStatus::kRunning)).kind, StepKind::kSettleMigration);
+  EXPECT_EQ(next_step(d, seen(VmStatus::kAbsent)).kind, StepKind::kSettleMigration);
+  EXPECT_EQ(next_step(d, host(HostHealth::kDown)).kind, StepKind::kSettleMigration);
+  d.desired = "deleted";
+  EXPECT_EQ(next_step(d, seen(VmStatus::kRunning)).kind, StepKind::kSettleMigration);
+}
+
+TEST(DesktopStateTest, TheSourceQemuQuittingAfterAMigrationIsNoCrash) {
+  EXPECT_EQ(next_step(desk("running", "running"), seen(VmStatus::kAbsent, VmExit::kMigrated)).kind, StepKind::kNone);
+}
+
 }  // namespace
 }  // namespace oriel::controller

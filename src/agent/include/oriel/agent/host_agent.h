@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 
+#include "oriel/agent/migration.h"
 #include "oriel/agent/vm_spec.h"
 #include "oriel/common/result.h"
 
@@ -73,6 +74,20 @@ class HostAgent {
   // Every VM the agent runs now, with its status.
   virtual std::map<std::string, VmStatus> vms() = 0;
   virtual Result<std::string> screenshot_png(const std::string& vm_id) = 0;
+
+  // Live migration (migration.h): the target host prepares a QEMU that waits
+  // for the VM, the source sends it there; the agents drive the rest
+  // themselves. prepare_incoming: Conflict if the VM runs or waits there
+  // already. abort_incoming: gives a prepared target up (Ok if there is
+  // none). migrate: returns once QEMU is under way. migration_progress: the
+  // latest (the last one, once final); NotFound if there was none.
+  // cancel_migration: rolls back and waits for it; Conflict if it completed.
+  virtual Result<MigrationTarget> prepare_incoming(const IncomingRequest& request) = 0;
+  virtual Result<void> abort_incoming(const std::string& vm_id) = 0;
+  virtual Result<void> migrate(const std::string& vm_id, const MigrationTarget& target,
+                               const MigrationOptions& options = {}) = 0;
+  virtual Result<MigrationProgress> migration_progress(const std::string& vm_id) = 0;
+  virtual Result<void> cancel_migration(const std::string& vm_id) = 0;
 
   // Called (from an agent thread) when a VM's QEMU exits. Set before start.
   virtual void set_exit_handler(std::function<void(const std::string& vm_id, VmExit why)> handler) = 0;

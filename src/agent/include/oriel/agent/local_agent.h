@@ -70,7 +70,6 @@ class LocalAgent final : public HostAgent {
   const LocalAgentOptions& options() const { return options_; }
 
   // ---- Live migration, QEMU precopy over TCP (migration.h) ----------------
-  // Not in HostAgent yet: the remote agent will carry these over HTTP.
 
   // Target side. Starts QEMU for request.spec waiting for an incoming
   // migration (the same command line as the source's plus -incoming defer,
@@ -82,7 +81,7 @@ class LocalAgent final : public HostAgent {
   // fails, QEMU exits and the agent removes what it made (kFailed).
   // Conflict if the VM runs or waits here already, or (kCopy) if this host
   // still has a disk for it.
-  Result<MigrationTarget> prepare_incoming(const IncomingRequest& request);
+  Result<MigrationTarget> prepare_incoming(const IncomingRequest& request) override;
   // Waits until the incoming migration has completed (Ok: the VM runs
   // here) or failed (Unavailable, with why); Timeout if it still waits.
   Result<void> finish_incoming(const std::string& vm_id, std::chrono::milliseconds timeout);
@@ -90,7 +89,7 @@ class LocalAgent final : public HostAgent {
   // prepare_incoming made, for a source that failed before it connected
   // (the QEMU would wait forever). Ok if there is none; Conflict once the
   // migration has completed (the desktop runs here then: kill_vm).
-  Result<void> abort_incoming(const std::string& vm_id);
+  Result<void> abort_incoming(const std::string& vm_id) override;
 
   // Source side. Starts migrating a running VM to `target` (what the
   // target's prepare_incoming returned) and returns once QEMU is under way:
@@ -101,16 +100,16 @@ class LocalAgent final : public HostAgent {
   // InvalidArgument for a malformed target, Conflict if the VM does not run
   // here or migrates already, Unavailable if the target cannot be reached.
   Result<void> migrate(const std::string& vm_id, const MigrationTarget& target,
-                       const MigrationOptions& options = {});
+                       const MigrationOptions& options = {}) override;
   // The latest progress of this VM's migration, on either side (the last
   // one, once final). NotFound if there was none.
-  Result<MigrationProgress> migration_progress(const std::string& vm_id);
+  Result<MigrationProgress> migration_progress(const std::string& vm_id) override;
   // Waits until the migration is final (source) or has left kIncoming
   // (target); Timeout with the progress in the message otherwise.
   Result<MigrationProgress> wait_for_migration(const std::string& vm_id, std::chrono::milliseconds timeout);
   // Cancels an outgoing migration and waits until it is rolled back: Ok
   // then (or if it had failed already), Conflict if it completed first.
-  Result<void> cancel_migration(const std::string& vm_id);
+  Result<void> cancel_migration(const std::string& vm_id) override;
 
  private:
   struct Vm;

@@ -46,6 +46,9 @@ struct IncomingRequest {
   // An address of this host that the source host can reach (the migration
   // network). QEMU picks the ports.
   std::string listen_host = "127.0.0.1";
+
+  Json to_json() const;
+  static Result<IncomingRequest> from_json(const Json& j);
 };
 
 // Where the source sends the VM: what prepare_incoming returns and migrate

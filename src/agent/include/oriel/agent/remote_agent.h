@@ -54,12 +54,20 @@ class RemoteAgent final : public HostAgent {
   VmStatus vm_status(const std::string& vm_id) override;
   std::map<std::string, VmStatus> vms() override;
   Result<std::string> screenshot_png(const std::string& vm_id) override;
+  Result<MigrationTarget> prepare_incoming(const IncomingRequest& request) override;
+  Result<void> abort_incoming(const std::string& vm_id) override;
+  Result<void> migrate(const std::string& vm_id, const MigrationTarget& target,
+                       const MigrationOptions& options = {}) override;
+  Result<MigrationProgress> migration_progress(const std::string& vm_id) override;
+  Result<void> cancel_migration(const std::string& vm_id) override;
   void set_exit_handler(std::function<void(const std::string& vm_id, VmExit why)> handler) override;
 
  private:
   // One command: POST/PUT/DELETE with a request id, retried on a lost
   // connection; the answer's snapshot updates the cache.
   Result<Json> command(std::string_view method, const std::string& path, const Json& body);
+  // A GET (no retries needed: it changes nothing); the body of a 200.
+  Result<std::string> get(const std::string& path);
   std::unique_ptr<cli::ApiClient> borrow();
   void give_back(std::unique_ptr<cli::ApiClient> client);
 

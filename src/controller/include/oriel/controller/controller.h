@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,10 @@ struct ControllerOptions {
   // Storage every host sees: golden images go to SHARED/images (and agents
   // keep their overlays in SHARED/disks), so any host can run any desktop.
   std::string shared_dir;
+  // Live migration: QEMU's parameters (a 50 ms downtime limit,
+  // auto-converge, no bandwidth cap) and how many migrate at once.
+  agent::MigrationOptions migration;
+  size_t parallel_migrations = 2;
 };
 
 // What a heartbeat gets back: the host's id and its lease.
@@ -101,6 +106,20 @@ enum class DesktopAction {
 // migrating, stopping, failed, deleting) for a stored internal state.
 std::string_view public_state_name(std::string_view internal_state);
 
+// A desktop's live migration, as the API shows it (the active one, or the last).
+struct MigrationView {
+  std::string source_host;
+  std::string target_host;
+  bool active = false;
+  agent::MigrationProgress progress;
+  WallTime started_at;
+};
+
+enum class HostAction {
+  kMaintenance,  // no new desktops; running ones migrate away, stopped ones move (shared storage)
+  kActivate,     // ready again
+};
+
 struct HostView {
   store::HostRecord host;
   int64_t cpus_allocated = 0;       // vCPUs of desktops meant to run there
@@ -109,6 +128,7 @@ struct HostView {
 };
 
 class Reconciler;
+class Migrations;
 class ImageImporter;
 class Fleet;
 class Scheduler;
@@ -137,6 +157,8 @@ class Controller {
   // An agent's heartbeat (authenticated by the cluster token): registers
   // its host on first sight, records that it is alive, and grants its lease.
   Result<HeartbeatAnswer> heartbeat(std::string_view cluster_token, const agent::AgentHello& hello);
+  // Maintenance drains the host by live migration (admins only).
+  Result<HostView> host_action(const Principal& who, std::string_view id, HostAction action);
 
   Result<store::ImageRecord> create_image(const Principal& who, CreateImage cmd);
   Result<store::ImageRecord> image(const Principal& who, std::string_view id);
@@ -149,6 +171,17 @@ class Controller {
   Result<store::DesktopRecord> desktop_action(const Principal& who, std::string_view id, DesktopAction action);
   Result<store::DesktopRecord> delete_desktop(const Principal& who, std::string_view id);
   Result<std::string> screenshot_png(const Principal& who, std::string_view desktop_id);
+  // Live migration of a running desktop (admins only) to `host_id`, or to
+  // the host the scheduler picks when it is empty. Returns once it is under
+  // way (state migrating); the outcome shows in the desktop and migration().
+  Result<store::DesktopRecord> migrate_desktop(const Principal& who, std::string_view id, std::string_view host_id);
+  Result<store::DesktopRecord> cancel_migration(const Principal& who, std::string_view id);
+  std::optional<MigrationView> migration(std::string_view desktop_id);
+  // Told when a desktop's guest runs on another host (a live migration, or
+  // a restart elsewhere after its host failed), with that host's agent URL
+  // (empty: this process's agent). Set before start().
+  using MoveListener = std::function<void(const std::string& desktop_id, const std::string& agent_url)>;
+  void set_move_listener(MoveListener listener) { move_listener_ = std::move(listener); }
 
   // Tenants and users (tenants.cc).
   Result<store::TenantRecord> create_tenant(const Principal& who, std::string name);
@@ -213,8 +246,13 @@ class Controller {
   Result<store::DesktopRecord> visible_desktop(const Principal& who, std::string_view id);
   // A host for a desktop whose host is down, or the reason there is none.
   Result<std::string> relocate(const store::DesktopRecord& d);
-  // Declares down the remote hosts whose lease and grace have run out.
+  // Declares down the remote hosts whose lease and grace have run out, and
+  // drains those in maintenance.
   void watch_hosts();
+  void drain(const store::HostRecord& host);
+  // Starts a migration of `d` (running) to `target` (empty: scheduler's
+  // choice); callers hold placement_mu_.
+  Result<store::DesktopRecord> start_migration(store::DesktopRecord d, std::string target);
 
   // Access (access.cc).
   Result<store::TenantRecord> visible_tenant(const Principal& who, std::string_view id);
@@ -258,6 +296,8 @@ class Controller {
   std::unique_ptr<Fleet> fleet_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<Reconciler> reconciler_;
+  std::unique_ptr<Migrations> migrations_;
+  MoveListener move_listener_;
   std::unique_ptr<ImageImporter> importer_;
   std::unique_ptr<Ticker> broker_loop_;
   SessionListener session_listener_;

@@ -60,8 +60,13 @@ bool ControllerLink::beat() {
   AgentHello hello{options_.own_url, agent_.options().disks_dir, agent_.report(), journal_.snapshot()};
   std::string body = to_json(hello).dump();
   size_t n = options_.controller_urls.size();
+  bool answered = false;
+  // The leader first (the controller that answered as leader last time);
+  // the others until one says it leads: the leader acts on this host, so it
+  // must hear from it, and any controller's answer renews the lease.
   for (size_t i = 0; i < n; ++i) {
-    const std::string& url = options_.controller_urls[(preferred_ + i) % n];
+    size_t at = (preferred_ + i) % n;
+    const std::string& url = options_.controller_urls[at];
     auto client = cli::ApiClient::create(url, options_.token);
     if (!client.ok()) continue;
     client->set_timeout(options_.request_timeout);
@@ -74,10 +79,12 @@ bool ControllerLink::beat() {
     auto answer = parse_json(res->body);
     auto host_id = answer.ok() ? json_string(*answer, "host_id") : Result<std::string>(answer.error());
     auto lease = answer.ok() ? json_int(*answer, "lease_ms", 100, 3'600'000) : Result<int64_t>(answer.error());
-    if (!host_id.ok() || !lease.ok()) {
+    auto leader = answer.ok() ? json_opt_bool(*answer, "leader") : Result<std::optional<bool>>(answer.error());
+    if (!host_id.ok() || !lease.ok() || !leader.ok()) {
       spdlog::warn("controller {} answered a heartbeat oddly: {}", url, res->body.substr(0, 200));
       continue;
     }
+    answered = true;
     std::lock_guard lock(mu_);
     if (host_id_ != *host_id) spdlog::info("registered with the controller at {} as host {}", url, *host_id);
     if (fenced_) spdlog::warn("the controller at {} answers again", url);
@@ -85,18 +92,23 @@ bool ControllerLink::beat() {
     lease_ = std::chrono::milliseconds(*lease);
     last_answered_ = sent;  // the lease runs from when we asked, not from when it came back
     fenced_ = false;
-    preferred_ = (preferred_ + i) % n;
-    return true;
+    if (leader->value_or(true)) {
+      if (preferred_ != at && n > 1) spdlog::info("the controller at {} leads", url);
+      preferred_ = at;
+      return true;
+    }
   }
-  return false;
+  return answered;
 }
 
 void ControllerLink::fence_if_expired(Steady::time_point now) {
   {
     std::lock_guard lock(mu_);
-    // A heartbeat in flight can hold this thread for request_timeout: fence
-    // that much early, so the VMs are gone before the lease ends.
-    if (fenced_ || lease_.count() == 0 || now - last_answered_ + options_.request_timeout < lease_) return;
+    // A heartbeat round can hold this thread for request_timeout per
+    // controller: fence that much early, so the VMs are gone before the lease ends.
+    // (One try per controller.)
+    auto in_flight = options_.request_timeout * static_cast<int64_t>(options_.controller_urls.size());
+    if (fenced_ || lease_.count() == 0 || now - last_answered_ + in_flight < lease_) return;
     fenced_ = true;
   }
   size_t running = agent_.vms().size();

@@ -78,7 +78,9 @@ void add_cluster_routes(Router& r, Controller& c) {
     if (!hello.ok()) return Response::error(hello.error());
     auto answer = c.heartbeat(req.bearer_token(), *hello);
     if (!answer.ok()) return Response::error(answer.error());
-    return Response::json(200, {{"host_id", answer->host_id}, {"lease_ms", answer->lease.count()}});
+    return Response::json(200, {{"host_id", answer->host_id},
+                                {"lease_ms", answer->lease.count()},
+                                {"leader", c.leading()}});
   });
 }
 
@@ -176,7 +178,10 @@ void add_desktop_routes(Router& r, Controller& c) {
 }  // namespace
 
 void add_rest_routes(Router& router, Controller& controller) {
-  router.add("GET", "/healthz", [](const Request&) { return Response::json(200, {{"status", "ok"}}); });
+  // "leader": whether this controller runs the control loops (one of several on one database).
+  router.add("GET", "/healthz", [&controller](const Request&) {
+    return Response::json(200, {{"status", "ok"}, {"leader", controller.leading()}});
+  });
   add_auth_routes(router, controller);
   add_host_routes(router, controller);
   add_image_routes(router, controller);

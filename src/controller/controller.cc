@@ -60,11 +60,14 @@ Controller::Controller(store::Store& store, agent::HostAgent& agent, Clock& cloc
         reconcile_broker();
       },
       options_.reconcile_interval, std::chrono::milliseconds(25));
+  leadership_ = std::make_unique<Ticker>([this] { lead(); }, options_.leader_check_interval,
+                                        options_.leader_check_interval);
   fleet_ = std::make_unique<Fleet>(random_, options_.cluster_token);
   reconciler_ = std::make_unique<Reconciler>(
       store_, *fleet_, clock_,
       ReconcilerOptions{options_.shutdown_timeout, options_.reconcile_interval, options_.reconcile_workers,
                         [this](const store::DesktopRecord& d) { return relocate(d); },
+                        [this](const store::DesktopRecord& d) { return begin_migration(d); },
                         [this](const store::DesktopRecord& d) { return migrations_->settle(d); }});
   MigrationHooks hooks;
   hooks.spec = [this](const store::DesktopRecord& d, agent::HostAgent& a) { return vm_spec_for(store_, d, a); };
@@ -111,15 +114,32 @@ Result<void> Controller::bootstrap(std::string_view admin_password) {
 
 void Controller::start() {
   importer_->start();
-  reconciler_->start();
-  broker_loop_->start();
+  lead();
+  leadership_->start();
+}
+
+void Controller::lead() {
+  bool now = store_.hold_leadership();
+  if (now == leading_) return;
+  if (now) {
+    spdlog::info("this controller leads: it runs the control loops");
+    reconciler_->start();
+    broker_loop_->start();
+  } else {
+    spdlog::warn("this controller no longer leads: another one runs the control loops");
+    broker_loop_->stop();
+    reconciler_->stop();
+  }
+  leading_ = now;
 }
 
 void Controller::stop() {
+  if (leadership_) leadership_->stop();
   if (broker_loop_) broker_loop_->stop();
   if (migrations_) migrations_->stop();
   if (reconciler_) reconciler_->stop();
   if (importer_) importer_->stop();
+  if (leading_.exchange(false)) store_.release_leadership();
 }
 
 Result<LoginResult> Controller::login(std::string_view username, std::string_view password) {

@@ -45,6 +45,10 @@ Step step_when_running(const store::DesktopRecord& d, const Observation& o) {
   }
   if (d.pending_op == "reset") return {StepKind::kKillVm};  // the disk is discarded anyway
   if (d.pending_op == "reboot") return {StepKind::kRebootVm};
+  if (d.pending_op.rfind("migrate:", 0) == 0) {
+    // A stop asked for since wins; the migration is dropped.
+    return d.desired == "stopped" ? Step{StepKind::kClearPendingOp} : Step{StepKind::kStartMigration};
+  }
   if (d.desired == "stopped") return {StepKind::kShutdownVm};
   return {};
 }

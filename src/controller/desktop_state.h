@@ -44,6 +44,7 @@ enum class StepKind {
   kClearPendingOp,  // an op that no longer applies (reboot of a stopped desktop)
   kDeleteDisk,      // write deleting, delete the overlay, then the record
   kRelocate,        // its host is down: another host, state stopped (or provisioning), to start there
+  kStartMigration,  // running with pending_op "migrate:<host>" (asked for on any controller): migrating, under way
   kSettleMigration, // migrating: let the migration finish, or (no one follows it) find where the guest runs
 };
 

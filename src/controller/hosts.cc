@@ -96,10 +96,15 @@ void Controller::drain(const store::HostRecord& host) {
   auto desktops = store_.desktops({});
   if (!desktops.ok()) return;
   std::lock_guard lock(placement_mu_);
+  size_t in_flight = 0;  // asked for or under way, on any host
+  for (const auto& d : *desktops) {
+    if (Migrations::target_of(d)) ++in_flight;
+  }
   for (const auto& d : *desktops) {
     if (d.host_id != host.id || !d.pending_op.empty()) continue;
     if (d.state == state_name(DesktopState::kRunning) && d.desired == "running") {
-      if (migrations_->active_count() >= options_.parallel_migrations) continue;
+      if (in_flight >= options_.parallel_migrations) continue;
+      ++in_flight;
       if (auto r = start_migration(d, ""); !r.ok()) {
         spdlog::warn("host {}: desktop {} cannot move yet: {}", host.name, d.id, r.error().message());
       }
@@ -140,13 +145,31 @@ Result<store::DesktopRecord> Controller::start_migration(store::DesktopRecord d,
   if (!fleet_->agent(chosen) || !fleet_->agent(d.host_id)) {
     return Error::Unavailable(fmt::format("host '{}' cannot be reached yet", fleet_->agent(chosen) ? d.host_id : chosen));
   }
-  d.state = std::string(state_name(DesktopState::kMigrating));
+  // Recorded here; the leading controller's reconciler starts it (begin_migration).
   d.pending_op = Migrations::pending_op_for(chosen);
   d.error.clear();
   d.updated_at = clock_.now();
   d = TRY(store_.update_desktop(d));
-  migrations_->start(d);
+  reconciler_->poke();
   return d;
+}
+
+Result<void> Controller::begin_migration(store::DesktopRecord d) {
+  auto target = Migrations::target_of(d).value_or("");
+  auto host = store_.host(target);
+  if (!host.ok() || host->state != "ready" || !fleet_->agent(target)) {
+    d.pending_op.clear();
+    d.error = fmt::format("live migration to host {} did not start: the host is {}", target,
+                          host.ok() ? host->state : std::string("gone"));
+    d.updated_at = clock_.now();
+    TRY(store_.update_desktop(d));
+    return Ok();
+  }
+  d.state = std::string(state_name(DesktopState::kMigrating));
+  d.updated_at = clock_.now();
+  d = TRY(store_.update_desktop(d));
+  migrations_->start(d);
+  return Ok();
 }
 
 Result<store::DesktopRecord> Controller::migrate_desktop(const Principal& who, std::string_view id,
@@ -161,10 +184,19 @@ Result<store::DesktopRecord> Controller::cancel_migration(const Principal& who, 
   TRY(visible_desktop(who, id));
   if (!who.admin()) return Error::PermissionDenied("only administrators move desktops between hosts");
   auto d = TRY(store_.desktop(id));
+  if (!Migrations::target_of(d)) return Error::Conflict(fmt::format("desktop '{}' is not migrating", d.id));
   if (d.state != state_name(DesktopState::kMigrating)) {
-    return Error::Conflict(fmt::format("desktop '{}' is not migrating", d.id));
+    // Asked for, not started yet: forget it.
+    d.pending_op.clear();
+    d.updated_at = clock_.now();
+    return store_.update_desktop(d);
   }
-  TRY(migrations_->cancel(d.id));
+  // Stored, so that it reaches the controller that follows the migration.
+  d.pending_op = Migrations::cancel_op_for(Migrations::target_of(d).value_or(""));
+  d.updated_at = clock_.now();
+  d = TRY(store_.update_desktop(d));
+  (void)migrations_->cancel(d.id);
+  reconciler_->poke();
   return d;
 }
 

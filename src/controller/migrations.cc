@@ -12,6 +12,7 @@ namespace oriel::controller {
 namespace {
 
 constexpr std::string_view kPrefix = "migrate:";
+constexpr std::string_view kCancelPrefix = "cancel-migrate:";
 constexpr auto kPollInterval = std::chrono::milliseconds(100);
 
 }  // namespace
@@ -34,9 +35,17 @@ Migrations::~Migrations() { stop(); }
 std::string Migrations::pending_op_for(const std::string& host_id) { return std::string(kPrefix) + host_id; }
 
 std::optional<std::string> Migrations::target_of(const store::DesktopRecord& d) {
-  if (d.pending_op.rfind(kPrefix, 0) != 0 || d.pending_op.size() == kPrefix.size()) return std::nullopt;
-  return d.pending_op.substr(kPrefix.size());
+  for (auto prefix : {kPrefix, kCancelPrefix}) {
+    if (d.pending_op.rfind(prefix, 0) == 0 && d.pending_op.size() > prefix.size()) {
+      return d.pending_op.substr(prefix.size());
+    }
+  }
+  return std::nullopt;
 }
+
+bool Migrations::cancel_requested(const store::DesktopRecord& d) { return d.pending_op.rfind(kCancelPrefix, 0) == 0; }
+
+std::string Migrations::cancel_op_for(const std::string& host_id) { return std::string(kCancelPrefix) + host_id; }
 
 void Migrations::start(const store::DesktopRecord& d) {
   auto m = std::make_shared<Active>();
@@ -228,7 +237,11 @@ void Migrations::record(const std::string& desktop_id, const std::string& host_i
 }
 
 Result<void> Migrations::settle(const store::DesktopRecord& d) {
-  if (active(d.id)) return Error::Conflict("a migration is under way");  // a thread here follows it
+  if (active(d.id)) {
+    // A thread here follows it; a cancel asked for on any controller reaches it here.
+    if (cancel_requested(d)) (void)cancel(d.id);
+    return Error::Conflict("a migration is under way");
+  }
   auto target_id = target_of(d);
   auto source = fleet_.agent(d.host_id);
   auto target = target_id ? fleet_.agent(*target_id) : nullptr;

@@ -1,7 +1,9 @@
 // Live migration of desktops between hosts, driven by the controller. A
 // desktop that migrates is stored in state "migrating" with pending_op
 // "migrate:<target host id>" before anything happens, so a controller that
-// dies midway finds out afterwards where the desktop runs (settle). The
+// dies midway finds out afterwards where the desktop runs (settle); a cancel
+// is stored as pending_op "cancel-migrate:<host>" and reaches the controller
+// that follows the migration through its reconciler. The
 // agents do the moving (HostAgent::prepare_incoming on the target, migrate
 // on the source, which drives QEMU to the end by itself); a thread here
 // follows the progress, answers a cancel, and at the end writes the
@@ -43,9 +45,12 @@ class Migrations {
              size_t parallel);
   ~Migrations();
 
-  // The pending_op of a desktop migrating to `host_id`, and back.
+  // The pending_op of a desktop migrating to `host_id` (and with a cancel
+  // asked for), and back.
   static std::string pending_op_for(const std::string& host_id);
+  static std::string cancel_op_for(const std::string& host_id);
   static std::optional<std::string> target_of(const store::DesktopRecord& d);
+  static bool cancel_requested(const store::DesktopRecord& d);
 
   // Starts moving `d` (already stored as migrating to its target).
   void start(const store::DesktopRecord& d);

@@ -32,7 +32,9 @@ struct ReconcilerOptions {
   // Another host for a desktop whose host is down (the controller's
   // scheduler, under its placement lock).
   std::function<Result<std::string>(const store::DesktopRecord&)> relocate;
-  // A desktop in state migrating (the controller's Migrations).
+  // Live migration (the controller's Migrations): a running desktop asked
+  // to migrate, and a desktop in state migrating.
+  std::function<Result<void>(const store::DesktopRecord&)> start_migration;
   std::function<Result<void>(const store::DesktopRecord&)> settle_migration;
 };
 

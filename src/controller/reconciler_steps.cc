@@ -42,6 +42,9 @@ Result<void> Reconciler::apply(store::DesktopRecord d, const Step& step, HostHea
       return Ok();
     case StepKind::kRelocate:
       return relocate(std::move(d));
+    case StepKind::kStartMigration:
+      if (!options_.start_migration) return Error::Unavailable("no migrations here");
+      return options_.start_migration(d);
     case StepKind::kSettleMigration:
       if (!options_.settle_migration) return Error::Unavailable("no migrations here");
       return options_.settle_migration(d);

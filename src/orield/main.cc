@@ -83,7 +83,8 @@ Result<int> run_controller(const OrieldOptions& o, const Roles& roles) {
   TRY(make_private_dir(o.data_dir));
   TRY(make_private_dir(o.run_dir));
   TRY(agent::check_run_dir(o.run_dir));
-  auto store = TRY(store::open_sqlite_store(o.data_dir + "/oriel.db"));
+  auto store = TRY(o.database.empty() || o.database == "sqlite" ? store::open_sqlite_store(o.data_dir + "/oriel.db")
+                                                                : store::open_postgres_store(o.database));
 
   SystemProcessRunner runner;
   auto probe = choose_accelerator(runner, o);

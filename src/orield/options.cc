@@ -27,6 +27,11 @@ std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& o)
   app.set_config("--config", "", "Read options from a TOML/INI file (same names as the long options)");
   app.add_option("--data-dir", o.data_dir, "State directory: database, golden images, desktop disks")
       ->default_str(default_data_dir());
+  app.add_option("--database", o.database,
+                 "For a controller: sqlite (DATA-DIR/oriel.db, the default) or a PostgreSQL connection string "
+                 "(postgresql://USER:PASSWORD@HOST/DB or host=... dbname=...); controllers sharing one PostgreSQL "
+                 "database elect a leader that runs the control loops, and all serve the API")
+      ->envname("ORIEL_DATABASE");
   app.add_option("--run-dir", o.run_dir, "Runtime directory for QEMU sockets and pidfiles (default DATA-DIR/run)");
   app.add_option("--listen", o.listen, "Address for the REST API and web UI, HOST:PORT (port 0: any free port)")
       ->capture_default_str();

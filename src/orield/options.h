@@ -32,6 +32,7 @@ struct OrieldOptions {
   std::string web_dir;      // default: the web/ build next to the binary's bin/
   int encoder_threads = 0;  // 0: one per core
   int display_ack_timeout_s = 30;
+  std::string database;     // "" or "sqlite": DATA/oriel.db; else a PostgreSQL connection string
   std::string shared_dir;   // storage all hosts see (images, overlays); empty: none
   std::string advertise;    // the agent's address as the controller should call it (default: --listen's host)
   int host_lease_ms = 6000;

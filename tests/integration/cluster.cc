@@ -44,8 +44,9 @@ void reap(pid_t& pid, int signal) {
 
 }  // namespace
 
-TestCluster::TestCluster(int hosts, std::vector<std::string> controller_args)
-    : controller_args_(std::move(controller_args)), agents_(static_cast<size_t>(hosts)) {
+TestCluster::TestCluster(int hosts, std::vector<std::string> controller_args, int controllers)
+    : controller_args_(std::move(controller_args)), controllers_(static_cast<size_t>(controllers)),
+      agents_(static_cast<size_t>(hosts)) {
   int pid = static_cast<int>(::getpid());
   prefix_ = "o" + std::to_string(pid % 100000);
   subnet_ = fmt::format("10.{}.{}", 240 + pid % 10, (pid / 10) % 250);
@@ -56,7 +57,7 @@ TestCluster::TestCluster(int hosts, std::vector<std::string> controller_args)
 
 TestCluster::~TestCluster() {
   for (auto& a : agents_) reap(a.pid, SIGKILL);
-  controller_.reset();  // stops the controller, kills what ran in its data dir
+  controllers_.clear();  // stops the controllers, kills what ran in their data dirs
   if (net_up_) net("net-down");
   if (std::getenv("ORIEL_KEEP_TEST_DATA")) {
     std::fprintf(stderr, "kept %s (ORIEL_KEEP_TEST_DATA)\n", dir_.c_str());
@@ -85,9 +86,11 @@ void TestCluster::start() {
   std::vector<std::string> args = {"--cluster-token", token_, "--roles", "controller,gateway",
                                    "--shared-dir", dir_ + "/shared", "--cpu-overcommit", "16"};
   args.insert(args.end(), controller_args_.begin(), controller_args_.end());
-  controller_ = std::make_unique<Orield>(args);
-  controller_->listen_on(subnet_ + ".1");
-  controller_->start();
+  for (auto& c : controllers_) {
+    c = std::make_unique<Orield>(args);
+    c->listen_on(subnet_ + ".1");
+    c->start();
+  }
   for (int i = 0; i < hosts(); ++i) start_agent(i);
   auto api = admin();
   bool ready = wait_until(
@@ -106,10 +109,16 @@ void TestCluster::start_agent(int i) {
   auto& a = agents_[static_cast<size_t>(i)];
   fs::create_directories(a.data_dir);
   a.pid = spawn({"/usr/sbin/ip", "netns", "exec", ns(i), std::string(ORIEL_BINARY_DIR) + "/bin/orield", "--roles",
-                 "agent", "--controller", controller_->url(), "--cluster-token", token_, "--host-name", host_name(i),
+                 "agent", "--controller", controller_urls(), "--cluster-token", token_, "--host-name", host_name(i),
                  "--listen", host_address(i) + ":8080", "--data-dir", a.data_dir, "--shared-dir", dir_ + "/shared",
                  "--accelerator", "tcg", "--shutdown-timeout", "10"},
                 a.data_dir + "/orield.log");
+}
+
+std::string TestCluster::controller_urls() const {
+  std::string urls;
+  for (const auto& c : controllers_) urls += (urls.empty() ? "" : ",") + c->url();
+  return urls;
 }
 
 void TestCluster::kill_agent(int i) { reap(agents_[static_cast<size_t>(i)].pid, SIGKILL); }

@@ -1,5 +1,6 @@
 // A fleet on one machine for tests: the controller (orield --roles
-// controller,gateway) on the bridge of a private network, and every host an
+// controller,gateway; or several on one PostgreSQL database) on the bridge
+// of a private network, and every host an
 // agent (orield --roles agent) in a network namespace of its own, made by
 // scripts/dev-cluster; all share one directory as their storage. Names and
 // the subnet derive from the test's pid, so tests run side by side. Needs
@@ -19,16 +20,17 @@ namespace oriel::testing {
 
 class TestCluster {
  public:
-  // `hosts` agents; extra arguments for the controller's orield.
-  explicit TestCluster(int hosts, std::vector<std::string> controller_args = {});
+  // `hosts` agents; extra arguments for the controllers' orield; several
+  // controllers need a shared --database (PostgreSQL).
+  explicit TestCluster(int hosts, std::vector<std::string> controller_args = {}, int controllers = 1);
   ~TestCluster();
 
   // Brings up the network, the controller and every agent, and waits until
   // each host is "ready" in GET /api/v1/hosts.
   void start();
 
-  Orield& controller() { return *controller_; }
-  cli::ApiClient admin() { return controller_->admin(); }
+  Orield& controller(int i = 0) { return *controllers_[static_cast<size_t>(i)]; }
+  cli::ApiClient admin() { return controllers_[0]->admin(); }
   int hosts() const { return static_cast<int>(agents_.size()); }
   std::string host_name(int i) const { return "h" + std::to_string(i + 1); }
   std::string host_address(int i) const;   // the agent's IP in its namespace
@@ -57,11 +59,12 @@ class TestCluster {
     pid_t pid = -1;
   };
   void net(const std::string& command, const std::string& arg = "");
+  std::string controller_urls() const;  // comma-separated, for the agents' --controller
   std::string ns(int i) const { return prefix_ + "-h" + std::to_string(i + 1); }
 
   std::string prefix_, subnet_, dir_, token_;
   std::vector<std::string> controller_args_;
-  std::unique_ptr<Orield> controller_;
+  std::vector<std::unique_ptr<Orield>> controllers_;
   std::vector<Agent> agents_;
   bool net_up_ = false;
 };

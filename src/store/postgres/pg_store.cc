@@ -5,6 +5,7 @@
 
 #include "columns.h"
 #include "migrations.h"
+#include "oriel/common/log.h"
 
 namespace oriel::store {
 namespace {
@@ -64,6 +65,37 @@ DesktopRecord read_desktop(const pqxx::row& r) {
 UserRecord read_user(const pqxx::row& r) {
   return UserRecord{pg_text(r, 0), pg_text(r, 1), pg_text(r, 2), pg_text(r, 3), pg_text(r, 4),
                     pg_time(r, 5), pg_int(r, 6),  pg_time(r, 7), pg_time(r, 8)};
+}
+
+bool PgStore::hold_leadership() {
+  std::lock_guard lock(leader_mu_);
+  try {
+    if (leader_) {
+      // Still ours while the session lives; a query proves it does.
+      pqxx::nontransaction tx(*leader_);
+      tx.exec("SELECT 1");
+      return true;
+    }
+    auto c = pool_.connect();
+    if (!c.ok()) return false;
+    bool got = false;
+    {
+      pqxx::nontransaction tx(**c);
+      got = pg_exec(tx, "SELECT pg_try_advisory_lock($1::bigint)", kLeaderLockKey)[0][0].as<bool>();
+    }
+    if (got) leader_ = std::move(*c);
+    return got;
+  } catch (const std::exception& e) {
+    // The connection failed: the server ended the session, and the lock with it.
+    spdlog::warn("store: the leader lock's connection failed: {}", pg_error(e).message());
+    leader_.reset();
+    return false;
+  }
+}
+
+void PgStore::release_leadership() {
+  std::lock_guard lock(leader_mu_);
+  leader_.reset();  // closing the session releases the lock
 }
 
 Result<void> PgStore::migrate() {

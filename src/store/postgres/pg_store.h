@@ -21,6 +21,8 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
+#include <mutex>
 
 #include "oriel/store/store.h"
 #include "postgres/pg_pool.h"
@@ -44,6 +46,8 @@ class PgStore final : public Store {
   // advisory lock so that controllers starting together take turns.
   Result<void> migrate();
   int schema_version() override { return version_.load(); }
+  bool hold_leadership() override;
+  void release_leadership() override;
 
   // Users, tokens, hosts, images and desktops (pg_store.cc).
   Result<void> insert_user(const UserRecord& user) override;
@@ -146,6 +150,8 @@ class PgStore final : public Store {
 
   PgPool pool_;
   std::atomic<int> version_ = 0;
+  std::mutex leader_mu_;
+  std::unique_ptr<pqxx::connection> leader_;  // GUARDED_BY(leader_mu_): holds kLeaderLockKey while set
 };
 
 }  // namespace oriel::store

@@ -26,6 +26,8 @@ class SqliteStore final : public Store {
     std::lock_guard lock(mu_);
     return version_;
   }
+  bool hold_leadership() override { return true; }
+  void release_leadership() override {}
 
   Result<void> insert_user(const UserRecord& u) override {
     return write("INSERT INTO users (id, username, password_hash, role, tenant_id, created_ms) VALUES (?,?,?,?,?,?)",

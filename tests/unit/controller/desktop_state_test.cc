@@ -101,6 +101,15 @@ TEST(DesktopStateTest, AMigratingDesktopIsLeftToItsMigrationEvenWhenDeletedOrIts
   EXPECT_EQ(next_step(d, seen(VmStatus::kRunning)).kind, StepKind::kSettleMigration);
 }
 
+TEST(DesktopStateTest, AMigrationAskedForStartsWhileTheDesktopRunsAndIsDroppedOtherwise) {
+  EXPECT_EQ(next_step(desk("running", "running", "migrate:h-2"), seen(VmStatus::kRunning)).kind,
+            StepKind::kStartMigration);
+  EXPECT_EQ(next_step(desk("running", "stopped", "migrate:h-2"), seen(VmStatus::kRunning)).kind,
+            StepKind::kClearPendingOp);
+  EXPECT_EQ(next_step(desk("stopped", "running", "migrate:h-2"), seen(VmStatus::kAbsent)).kind,
+            StepKind::kClearPendingOp);
+}
+
 TEST(DesktopStateTest, TheSourceQemuQuittingAfterAMigrationIsNoCrash) {
   EXPECT_EQ(next_step(desk("running", "running"), seen(VmStatus::kAbsent, VmExit::kMigrated)).kind, StepKind::kNone);
 }

@@ -302,6 +302,31 @@ TEST_F(PostgresStoreTest, KilledConnectionsAreReplaced) {
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(store_->desktop("d-1").ok());
 }
 
+TEST_F(PostgresStoreTest, OneControllerLeadsAndAnotherTakesOverWhenItLetsGoOrLosesItsConnection) {
+  auto other = open();
+  ASSERT_TRUE(other);
+  EXPECT_TRUE(store_->hold_leadership());
+  EXPECT_TRUE(store_->hold_leadership()) << "still the leader on the next check";
+  EXPECT_FALSE(other->hold_leadership());
+  store_->release_leadership();
+  EXPECT_TRUE(other->hold_leadership());
+  EXPECT_FALSE(store_->hold_leadership());
+  // The leader's sessions end (its machine lost the database): the lock goes
+  // with them, the leader notices on its next check, and another takes over.
+  auto killed = db_->query(
+      "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+      "WHERE datname=current_database() AND pid<>pg_backend_pid()");
+  ASSERT_TRUE(killed.ok()) << killed.error().message();
+  EXPECT_FALSE(other->hold_leadership());
+  EXPECT_TRUE(store_->hold_leadership());
+  EXPECT_FALSE(other->hold_leadership());
+  // A server restart: whoever asks first afterwards leads.
+  ASSERT_TRUE(server_->restart().ok());
+  EXPECT_FALSE(store_->hold_leadership()) << "the old session is gone";
+  EXPECT_TRUE(other->hold_leadership());
+  EXPECT_FALSE(store_->hold_leadership());
+}
+
 TEST_F(PostgresStoreTest, ManyThreadsShareThePool) {
   constexpr int kThreads = 16, kEach = 25;  // twice the pool's connections
   std::vector<std::thread> threads;

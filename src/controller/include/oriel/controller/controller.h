@@ -6,6 +6,7 @@
 // worker threads).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -56,6 +57,9 @@ struct ControllerOptions {
   // auto-converge, no bandwidth cap) and how many migrate at once.
   agent::MigrationOptions migration;
   size_t parallel_migrations = 2;
+  // Several controllers on one PostgreSQL database: how often each checks
+  // (and the followers try to take) the leader lock.
+  std::chrono::milliseconds leader_check_interval{std::chrono::seconds(1)};
 };
 
 // What a heartbeat gets back: the host's id and its lease.
@@ -143,8 +147,12 @@ class Controller {
   // Registers the embedded host and makes sure the admin exists with this
   // password (created, or its password updated when given).
   Result<void> bootstrap(std::string_view admin_password);
-  void start();  // starts the reconciler and the importer
+  // Starts the importer and, while this controller leads (Store::
+  // hold_leadership: always with SQLite), the reconcilers and the broker's
+  // loop. Every controller serves the API.
+  void start();
   void stop();   // stops them; running desktops keep running
+  bool leading() const { return leading_; }
 
   Result<LoginResult> login(std::string_view username, std::string_view password);
   Result<void> logout(std::string_view token);
@@ -250,9 +258,13 @@ class Controller {
   // drains those in maintenance.
   void watch_hosts();
   void drain(const store::HostRecord& host);
-  // Starts a migration of `d` (running) to `target` (empty: scheduler's
-  // choice); callers hold placement_mu_.
+  // Takes or keeps leadership (the store's lock), starting or stopping the loops.
+  void lead();
+  // Records that `d` (running) is to migrate to `target` (empty: the
+  // scheduler's choice); callers hold placement_mu_. The leader's
+  // reconciler then calls begin_migration.
   Result<store::DesktopRecord> start_migration(store::DesktopRecord d, std::string target);
+  Result<void> begin_migration(store::DesktopRecord d);
 
   // Access (access.cc).
   Result<store::TenantRecord> visible_tenant(const Principal& who, std::string_view id);
@@ -297,6 +309,8 @@ class Controller {
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<Reconciler> reconciler_;
   std::unique_ptr<Migrations> migrations_;
+  std::unique_ptr<Ticker> leadership_;
+  std::atomic<bool> leading_ = false;
   MoveListener move_listener_;
   std::unique_ptr<ImageImporter> importer_;
   std::unique_ptr<Ticker> broker_loop_;

@@ -167,6 +167,16 @@ class Store : public UserStore,
               public AuditStore {
  public:
   virtual int schema_version() = 0;
+
+  // Leadership among the controllers that share this store: one of them
+  // runs the control loops. True while this process holds it, taking it
+  // when it is free; false while another process holds it, or when the
+  // holder's connection failed (the lock went with it). Called about once a
+  // second. SQLite: always true (one orield per database file). PostgreSQL:
+  // a session advisory lock on a connection of its own, checked on each call.
+  virtual bool hold_leadership() = 0;
+  // Gives leadership up at once (a controller shutting down).
+  virtual void release_leadership() = 0;
 };
 
 // Opens (creating if needed) a SQLite store at path and brings its schema up

@@ -1,0 +1,84 @@
+// Two controllers on one PostgreSQL database (a real server, started here)
+// with two namespaced hosts: one controller leads and runs the control loops,
+// both serve the API; kill -9 of the leader hands over within seconds, and a
+// PostgreSQL restart costs nothing but a moment. After each: no desktop lost,
+// none restarted, new desktops still start.
+#include <gtest/gtest.h>
+
+#include "cluster.h"
+#include "pg_test_server.h"
+
+namespace oriel::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using Steady = std::chrono::steady_clock;
+using test_support::PgTestServer;
+
+std::string running_desktop(cli::ApiClient& api, const std::string& image, const std::string& name) {
+  Reply r = call(api, "POST", "/api/v1/desktops", {{"name", name}, {"image_id", image}, {"vcpus", 1}, {"memory_mb", 128}});
+  if (r.status != 201) throw std::runtime_error("create: " + r.body);
+  std::string id = r.json["id"];
+  Json d = wait_for_state(api, "/api/v1/desktops/" + id, {"running", "failed"}, 90s);
+  if (d["state"] != "running") throw std::runtime_error("desktop: " + d.dump());
+  return id;
+}
+
+// Whether controller c says it leads (false if it does not answer).
+bool leads(Orield& c) {
+  auto api = cli::ApiClient::create(c.url(), "");
+  if (!api.ok()) return false;
+  auto health = api->get("/healthz");
+  return health.ok() && health->value("leader", false);
+}
+
+TEST(ControllersTest, OneOfTwoControllersLeadsAndTheOtherTakesOverWhenItDiesOrPostgresRestarts) {
+  auto pg = PgTestServer::start();
+  ASSERT_TRUE(pg.ok()) << pg.error().message();
+  auto db = (*pg)->create_database();
+  ASSERT_TRUE(db.ok()) << db.error().message();
+  TestCluster cluster(2, {"--database", (*pg)->conninfo(*db)}, 2);
+  cluster.start();
+  ASSERT_TRUE(wait_until([&] { return leads(cluster.controller(0)) != leads(cluster.controller(1)); }, 15s))
+      << "exactly one controller leads";
+  int leader = leads(cluster.controller(0)) ? 0 : 1, follower = 1 - leader;
+
+  // The follower serves the API; the leader's loops run what it records.
+  auto admin = cluster.controller(follower).admin();
+  std::string image = import_test_guest(admin, "ha-guest");
+  std::string first = running_desktop(admin, image, "ha-1");
+  int first_host = cluster.host_running(first);
+  ASSERT_GE(first_host, 0);
+  pid_t first_qemu = cluster.qemu_pid(first_host, first);
+
+  auto killed_at = Steady::now();
+  cluster.controller(leader).kill9();
+  ASSERT_TRUE(wait_until([&] { return leads(cluster.controller(follower)); }, 30s)) << "no new leader";
+  auto failover = std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - killed_at);
+  std::fprintf(stderr, "leader killed -> the other controller leads: %.1f s\n", failover.count() / 1000.0);
+  EXPECT_LE(failover, 10s);
+  std::string second = running_desktop(admin, image, "ha-2");
+  EXPECT_EQ(cluster.qemu_pid(first_host, first), first_qemu) << "the first desktop was restarted";
+
+  // PostgreSQL restarts: every connection, the leader's lock with them, is cut.
+  ASSERT_TRUE((*pg)->restart().ok());
+  ASSERT_TRUE(wait_until([&] { return leads(cluster.controller(follower)); }, 30s)) << "no leader after the restart";
+  std::string third = running_desktop(admin, image, "ha-3");
+  EXPECT_EQ(cluster.qemu_pid(first_host, first), first_qemu) << "the first desktop was restarted";
+  Json all = admin.get("/api/v1/desktops").value();
+  ASSERT_EQ(all.size(), 3u);
+  for (const auto& d : all) {
+    EXPECT_EQ(d["state"], "running") << d.dump();
+    int runs = 0;
+    for (int h = 0; h < cluster.hosts(); ++h) runs += cluster.qemu_pid(h, d["id"]) > 0;
+    EXPECT_EQ(runs, 1) << d["id"] << " runs on " << runs << " hosts";
+  }
+
+  // The old leader comes back as a follower.
+  cluster.controller(leader).start();
+  EXPECT_FALSE(leads(cluster.controller(leader)));
+  EXPECT_TRUE(leads(cluster.controller(follower)));
+}
+
+}  // namespace
+}  // namespace oriel::testing

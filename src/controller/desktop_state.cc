@@ -41,7 +41,13 @@ Step step_when_running(const store::DesktopRecord& d, const Observation& o) {
     if (o.last_exit == agent::VmExit::kGuestPoweroff) return {StepKind::kMarkGuestOff};
     if (o.last_exit == agent::VmExit::kHostRequest) return {StepKind::kMarkStopped};
     if (o.last_exit == agent::VmExit::kMigrated) return {};  // it runs on the target: the migration moves its host
-    return {StepKind::kMarkFailed, "the virtual machine stopped unexpectedly (QEMU exited without a shutdown)"};
+    // A crash: start it again on the same host, unless it crashed within a
+    // minute of such a restart (then an operator should look).
+    bool just_restarted = d.error.rfind(kRestartedAfterCrash, 0) == 0 && o.now_ms - to_unix_ms(d.updated_at) < 60'000;
+    if (d.desired == "running" && !just_restarted) return {StepKind::kRestartAfterCrash};
+    return {StepKind::kMarkFailed,
+            just_restarted ? "the virtual machine stopped unexpectedly again, within a minute of its restart"
+                           : "the virtual machine stopped unexpectedly (QEMU exited without a shutdown)"};
   }
   if (d.pending_op == "reset") return {StepKind::kKillVm};  // the disk is discarded anyway
   if (d.pending_op == "reboot") return {StepKind::kRebootVm};

@@ -38,6 +38,7 @@ enum class StepKind {
   kKillVm,          // hard stop (deadline passed, reset or delete of a running VM)
   kMarkStopped,     // QEMU gone after a stop: record it
   kMarkFailed,      // QEMU gone on its own: record why
+  kRestartAfterCrash,  // QEMU gone on its own: stopped, error kRestartedAfterCrash, started again (desired running)
   kMarkGuestOff,    // the guest powered off by itself: now stopped, desired stopped
   kRebootVm,        // hard reset of the guest, clear pending_op
   kResetDisk,       // write resetting, recreate the overlay, clear pending_op
@@ -54,6 +55,9 @@ enum class HostHealth {
   kUnknown,  // no way to reach it yet (a remote agent that has not sent a heartbeat since this controller started)
   kDown,     // silent for longer than its lease: it has fenced itself, its VMs are gone
 };
+
+// The start of a desktop's error after its QEMU crashed and was started again.
+inline constexpr std::string_view kRestartedAfterCrash = "restarted after QEMU exited unexpectedly";
 
 struct Step {
   StepKind kind = StepKind::kNone;

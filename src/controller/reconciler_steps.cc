@@ -15,6 +15,12 @@ Error fail(store::Store& store, Clock& clock, store::DesktopRecord d, const Erro
   return why;
 }
 
+// A desktop that runs has no error, but for the note of a restart after a
+// crash: it says what happened, and tells a crash loop (desktop_state.cc).
+void clear_error(store::DesktopRecord& d) {
+  if (d.error.rfind(kRestartedAfterCrash, 0) != 0) d.error.clear();
+}
+
 }  // namespace
 
 Result<void> Reconciler::apply(store::DesktopRecord d, const Step& step, HostHealth host) {
@@ -22,7 +28,7 @@ Result<void> Reconciler::apply(store::DesktopRecord d, const Step& step, HostHea
     case StepKind::kNone:
       return Ok();
     case StepKind::kMarkRunning:
-      d.error.clear();
+      clear_error(d);
       TRY(write(d, state_name(DesktopState::kRunning)));
       return Ok();
     case StepKind::kMarkStopped:
@@ -36,6 +42,11 @@ Result<void> Reconciler::apply(store::DesktopRecord d, const Step& step, HostHea
       return Ok();
     case StepKind::kMarkFailed:
       return fail(store_, clock_, d, Error::Unavailable(step.reason));
+    case StepKind::kRestartAfterCrash:
+      spdlog::warn("desktop {}: QEMU exited unexpectedly; starting it again on host {}", d.id, d.host_id);
+      d.error = fmt::format("{} at {}", kRestartedAfterCrash, format_rfc3339(clock_.now()));
+      TRY(write(d, state_name(DesktopState::kStopped)));
+      return Ok();
     case StepKind::kClearPendingOp:
       d.pending_op.clear();
       TRY(write(d, d.state));
@@ -80,7 +91,7 @@ Result<void> Reconciler::apply_vm_step(store::DesktopRecord d, const Step& step,
         last_exit_.erase(d.id);
       }
       if (auto r = agent.start_vm(*spec); !r.ok()) return fail(store_, clock_, d, r.error().context("starting"));
-      d.error.clear();
+      clear_error(d);
       TRY(write(d, state_name(DesktopState::kRunning)));
       spdlog::info("desktop {} ({}) is running", d.id, d.name);
       return Ok();

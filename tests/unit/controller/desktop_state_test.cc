@@ -40,14 +40,25 @@ TEST(DesktopStateTest, StopAsksTheGuestThenStopsHardAtTheDeadline) {
   EXPECT_EQ(next_step(stopping, seen(VmStatus::kAbsent)).kind, StepKind::kMarkStopped);
 }
 
-TEST(DesktopStateTest, AVmThatVanishesIsAFailureUnlessTheGuestPoweredOff) {
+TEST(DesktopStateTest, AVmThatVanishesIsRestartedInPlaceUnlessTheGuestPoweredOffOrItCrashLoops) {
   auto running = desk("running", "running");
-  auto crashed = next_step(running, seen(VmStatus::kAbsent, VmExit::kCrashed));
-  EXPECT_EQ(crashed.kind, StepKind::kMarkFailed);
-  EXPECT_NE(crashed.reason.find("unexpectedly"), std::string::npos);
-  EXPECT_EQ(next_step(running, seen(VmStatus::kAbsent)).kind, StepKind::kMarkFailed);
+  EXPECT_EQ(next_step(running, seen(VmStatus::kAbsent, VmExit::kCrashed)).kind, StepKind::kRestartAfterCrash);
+  EXPECT_EQ(next_step(running, seen(VmStatus::kAbsent)).kind, StepKind::kRestartAfterCrash);
   EXPECT_EQ(next_step(running, seen(VmStatus::kAbsent, VmExit::kGuestPoweroff)).kind, StepKind::kMarkGuestOff);
   EXPECT_EQ(next_step(running, seen(VmStatus::kAbsent, VmExit::kHostRequest)).kind, StepKind::kMarkStopped);
+  // Not meant to run: recorded as a failure, not started.
+  auto unwanted = next_step(desk("running", "stopped"), seen(VmStatus::kAbsent, VmExit::kCrashed));
+  EXPECT_EQ(unwanted.kind, StepKind::kMarkFailed);
+  EXPECT_NE(unwanted.reason.find("unexpectedly"), std::string::npos);
+  // Crashed again within a minute of a restart after a crash: failed.
+  auto restarted = running;
+  restarted.error = std::string(kRestartedAfterCrash) + " at 2026-12-02T10:00:00Z";
+  restarted.updated_at = from_unix_ms(100'000);
+  auto again = next_step(restarted, seen(VmStatus::kAbsent, VmExit::kCrashed, 100'000 + 59'000));
+  EXPECT_EQ(again.kind, StepKind::kMarkFailed);
+  EXPECT_NE(again.reason.find("again"), std::string::npos);
+  EXPECT_EQ(next_step(restarted, seen(VmStatus::kAbsent, VmExit::kCrashed, 100'000 + 61'000)).kind,
+            StepKind::kRestartAfterCrash);
 }
 
 TEST(DesktopStateTest, ResetOfARunningDesktopStopsResetsAndStartsAgain) {

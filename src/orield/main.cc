@@ -109,6 +109,8 @@ Result<int> run_controller(const OrieldOptions& o, const Roles& roles) {
   copts.shared_dir = o.shared_dir;
   copts.host_lease = std::chrono::milliseconds(o.host_lease_ms);
   copts.host_grace = std::chrono::milliseconds(o.host_grace_ms);
+  copts.migration.downtime_limit_ms = o.migration_downtime_ms;
+  copts.parallel_migrations = static_cast<size_t>(o.parallel_migrations);
   controller::Controller controller(*store, agent, clock, random, copts);
   TRY(controller.bootstrap(o.admin_password));
   boost::asio::io_context io;  // before the gateway, whose connections live on it

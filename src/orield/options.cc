@@ -62,6 +62,15 @@ std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& o)
                  "start elsewhere")
       ->check(CLI::Range(0, 600000))
       ->capture_default_str();
+  app.add_option("--migration-downtime-ms", o.migration_downtime_ms,
+                 "For a controller: the longest pause live migration may plan for the guest (QEMU's downtime limit; "
+                 "QEMU's own default is 300)")
+      ->check(CLI::Range(1, 60000))
+      ->capture_default_str();
+  app.add_option("--parallel-migrations", o.parallel_migrations,
+                 "For a controller: live migrations at once (a host in maintenance is drained this many at a time)")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   app.add_option("--host-name", o.host_name, "This host's name in the fleet")->default_str(default_host_name());
   app.add_option("--accelerator", o.accelerator, "auto (probe KVM, fall back to TCG), kvm or tcg")
       ->check(CLI::IsMember({"auto", "kvm", "tcg"}))

@@ -37,6 +37,8 @@ struct OrieldOptions {
   std::string advertise;    // the agent's address as the controller should call it (default: --listen's host)
   int host_lease_ms = 6000;
   int host_grace_ms = 2000;
+  int migration_downtime_ms = 50;  // QEMU's downtime limit for live migration
+  int parallel_migrations = 2;     // migrations at once (maintenance drains)
 };
 
 // Parses argv. Returns the exit code to leave with when parsing ends the

@@ -44,6 +44,23 @@ void reap(pid_t& pid, int signal) {
 
 }  // namespace
 
+std::string running_desktop(cli::ApiClient& api, const std::string& image, const std::string& name, int memory_mb) {
+  Reply r = call(api, "POST", "/api/v1/desktops",
+                 {{"name", name}, {"image_id", image}, {"vcpus", 1}, {"memory_mb", memory_mb}});
+  if (r.status != 201) throw std::runtime_error("create: " + r.body);
+  std::string id = r.json["id"];
+  Json d = wait_for_state(api, "/api/v1/desktops/" + id, {"running", "failed"}, 120s);
+  if (d["state"] != "running") throw std::runtime_error("desktop: " + d.dump());
+  return id;
+}
+
+bool leads(Orield& c) {
+  auto api = cli::ApiClient::create(c.url(), "");
+  if (!api.ok()) return false;
+  auto health = api->get("/healthz");
+  return health.ok() && health->value("leader", false);
+}
+
 TestCluster::TestCluster(int hosts, std::vector<std::string> controller_args, int controllers)
     : controller_args_(std::move(controller_args)), controllers_(static_cast<size_t>(controllers)),
       agents_(static_cast<size_t>(hosts)) {

@@ -18,6 +18,13 @@
 
 namespace oriel::testing {
 
+// POST /api/v1/desktops (1 vCPU, `memory_mb`) and waits until it runs;
+// returns its id or throws.
+std::string running_desktop(cli::ApiClient& api, const std::string& image, const std::string& name,
+                            int memory_mb = 128);
+// Whether the orield at `c` says it leads (false if it does not answer).
+bool leads(Orield& c);
+
 class TestCluster {
  public:
   // `hosts` agents; extra arguments for the controllers' orield; several

@@ -18,15 +18,6 @@ namespace {
 using namespace std::chrono_literals;
 using Steady = std::chrono::steady_clock;
 
-std::string running_desktop(cli::ApiClient& api, const std::string& image, const std::string& name) {
-  Reply r = call(api, "POST", "/api/v1/desktops", {{"name", name}, {"image_id", image}, {"vcpus", 1}, {"memory_mb", 128}});
-  if (r.status != 201) throw std::runtime_error("create: " + r.body);
-  std::string id = r.json["id"];
-  Json d = wait_for_state(api, "/api/v1/desktops/" + id, {"running", "failed"}, 90s);
-  if (d["state"] != "running") throw std::runtime_error("desktop: " + d.dump());
-  return id;
-}
-
 // "ORIEL-TICK <boot> <n>" lines (the test guest with oriel.tick): boot id → the counts seen.
 using Ticks = std::map<std::string, std::set<int>>;
 void add_ticks(const std::string& serial_log, Ticks& ticks) {

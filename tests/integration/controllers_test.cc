@@ -15,23 +15,6 @@ using namespace std::chrono_literals;
 using Steady = std::chrono::steady_clock;
 using test_support::PgTestServer;
 
-std::string running_desktop(cli::ApiClient& api, const std::string& image, const std::string& name) {
-  Reply r = call(api, "POST", "/api/v1/desktops", {{"name", name}, {"image_id", image}, {"vcpus", 1}, {"memory_mb", 128}});
-  if (r.status != 201) throw std::runtime_error("create: " + r.body);
-  std::string id = r.json["id"];
-  Json d = wait_for_state(api, "/api/v1/desktops/" + id, {"running", "failed"}, 90s);
-  if (d["state"] != "running") throw std::runtime_error("desktop: " + d.dump());
-  return id;
-}
-
-// Whether controller c says it leads (false if it does not answer).
-bool leads(Orield& c) {
-  auto api = cli::ApiClient::create(c.url(), "");
-  if (!api.ok()) return false;
-  auto health = api->get("/healthz");
-  return health.ok() && health->value("leader", false);
-}
-
 TEST(ControllersTest, OneOfTwoControllersLeadsAndTheOtherTakesOverWhenItDiesOrPostgresRestarts) {
   auto pg = PgTestServer::start();
   ASSERT_TRUE(pg.ok()) << pg.error().message();

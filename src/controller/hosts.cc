@@ -142,10 +142,8 @@ Result<store::DesktopRecord> Controller::start_migration(store::DesktopRecord d,
     if (host.state != "ready") return Error::Conflict(fmt::format("host '{}' is {}, not ready", host.name, host.state));
   }
   std::string chosen = TRY(scheduler_->place(loads, {d.vcpus, d.memory_mb}));
-  if (!fleet_->agent(chosen) || !fleet_->agent(d.host_id)) {
-    return Error::Unavailable(fmt::format("host '{}' cannot be reached yet", fleet_->agent(chosen) ? d.host_id : chosen));
-  }
-  // Recorded here; the leading controller's reconciler starts it (begin_migration).
+  // Recorded here; the leading controller's reconciler starts it
+  // (begin_migration): this controller may not be the one the agents talk to.
   d.pending_op = Migrations::pending_op_for(chosen);
   d.error.clear();
   d.updated_at = clock_.now();
@@ -157,7 +155,10 @@ Result<store::DesktopRecord> Controller::start_migration(store::DesktopRecord d,
 Result<void> Controller::begin_migration(store::DesktopRecord d) {
   auto target = Migrations::target_of(d).value_or("");
   auto host = store_.host(target);
-  if (!host.ok() || host->state != "ready" || !fleet_->agent(target)) {
+  if (host.ok() && host->state == "ready" && !fleet_->agent(target)) {
+    return Error::Unavailable(fmt::format("host {} has not spoken to this controller yet", target));  // next pass
+  }
+  if (!host.ok() || host->state != "ready") {
     d.pending_op.clear();
     d.error = fmt::format("live migration to host {} did not start: the host is {}", target,
                           host.ok() ? host->state : std::string("gone"));

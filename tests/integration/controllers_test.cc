@@ -1,6 +1,6 @@
 // Two controllers on one PostgreSQL database (a real server, started here)
 // with two namespaced hosts: one controller leads and runs the control loops,
-// both serve the API; kill -9 of the leader hands over within seconds, and a
+// both serve the API (a migration asked of the follower is carried out); kill -9 of the leader hands over within seconds, and a
 // PostgreSQL restart costs nothing but a moment. After each: no desktop lost,
 // none restarted, new desktops still start.
 #include <gtest/gtest.h>
@@ -30,8 +30,21 @@ TEST(ControllersTest, OneOfTwoControllersLeadsAndTheOtherTakesOverWhenItDiesOrPo
   auto admin = cluster.controller(follower).admin();
   std::string image = import_test_guest(admin, "ha-guest");
   std::string first = running_desktop(admin, image, "ha-1");
+  int started_on = cluster.host_running(first);
+  ASSERT_GE(started_on, 0);
+  // A live migration asked of the follower is carried out by the leader.
+  Reply migrate = call(admin, "POST", "/api/v1/desktops/" + first + "/actions/migrate", Json::object());
+  ASSERT_EQ(migrate.status, 202) << migrate.body;
+  EXPECT_EQ(migrate.json["state"], "migrating");
+  ASSERT_TRUE(wait_until(
+      [&] {
+        Json d = admin.get("/api/v1/desktops/" + first).value();
+        return d["state"] == "running" && d["pending_action"].is_null();
+      },
+      90s));
   int first_host = cluster.host_running(first);
   ASSERT_GE(first_host, 0);
+  EXPECT_NE(first_host, started_on) << admin.get("/api/v1/desktops/" + first).value().dump();
   pid_t first_qemu = cluster.qemu_pid(first_host, first);
 
   auto killed_at = Steady::now();

@@ -1,7 +1,8 @@
 // The user portal (index.html): sign in, see the desktops I may use with
 // their state, connect, disconnect, log off, restart my desktop. Refreshes
 // itself every few seconds; every action shows its result or its error.
-import { ApiError, type Desktop, type Me, type Pool, type Session, api, desktopPage, login, logout, token } from './api';
+import { ApiError, type Desktop, type Me, type Pool, type Session, api, desktopPage, logout, token } from './api';
+import { handleSignIn } from './sign_in';
 
 const REFRESH_MS = 5000;
 
@@ -40,22 +41,6 @@ function showLogin(reason = ''): void {
   el('login-view').hidden = false;
   el('login-error').textContent = reason;
   el<HTMLInputElement>(el<HTMLInputElement>('username').value ? 'password' : 'username').focus();
-}
-
-async function onLogin(ev: SubmitEvent): Promise<void> {
-  ev.preventDefault();
-  const button = el<HTMLButtonElement>('login');
-  button.disabled = true;
-  el('login-error').textContent = '';
-  try {
-    await login(el<HTMLInputElement>('username').value, el<HTMLInputElement>('password').value);
-    el<HTMLInputElement>('password').value = '';
-    await showPortal();
-  } catch (e) {
-    el('login-error').textContent = e instanceof Error ? e.message : String(e);
-  } finally {
-    button.disabled = false;
-  }
 }
 
 async function showPortal(): Promise<void> {
@@ -172,7 +157,7 @@ async function connectTo(pool: Pool): Promise<void> {
   location.assign(page);
 }
 
-el<HTMLFormElement>('login-form').addEventListener('submit', (ev) => void onLogin(ev as SubmitEvent));
+handleSignIn(showPortal, (e) => (e instanceof Error ? e.message : String(e)));
 el('logout').onclick = async () => {
   await logout().catch(() => {});
   showLogin('You are signed out.');

@@ -3,7 +3,8 @@
 // Tenant-admins get the same console without the pages only administrators
 // may use (hosts, images, tenants); what they see is what the API returns
 // for them, so another tenant's objects never reach the page.
-import { ApiError, type Me, api, login, logout, token } from '../api';
+import { ApiError, type Me, api, logout, token } from '../api';
+import { handleSignIn } from '../sign_in';
 import { type PageDef, type PageHandle, app } from './app';
 import { LiveConnection, type LiveState, loadTopics, topicsFor } from './live';
 import { auditPage } from './pages/audit';
@@ -41,22 +42,6 @@ function showLogin(reason = ''): void {
   el('login-view').hidden = false;
   el('login-error').textContent = reason;
   el<HTMLInputElement>(el<HTMLInputElement>('username').value ? 'password' : 'username').focus();
-}
-
-async function onLogin(ev: SubmitEvent): Promise<void> {
-  ev.preventDefault();
-  const b = el<HTMLButtonElement>('login');
-  b.disabled = true;
-  el('login-error').textContent = '';
-  try {
-    await login(el<HTMLInputElement>('username').value, el<HTMLInputElement>('password').value);
-    el<HTMLInputElement>('password').value = '';
-    await start();
-  } catch (e) {
-    el('login-error').textContent = errorText(e);
-  } finally {
-    b.disabled = false;
-  }
 }
 
 function showLive(state: LiveState): void {
@@ -125,7 +110,7 @@ function route(): void {
 app.store.subscribe((topics) => current?.handle.update(topics));
 window.addEventListener('hashchange', route);
 window.addEventListener('oriel-signed-out', () => showLogin('Your sign-in has expired. Sign in again.'));
-el<HTMLFormElement>('login-form').addEventListener('submit', (ev) => void onLogin(ev as SubmitEvent));
+handleSignIn(start, errorText);
 el('logout').onclick = async () => {
   await logout().catch(() => {});
   showLogin('You are signed out.');

@@ -75,9 +75,10 @@ async function followTransfer(page, name, timeout = 90000) {
   const deadline = Date.now() + timeout;
   while (Date.now() < deadline) {
     if (await row.count()) {
+      // The text first: once it says Ready, the bar read after it is final.
+      const text = await row.innerText();
       const value = Number(await row.locator('[role="progressbar"]').getAttribute('aria-valuenow'));
       if (seen.at(-1) !== value) seen.push(value);
-      const text = await row.innerText();
       if (/Ready|Failed/.test(text)) return { values: seen, final: value, text };
     }
     await page.waitForTimeout(200);

@@ -8,7 +8,6 @@
 #include "oriel/common/log.h"
 #include "oriel/controller/controller.h"
 
-#include "fleet.h"
 #include "reconciler.h"
 #include "ticker.h"
 
@@ -236,7 +235,10 @@ Result<TicketGrant> Controller::redeem_ticket(std::string_view ticket) {
   auto pool = store_.pool(s.pool_id);
   std::string clipboard = pool.ok() ? pool->clipboard : "none";
   auto desktop = TRY(store_.desktop(t.desktop_id));
-  std::string address = fleet_->address(desktop.host_id);
+  // From the store, not this controller's fleet: a controller that does not
+  // lead may never have heard from the desktop's agent.
+  auto host = store_.host(desktop.host_id);
+  std::string address = host.ok() ? host->address : std::string();
   return TicketGrant{std::move(s), std::move(desktop), std::move(clipboard), std::move(address)};
 }
 

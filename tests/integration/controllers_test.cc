@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "cluster.h"
+#include "display_client.h"
 #include "pg_test_server.h"
 
 namespace oriel::testing {
@@ -47,6 +48,20 @@ TEST(ControllersTest, OneOfTwoControllersLeadsAndTheOtherTakesOverWhenItDiesOrPo
   EXPECT_NE(first_host, started_on) << admin.get("/api/v1/desktops/" + first).value().dump();
   pid_t first_qemu = cluster.qemu_pid(first_host, first);
 
+  // A user's display through the follower's gateway reaches a remote host's desktop.
+  std::string tenant = create_tenant(admin, "HA");
+  std::string pool = create_pool(admin, tenant, image, "HA pool", "pooled", 1, 1);
+  TestUser user = create_user(cluster.controller(follower), admin, tenant, "ha-user");
+  entitle(admin, pool, user.id);
+  Reply logon = call(user.client, "POST", "/api/v1/sessions", {{"pool_id", pool}});
+  ASSERT_EQ(logon.status, 201) << logon.body;
+  ASSERT_EQ(wait_for_state(admin, "/api/v1/desktops/" + logon.json["desktop_id"].get<std::string>(), {"running"}, 90s)["state"],
+            "running");
+  Reply ticket = call(user.client, "POST", "/api/v1/sessions/" + logon.json["id"].get<std::string>() + "/tickets");
+  ASSERT_EQ(ticket.status, 201) << ticket.body;
+  DisplayClient display(ticket.json["display_url"]);
+  EXPECT_TRUE(display.hello_and_frames(1)) << display.error();
+
   auto killed_at = Steady::now();
   cluster.controller(leader).kill9();
   ASSERT_TRUE(wait_until([&] { return leads(cluster.controller(follower)); }, 30s)) << "no new leader";
@@ -62,7 +77,7 @@ TEST(ControllersTest, OneOfTwoControllersLeadsAndTheOtherTakesOverWhenItDiesOrPo
   std::string third = running_desktop(admin, image, "ha-3");
   EXPECT_EQ(cluster.qemu_pid(first_host, first), first_qemu) << "the first desktop was restarted";
   Json all = admin.get("/api/v1/desktops").value();
-  ASSERT_EQ(all.size(), 3u);
+  ASSERT_EQ(all.size(), 4u);
   for (const auto& d : all) {
     EXPECT_EQ(d["state"], "running") << d.dump();
     int runs = 0;

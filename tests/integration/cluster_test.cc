@@ -163,6 +163,7 @@ TEST_F(ClusterTest, ACutOffHostStopsItsDesktopsBeforeTheyStartElsewhereNeverTwic
   // Watch both sides: the old QEMU must be gone before any other host runs
   // the desktop.
   bool twice = false, old_gone = false, elsewhere = false;
+  int new_host = -1;
   auto deadline = Steady::now() + 90s;
   while (Steady::now() < deadline && !elsewhere) {
     bool old_alive = ::kill(old_qemu, 0) == 0;
@@ -173,12 +174,14 @@ TEST_F(ClusterTest, ACutOffHostStopsItsDesktopsBeforeTheyStartElsewhereNeverTwic
     }
     if (running >= 0 && old_alive) twice = true;
     elsewhere = running >= 0;
+    new_host = running;
     std::this_thread::sleep_for(20ms);
   }
   EXPECT_FALSE(twice) << "the desktop ran on two hosts at once";
   EXPECT_TRUE(old_gone) << "the cut-off host did not stop its desktop";
   ASSERT_TRUE(elsewhere) << "the desktop did not start on another host";
-  EXPECT_NE(read_file(cluster_->serial_log(desktop)).find("ORIEL-GUEST-READY"), std::string::npos);
+  // Its QEMU has just started there: the guest boots.
+  EXPECT_TRUE(wait_for_text(cluster_->serial_log_on(new_host, desktop), "ORIEL-GUEST-READY", 60s));
   // The host's network comes back: it is ready again and runs nothing stray.
   cluster_->heal(victim);
   EXPECT_TRUE(wait_until([&] { return host_state(victim) == "ready"; }, 60s));

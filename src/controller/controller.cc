@@ -70,8 +70,6 @@ Controller::Controller(store::Store& store, agent::HostAgent& agent, Clock& cloc
                         [this](const store::DesktopRecord& d) { return begin_migration(d); },
                         [this](const store::DesktopRecord& d) { return migrations_->settle(d); }});
   MigrationHooks hooks;
-  hooks.spec = [this](const store::DesktopRecord& d, agent::HostAgent& a) { return vm_spec_for(store_, d, a); };
-  hooks.golden_path = [this](const store::DesktopRecord& d) { return golden_path_of(store_, d); };
   hooks.moved = [this](const std::string& desktop_id, const std::string& host_id) {
     if (move_listener_) move_listener_(desktop_id, fleet_->address(host_id));
   };

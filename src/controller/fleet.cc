@@ -55,11 +55,6 @@ std::shared_ptr<agent::HostAgent> Fleet::sharing_disks_with(const std::string& h
   return nullptr;
 }
 
-bool Fleet::is_local(const std::string& host_id) {
-  std::lock_guard lock(mu_);
-  return !local_id_.empty() && host_id == local_id_;
-}
-
 std::string Fleet::address(const std::string& host_id) {
   std::lock_guard lock(mu_);
   auto it = addresses_.find(host_id);

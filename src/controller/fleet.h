@@ -33,7 +33,6 @@ class Fleet {
   // it (yet: a remote agent after a controller restart, until its next
   // heartbeat).
   std::shared_ptr<agent::HostAgent> agent(const std::string& host_id);
-  bool is_local(const std::string& host_id);
   // Another host's agent that sees `vm_id`'s disk at the same path as
   // `host_id` does (shared storage), or null.
   std::shared_ptr<agent::HostAgent> sharing_disks_with(const std::string& host_id, const std::string& vm_id);

@@ -100,6 +100,8 @@ void Controller::drain(const store::HostRecord& host) {
   for (const auto& d : *desktops) {
     if (Migrations::target_of(d)) ++in_flight;
   }
+  // Stopped desktops need only a host they fit on, whatever it runs.
+  std::vector<HostLoad> empty_hosts;
   for (const auto& d : *desktops) {
     if (d.host_id != host.id || !d.pending_op.empty()) continue;
     if (d.state == state_name(DesktopState::kRunning) && d.desired == "running") {
@@ -110,10 +112,13 @@ void Controller::drain(const store::HostRecord& host) {
       }
     } else if (d.state == state_name(DesktopState::kStopped) || d.state == state_name(DesktopState::kFailed)) {
       // A stopped desktop whose disk the other host sees moves with its record.
-      auto loads = host_loads();
-      if (!loads.ok()) continue;
-      for (auto& l : *loads) l.vcpus = l.memory_mb = 0;  // not running: any host it fits on
-      auto target = scheduler_->place(*loads, {d.vcpus, d.memory_mb});
+      if (empty_hosts.empty()) {
+        auto loads = host_loads();
+        if (!loads.ok()) return;
+        empty_hosts = std::move(*loads);
+        for (auto& l : empty_hosts) l.vcpus = l.memory_mb = 0;
+      }
+      auto target = scheduler_->place(empty_hosts, {d.vcpus, d.memory_mb});
       if (!target.ok()) continue;
       auto from = fleet_->agent(host.id), to = fleet_->agent(*target);
       if (!from || !to || from->disk_path(d.id) != to->disk_path(d.id)) continue;

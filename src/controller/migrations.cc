@@ -6,6 +6,7 @@
 
 #include "desktop_state.h"
 #include "oriel/common/log.h"
+#include "reconciler.h"
 
 namespace oriel::controller {
 
@@ -66,11 +67,6 @@ void Migrations::start(const store::DesktopRecord& d) {
 bool Migrations::active(const std::string& desktop_id) {
   std::lock_guard lock(mu_);
   return active_.count(desktop_id) > 0;
-}
-
-size_t Migrations::active_count() {
-  std::lock_guard lock(mu_);
-  return active_.size();
 }
 
 std::map<std::string, std::pair<int64_t, int64_t>> Migrations::reserved() {
@@ -134,14 +130,14 @@ void Migrations::run(std::shared_ptr<Active> m) {
   if (!source || !target || m->target == d.host_id) {
     return give_up(fmt::format("host '{}' cannot be reached", !source ? d.host_id : m->target));
   }
-  auto spec = hooks_.spec(d, *target);
+  auto spec = vm_spec_for(store_, d, *target);
   if (!spec.ok()) return give_up(spec.error().message());
   agent::IncomingRequest request;
   request.spec = std::move(*spec);
   bool shared = source->disk_path(d.id) == target->disk_path(d.id);
   request.storage = shared ? agent::MigrationStorage::kShared : agent::MigrationStorage::kCopy;
   if (!shared) {
-    auto golden = hooks_.golden_path(d);
+    auto golden = golden_path_of(store_, d);
     if (!golden.ok()) return give_up(golden.error().message());
     request.golden_path = *golden;
   }

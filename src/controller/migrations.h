@@ -29,10 +29,6 @@
 namespace oriel::controller {
 
 struct MigrationHooks {
-  // The VM spec of a desktop on a host (the same as the reconciler starts).
-  std::function<Result<agent::VmSpec>(const store::DesktopRecord&, agent::HostAgent&)> spec;
-  // The golden image the desktop's overlay is backed by.
-  std::function<Result<std::string>(const store::DesktopRecord&)> golden_path;
   // The guest runs on `host_id` now (after the switchover).
   std::function<void(const std::string& desktop_id, const std::string& host_id)> moved;
   // A migration ended either way: the reconciler may go on.
@@ -59,7 +55,6 @@ class Migrations {
   // The hosts that active migrations are moving to, with what they bring
   // (the scheduler counts them on both hosts until the switchover).
   std::map<std::string, std::pair<int64_t, int64_t>> reserved();  // host id → (vcpus, memory MiB)
-  size_t active_count();
   // Asks the source to roll back; returns at once (the thread writes the
   // outcome). NotFound if no migration of d is active.
   Result<void> cancel(const std::string& desktop_id);

@@ -67,10 +67,6 @@ class Reconciler {
   // away while its old host was cut off, then the host came back).
   void sweep_strays(const std::vector<store::DesktopRecord>& all, const HostStates& hosts);
   Result<store::DesktopRecord> write(store::DesktopRecord d, std::string_view state);
-  Result<agent::VmSpec> spec_for(const store::DesktopRecord& d, agent::HostAgent& agent) {
-    return vm_spec_for(store_, d, agent);
-  }
-  Result<std::string> golden_path(const store::DesktopRecord& d) { return golden_path_of(store_, d); }
 
   store::Store& store_;
   Fleet& fleet_;

@@ -76,14 +76,14 @@ Result<void> Reconciler::apply(store::DesktopRecord d, const Step& step, HostHea
 Result<void> Reconciler::apply_vm_step(store::DesktopRecord d, const Step& step, agent::HostAgent& agent) {
   switch (step.kind) {
     case StepKind::kCreateDisk: {
-      auto golden = golden_path(d);
+      auto golden = golden_path_of(store_, d);
       if (!golden.ok()) return fail(store_, clock_, d, golden.error());
       if (auto r = agent.create_disk(d.id, *golden); !r.ok()) return fail(store_, clock_, d, r.error());
       TRY(write(d, state_name(DesktopState::kStopped)));
       return Ok();
     }
     case StepKind::kStartVm: {
-      auto spec = spec_for(d, agent);
+      auto spec = vm_spec_for(store_, d, agent);
       if (!spec.ok()) return fail(store_, clock_, d, spec.error());
       d = TRY(write(d, state_name(DesktopState::kStarting)));
       {
@@ -113,7 +113,7 @@ Result<void> Reconciler::apply_vm_step(store::DesktopRecord d, const Step& step,
       TRY(write(d, d.state));
       return Ok();
     case StepKind::kResetDisk: {
-      auto golden = golden_path(d);
+      auto golden = golden_path_of(store_, d);
       if (!golden.ok()) return fail(store_, clock_, d, golden.error());
       d = TRY(write(d, state_name(DesktopState::kResetting)));
       if (auto r = agent.reset_disk(d.id, *golden); !r.ok()) return fail(store_, clock_, d, r.error());

@@ -167,6 +167,27 @@ std::string TestCluster::host_id(int i) {
   return "";
 }
 
+LoggedOnUser TestCluster::log_on_new_user(int c, const std::string& image, const std::string& name,
+                                          const std::string& type, int spare, const Json& pool_extra) {
+  auto admin = controller(c).admin();
+  std::string tenant = create_tenant(admin, name);
+  std::string pool = create_pool(admin, tenant, image, name + " pool", type, 1, spare, pool_extra);
+  TestUser user = create_user(controller(c), admin, tenant, name + "-user");
+  entitle(admin, pool, user.id);
+  Reply logon = call(user.client, "POST", "/api/v1/sessions", {{"pool_id", pool}});
+  if (logon.status != 201) throw std::runtime_error("logon: " + logon.body);
+  std::string session = logon.json["id"], desktop = logon.json["desktop_id"];
+  if (wait_for_state(admin, "/api/v1/desktops/" + desktop, {"running", "failed"}, 120s)["state"] != "running") {
+    throw std::runtime_error("desktop " + desktop + " does not run");
+  }
+  if (!wait_until([&] { return read_file(serial_log(desktop)).find("ORIEL-GUEST-READY") != std::string::npos; }, 60s)) {
+    throw std::runtime_error("desktop " + desktop + " did not boot");
+  }
+  Reply ticket = call(user.client, "POST", "/api/v1/sessions/" + session + "/tickets");
+  if (ticket.status != 201) throw std::runtime_error("ticket: " + ticket.body);
+  return {std::move(user), session, desktop, ticket.json["display_url"]};
+}
+
 std::string TestCluster::serial_log_on(int i, const std::string& desktop_id) const {
   return agents_[static_cast<size_t>(i)].data_dir + "/run/vms/" + desktop_id + "/serial.log";
 }

@@ -25,6 +25,13 @@ std::string running_desktop(cli::ApiClient& api, const std::string& image, const
 // Whether the orield at `c` says it leads (false if it does not answer).
 bool leads(Orield& c);
 
+// A user of a new tenant, entitled to a new pool, logged on: their desktop
+// runs and display_url carries a fresh ticket.
+struct LoggedOnUser {
+  TestUser user;
+  std::string session_id, desktop_id, display_url;
+};
+
 class TestCluster {
  public:
   // `hosts` agents; extra arguments for the controllers' orield; several
@@ -50,6 +57,13 @@ class TestCluster {
   void cut(int i);              // the host's link goes down (a network failure)
   void heal(int i);
   bool agent_running(int i) const { return agents_[i].pid > 0; }
+
+  // Makes tenant `name`, pool "`name` pool" of `image` (`type`, size 1,
+  // `spare`; `pool_extra` adds fields) and user "`name`-user" through
+  // controller c's API, logs the user on and waits until the guest is ready
+  // on its serial port. Throws if a step fails.
+  LoggedOnUser log_on_new_user(int c, const std::string& image, const std::string& name, const std::string& type,
+                               int spare, const Json& pool_extra = Json::object());
 
   // The serial log of a desktop on whichever host last ran it ("" if none).
   std::string serial_log(const std::string& desktop_id) const;

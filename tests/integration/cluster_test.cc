@@ -94,17 +94,9 @@ TEST_F(ClusterTest, AgentsJoinDesktopsSpreadAndEachDisplayIsReachedThroughItsAge
 
   // A user's session on a pool desktop: the gateway (with the controller)
   // reaches the screen through the agent of the host it runs on.
-  std::string tenant = create_tenant(*admin_, "Fleet");
-  std::string pool = create_pool(*admin_, tenant, image_, "Fleet pool", "pooled", 1, 1);
-  TestUser user = create_user(cluster_->controller(), *admin_, tenant, "fleet-user");
-  entitle(*admin_, pool, user.id);
-  Reply logon = call(user.client, "POST", "/api/v1/sessions", {{"pool_id", pool}});
-  ASSERT_EQ(logon.status, 201) << logon.body;
-  std::string desktop = logon.json["desktop_id"];
-  ASSERT_EQ(wait_for_state(*admin_, "/api/v1/desktops/" + desktop, {"running"}, 90s)["state"], "running");
-  ASSERT_TRUE(wait_for_text(cluster_->serial_log(desktop), "ORIEL-GUEST-READY", 60s));
-  Reply ticket = call(user.client, "POST", "/api/v1/sessions/" + logon.json["id"].get<std::string>() + "/tickets");
-  DisplayClient client(ticket.json["display_url"]);
+  LoggedOnUser user = cluster_->log_on_new_user(0, image_, "fleet", "pooled", 1);
+  std::string desktop = user.desktop_id;
+  DisplayClient client(user.display_url);
   ASSERT_TRUE(client.hello_and_frames(1)) << client.error();
   EXPECT_GT(client.screen().width, 0);
   std::string word = "fleet" + std::to_string(std::random_device{}() % 100000);
@@ -191,24 +183,18 @@ TEST_F(ClusterTest, ACutOffHostStopsItsDesktopsBeforeTheyStartElsewhereNeverTwic
 
 TEST_F(ClusterTest, ALiveMigrationKeepsTheGuestCountingAndItsUserConnected) {
   std::string image = ticking_image();
-  std::string tenant = create_tenant(*admin_, "Movers");
-  std::string pool = create_pool(*admin_, tenant, image, "Movers pool", "persistent", 1, 0);
-  TestUser user = create_user(cluster_->controller(), *admin_, tenant, "mover");
-  entitle(*admin_, pool, user.id);
-  Reply logon = call(user.client, "POST", "/api/v1/sessions", {{"pool_id", pool}});
-  ASSERT_EQ(logon.status, 201) << logon.body;
-  std::string desktop = logon.json["desktop_id"];
-  ASSERT_EQ(wait_for_state(*admin_, "/api/v1/desktops/" + desktop, {"running"}, 90s)["state"], "running");
+  LoggedOnUser user = cluster_->log_on_new_user(0, image, "movers", "persistent", 0);
+  std::string desktop = user.desktop_id;
   int source = index_of(host_of(desktop));
   ASSERT_GE(source, 0);
   std::string source_log = cluster_->serial_log_on(source, desktop);
   ASSERT_TRUE(wait_for_text(source_log, "ORIEL-TICK", 60s));
-  Reply ticket = call(user.client, "POST", "/api/v1/sessions/" + logon.json["id"].get<std::string>() + "/tickets");
-  DisplayClient client(ticket.json["display_url"]);
+  DisplayClient client(user.display_url);
   ASSERT_TRUE(client.hello_and_frames(1)) << client.error();
 
   // A user cannot move desktops; the administrator can.
-  EXPECT_EQ(call(user.client, "POST", "/api/v1/desktops/" + desktop + "/actions/migrate", Json::object()).status, 403);
+  EXPECT_EQ(call(user.user.client, "POST", "/api/v1/desktops/" + desktop + "/actions/migrate", Json::object()).status,
+            403);
   Reply started = call(*admin_, "POST", "/api/v1/desktops/" + desktop + "/actions/migrate", Json::object());
   ASSERT_EQ(started.status, 202) << started.body;
   EXPECT_EQ(started.json["state"], "migrating");

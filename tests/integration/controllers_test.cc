@@ -49,17 +49,8 @@ TEST(ControllersTest, OneOfTwoControllersLeadsAndTheOtherTakesOverWhenItDiesOrPo
   pid_t first_qemu = cluster.qemu_pid(first_host, first);
 
   // A user's display through the follower's gateway reaches a remote host's desktop.
-  std::string tenant = create_tenant(admin, "HA");
-  std::string pool = create_pool(admin, tenant, image, "HA pool", "pooled", 1, 1);
-  TestUser user = create_user(cluster.controller(follower), admin, tenant, "ha-user");
-  entitle(admin, pool, user.id);
-  Reply logon = call(user.client, "POST", "/api/v1/sessions", {{"pool_id", pool}});
-  ASSERT_EQ(logon.status, 201) << logon.body;
-  ASSERT_EQ(wait_for_state(admin, "/api/v1/desktops/" + logon.json["desktop_id"].get<std::string>(), {"running"}, 90s)["state"],
-            "running");
-  Reply ticket = call(user.client, "POST", "/api/v1/sessions/" + logon.json["id"].get<std::string>() + "/tickets");
-  ASSERT_EQ(ticket.status, 201) << ticket.body;
-  DisplayClient display(ticket.json["display_url"]);
+  LoggedOnUser user = cluster.log_on_new_user(follower, image, "ha", "pooled", 1);
+  DisplayClient display(user.display_url);
   EXPECT_TRUE(display.hello_and_frames(1)) << display.error();
 
   auto killed_at = Steady::now();

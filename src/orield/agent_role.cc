@@ -59,8 +59,7 @@ Result<int> run_agent(const OrieldOptions& o) {
   api::add_agent_routes(router, agent_api);
   api::HttpServer server(io, router, static_cast<size_t>(o.http_workers));
   uint16_t bound = TRY(server.listen(host, port));
-  std::string advertised = o.advertise.empty() ? host : o.advertise;
-  std::string own_url = fmt::format("http://{}:{}", advertised.find(':') != std::string::npos ? "[" + advertised + "]" : advertised, bound);
+  std::string own_url = http_url(o.advertise.empty() ? host : o.advertise, bound);
 
   agent::ControllerLink link(agent, journal, {split_urls(o.controller_url), o.cluster_token, own_url});
   link.start();

@@ -135,7 +135,7 @@ Result<int> run_controller(const OrieldOptions& o, const Roles& roles) {
   auto console = api::add_console_routes(router, controller, {.upload_dir = o.data_dir + "/uploads"});
   api::HttpServer server(io, router, static_cast<size_t>(o.http_workers));
   uint16_t bound = TRY(server.listen(host, port));
-  std::string url = fmt::format("http://{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host, bound);
+  std::string url = http_url(host, bound);
   std::ofstream(o.data_dir + "/orield.url", std::ios::trunc) << url << "\n";
   spdlog::info("orield ready at {} (data {})", url, o.data_dir);
 

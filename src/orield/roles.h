@@ -1,6 +1,7 @@
 // orield's roles and what they share (internal to orield).
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "oriel/agent/host_probe.h"
@@ -23,6 +24,8 @@ agent::ProbeResult choose_accelerator(ProcessRunner& runner, const OrieldOptions
 // Where this host keeps desktop overlays: the shared storage if there is
 // one (any host can then run any desktop), else under the data directory.
 std::string disks_dir(const OrieldOptions& o);
+// "http://HOST:PORT", with an IPv6 HOST in brackets.
+std::string http_url(const std::string& host, uint16_t port);
 
 // The agent role alone: runs QEMU for a remote controller (agent_role.cc).
 Result<int> run_agent(const OrieldOptions& o);

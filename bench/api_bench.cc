@@ -10,6 +10,7 @@
 #include <fstream>
 #include <numeric>
 
+#include "bench_util.h"
 #include "harness.h"
 
 using namespace oriel;
@@ -19,12 +20,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
-
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * static_cast<double>(v.size())))];
-}
+using bench::ms_since;
+using bench::percentile;
 
 std::string create(cli::ApiClient& api, const std::string& image, const std::string& name, bool start) {
   auto d = api.post("/api/v1/desktops",

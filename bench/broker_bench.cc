@@ -25,6 +25,7 @@
 #include <set>
 #include <thread>
 
+#include "bench_util.h"
 #include "harness.h"
 #include "oriel/agent/local_agent.h"
 #include "oriel/api/http.h"
@@ -49,12 +50,8 @@ struct Options {
   int64_t events = 1'000'000;
 };
 
-double ms_since(Steady::time_point t) { return std::chrono::duration<double, std::milli>(Steady::now() - t).count(); }
-
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * static_cast<double>(v.size())))];
-}
+using bench::ms_since;
+using bench::percentile;
 
 std::string spread(const std::vector<double>& ms) {
   return fmt::format("p50 {:.2f} ms, p95 {:.2f} ms, p99 {:.2f} ms, max {:.2f} ms", percentile(ms, 50),

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "cluster.h"
 #include "display_client.h"
 #include "pg_test_server.h"
@@ -35,12 +36,12 @@ struct Options {
   int memory_mb = 1024;
 };
 
-double ms_since(Steady::time_point t) { return std::chrono::duration<double, std::milli>(Steady::now() - t).count(); }
+using bench::ms_since;
+using bench::percentile;
 
-std::string summary(std::vector<double> v, const char* unit = "ms") {
-  std::sort(v.begin(), v.end());
-  return fmt::format("median {:.0f} {}, min {:.0f}, max {:.0f} ({} runs)", v[v.size() / 2], unit, v.front(), v.back(),
-                     v.size());
+std::string summary(const std::vector<double>& v) {
+  return fmt::format("median {:.0f} ms, min {:.0f}, max {:.0f} ({} runs)", percentile(v, 50), percentile(v, 0),
+                     percentile(v, 100), v.size());
 }
 
 void must(bool ok, const std::string& what) {
@@ -139,17 +140,9 @@ void migration_figures(const Options& o) {
   cluster.start();
   auto admin = cluster.admin();
   std::string image = import_test_guest(admin, "bench-guest");
-  std::string tenant = create_tenant(admin, "Bench");
-  std::string pool = create_pool(admin, tenant, image, "Bench pool", "persistent", 1, 0, {{"memory_mb", o.memory_mb}});
-  TestUser user = create_user(cluster.controller(), admin, tenant, "bench-user");
-  entitle(admin, pool, user.id);
-  Reply logon = call(user.client, "POST", "/api/v1/sessions", {{"pool_id", pool}});
-  must(logon.status == 201, "logon: " + logon.body);
-  std::string d = logon.json["desktop_id"];
-  must(wait_for_state(admin, "/api/v1/desktops/" + d, {"running"}, 120s)["state"] == "running", "not running");
-  must(wait_for_text(cluster.serial_log(d), "ORIEL-GUEST-READY", 60s), "no boot");
-  Reply ticket = call(user.client, "POST", "/api/v1/sessions/" + logon.json["id"].get<std::string>() + "/tickets");
-  DisplayClient client(ticket.json["display_url"]);
+  LoggedOnUser user = cluster.log_on_new_user(0, image, "bench", "persistent", 0, {{"memory_mb", o.memory_mb}});
+  std::string d = user.desktop_id;
+  DisplayClient client(user.display_url);
   must(client.hello_and_frames(1), "display: " + client.error());
   std::vector<double> downtime, total, api_total, display;
   for (int run = 0; run < o.runs; ++run) {

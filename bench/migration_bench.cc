@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "bench_util.h"
 #include "harness.h"
 #include "oriel/agent/local_agent.h"
 #include "oriel/common/log.h"
@@ -139,7 +140,7 @@ class Bench {
     auto start = Clock::now();
     must(from.migrate(kVm, target, c.options), "migrate");
     auto p = must(from.wait_for_migration(kVm, 300s), "wait for the migration");
-    double wall = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    double wall = ms_since(start);
     if (p.state != agent::MigrationState::kCompleted) {
       throw std::runtime_error("migration did not complete: " + p.to_json().dump());
     }

@@ -21,4 +21,8 @@ std::string_view vm_exit_name(VmExit e) {
   return "crashed";
 }
 
+std::string overlay_path(const std::string& disks_dir, const std::string& vm_id) {
+  return disks_dir + "/" + vm_id + ".qcow2";
+}
+
 }  // namespace oriel::agent

@@ -6,7 +6,7 @@
 
 namespace oriel::agent {
 
-std::string LocalAgent::disk_path(const std::string& vm_id) { return options_.disks_dir + "/" + vm_id + ".qcow2"; }
+std::string LocalAgent::disk_path(const std::string& vm_id) { return overlay_path(options_.disks_dir, vm_id); }
 
 Result<ImportedImage> LocalAgent::import_image(const ImageImportRequest& request) {
   ImportRequest disk_request;

@@ -112,7 +112,7 @@ Result<ImportedImage> RemoteAgent::import_image(const ImageImportRequest&) {
 
 std::string RemoteAgent::disk_path(const std::string& vm_id) {
   std::lock_guard lock(mu_);
-  return disks_dir_ + "/" + vm_id + ".qcow2";
+  return overlay_path(disks_dir_, vm_id);
 }
 
 Result<void> RemoteAgent::create_disk(const std::string& vm_id, const std::string& golden_path) {

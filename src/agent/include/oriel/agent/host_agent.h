@@ -52,6 +52,11 @@ struct ImportedImage {
   int64_t size_bytes = 0;
 };
 
+// Where an agent keeps a VM's overlay in its disks directory. One rule for
+// the local and the remote agent: the controller compares these paths to
+// tell hosts that see the same file (shared storage).
+std::string overlay_path(const std::string& disks_dir, const std::string& vm_id);
+
 class HostAgent {
  public:
   virtual ~HostAgent() = default;

@@ -37,9 +37,7 @@ Json desktop_json(const store::DesktopRecord& d) {
   Json j(Json::value_t::object);
   j["id"] = d.id;
   j["name"] = d.name;
-  // A migration asked for and not yet under way is "migrating" already.
-  bool migrating = d.pending_op.rfind("migrate:", 0) == 0 || d.pending_op.rfind("cancel-migrate:", 0) == 0;
-  j["state"] = migrating ? "migrating" : controller::public_state_name(d.state);
+  j["state"] = controller::public_state_name(d);
   j["desired_state"] = d.desired;
   j["pending_action"] = nullable(d.pending_op);
   j["host_id"] = nullable(d.host_id);

@@ -51,7 +51,7 @@ Step step_when_running(const store::DesktopRecord& d, const Observation& o) {
   }
   if (d.pending_op == "reset") return {StepKind::kKillVm};  // the disk is discarded anyway
   if (d.pending_op == "reboot") return {StepKind::kRebootVm};
-  if (d.pending_op.rfind("migrate:", 0) == 0) {
+  if (migration_target(d) && !migration_cancel_asked(d)) {
     // A stop asked for since wins; the migration is dropped.
     return d.desired == "stopped" ? Step{StepKind::kClearPendingOp} : Step{StepKind::kStartMigration};
   }
@@ -90,6 +90,28 @@ std::optional<DesktopState> parse_state(std::string_view s) {
     if (name == s) return state;
   }
   return std::nullopt;
+}
+
+namespace {
+constexpr std::string_view kMigrateOp = "migrate:";
+constexpr std::string_view kCancelMigrateOp = "cancel-migrate:";
+}  // namespace
+
+std::string migrate_op(const std::string& host_id) { return std::string(kMigrateOp) + host_id; }
+std::string cancel_migrate_op(const std::string& host_id) { return std::string(kCancelMigrateOp) + host_id; }
+
+std::optional<std::string> migration_target(const store::DesktopRecord& d) {
+  for (auto prefix : {kMigrateOp, kCancelMigrateOp}) {
+    if (d.pending_op.starts_with(prefix) && d.pending_op.size() > prefix.size()) return d.pending_op.substr(prefix.size());
+  }
+  return std::nullopt;
+}
+
+bool migration_cancel_asked(const store::DesktopRecord& d) { return d.pending_op.starts_with(kCancelMigrateOp); }
+
+std::string_view public_state_name(const store::DesktopRecord& d) {
+  // A migration asked for and not yet under way is "migrating" already.
+  return migration_target(d) ? "migrating" : public_state_name(d.state);
 }
 
 std::string_view public_state_name(std::string_view internal) {

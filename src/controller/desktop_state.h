@@ -59,6 +59,14 @@ enum class HostHealth {
 // The start of a desktop's error after its QEMU crashed and was started again.
 inline constexpr std::string_view kRestartedAfterCrash = "restarted after QEMU exited unexpectedly";
 
+// A live migration in pending_op: "migrate:<host id>" once asked for (on any
+// controller), "cancel-migrate:<host id>" once a cancel is asked for.
+std::string migrate_op(const std::string& host_id);
+std::string cancel_migrate_op(const std::string& host_id);
+// The host a desktop is to migrate to, if a migration is asked for or under way.
+std::optional<std::string> migration_target(const store::DesktopRecord& d);
+bool migration_cancel_asked(const store::DesktopRecord& d);
+
 struct Step {
   StepKind kind = StepKind::kNone;
   std::string reason;  // for kMarkFailed and logs

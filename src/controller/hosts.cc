@@ -98,7 +98,7 @@ void Controller::drain(const store::HostRecord& host) {
   std::lock_guard lock(placement_mu_);
   size_t in_flight = 0;  // asked for or under way, on any host
   for (const auto& d : *desktops) {
-    if (Migrations::target_of(d)) ++in_flight;
+    if (migration_target(d)) ++in_flight;
   }
   // Stopped desktops need only a host they fit on, whatever it runs.
   std::vector<HostLoad> empty_hosts;
@@ -149,7 +149,7 @@ Result<store::DesktopRecord> Controller::start_migration(store::DesktopRecord d,
   std::string chosen = TRY(scheduler_->place(loads, {d.vcpus, d.memory_mb}));
   // Recorded here; the leading controller's reconciler starts it
   // (begin_migration): this controller may not be the one the agents talk to.
-  d.pending_op = Migrations::pending_op_for(chosen);
+  d.pending_op = migrate_op(chosen);
   d.error.clear();
   d.updated_at = clock_.now();
   d = TRY(store_.update_desktop(d));
@@ -158,7 +158,7 @@ Result<store::DesktopRecord> Controller::start_migration(store::DesktopRecord d,
 }
 
 Result<void> Controller::begin_migration(store::DesktopRecord d) {
-  auto target = Migrations::target_of(d).value_or("");
+  auto target = migration_target(d).value_or("");
   auto host = store_.host(target);
   if (host.ok() && host->state == "ready" && !fleet_->agent(target)) {
     return Error::Unavailable(fmt::format("host {} has not spoken to this controller yet", target));  // next pass
@@ -190,7 +190,7 @@ Result<store::DesktopRecord> Controller::cancel_migration(const Principal& who, 
   TRY(visible_desktop(who, id));
   if (!who.admin()) return Error::PermissionDenied("only administrators move desktops between hosts");
   auto d = TRY(store_.desktop(id));
-  if (!Migrations::target_of(d)) return Error::Conflict(fmt::format("desktop '{}' is not migrating", d.id));
+  if (!migration_target(d)) return Error::Conflict(fmt::format("desktop '{}' is not migrating", d.id));
   if (d.state != state_name(DesktopState::kMigrating)) {
     // Asked for, not started yet: forget it.
     d.pending_op.clear();
@@ -198,7 +198,7 @@ Result<store::DesktopRecord> Controller::cancel_migration(const Principal& who, 
     return store_.update_desktop(d);
   }
   // Stored, so that it reaches the controller that follows the migration.
-  d.pending_op = Migrations::cancel_op_for(Migrations::target_of(d).value_or(""));
+  d.pending_op = cancel_migrate_op(migration_target(d).value_or(""));
   d.updated_at = clock_.now();
   d = TRY(store_.update_desktop(d));
   (void)migrations_->cancel(d.id);

@@ -12,8 +12,6 @@ namespace oriel::controller {
 
 namespace {
 
-constexpr std::string_view kPrefix = "migrate:";
-constexpr std::string_view kCancelPrefix = "cancel-migrate:";
 constexpr auto kPollInterval = std::chrono::milliseconds(100);
 
 }  // namespace
@@ -33,25 +31,10 @@ Migrations::Migrations(store::Store& store, Fleet& fleet, Clock& clock, Migratio
 
 Migrations::~Migrations() { stop(); }
 
-std::string Migrations::pending_op_for(const std::string& host_id) { return std::string(kPrefix) + host_id; }
-
-std::optional<std::string> Migrations::target_of(const store::DesktopRecord& d) {
-  for (auto prefix : {kPrefix, kCancelPrefix}) {
-    if (d.pending_op.rfind(prefix, 0) == 0 && d.pending_op.size() > prefix.size()) {
-      return d.pending_op.substr(prefix.size());
-    }
-  }
-  return std::nullopt;
-}
-
-bool Migrations::cancel_requested(const store::DesktopRecord& d) { return d.pending_op.rfind(kCancelPrefix, 0) == 0; }
-
-std::string Migrations::cancel_op_for(const std::string& host_id) { return std::string(kCancelPrefix) + host_id; }
-
 void Migrations::start(const store::DesktopRecord& d) {
   auto m = std::make_shared<Active>();
   m->desktop = d;
-  m->target = target_of(d).value_or("");
+  m->target = migration_target(d).value_or("");
   m->view.source_host = d.host_id;
   m->view.target_host = m->target;
   m->view.active = true;
@@ -235,10 +218,10 @@ void Migrations::record(const std::string& desktop_id, const std::string& host_i
 Result<void> Migrations::settle(const store::DesktopRecord& d) {
   if (active(d.id)) {
     // A thread here follows it; a cancel asked for on any controller reaches it here.
-    if (cancel_requested(d)) (void)cancel(d.id);
+    if (migration_cancel_asked(d)) (void)cancel(d.id);
     return Error::Conflict("a migration is under way");
   }
-  auto target_id = target_of(d);
+  auto target_id = migration_target(d);
   auto source = fleet_.agent(d.host_id);
   auto target = target_id ? fleet_.agent(*target_id) : nullptr;
   if (target && target->vm_status(d.id) != agent::VmStatus::kAbsent) {

@@ -41,12 +41,6 @@ class Migrations {
              size_t parallel);
   ~Migrations();
 
-  // The pending_op of a desktop migrating to `host_id` (and with a cancel
-  // asked for), and back.
-  static std::string pending_op_for(const std::string& host_id);
-  static std::string cancel_op_for(const std::string& host_id);
-  static std::optional<std::string> target_of(const store::DesktopRecord& d);
-  static bool cancel_requested(const store::DesktopRecord& d);
 
   // Starts moving `d` (already stored as migrating to its target).
   void start(const store::DesktopRecord& d);

@@ -109,6 +109,8 @@ enum class DesktopAction {
 // The contract's desktop state (provisioning, stopped, starting, running,
 // migrating, stopping, failed, deleting) for a stored internal state.
 std::string_view public_state_name(std::string_view internal_state);
+// The same for a desktop: "migrating" too while a migration is asked for but not under way.
+std::string_view public_state_name(const store::DesktopRecord& desktop);
 
 // A desktop's live migration, as the API shows it (the active one, or the last).
 struct MigrationView {

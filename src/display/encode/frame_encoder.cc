@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <latch>
+#include <numeric>
 
 #include <boost/asio/post.hpp>
 
@@ -46,18 +47,35 @@ bool worth_joining(const Rect& run, const Rect& next) {
   return int64_t(both.w) * both.h <= apart + std::max<int64_t>(1024, apart / 4);
 }
 
-// One Image message holding the rectangle; returns its codec.
-Codec append_image(const FrameView& f, const Rect& r, const Quality& q, std::vector<std::string>& out,
-                   EncodeStats& stats) {
-  std::string data;
-  Codec codec = append_image_data(f, r, q, data);
+// One Image message.
+void append_image(const Rect& r, Codec codec, const std::string& data, std::vector<std::string>& out,
+                  EncodeStats& stats) {
   std::string msg;
   write_image_header(msg, r, codec, static_cast<uint32_t>(data.size()));
   msg += data;
   (codec == Codec::kJpeg ? stats.jpeg : stats.png)++;
   stats.bytes += msg.size();
   out.push_back(std::move(msg));
-  return codec;
+}
+
+// The many-coloured parts of the tile rows' runs (`parts`, per tile row)
+// joined down the screen into regions, one JPEG each: a photograph is one
+// image, with one set of tables and one Huffman code fitted to all of it.
+std::vector<Rect> join_regions(const std::vector<int>& rows, const std::vector<std::vector<Rect>>& parts, int tile) {
+  std::vector<Rect> regions;
+  for (int row : rows) {
+    for (const Rect& p : parts[row]) {
+      // A region that reaches into this tile row or the one above.
+      auto joins = [&](const Rect& r) { return r.y + r.h > (row - 1) * tile && worth_joining(r, p); };
+      auto it = std::find_if(regions.begin(), regions.end(), joins);
+      if (it == regions.end()) {
+        regions.push_back(p);
+      } else {
+        *it = bounding(*it, p);
+      }
+    }
+  }
+  return regions;
 }
 
 }  // namespace
@@ -91,15 +109,15 @@ Rect FrameEncoder::tile_rect(size_t i) const {
   return clip({col * tile, row * tile, tile, tile}, width_, height_);
 }
 
-void FrameEncoder::for_rows(const std::vector<int>& rows, const std::function<void(int)>& fn) {
-  if (!options_.pool || rows.size() < 2) {
-    for (int row : rows) fn(row);
+void FrameEncoder::for_each(const std::vector<int>& items, const std::function<void(int)>& fn) {
+  if (!options_.pool || items.size() < 2) {
+    for (int item : items) fn(item);
     return;
   }
-  std::latch done(static_cast<ptrdiff_t>(rows.size()));
-  for (int row : rows) {
-    boost::asio::post(*options_.pool, [&fn, &done, row] {
-      fn(row);
+  std::latch done(static_cast<ptrdiff_t>(items.size()));
+  for (int item : items) {
+    boost::asio::post(*options_.pool, [&fn, &done, item] {
+      fn(item);
       done.count_down();
     });
   }
@@ -155,26 +173,69 @@ void FrameEncoder::mark_changed(Tiles& t, EncodeStats& stats) const {
 void FrameEncoder::settle(const FrameView& frame, const Rect& r, bool lossy, TimePoint now) {
   client_->store(frame, r);
   const int tile = options_.tile;
-  for (int col = r.x / tile; col * tile < r.x + r.w; ++col) {
-    size_t i = static_cast<size_t>(r.y / tile) * columns_ + col;
-    // What the browser has of a tile not wholly sent again stays as lossy as it was.
-    if (lossy) {
-      lossy_at_[i] = now;
-    } else if (contains(r, tile_rect(i))) {
-      lossy_at_[i] = TimePoint{};
+  for (int row = r.y / tile; row * tile < r.y + r.h; ++row) {
+    for (int col = r.x / tile; col * tile < r.x + r.w; ++col) {
+      size_t i = static_cast<size_t>(row) * columns_ + col;
+      // What the browser has of a tile not wholly sent again stays as lossy as it was.
+      if (lossy) {
+        lossy_at_[i] = now;
+      } else if (contains(r, tile_rect(i))) {
+        lossy_at_[i] = TimePoint{};
+      }
     }
   }
 }
 
+void FrameEncoder::send_run(const FrameView& frame, const Rect& run, bool lossy, TimePoint now,
+                            std::vector<std::string>& out, EncodeStats& stats, std::vector<Rect>& photos) {
+  std::string data;
+  if (append_indexed_png(frame, run, data)) {
+    append_image(run, Codec::kPng, data, out, stats);
+    settle(frame, run, false, now);
+    return;
+  }
+  if (lossy && photographic(frame, run)) {
+    photos.push_back(run);
+    return;
+  }
+  for (const ColourPart& part : colour_parts(frame, run, options_.tile)) {
+    data.clear();
+    if (part.indexed) {
+      append_indexed_png(frame, part.rect, data);
+    } else if (lossy) {
+      photos.push_back(part.rect);
+      continue;
+    } else {
+      append_rgb_png(frame, part.rect, data);
+    }
+    append_image(part.rect, Codec::kPng, data, out, stats);
+    settle(frame, part.rect, false, now);
+  }
+}
+
+void FrameEncoder::send_photos(const FrameView& frame, const std::vector<Rect>& regions, const Quality& quality,
+                               TimePoint now, std::vector<std::string>& out, EncodeStats& stats) {
+  std::vector<std::string> data(regions.size());
+  std::vector<char> jpeg(regions.size());
+  std::vector<int> items(regions.size());
+  std::iota(items.begin(), items.end(), 0);
+  for_each(items, [&](int k) {
+    jpeg[k] = append_jpeg(frame, regions[k], quality.jpeg_quality, data[k]);
+    if (!jpeg[k]) append_rgb_png(frame, regions[k], data[k]);
+  });
+  for (size_t k = 0; k < regions.size(); ++k) {
+    append_image(regions[k], jpeg[k] ? Codec::kJpeg : Codec::kPng, data[k], out, stats);
+    settle(frame, regions[k], jpeg[k], now);
+  }
+}
+
 void FrameEncoder::encode_row(const FrameView& frame, int row, const Tiles& t, const Quality& quality, TimePoint now,
-                              std::vector<std::string>& out, EncodeStats& stats) {
+                              std::vector<std::string>& out, EncodeStats& stats, std::vector<Rect>& photos) {
   Rect run;  // what differs in neighbouring non-solid tiles, all refreshes or none
   bool run_lossless = false;
   auto flush = [&] {
     if (run.empty()) return;
-    Quality q = quality;
-    q.allow_lossy = quality.allow_lossy && !run_lossless;
-    settle(frame, run, append_image(frame, run, q, out, stats) == Codec::kJpeg, now);
+    send_run(frame, run, quality.allow_lossy && !run_lossless, now, out, stats, photos);
     run = {};
   };
   for (size_t i = static_cast<size_t>(row) * columns_; i < static_cast<size_t>(row + 1) * columns_; ++i) {
@@ -222,7 +283,7 @@ EncodeStats FrameEncoder::encode(const FrameView& frame, std::span<const Rect> d
   if (frame.width != width_ || frame.height != height_) reset(frame.width, frame.height);
   Tiles t = plan(damage, now);
   new_rows_ = old_rows_;
-  for_rows(t.work, [&](int row) {
+  for_each(t.work, [&](int row) {
     for (size_t i = static_cast<size_t>(row) * columns_; i < static_cast<size_t>(row + 1) * columns_; ++i) {
       if (t.touched[i]) hash_tile(frame, i);
     }
@@ -232,7 +293,11 @@ EncodeStats FrameEncoder::encode(const FrameView& frame, std::span<const Rect> d
 
   std::vector<std::vector<std::string>> rows(rows_);
   std::vector<EncodeStats> row_stats(rows_);
-  for_rows(t.work, [&](int row) { encode_row(frame, row, t, quality, now, rows[row], row_stats[row]); });
+  std::vector<std::vector<Rect>> photos(rows_);
+  for_each(t.work, [&](int row) { encode_row(frame, row, t, quality, now, rows[row], row_stats[row], photos[row]); });
+  // Before the rows' images: where a region's rectangle takes in some of
+  // theirs, the lossless pixels are drawn last.
+  send_photos(frame, join_regions(t.work, photos, options_.tile), quality, now, out, stats);
   for (int row : t.work) {
     for (auto& m : rows[row]) out.push_back(std::move(m));
     const EncodeStats& s = row_stats[row];

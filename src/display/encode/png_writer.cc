@@ -18,7 +18,8 @@
 namespace oriel::display {
 namespace {
 
-constexpr int kDeflateLevel = 2;  // libdeflate: fast, and still well ahead of zlib's ratio at level 1
+constexpr int kDeflateLevel = 2;
+constexpr int kHuffmanBelow = 80;  // JPEG quality below which Huffman tables are fitted to the image  // libdeflate: fast, and still well ahead of zlib's ratio at level 1
 
 struct CompressorDeleter {
   void operator()(libdeflate_compressor* c) const { libdeflate_free_compressor(c); }
@@ -78,6 +79,17 @@ class Palette {
   std::array<Slot, kSlots> slots_;
   std::vector<uint32_t> colours_;
 };
+
+// Adds the colours of `r` to the palette; false once there would be more than 256.
+bool add_colours(const FrameView& f, const Rect& r, Palette& palette) {
+  for (int y = r.y; y < r.y + r.h; ++y) {
+    const uint8_t* p = frame_pixel(f, r.x, y);
+    for (int x = 0; x < r.w; ++x) {
+      if (palette.index(load_pixel(p + x * 4) & kRgbMask) < 0) return false;
+    }
+  }
+  return true;
+}
 
 // Filtered scanlines for an indexed image: filter None, one byte a pixel.
 bool indexed_rows(const FrameView& f, const Rect& r, Palette& palette, std::vector<uint8_t>& raw) {
@@ -163,15 +175,93 @@ void rgb_rows(const FrameView& f, const Rect& r, std::vector<uint8_t>& raw) {
   }
 }
 
+// The PNG of `raw` (filtered scanlines): indexed with `palette`'s colours at
+// `depth` bits a pixel, or RGB when `palette` is null.
+void append_png(const Rect& r, const std::vector<uint8_t>& raw, const Palette* palette, int depth, std::string& out) {
+  thread_local std::vector<uint8_t> deflated;
+  static const char kSignature[] = "\x89PNG\r\n\x1a\n";
+  out.append(kSignature, 8);
+  std::string header;
+  put32be(header, static_cast<uint32_t>(r.w));
+  put32be(header, static_cast<uint32_t>(r.h));
+  // Bit depth, colour type, compression, filter, interlace.
+  header += {static_cast<char>(depth), static_cast<char>(palette ? 3 : 2), 0, 0, 0};
+  chunk(out, "IHDR", header.data(), header.size());
+  if (palette) {
+    std::string plte;
+    for (uint32_t c : palette->colours()) plte.append(reinterpret_cast<const char*>(&c), 3);  // R, G, B as in memory
+    chunk(out, "PLTE", plte.data(), plte.size());
+  }
+  libdeflate_compressor* c = compressor();
+  // Grown, never shrunk: resizing a vector up fills it, which would cost as much as a copy.
+  const size_t bound = libdeflate_zlib_compress_bound(c, raw.size());
+  if (deflated.size() < bound) deflated.resize(bound);
+  size_t size = libdeflate_zlib_compress(c, raw.data(), raw.size(), deflated.data(), deflated.size());
+  chunk(out, "IDAT", deflated.data(), size);
+  chunk(out, "IEND", "", 0);
+}
+
 // libjpeg reports errors by calling error_exit, which must not return.
 struct JpegError {
   jpeg_error_mgr manager;
   std::jmp_buf jump;
 };
 
-// JPEG of the region at `quality` (libjpeg-turbo's libjpeg API: libvncclient
-// carries its own copy of the TurboJPEG functions, which would shadow
-// libturbojpeg's in the same process). 4:2:0 below 90, 4:4:4 above.
+}  // namespace
+
+bool append_indexed_png(const FrameView& frame, const Rect& r, std::string& out) {
+  thread_local std::vector<uint8_t> raw;
+  Palette palette;
+  if (!indexed_rows(frame, r, palette, raw)) return false;
+  const int depth = depth_for(palette.colours().size());
+  if (depth < 8) pack_rows(raw, r.w, r.h, depth);
+  append_png(r, raw, &palette, depth, out);
+  return true;
+}
+
+void append_rgb_png(const FrameView& frame, const Rect& r, std::string& out) {
+  thread_local std::vector<uint8_t> raw;
+  rgb_rows(frame, r, raw);
+  append_png(r, raw, nullptr, 8, out);
+}
+
+bool photographic(const FrameView& frame, const Rect& r) {
+  int64_t same = 0, all = 0;
+  for (int y = r.y; y < r.y + r.h; y += 4) {
+    const uint8_t* p = frame_pixel(frame, r.x, y);
+    for (int x = 1; x < r.w; ++x) same += ((load_pixel(p + x * 4) ^ load_pixel(p + (x - 1) * 4)) & kRgbMask) == 0;
+    all += r.w - 1;
+  }
+  return same * 2 < all;
+}
+
+std::vector<ColourPart> colour_parts(const FrameView& frame, const Rect& r, int step) {
+  std::vector<ColourPart> parts;
+  Palette palette;  // the colours of parts.back() while it is indexed
+  for (int x = r.x; x < r.x + r.w;) {
+    const int end = std::min((x / step + 1) * step, r.x + r.w);
+    const Rect slice{x, r.y, end - x, r.h};
+    x = end;
+    const bool open = !parts.empty() && parts.back().indexed;
+    if (open && add_colours(frame, slice, palette)) {
+      parts.back().rect.w += slice.w;
+      continue;
+    }
+    palette = Palette();
+    if (add_colours(frame, slice, palette)) {
+      parts.push_back({slice, true});
+    } else if (!parts.empty() && !parts.back().indexed) {
+      parts.back().rect.w += slice.w;
+    } else {
+      parts.push_back({slice, false});
+    }
+  }
+  return parts;
+}
+
+// libjpeg-turbo's libjpeg API (libvncclient carries its own copy of the
+// TurboJPEG functions, which would shadow libturbojpeg's in the same
+// process). 4:2:0 below quality 90, 4:4:4 above.
 bool append_jpeg(const FrameView& f, const Rect& r, int quality, std::string& out) {
   jpeg_compress_struct c;
   JpegError error;
@@ -192,7 +282,12 @@ bool append_jpeg(const FrameView& f, const Rect& r, int quality, std::string& ou
   c.in_color_space = JCS_EXT_RGBX;
   jpeg_set_defaults(&c);
   jpeg_set_quality(&c, std::clamp(quality, 1, 100), TRUE);
-  c.dct_method = JDCT_IFAST;
+  // The accurate DCT costs no more here than the fast one and gains SSIM.
+  c.dct_method = JDCT_ISLOW;
+  // Huffman tables fitted to the image take 11% off a photograph, but a
+  // second entropy pass costs a third of the encoding time: worth it where
+  // rate control has lowered the quality for a slow link.
+  c.optimize_coding = quality < kHuffmanBelow ? TRUE : FALSE;
   int h_sampling = quality >= 90 ? 1 : 2;
   c.comp_info[0].h_samp_factor = c.comp_info[0].v_samp_factor = h_sampling;
   jpeg_start_compress(&c, TRUE);
@@ -205,40 +300,6 @@ bool append_jpeg(const FrameView& f, const Rect& r, int quality, std::string& ou
   out.append(reinterpret_cast<const char*>(buffer), size);
   std::free(buffer);
   return true;
-}
-
-}  // namespace
-
-Codec append_image_data(const FrameView& frame, const Rect& r, const Quality& quality, std::string& out) {
-  thread_local std::vector<uint8_t> raw, deflated;
-  Palette palette;
-  bool indexed = indexed_rows(frame, r, palette, raw);
-  if (!indexed && quality.allow_lossy && append_jpeg(frame, r, quality.jpeg_quality, out)) return Codec::kJpeg;
-  if (!indexed) rgb_rows(frame, r, raw);
-  const int depth = indexed ? depth_for(palette.colours().size()) : 8;
-  if (depth < 8) pack_rows(raw, r.w, r.h, depth);
-
-  static const char kSignature[] = "\x89PNG\r\n\x1a\n";
-  out.append(kSignature, 8);
-  std::string header;
-  put32be(header, static_cast<uint32_t>(r.w));
-  put32be(header, static_cast<uint32_t>(r.h));
-  // Bit depth, colour type, compression, filter, interlace.
-  header += {static_cast<char>(depth), static_cast<char>(indexed ? 3 : 2), 0, 0, 0};
-  chunk(out, "IHDR", header.data(), header.size());
-  if (indexed) {
-    std::string plte;
-    for (uint32_t c : palette.colours()) plte.append(reinterpret_cast<const char*>(&c), 3);  // R, G, B as in memory
-    chunk(out, "PLTE", plte.data(), plte.size());
-  }
-  libdeflate_compressor* c = compressor();
-  // Grown, never shrunk: resizing a vector up fills it, which would cost as much as a copy.
-  const size_t bound = libdeflate_zlib_compress_bound(c, raw.size());
-  if (deflated.size() < bound) deflated.resize(bound);
-  size_t size = libdeflate_zlib_compress(c, raw.data(), raw.size(), deflated.data(), deflated.size());
-  chunk(out, "IDAT", deflated.data(), size);
-  chunk(out, "IEND", "", 0);
-  return Codec::kPng;
 }
 
 }  // namespace oriel::display

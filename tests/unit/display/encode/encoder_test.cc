@@ -144,6 +144,53 @@ TEST(EncoderTest, APhotoGoesAsJpegThenLosslessOnceItStaysStill) {
   EXPECT_FALSE(e.refresh_due().has_value());
 }
 
+TEST(EncoderTest, AntiAliasedTextOfManyColoursGoesAsIndexedPngsEvenWhenLossyIsAllowed) {
+  // Text on a flat background, each tile in its own 200 shades: a run of
+  // four tiles has 800 colours, each tile fewer than 256.
+  Frame text(256, 64);
+  for (int y = 0; y < 64; ++y) {
+    for (int x = 0; x < 256; ++x) {
+      const bool ink = y % 16 < 12 && x % 8 < 6 && (x * 7 + y * 3) % 5 < 2;
+      if (ink) {
+        text.set(x, y, uint8_t((x * 5 + y * 11) % 200), uint8_t(x / 64 * 60), 200);
+      } else {
+        text.set(x, y, 30, 30, 30);
+      }
+    }
+  }
+  FrameEncoder e;
+  EncodeStats stats;
+  Canvas canvas(256, 64);
+  for (const auto& m : encode(e, text, {{0, 0, 256, 64}}, &stats, SteadyClock::now(), Quality{})) canvas.apply(m);
+  EXPECT_EQ(stats.jpeg, 0);
+  EXPECT_GE(stats.png, 2);
+  EXPECT_TRUE(canvas.equals(text)) << "indexed PNG is lossless";
+}
+
+TEST(EncoderTest, APhotoOverSeveralTileRowsIsOneJpeg) {
+  Frame photo(320, 200);
+  for (int y = 0; y < 200; ++y) {
+    for (int x = 0; x < 320; ++x) {
+      photo.set(x, y, uint8_t(128 + 100 * std::sin(x * 0.05 + y * 0.02)), uint8_t(x ^ y), uint8_t((x * y) / 130));
+    }
+  }
+  FrameEncoder e;
+  EncodeStats stats;
+  Canvas canvas(320, 200);
+  auto messages = encode(e, photo, {{0, 0, 320, 200}}, &stats, SteadyClock::now(), Quality{.jpeg_quality = 60});
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(stats.jpeg, 1);
+  EXPECT_EQ(messages[0][9], char(Codec::kJpeg));
+  EXPECT_EQ((Rect{u16(messages[0], 1), u16(messages[0], 3), u16(messages[0], 5), u16(messages[0], 7)}),
+            (Rect{0, 0, 320, 200}));
+  canvas.apply(messages[0]);
+  // Lossless everywhere once it has stayed still.
+  ASSERT_TRUE(e.refresh_due().has_value());
+  for (const auto& m : encode(e, photo, {}, &stats, *e.refresh_due(), Quality{.jpeg_quality = 60})) canvas.apply(m);
+  EXPECT_TRUE(canvas.equals(photo));
+  EXPECT_FALSE(e.refresh_due().has_value());
+}
+
 TEST(EncoderTest, WhatIsLeftOfAJpegTileAfterAChangeIsStillRefreshed) {
   Frame photo(256, 128);
   for (int y = 0; y < 128; ++y) {

@@ -19,9 +19,12 @@
 // pixels, and only the rectangle that differs in each changed tile is sent:
 // a Solid when it has one colour, else merged with its neighbours in the
 // tile row into one image: an indexed PNG (1 to 8 bits a pixel) when they
-// have at most 256 colours, else a JPEG when the quality allows lossy
-// (photographs, video), else an RGB PNG. A region sent as JPEG is sent again
-// losslessly once it has stayed unchanged for lossless_refresh_after.
+// have at most 256 colours, else cut at tile edges into such PNGs where
+// the colours allow (anti-aliased text). What has more colours even in a
+// single tile is, when the quality allows lossy (photographs, video),
+// joined down the screen into regions sent as one JPEG each, else sent as
+// RGB PNG. A region sent as JPEG is sent again losslessly once it has
+// stayed unchanged for lossless_refresh_after.
 //
 // Not thread-safe: one encoder per display session, used by its thread.
 #pragma once
@@ -97,8 +100,8 @@ class FrameEncoder {
   Rect tile_rect(size_t i) const;
   // The tiles this encode() looks at: the damage's, and lossy ones due for their refresh.
   Tiles plan(std::span<const Rect> damage, std::chrono::steady_clock::time_point now) const;
-  // Runs fn(tile_row) for each row in `rows`, on the pool when there is one.
-  void for_rows(const std::vector<int>& rows, const std::function<void(int)>& fn);
+  // Runs fn(item) for each of `items` (tile rows, regions), on the pool when there is one.
+  void for_each(const std::vector<int>& items, const std::function<void(int)>& fn);
   // Hashes the rows of tile i into new_rows_, and them into tile_hashes_.
   void hash_tile(const FrameView& frame, size_t i);
   // Which touched tiles differ from what the browser has, and how much
@@ -124,10 +127,22 @@ class FrameEncoder {
   void send_move(const FrameView& frame, const Move& move, Tiles& tiles, std::chrono::steady_clock::time_point now,
                  std::vector<std::string>& out, EncodeStats& stats);
 
-  // One tile row's messages, in order.
+  // One tile row's Solids and PNGs, in order; its parts of many colours are
+  // left in `photos` when lossy is allowed.
   void encode_row(const FrameView& frame, int row, const Tiles& tiles, const Quality& quality,
-                  std::chrono::steady_clock::time_point now, std::vector<std::string>& out, EncodeStats& stats);
-  // `r` of one tile row was sent: the browser has the frame's pixels there.
+                  std::chrono::steady_clock::time_point now, std::vector<std::string>& out, EncodeStats& stats,
+                  std::vector<Rect>& photos);
+  // What differs in a run of neighbouring tiles of one row: one indexed PNG
+  // when it has at most 256 colours; else, when `lossy` and it looks like a
+  // photograph, left in `photos`; else cut where the colours allow
+  // (colour_parts), the parts of more colours left in `photos` when
+  // `lossy`, else sent as RGB PNG.
+  void send_run(const FrameView& frame, const Rect& run, bool lossy, std::chrono::steady_clock::time_point now,
+                std::vector<std::string>& out, EncodeStats& stats, std::vector<Rect>& photos);
+  // One JPEG for each region, encoded in parallel.
+  void send_photos(const FrameView& frame, const std::vector<Rect>& regions, const Quality& quality,
+                   std::chrono::steady_clock::time_point now, std::vector<std::string>& out, EncodeStats& stats);
+  // `r` was sent: the browser has the frame's pixels there.
   void settle(const FrameView& frame, const Rect& r, bool lossy, std::chrono::steady_clock::time_point now);
 
   EncoderOptions options_;

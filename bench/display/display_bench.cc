@@ -5,7 +5,8 @@
 // Part 2, the gateway with a real QEMU test guest: a shell on the guest's
 // screen prints without pause while a display session serves an in-process
 // client that acknowledges at once; the latency the gateway adds (VNC
-// update read -> frame handed to the socket) and the session's memory.
+// update read -> frame handed to the socket) and the memory of a session:
+// of the first, and of each of three more on the same display.
 //   build/bin/display_bench [--frames 60] [--seconds 10] [--only encoder|gateway]
 #include <unistd.h>
 
@@ -15,6 +16,8 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+
+#include <fmt/format.h>
 
 #include "display_session.h"
 #include "harness.h"
@@ -160,14 +163,29 @@ class AckingSink final : public ClientSink {
   std::function<void(uint32_t)> ack_;
 };
 
-long rss_kb() {
+// A figure of /proc/self/status in kB: VmRSS (all resident memory), or
+// RssAnon (less the pages of program and libraries, which every session shares).
+long status_kb(const std::string& field) {
   std::ifstream in("/proc/self/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
   }
   return 0;
 }
+
+// A display session with a client that acknowledges at once.
+struct BenchSession {
+  BenchSession(const std::string& id, const std::string& vnc, boost::asio::thread_pool& pool)
+      : session({id, "d-bench", "bench", vnc}, pool) {
+    sink = std::make_shared<AckingSink>([this](uint32_t f) { session.input(sink.get(), FrameAck{f}); });
+    session.attach(sink);
+    session.input(sink.get(), ClientHello{1, kWidth, kHeight});
+  }
+  ~BenchSession() { session.stop(); }
+  DisplaySession session;
+  std::shared_ptr<AckingSink> sink;
+};
 
 void gateway_figures(int seconds) {
   auto guest = testing::TestGuest::locate();
@@ -186,13 +204,11 @@ void gateway_figures(int seconds) {
   testing::wait_for_text(dir + "/serial.log", "ORIEL-GUEST-READY", 60s);
   std::this_thread::sleep_for(1s);  // the framebuffer console appears just after READY
   boost::asio::thread_pool pool(std::max(1u, std::thread::hardware_concurrency()));
-  long rss_before = rss_kb();
+  const long rss_before = status_kb("VmRSS"), anon_before = status_kb("RssAnon");
   {
-    DisplaySession session({"s-bench", "d-bench", "bench", vnc}, pool);
-    std::shared_ptr<AckingSink> sink;
-    sink = std::make_shared<AckingSink>([&session, &sink](uint32_t f) { session.input(sink.get(), FrameAck{f}); });
-    session.attach(sink);
-    session.input(sink.get(), ClientHello{1, kWidth, kHeight});
+    BenchSession first("s-bench", vnc, pool);
+    DisplaySession& session = first.session;
+    const std::shared_ptr<AckingSink>& sink = first.sink;
     std::this_thread::sleep_for(2s);
     // The shell prints numbers without pause: the console scrolls all the time.
     for (char c : std::string("while true; do echo $RANDOM $RANDOM $RANDOM; done\n")) {
@@ -205,7 +221,7 @@ void gateway_figures(int seconds) {
     auto started = Steady::now();
     std::this_thread::sleep_for(std::chrono::seconds(seconds));
     double elapsed = std::chrono::duration<double>(Steady::now() - started).count();
-    long rss_during = rss_kb();
+    const long rss_during = status_kb("VmRSS"), anon_during = status_kb("RssAnon");
     std::vector<double> ms;
     for (auto l : session.latencies()) ms.push_back(l.count() / 1000.0);
     std::sort(ms.begin(), ms.end());
@@ -216,9 +232,17 @@ void gateway_figures(int seconds) {
     std::printf("  added latency (VNC update read -> frame handed to the socket), %zu frames: p50 %.2f ms, "
                 "p95 %.2f ms, max %.2f ms\n",
                 ms.size(), pct(50), pct(95), pct(100));
-    std::printf("  memory of the session (RSS growth): %ld kB; the framebuffer is %d kB\n", rss_during - rss_before,
-                kWidth * kHeight * 4 / 1024);
-    session.stop();
+    // More sessions on the same display: what each costs once the pool's
+    // threads have their buffers and the code is in memory.
+    constexpr int kMore = 3;
+    std::vector<std::unique_ptr<BenchSession>> more;
+    for (int i = 0; i < kMore; ++i) more.push_back(std::make_unique<BenchSession>(fmt::format("s-more-{}", i), vnc, pool));
+    std::this_thread::sleep_for(3s);
+    const long anon_more = status_kb("RssAnon");
+    std::printf("  memory, the framebuffer being %d kB: the first session %ld kB (RSS growth; %ld kB anonymous), "
+                "each further session %ld kB (anonymous, the mean of %d)\n",
+                kWidth * kHeight * 4 / 1024, rss_during - rss_before, anon_during - anon_before,
+                (anon_more - anon_during) / kMore, kMore);
   }
   pool.join();
   std::ifstream pid(pidfile);

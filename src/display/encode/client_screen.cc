@@ -1,5 +1,4 @@
-// The encoder's model of the browser's screen (client_screen.h). Comparisons
-// read two pixels as one 64-bit word and mask the X bytes off.
+// The encoder's model of the browser's screen (client_screen.h).
 #include "client_screen.h"
 
 #include <sys/mman.h>
@@ -11,76 +10,89 @@
 namespace oriel::display {
 namespace {
 
-constexpr uint64_t kRgbMask2 = uint64_t(kRgbMask) << 32 | kRgbMask;  // two pixels
-
-uint64_t load2(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
-
-// Whether `n` pixels of `a` and `b` have the same R, G and B. Without an
-// early exit inside a block of 16 so that the compiler can vectorise it.
-bool same_pixels(const uint8_t* a, const uint8_t* b, int n) {
+// Whether `n` pixels of the frame and the client's screen are equal.
+// Without an early exit inside a block of 16 so that the compiler can
+// unroll it.
+bool same_pixels(const uint8_t* frame, const uint8_t* client, int n) {
   int i = 0;
   for (; i + 16 <= n; i += 16) {
-    uint64_t diff = 0;
-    for (int j = 0; j < 16; j += 2) diff |= load2(a + (i + j) * 4) ^ load2(b + (i + j) * 4);
-    if (diff & kRgbMask2) return false;
+    uint32_t diff = 0;
+    for (int j = i; j < i + 16; ++j) diff |= load_pixel(frame + j * 4) ^ load_pixel(client + j * kClientPixelBytes);
+    if (diff & kRgbMask) return false;
   }
   for (; i < n; ++i) {
-    if ((load_pixel(a + i * 4) ^ load_pixel(b + i * 4)) & kRgbMask) return false;
+    if ((load_pixel(frame + i * 4) ^ load_pixel(client + i * kClientPixelBytes)) & kRgbMask) return false;
   }
   return true;
 }
 
+bool same_pixel(const uint8_t* frame, const uint8_t* client) {
+  return ((load_pixel(frame) ^ load_pixel(client)) & kRgbMask) == 0;
+}
+
 }  // namespace
 
-int same_prefix(const uint8_t* a, const uint8_t* b, int n) {
+int same_prefix(const uint8_t* frame, const uint8_t* client, int n) {
   // Sixteen pixels at a time while they all match, then the pixel that does not.
   int i = 0;
-  while (i + 16 <= n && same_pixels(a + i * 4, b + i * 4, 16)) i += 16;
-  while (i < n && ((load_pixel(a + i * 4) ^ load_pixel(b + i * 4)) & kRgbMask) == 0) ++i;
+  while (i + 16 <= n && same_pixels(frame + i * 4, client + i * kClientPixelBytes, 16)) i += 16;
+  while (i < n && same_pixel(frame + i * 4, client + i * kClientPixelBytes)) ++i;
   return i;
 }
 
-int same_suffix(const uint8_t* a_end, const uint8_t* b_end, int n) {
+int same_suffix(const uint8_t* frame_end, const uint8_t* client_end, int n) {
   int i = 0;
-  while (i + 16 <= n && same_pixels(a_end - (i + 16) * 4, b_end - (i + 16) * 4, 16)) i += 16;
-  while (i < n && ((load_pixel(a_end - (i + 1) * 4) ^ load_pixel(b_end - (i + 1) * 4)) & kRgbMask) == 0) ++i;
+  while (i + 16 <= n && same_pixels(frame_end - (i + 16) * 4, client_end - (i + 16) * kClientPixelBytes, 16)) i += 16;
+  while (i < n && same_pixel(frame_end - (i + 1) * 4, client_end - (i + 1) * kClientPixelBytes)) ++i;
   return i;
 }
 
-void ClientScreen::Free::operator()(uint32_t* p) const { std::free(p); }
+void ScreenUnmap::operator()(uint8_t* p) const { ::munmap(p, bytes); }
 
 void ClientScreen::reset(int width, int height) {
   width_ = std::max(width, 0);
   height_ = std::max(height, 0);
-  const size_t bytes = static_cast<size_t>(width_) * height_ * 4;
-  if (bytes > capacity_) {
-    // In 2 MiB huge pages where the kernel allows: faulting in a 4 MB screen
-    // 4 KiB at a time took 15-18 ms on a virtual machine, more than the
-    // whole first frame; two huge pages take under 1 ms.
+  // Four bytes past the last pixel, so that a pixel can be read as a word.
+  constexpr size_t kPage = 4096;
+  const size_t bytes = (static_cast<size_t>(width_) * height_ * kClientPixelBytes + 4 + kPage - 1) / kPage * kPage;
+  if (bytes != px_.get_deleter().bytes) {
+    // Mapped on a 2 MiB boundary, the whole 2 MiB parts in huge pages where
+    // the kernel allows: faulting in a screen 4 KiB at a time took 15-18 ms
+    // on a virtual machine, more than the whole first frame; huge pages
+    // take under 1 ms. The mapping ends where the screen does, so the last
+    // part's small pages are all that the tail costs.
     constexpr size_t kHuge = size_t(2) << 20;
-    capacity_ = (bytes + kHuge - 1) / kHuge * kHuge;
-    px_.reset(static_cast<uint32_t*>(std::aligned_alloc(kHuge, capacity_)));
-    if (!px_) throw std::bad_alloc();
+    px_.reset();
+    void* p = ::mmap(nullptr, bytes + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    auto* start = static_cast<uint8_t*>(p);
+    auto* aligned = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(start) + kHuge - 1) / kHuge * kHuge);
+    if (aligned > start) ::munmap(start, aligned - start);
+    ::munmap(aligned + bytes, start + bytes + kHuge - (aligned + bytes));
+    px_ = std::unique_ptr<uint8_t[], ScreenUnmap>(aligned, ScreenUnmap{bytes});
 #ifdef MADV_HUGEPAGE
-    ::madvise(px_.get(), capacity_, MADV_HUGEPAGE);
+    if (bytes >= kHuge) ::madvise(aligned, bytes / kHuge * kHuge, MADV_HUGEPAGE);
 #endif
+  } else {
+    std::memset(px_.get(), 0, bytes);
   }
-  if (bytes > 0) std::memset(px_.get(), 0, bytes);
 }
 
 void ClientScreen::store(const FrameView& frame, const Rect& r) {
+  if (r.w <= 0) return;
   for (int y = r.y; y < r.y + r.h; ++y) {
-    std::memcpy(row(y) + r.x, frame_pixel(frame, r.x, y), static_cast<size_t>(r.w) * 4);
+    const uint8_t* from = frame_pixel(frame, r.x, y);
+    uint8_t* to = pixel(r.x, y);
+    // Four bytes a pixel, left to right: each pixel's fourth overwritten by
+    // the next pixel's first. The last is three, to leave its neighbour be.
+    for (int x = 0; x + 1 < r.w; ++x) std::memcpy(to + x * kClientPixelBytes, from + x * 4, 4);
+    std::memcpy(to + (r.w - 1) * kClientPixelBytes, from + (r.w - 1) * 4, kClientPixelBytes);
   }
 }
 
 void ClientScreen::copy(int src_x, int src_y, const Rect& to) {
   auto move_row = [&](int r) {
-    std::memmove(row(to.y + r) + to.x, row(src_y + r) + src_x, static_cast<size_t>(to.w) * 4);
+    std::memmove(pixel(to.x, to.y + r), pixel(src_x, src_y + r), static_cast<size_t>(to.w) * kClientPixelBytes);
   };
   // Rows in the order that never overwrites a source row before it is read.
   if (src_y >= to.y) {
@@ -111,7 +123,7 @@ Rect ClientScreen::difference(const FrameView& frame, const Rect& r) const {
   int left = end, right = r.x;
   for (int y = top; y < bottom; ++y) {
     left = r.x + same_prefix(frame_pixel(frame, r.x, y), pixel(r.x, y), left - r.x);
-    right = end - same_suffix(frame_pixel(frame, end - 1, y) + 4, pixel(end - 1, y) + 4, end - right);
+    right = end - same_suffix(frame_pixel(frame, end - 1, y) + 4, pixel(end - 1, y) + kClientPixelBytes, end - right);
   }
   return {left, top, right - left, bottom - top};
 }

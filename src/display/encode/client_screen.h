@@ -3,10 +3,10 @@
 // pixels decide it (a Copy is sent only where every pixel it brings equals
 // the new frame's), and after the copies they say what is left to send.
 //
-// One 32-bit word per pixel, the framebuffer's four bytes (R, G, B, X) as
-// they are in memory; comparisons ignore X, which the browser never sees.
-// Where the browser was sent a JPEG this holds the source pixels, not the
-// decoded ones: the encoder tracks lossy tiles itself.
+// Three bytes a pixel, R, G and B, three quarters of a framebuffer (which
+// has an unused fourth byte the browser never sees). Where the browser was
+// sent a JPEG this holds the source pixels, not the decoded ones: the
+// encoder tracks lossy tiles itself.
 //
 // Owned by one FrameEncoder. store() and the const functions may run on
 // several threads at once for disjoint rows; copy() and reset() may not.
@@ -23,9 +23,12 @@
 namespace oriel::display {
 
 // The R, G and B bytes of a pixel loaded as a 32-bit word, whatever the
-// machine's byte order.
+// machine's byte order. A pixel of the framebuffer and one of the client's
+// screen are equal when their words are, masked.
 inline constexpr uint32_t kRgbMask = std::bit_cast<uint32_t>(std::array<uint8_t, 4>{0xFF, 0xFF, 0xFF, 0x00});
+inline constexpr int kClientPixelBytes = 3;
 
+// Four bytes from `p`: a framebuffer pixel, or a client pixel and the byte after it.
 inline uint32_t load_pixel(const uint8_t* p) {
   uint32_t v;
   std::memcpy(&v, p, 4);
@@ -36,11 +39,17 @@ inline const uint8_t* frame_pixel(const FrameView& f, int x, int y) {
   return f.data + static_cast<size_t>(y) * f.stride + static_cast<size_t>(x) * 4;
 }
 
-// How many of the first `n` pixels of `a` and `b` (4 bytes each) have the
-// same R, G and B.
-int same_prefix(const uint8_t* a, const uint8_t* b, int n);
-// How many of the last `n` pixels before `a_end` and `b_end` do.
-int same_suffix(const uint8_t* a_end, const uint8_t* b_end, int n);
+// How many of the first `n` pixels of `frame` (a framebuffer's, 4 bytes
+// each) and `client` (the client's screen's, 3 bytes each) are equal.
+int same_prefix(const uint8_t* frame, const uint8_t* client, int n);
+// How many of the last `n` pixels before `frame_end` and `client_end` are.
+int same_suffix(const uint8_t* frame_end, const uint8_t* client_end, int n);
+
+// Unmaps a ClientScreen's pixels.
+struct ScreenUnmap {
+  size_t bytes = 0;
+  void operator()(uint8_t* p) const;
+};
 
 class ClientScreen {
  public:
@@ -48,9 +57,8 @@ class ClientScreen {
   void reset(int width, int height);
   int width() const { return width_; }
   int height() const { return height_; }
-  const uint8_t* pixel(int x, int y) const {
-    return reinterpret_cast<const uint8_t*>(px_.get() + static_cast<size_t>(y) * width_ + x);
-  }
+  // kClientPixelBytes a pixel; four bytes can be read from any pixel's.
+  const uint8_t* pixel(int x, int y) const { return px_.get() + offset(x, y); }
 
   // The frame's pixels of `r` are now on the browser (a Solid or an Image).
   void store(const FrameView& frame, const Rect& r);
@@ -64,15 +72,12 @@ class ClientScreen {
   Rect difference(const FrameView& frame, const Rect& r) const;
 
  private:
-  struct Free {
-    void operator()(uint32_t* p) const;
-  };
   bool same_row(const FrameView& frame, int x, int y, int w) const;
-  uint32_t* row(int y) { return px_.get() + static_cast<size_t>(y) * width_; }
+  size_t offset(int x, int y) const { return (static_cast<size_t>(y) * width_ + x) * kClientPixelBytes; }
+  uint8_t* pixel(int x, int y) { return px_.get() + offset(x, y); }
 
   int width_ = 0, height_ = 0;
-  size_t capacity_ = 0;  // bytes allocated
-  std::unique_ptr<uint32_t[], Free> px_;
+  std::unique_ptr<uint8_t[], ScreenUnmap> px_;
 };
 
 }  // namespace oriel::display

@@ -42,10 +42,11 @@ int bits_for(int64_t scanned) {
   return std::clamp(static_cast<int>(std::bit_width(static_cast<uint64_t>(scanned) / kAnchorBudget)), 1, 32);
 }
 
-// Calls emit(key, x) for each anchor of one row of pixels from x0 to x1.
+// Calls emit(key, x) for each anchor of one row of pixels (`pixel_bytes`
+// each) from x0 to x1.
 template <class Emit>
-void row_anchors(const uint8_t* row, int x0, int x1, int bits, Emit emit) {
-  auto at = [row](int x) { return load_pixel(row + static_cast<size_t>(x) * 4) & kRgbMask; };
+void row_anchors(const uint8_t* row, int pixel_bytes, int x0, int x1, int bits, Emit emit) {
+  auto at = [row, pixel_bytes](int x) { return load_pixel(row + static_cast<size_t>(x) * pixel_bytes) & kRgbMask; };
   uint64_t h = 0;
   int x = x0;
   for (; x < std::min(x1, x0 + kWindow - 1); ++x) h = (h << 2) + (at(x) + 1) * kMix;
@@ -76,12 +77,12 @@ std::vector<MoveCandidate> MoveFinder::candidates(const FrameView& frame, std::s
   frame_.clear();
   for (const Rect& a : client_areas) {
     for (int y = a.y; y < a.y + a.h; ++y) {
-      if (sample.client_row(y)) collect(client.pixel(0, y), a, y, bits, client_);
+      if (sample.client_row(y)) collect(client.pixel(0, y), kClientPixelBytes, a, y, bits, client_);
     }
   }
   for (const Rect& a : frame_areas) {
     for (int y = a.y; y < a.y + a.h; ++y) {
-      if (sample.frame_row(y)) collect(frame_pixel(frame, 0, y), a, y, bits, frame_);
+      if (sample.frame_row(y)) collect(frame_pixel(frame, 0, y), 4, a, y, bits, frame_);
     }
   }
   index_client();
@@ -89,8 +90,9 @@ std::vector<MoveCandidate> MoveFinder::candidates(const FrameView& frame, std::s
   return best();
 }
 
-void MoveFinder::collect(const uint8_t* row, const Rect& area, int y, int bits, std::vector<Anchor>& out) {
-  row_anchors(row, area.x, area.x + area.w, bits, [&](uint64_t key, int x) { out.push_back({key, x, y}); });
+void MoveFinder::collect(const uint8_t* row, int pixel_bytes, const Rect& area, int y, int bits,
+                         std::vector<Anchor>& out) {
+  row_anchors(row, pixel_bytes, area.x, area.x + area.w, bits, [&](uint64_t key, int x) { out.push_back({key, x, y}); });
 }
 
 void MoveFinder::index_client() {

@@ -69,7 +69,8 @@ class MoveFinder {
   struct Tally {
     int dx = 0, dy = 0, votes = 0;
   };
-  static void collect(const uint8_t* row, const Rect& area, int y, int bits, std::vector<Anchor>& out);
+  static void collect(const uint8_t* row, int pixel_bytes, const Rect& area, int y, int bits,
+                      std::vector<Anchor>& out);
   void index_client();
   const Run* find(uint64_t key) const;
   // Calls fn(dx, dy, frame anchor) for each vote.

@@ -56,6 +56,22 @@ TEST(ClientScreenTest, TheDifferenceIsTheSmallestRectangleHoldingEveryChange) {
   EXPECT_TRUE(client.difference(f.view(), {0, 0, 64, 32}).empty());
 }
 
+TEST(ClientScreenTest, StoringPartOfARowLeavesItsNeighboursAsTheyWere) {
+  // Three bytes a pixel, written four at a time: the last pixel of a stored
+  // run must not spill the frame's fourth byte into the next pixel.
+  const Frame before = wallpaper(96, 16);
+  ClientScreen client = showing(before);
+  Frame after = before;
+  for (int x = 10; x < 20; ++x) after.set(x, 5, 9, 9, 9);  // X bytes 0x5a, unlike the wallpaper's neighbours
+  EXPECT_EQ(client.difference(after.view(), {0, 0, 96, 16}), (Rect{10, 5, 10, 1}));
+  client.store(after.view(), {10, 5, 10, 1});
+  EXPECT_TRUE(client.difference(after.view(), {0, 0, 96, 16}).empty());
+  // The last pixel of the screen, whose four-byte read runs past the rows.
+  after.set(95, 15, 1, 2, 3);
+  client.store(after.view(), {95, 15, 1, 1});
+  EXPECT_TRUE(client.difference(after.view(), {0, 0, 96, 16}).empty());
+}
+
 TEST(MoveFinderTest, TheAnchorsVoteForTheOffsetOfAMovedWindow) {
   const Frame before = desktop_with_window(640, 480, {100, 80, 300, 200});
   const Frame after = desktop_with_window(640, 480, {109, 84, 300, 200});

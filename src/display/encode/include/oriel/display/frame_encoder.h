@@ -7,7 +7,7 @@
 // of its rows' hashes, so a tile inside the VNC server's damage that did not
 // really change costs nothing. The encoder also keeps a copy of what the
 // browser shows (the pixels it was sent, moved as the browser moves them):
-// one more framebuffer's worth of memory, 4 bytes a pixel.
+// three quarters of a framebuffer more memory, 3 bytes a pixel.
 //
 // What moved is sent as a Copy of what the browser has. Anchors chosen by
 // the content itself find regions moved in two dimensions, such as a dragged

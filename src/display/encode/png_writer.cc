@@ -47,9 +47,15 @@ void chunk(std::string& out, const char type[4], const void* data, size_t size) 
 // to 256 colours (open addressing). Looked up for every pixel: a colour
 // already seen is one load and one predictable branch, which costs less
 // than remembering the last colour (text alternates too often for that).
+// Reused through clear(), which empties only the slots in use: a new table
+// for each image was 8 kB to fill, for images of a few kB.
 class Palette {
  public:
   Palette() { slots_.fill({kEmpty, 0}); }
+  void clear() {
+    for (size_t i = 0; i < colours_.size(); ++i) slots_[used_[i]].key = kEmpty;
+    colours_.clear();
+  }
   // The index of `rgb`, added if new; -1 once there would be more than 256.
   int index(uint32_t rgb) {
     size_t slot = (rgb * 2654435761u) >> (32 - kBits);
@@ -73,10 +79,12 @@ class Palette {
     }
     if (colours_.size() == 256) return -1;
     slots_[slot] = {rgb, static_cast<int>(colours_.size())};
+    used_[colours_.size()] = static_cast<uint16_t>(slot);
     colours_.push_back(rgb);
     return slots_[slot].value;
   }
   std::array<Slot, kSlots> slots_;
+  std::array<uint16_t, 256> used_;  // the slot of each colour
   std::vector<uint32_t> colours_;
 };
 
@@ -211,7 +219,8 @@ struct JpegError {
 
 bool append_indexed_png(const FrameView& frame, const Rect& r, std::string& out) {
   thread_local std::vector<uint8_t> raw;
-  Palette palette;
+  thread_local Palette palette;
+  palette.clear();
   if (!indexed_rows(frame, r, palette, raw)) return false;
   const int depth = depth_for(palette.colours().size());
   if (depth < 8) pack_rows(raw, r.w, r.h, depth);
@@ -237,7 +246,8 @@ bool photographic(const FrameView& frame, const Rect& r) {
 
 std::vector<ColourPart> colour_parts(const FrameView& frame, const Rect& r, int step) {
   std::vector<ColourPart> parts;
-  Palette palette;  // the colours of parts.back() while it is indexed
+  thread_local Palette palette;  // the colours of parts.back() while it is indexed
+  palette.clear();
   for (int x = r.x; x < r.x + r.w;) {
     const int end = std::min((x / step + 1) * step, r.x + r.w);
     const Rect slice{x, r.y, end - x, r.h};
@@ -247,7 +257,7 @@ std::vector<ColourPart> colour_parts(const FrameView& frame, const Rect& r, int 
       parts.back().rect.w += slice.w;
       continue;
     }
-    palette = Palette();
+    palette.clear();
     if (add_colours(frame, slice, palette)) {
       parts.push_back({slice, true});
     } else if (!parts.empty() && !parts.back().indexed) {

@@ -1,5 +1,5 @@
 // Tile hashing, the browser's pixels, and per tile row what is left to send:
-// Solids, and PNG or JPEG (png_writer.cc) for the rest. Copies are in
+// Solids, and runs for the images of frame_encoder_images.cc. Copies are in
 // frame_encoder_motion.cc.
 #include "oriel/display/frame_encoder.h"
 
@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <latch>
-#include <numeric>
 
 #include <boost/asio/post.hpp>
 
@@ -35,47 +34,6 @@ bool is_solid(const FrameView& f, const Rect& r) {
     if (diff) return false;
   }
   return true;
-}
-
-// Whether one image of both rectangles beats two: an image costs about 100
-// bytes before its pixels, and what lies between or beside the two did not
-// change but would be sent again (the strips a dragged window uncovers, one
-// tall and one wide, would make a box of the window's corner).
-bool worth_joining(const Rect& run, const Rect& next) {
-  const int64_t apart = int64_t(run.w) * run.h + int64_t(next.w) * next.h;
-  const Rect both = bounding(run, next);
-  return int64_t(both.w) * both.h <= apart + std::max<int64_t>(1024, apart / 4);
-}
-
-// One Image message.
-void append_image(const Rect& r, Codec codec, const std::string& data, std::vector<std::string>& out,
-                  EncodeStats& stats) {
-  std::string msg;
-  write_image_header(msg, r, codec, static_cast<uint32_t>(data.size()));
-  msg += data;
-  (codec == Codec::kJpeg ? stats.jpeg : stats.png)++;
-  stats.bytes += msg.size();
-  out.push_back(std::move(msg));
-}
-
-// The many-coloured parts of the tile rows' runs (`parts`, per tile row)
-// joined down the screen into regions, one JPEG each: a photograph is one
-// image, with one set of tables and one Huffman code fitted to all of it.
-std::vector<Rect> join_regions(const std::vector<int>& rows, const std::vector<std::vector<Rect>>& parts, int tile) {
-  std::vector<Rect> regions;
-  for (int row : rows) {
-    for (const Rect& p : parts[row]) {
-      // A region that reaches into this tile row or the one above.
-      auto joins = [&](const Rect& r) { return r.y + r.h > (row - 1) * tile && worth_joining(r, p); };
-      auto it = std::find_if(regions.begin(), regions.end(), joins);
-      if (it == regions.end()) {
-        regions.push_back(p);
-      } else {
-        *it = bounding(*it, p);
-      }
-    }
-  }
-  return regions;
 }
 
 }  // namespace
@@ -186,56 +144,14 @@ void FrameEncoder::settle(const FrameView& frame, const Rect& r, bool lossy, Tim
   }
 }
 
-void FrameEncoder::send_run(const FrameView& frame, const Rect& run, bool lossy, TimePoint now,
-                            std::vector<std::string>& out, EncodeStats& stats, std::vector<Rect>& photos) {
-  std::string data;
-  if (append_indexed_png(frame, run, data)) {
-    append_image(run, Codec::kPng, data, out, stats);
-    settle(frame, run, false, now);
-    return;
-  }
-  if (lossy && photographic(frame, run)) {
-    photos.push_back(run);
-    return;
-  }
-  for (const ColourPart& part : colour_parts(frame, run, options_.tile)) {
-    data.clear();
-    if (part.indexed) {
-      append_indexed_png(frame, part.rect, data);
-    } else if (lossy) {
-      photos.push_back(part.rect);
-      continue;
-    } else {
-      append_rgb_png(frame, part.rect, data);
-    }
-    append_image(part.rect, Codec::kPng, data, out, stats);
-    settle(frame, part.rect, false, now);
-  }
-}
-
-void FrameEncoder::send_photos(const FrameView& frame, const std::vector<Rect>& regions, const Quality& quality,
-                               TimePoint now, std::vector<std::string>& out, EncodeStats& stats) {
-  std::vector<std::string> data(regions.size());
-  std::vector<char> jpeg(regions.size());
-  std::vector<int> items(regions.size());
-  std::iota(items.begin(), items.end(), 0);
-  for_each(items, [&](int k) {
-    jpeg[k] = append_jpeg(frame, regions[k], quality.jpeg_quality, data[k]);
-    if (!jpeg[k]) append_rgb_png(frame, regions[k], data[k]);
-  });
-  for (size_t k = 0; k < regions.size(); ++k) {
-    append_image(regions[k], jpeg[k] ? Codec::kJpeg : Codec::kPng, data[k], out, stats);
-    settle(frame, regions[k], jpeg[k], now);
-  }
-}
-
 void FrameEncoder::encode_row(const FrameView& frame, int row, const Tiles& t, const Quality& quality, TimePoint now,
-                              std::vector<std::string>& out, EncodeStats& stats, std::vector<Rect>& photos) {
+                              std::vector<std::string>& out, EncodeStats& stats, std::vector<Run>& runs) {
   Rect run;  // what differs in neighbouring non-solid tiles, all refreshes or none
   bool run_lossless = false;
   auto flush = [&] {
     if (run.empty()) return;
-    send_run(frame, run, quality.allow_lossy && !run_lossless, now, out, stats, photos);
+    const bool lossy = quality.allow_lossy && !run_lossless;
+    runs.push_back({run, lossy, lossy && photographic(frame, run)});
     run = {};
   };
   for (size_t i = static_cast<size_t>(row) * columns_; i < static_cast<size_t>(row + 1) * columns_; ++i) {
@@ -293,11 +209,11 @@ EncodeStats FrameEncoder::encode(const FrameView& frame, std::span<const Rect> d
 
   std::vector<std::vector<std::string>> rows(rows_);
   std::vector<EncodeStats> row_stats(rows_);
-  std::vector<std::vector<Rect>> photos(rows_);
-  for_each(t.work, [&](int row) { encode_row(frame, row, t, quality, now, rows[row], row_stats[row], photos[row]); });
-  // Before the rows' images: where a region's rectangle takes in some of
-  // theirs, the lossless pixels are drawn last.
-  send_photos(frame, join_regions(t.work, photos, options_.tile), quality, now, out, stats);
+  std::vector<std::vector<Run>> runs(rows_);
+  for_each(t.work, [&](int row) { encode_row(frame, row, t, quality, now, rows[row], row_stats[row], runs[row]); });
+  // Before the rows' Solids: an image's rectangle may take in some of them,
+  // and they are exact.
+  send_images(frame, t.work, runs, quality, now, out, stats);
   for (int row : t.work) {
     for (auto& m : rows[row]) out.push_back(std::move(m));
     const EncodeStats& s = row_stats[row];

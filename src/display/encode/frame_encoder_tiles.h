@@ -54,4 +54,14 @@ inline bool contains(const Rect& outer, const Rect& inner) {
          inner.y + inner.h <= outer.y + outer.h;
 }
 
+// Whether one image of both rectangles beats two: an image costs about 100
+// bytes before its pixels, and what lies between or beside the two did not
+// change but would be sent again (the strips a dragged window uncovers, one
+// tall and one wide, would make a box of the window's corner).
+inline bool worth_joining(const Rect& run, const Rect& next) {
+  const int64_t apart = int64_t(run.w) * run.h + int64_t(next.w) * next.h;
+  const Rect both = bounding(run, next);
+  return int64_t(both.w) * both.h <= apart + std::max<int64_t>(1024, apart / 4);
+}
+
 }  // namespace oriel::display

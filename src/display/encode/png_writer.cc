@@ -43,62 +43,6 @@ void chunk(std::string& out, const char type[4], const void* data, size_t size) 
   put32be(out, libdeflate_crc32(0, out.data() + start, size + 4));
 }
 
-// Colour (a pixel loaded as a word, masked to R, G, B) -> palette index, up
-// to 256 colours (open addressing). Looked up for every pixel: a colour
-// already seen is one load and one predictable branch, which costs less
-// than remembering the last colour (text alternates too often for that).
-// Reused through clear(), which empties only the slots in use: a new table
-// for each image was 8 kB to fill, for images of a few kB.
-class Palette {
- public:
-  Palette() { slots_.fill({kEmpty, 0}); }
-  void clear() {
-    for (size_t i = 0; i < colours_.size(); ++i) slots_[used_[i]].key = kEmpty;
-    colours_.clear();
-  }
-  // The index of `rgb`, added if new; -1 once there would be more than 256.
-  int index(uint32_t rgb) {
-    size_t slot = (rgb * 2654435761u) >> (32 - kBits);
-    if (slots_[slot].key == rgb) return slots_[slot].value;
-    return probe(rgb, slot);
-  }
-  const std::vector<uint32_t>& colours() const { return colours_; }
-
- private:
-  static constexpr int kBits = 10;
-  static constexpr size_t kSlots = size_t(1) << kBits;
-  static constexpr uint32_t kEmpty = 0xFFFFFFFF;  // never a masked pixel
-  struct Slot {
-    uint32_t key;
-    int value;
-  };
-  int probe(uint32_t rgb, size_t slot) {
-    while (slots_[slot].key != kEmpty) {
-      if (slots_[slot].key == rgb) return slots_[slot].value;
-      slot = (slot + 1) & (kSlots - 1);
-    }
-    if (colours_.size() == 256) return -1;
-    slots_[slot] = {rgb, static_cast<int>(colours_.size())};
-    used_[colours_.size()] = static_cast<uint16_t>(slot);
-    colours_.push_back(rgb);
-    return slots_[slot].value;
-  }
-  std::array<Slot, kSlots> slots_;
-  std::array<uint16_t, 256> used_;  // the slot of each colour
-  std::vector<uint32_t> colours_;
-};
-
-// Adds the colours of `r` to the palette; false once there would be more than 256.
-bool add_colours(const FrameView& f, const Rect& r, Palette& palette) {
-  for (int y = r.y; y < r.y + r.h; ++y) {
-    const uint8_t* p = frame_pixel(f, r.x, y);
-    for (int x = 0; x < r.w; ++x) {
-      if (palette.index(load_pixel(p + x * 4) & kRgbMask) < 0) return false;
-    }
-  }
-  return true;
-}
-
 // Filtered scanlines for an indexed image: filter None, one byte a pixel.
 bool indexed_rows(const FrameView& f, const Rect& r, Palette& palette, std::vector<uint8_t>& raw) {
   raw.resize(size_t(r.h) * (r.w + 1));
@@ -216,6 +160,35 @@ struct JpegError {
 };
 
 }  // namespace
+
+void Palette::truncate(size_t n) {
+  // Newest first: each slot is freed in the state it was taken, so every
+  // probe sequence left is as it was.
+  for (size_t i = colours_.size(); i > n; --i) slots_[used_[i - 1]].key = kEmpty;
+  colours_.resize(std::min(n, colours_.size()));
+}
+
+int Palette::probe(uint32_t rgb, size_t slot) {
+  while (slots_[slot].key != kEmpty) {
+    if (slots_[slot].key == rgb) return slots_[slot].value;
+    slot = (slot + 1) & (kSlots - 1);
+  }
+  if (colours_.size() == 256) return -1;
+  slots_[slot] = {rgb, static_cast<int>(colours_.size())};
+  used_[colours_.size()] = static_cast<uint16_t>(slot);
+  colours_.push_back(rgb);
+  return slots_[slot].value;
+}
+
+bool add_colours(const FrameView& f, const Rect& r, Palette& palette) {
+  for (int y = r.y; y < r.y + r.h; ++y) {
+    const uint8_t* p = frame_pixel(f, r.x, y);
+    for (int x = 0; x < r.w; ++x) {
+      if (palette.index(load_pixel(p + x * 4) & kRgbMask) < 0) return false;
+    }
+  }
+  return true;
+}
 
 bool append_indexed_png(const FrameView& frame, const Rect& r, std::string& out) {
   thread_local std::vector<uint8_t> raw;

@@ -6,6 +6,7 @@
 // photographs and video. Browsers decode all of them natively.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -13,6 +14,45 @@
 #include "oriel/display/frame_encoder.h"
 
 namespace oriel::display {
+
+// Colour (a pixel loaded as a word, masked to R, G, B) -> palette index, up
+// to 256 colours (open addressing). Looked up for every pixel: a colour
+// already seen is one load and one predictable branch, which costs less
+// than remembering the last colour (text alternates too often for that).
+// Reused through clear(), which empties only the slots in use: a new table
+// for each image was 8 kB to fill, for images of a few kB.
+class Palette {
+ public:
+  Palette() { slots_.fill({kEmpty, 0}); }
+  void clear() { truncate(0); }
+  // Forgets every colour added after the first `n`.
+  void truncate(size_t n);
+  // The index of `rgb`, added if new; -1 once there would be more than 256.
+  int index(uint32_t rgb) {
+    size_t slot = (rgb * 2654435761u) >> (32 - kBits);
+    if (slots_[slot].key == rgb) return slots_[slot].value;
+    return probe(rgb, slot);
+  }
+  size_t size() const { return colours_.size(); }
+  const std::vector<uint32_t>& colours() const { return colours_; }
+
+ private:
+  static constexpr int kBits = 10;
+  static constexpr size_t kSlots = size_t(1) << kBits;
+  static constexpr uint32_t kEmpty = 0xFFFFFFFF;  // never a masked pixel
+  struct Slot {
+    uint32_t key;
+    int value;
+  };
+  int probe(uint32_t rgb, size_t slot);
+  std::array<Slot, kSlots> slots_;
+  std::array<uint16_t, 256> used_;  // the slot of each colour, in the order added
+  std::vector<uint32_t> colours_;
+};
+
+// Adds the colours of `r` to `palette`; false once there would be more than
+// 256 (the palette then holds some of them: truncate() to undo).
+bool add_colours(const FrameView& frame, const Rect& r, Palette& palette);
 
 // Each appends an image of `r` (inside `frame`) to `out`. Thread-safe.
 

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 
 #include "test_support.h"
@@ -144,20 +145,30 @@ TEST(EncoderTest, APhotoGoesAsJpegThenLosslessOnceItStaysStill) {
   EXPECT_FALSE(e.refresh_due().has_value());
 }
 
-TEST(EncoderTest, AntiAliasedTextOfManyColoursGoesAsIndexedPngsEvenWhenLossyIsAllowed) {
-  // Text on a flat background, each tile in its own 200 shades: a run of
-  // four tiles has 800 colours, each tile fewer than 256.
-  Frame text(256, 64);
-  for (int y = 0; y < 64; ++y) {
-    for (int x = 0; x < 256; ++x) {
-      const bool ink = y % 16 < 12 && x % 8 < 6 && (x * 7 + y * 3) % 5 < 2;
-      if (ink) {
-        text.set(x, y, uint8_t((x * 5 + y * 11) % 200), uint8_t(x / 64 * 60), 200);
+// Text-like: dots of "glyphs" on a flat dark background, each pixel of ink
+// in the colour ink(x, y) gives.
+template <class Ink>
+Frame text_frame(int w, int h, Ink ink) {
+  Frame f(w, h);
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      if (y % 16 < 12 && x % 8 < 6 && (x * 7 + y * 3) % 5 < 2) {
+        auto [r, g, b] = ink(x, y);
+        f.set(x, y, r, g, b);
       } else {
-        text.set(x, y, 30, 30, 30);
+        f.set(x, y, 30, 30, 30);
       }
     }
   }
+  return f;
+}
+
+TEST(EncoderTest, AntiAliasedTextOfManyColoursGoesAsIndexedPngsEvenWhenLossyIsAllowed) {
+  // Text on a flat background, each tile in its own 200 shades: a run of
+  // four tiles has 800 colours, each tile fewer than 256.
+  Frame text = text_frame(256, 64, [](int x, int y) {
+    return std::array<uint8_t, 3>{uint8_t((x * 5 + y * 11) % 200), uint8_t(x / 64 * 60), 200};
+  });
   FrameEncoder e;
   EncodeStats stats;
   Canvas canvas(256, 64);
@@ -165,6 +176,20 @@ TEST(EncoderTest, AntiAliasedTextOfManyColoursGoesAsIndexedPngsEvenWhenLossyIsAl
   EXPECT_EQ(stats.jpeg, 0);
   EXPECT_GE(stats.png, 2);
   EXPECT_TRUE(canvas.equals(text)) << "indexed PNG is lossless";
+}
+
+TEST(EncoderTest, TextDownTheScreenIsOneImageWithOnePalette) {
+  // Three tile rows of text in 120 shades: one PNG, not one per tile row
+  // each carrying the same palette.
+  Frame text = text_frame(256, 192, [](int x, int y) {
+    return std::array<uint8_t, 3>{uint8_t(100 + (x * 5 + y * 11) % 120), 220, 100};
+  });
+  FrameEncoder e;
+  EncodeStats stats;
+  Canvas canvas(256, 192);
+  for (const auto& m : encode(e, text, {{0, 0, 256, 192}}, &stats)) canvas.apply(m);
+  EXPECT_EQ(stats.png, 1);
+  EXPECT_TRUE(canvas.equals(text));
 }
 
 TEST(EncoderTest, APhotoOverSeveralTileRowsIsOneJpeg) {

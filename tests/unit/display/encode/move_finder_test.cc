@@ -7,6 +7,7 @@
 
 #include "client_screen.h"
 #include "move_finder.h"
+#include "png_writer.h"
 #include "test_support.h"
 
 namespace oriel::display {
@@ -70,6 +71,23 @@ TEST(ClientScreenTest, StoringPartOfARowLeavesItsNeighboursAsTheyWere) {
   after.set(95, 15, 1, 2, 3);
   client.store(after.view(), {95, 15, 1, 1});
   EXPECT_TRUE(client.difference(after.view(), {0, 0, 96, 16}).empty());
+}
+
+TEST(PaletteTest, TruncateForgetsTheNewestColoursAsIfTheyWereNeverAdded) {
+  Palette palette;
+  // Colours 1024 apart share a first slot (the table has 1,024), so they
+  // probe past each other.
+  auto colour = [](int i) { return uint32_t(i) * 1024u; };
+  for (int i = 0; i < 200; ++i) ASSERT_EQ(palette.index(colour(i)), i);
+  palette.truncate(120);
+  EXPECT_EQ(palette.size(), 120u);
+  for (int i = 0; i < 120; ++i) EXPECT_EQ(palette.index(colour(i)), i);
+  EXPECT_EQ(palette.size(), 120u) << "the colours kept are found, not added again";
+  EXPECT_EQ(palette.index(colour(150)), 120) << "a forgotten colour comes back as new";
+  for (int i = 121; i < 256; ++i) ASSERT_EQ(palette.index(colour(1000 + i)), i);
+  EXPECT_EQ(palette.index(colour(5000)), -1) << "at most 256";
+  palette.clear();
+  EXPECT_EQ(palette.index(colour(5000)), 0);
 }
 
 TEST(MoveFinderTest, TheAnchorsVoteForTheOffsetOfAMovedWindow) {

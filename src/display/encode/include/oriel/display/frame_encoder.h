@@ -18,12 +18,13 @@
 // equals the new frame's. What is left is then compared with the browser's
 // pixels, and only the rectangle that differs in each changed tile is sent:
 // a Solid when it has one colour, else merged with its neighbours in the
-// tile row into one image: an indexed PNG (1 to 8 bits a pixel) when they
-// have at most 256 colours, else cut at tile edges into such PNGs where
-// the colours allow (anti-aliased text). What has more colours even in a
-// single tile is, when the quality allows lossy (photographs, video),
-// joined down the screen into regions sent as one JPEG each, else sent as
-// RGB PNG. A region sent as JPEG is sent again losslessly once it has
+// tile row into a run. Runs are joined down and across the screen into
+// regions of at most 256 colours, each an indexed PNG (1 to 8 bits a
+// pixel); a run of more colours is cut at tile edges first (anti-aliased
+// text). When the quality allows lossy, a run that looks like a photograph
+// (or video), and what has more than 256 colours even in one tile, is
+// joined down the screen into regions sent as one JPEG each; else it goes
+// as RGB PNG. A region sent as JPEG is sent again losslessly once it has
 // stayed unchanged for lossless_refresh_after.
 //
 // Not thread-safe: one encoder per display session, used by its thread.
@@ -46,6 +47,7 @@ namespace oriel::display {
 
 class ClientScreen;
 class MoveFinder;
+class Palette;
 struct Move;
 
 // A read-only view of the framebuffer: 4 bytes per pixel, R,G,B,X in memory.
@@ -127,21 +129,34 @@ class FrameEncoder {
   void send_move(const FrameView& frame, const Move& move, Tiles& tiles, std::chrono::steady_clock::time_point now,
                  std::vector<std::string>& out, EncodeStats& stats);
 
-  // One tile row's Solids and PNGs, in order; its parts of many colours are
-  // left in `photos` when lossy is allowed.
+  // A run of neighbouring changed tiles of one tile row, left for images.
+  struct Run {
+    Rect rect;   // what differs in them
+    bool lossy;  // JPEG allowed (not a lossless refresh, and the quality allows)
+    bool photo;  // lossy, and it looks like a photograph: a JPEG if it has more than 256 colours
+  };
+  // One tile row's Solids; what else differs is left in `runs`.
   void encode_row(const FrameView& frame, int row, const Tiles& tiles, const Quality& quality,
                   std::chrono::steady_clock::time_point now, std::vector<std::string>& out, EncodeStats& stats,
-                  std::vector<Rect>& photos);
-  // What differs in a run of neighbouring tiles of one row: one indexed PNG
-  // when it has at most 256 colours; else, when `lossy` and it looks like a
-  // photograph, left in `photos`; else cut where the colours allow
-  // (colour_parts), the parts of more colours left in `photos` when
-  // `lossy`, else sent as RGB PNG.
-  void send_run(const FrameView& frame, const Rect& run, bool lossy, std::chrono::steady_clock::time_point now,
-                std::vector<std::string>& out, EncodeStats& stats, std::vector<Rect>& photos);
-  // One JPEG for each region, encoded in parallel.
-  void send_photos(const FrameView& frame, const std::vector<Rect>& regions, const Quality& quality,
-                   std::chrono::steady_clock::time_point now, std::vector<std::string>& out, EncodeStats& stats);
+                  std::vector<Run>& runs);
+  // frame_encoder_images.cc: the runs of the tile rows `rows` as images,
+  // encoded in parallel: JPEGs of the photographs, then indexed PNGs of
+  // text and UI (join_text), then RGB PNGs of what has too many colours
+  // where lossy is not allowed.
+  void send_images(const FrameView& frame, const std::vector<int>& rows, const std::vector<std::vector<Run>>& runs,
+                   const Quality& quality, std::chrono::steady_clock::time_point now, std::vector<std::string>& out,
+                   EncodeStats& stats);
+  // The runs that are not photographs joined down and across the screen
+  // into regions of at most 256 colours, one indexed PNG each: anti-aliased
+  // text in a few colours has the same shades line after line, and a PNG
+  // palette (up to 768 bytes, never compressed) was a third of what text
+  // cost when every tile row had its own. A run of more colours goes to
+  // `photos` (per tile row) if it is a photograph, else is cut at tile
+  // edges (colour_parts); what has more even in one tile goes to `photos`
+  // when lossy, else to `rgb`.
+  std::vector<Rect> join_text(const FrameView& frame, const std::vector<int>& rows,
+                              const std::vector<std::vector<Run>>& runs, std::vector<std::vector<Rect>>& photos,
+                              std::vector<Rect>& rgb);
   // `r` was sent: the browser has the frame's pixels there.
   void settle(const FrameView& frame, const Rect& r, bool lossy, std::chrono::steady_clock::time_point now);
 
@@ -155,6 +170,7 @@ class FrameEncoder {
   std::vector<std::chrono::steady_clock::time_point> lossy_at_;  // per tile: sent lossy then; epoch: lossless
   std::unique_ptr<ClientScreen> client_;  // what the browser shows
   std::unique_ptr<MoveFinder> moves_;
+  std::vector<std::unique_ptr<Palette>> palettes_;  // join_text's, reused frame after frame
 };
 
 }  // namespace oriel::display

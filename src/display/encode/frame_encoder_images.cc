@@ -1,0 +1,151 @@
+// What is left to send once the copies and Solids are: the tile rows' runs
+// joined into images. Text and UI go as indexed PNGs of regions of at most
+// 256 colours, photographs as one JPEG per region, anything else of many
+// colours as RGB PNG (png_writer.cc).
+#include <algorithm>
+#include <numeric>
+
+#include "frame_encoder_tiles.h"
+#include "oriel/display/frame_encoder.h"
+#include "png_writer.h"
+
+namespace oriel::display {
+namespace {
+
+using TimePoint = std::chrono::steady_clock::time_point;
+
+// Whether a region (down to the tile row above `row`) may take in a
+// rectangle of tile row `row`.
+bool reaches(const Rect& region, int row, int tile) { return region.y + region.h > (row - 1) * tile; }
+
+// Calls fn(r) for each rectangle of `grown` outside `old` (which lies
+// inside it), while fn returns true; whether all did.
+template <class Fn>
+bool each_added(const Rect& grown, const Rect& old, Fn fn) {
+  const Rect parts[] = {
+      {grown.x, grown.y, grown.w, old.y - grown.y},                                   // above
+      {grown.x, old.y + old.h, grown.w, grown.y + grown.h - (old.y + old.h)},         // below
+      {grown.x, old.y, old.x - grown.x, old.h},                                       // left
+      {old.x + old.w, old.y, grown.x + grown.w - (old.x + old.w), old.h},             // right
+  };
+  return std::all_of(std::begin(parts), std::end(parts), [&](const Rect& r) { return r.empty() || fn(r); });
+}
+
+// Many-coloured rectangles (per tile row) joined down the screen into
+// regions, one JPEG each: a photograph is one image, with one set of
+// tables and one Huffman code fitted to all of it.
+std::vector<Rect> join_photos(const std::vector<int>& rows, const std::vector<std::vector<Rect>>& parts, int tile) {
+  std::vector<Rect> regions;
+  for (int row : rows) {
+    for (const Rect& p : parts[row]) {
+      auto joins = [&](const Rect& r) { return reaches(r, row, tile) && worth_joining(r, p); };
+      auto it = std::find_if(regions.begin(), regions.end(), joins);
+      if (it == regions.end()) {
+        regions.push_back(p);
+      } else {
+        *it = bounding(*it, p);
+      }
+    }
+  }
+  return regions;
+}
+
+// One Image message.
+void append_image(const Rect& r, Codec codec, const std::string& data, std::vector<std::string>& out,
+                  EncodeStats& stats) {
+  std::string msg;
+  write_image_header(msg, r, codec, static_cast<uint32_t>(data.size()));
+  msg += data;
+  (codec == Codec::kJpeg ? stats.jpeg : stats.png)++;
+  stats.bytes += msg.size();
+  out.push_back(std::move(msg));
+}
+
+}  // namespace
+
+std::vector<Rect> FrameEncoder::join_text(const FrameView& frame, const std::vector<int>& rows,
+                                          const std::vector<std::vector<Run>>& runs,
+                                          std::vector<std::vector<Rect>>& photos, std::vector<Rect>& rgb) {
+  struct Region {
+    Rect rect;
+    Palette* palette;
+  };
+  std::vector<Region> regions;
+  size_t taken = 0;  // palettes_ in use
+  const int tile = options_.tile;
+  // Joins `r` (of tile row `row`) to a region whose colours it leaves at
+  // most 256, or starts one; false when it has more than 256 alone.
+  auto place = [&](int row, const Rect& r) {
+    for (Region& region : regions) {
+      if (!reaches(region.rect, row, tile) || !worth_joining(region.rect, r)) continue;
+      const Rect grown = bounding(region.rect, r);
+      const size_t before = region.palette->size();
+      if (each_added(grown, region.rect, [&](const Rect& a) { return add_colours(frame, a, *region.palette); })) {
+        region.rect = grown;
+        return true;
+      }
+      region.palette->truncate(before);
+    }
+    if (taken == palettes_.size()) palettes_.push_back(std::make_unique<Palette>());
+    Palette& palette = *palettes_[taken];
+    palette.clear();
+    if (!add_colours(frame, r, palette)) return false;
+    ++taken;
+    regions.push_back({r, &palette});
+    return true;
+  };
+  for (int row : rows) {
+    for (const Run& run : runs[row]) {
+      if (place(row, run.rect)) continue;
+      if (run.photo) {
+        photos[row].push_back(run.rect);
+      } else {
+        for (const ColourPart& part : colour_parts(frame, run.rect, tile)) {
+          // A part of at most 256 colours always finds a place.
+          if (part.indexed && place(row, part.rect)) continue;
+          (run.lossy ? photos[row] : rgb).push_back(part.rect);
+        }
+      }
+    }
+  }
+  std::vector<Rect> rects;
+  for (const Region& region : regions) rects.push_back(region.rect);
+  return rects;
+}
+
+void FrameEncoder::send_images(const FrameView& frame, const std::vector<int>& rows,
+                               const std::vector<std::vector<Run>>& runs, const Quality& quality, TimePoint now,
+                               std::vector<std::string>& out, EncodeStats& stats) {
+  std::vector<std::vector<Rect>> photos(rows_);
+  std::vector<Rect> rgb;
+  const std::vector<Rect> text = join_text(frame, rows, runs, photos, rgb);
+  // JPEGs first: where a region's rectangle takes in pixels of another
+  // image, the lossless ones are drawn last.
+  enum class Kind { kJpeg, kIndexed, kRgb };
+  struct Image {
+    Rect rect;
+    Kind kind;
+    Codec codec = Codec::kPng;
+    std::string data;
+  };
+  std::vector<Image> images;
+  for (const Rect& r : join_photos(rows, photos, options_.tile)) images.push_back({r, Kind::kJpeg});
+  for (const Rect& r : text) images.push_back({r, Kind::kIndexed});
+  for (const Rect& r : rgb) images.push_back({r, Kind::kRgb});
+  std::vector<int> items(images.size());
+  std::iota(items.begin(), items.end(), 0);
+  for_each(items, [&](int k) {
+    Image& image = images[k];
+    if (image.kind == Kind::kJpeg && append_jpeg(frame, image.rect, quality.jpeg_quality, image.data)) {
+      image.codec = Codec::kJpeg;
+    } else if (image.kind != Kind::kIndexed || !append_indexed_png(frame, image.rect, image.data)) {
+      append_rgb_png(frame, image.rect, image.data);
+    }
+  });
+  for (const Image& image : images) {
+    append_image(image.rect, image.codec, image.data, out, stats);
+    settle(frame, image.rect, image.codec == Codec::kJpeg, now);
+  }
+}
+
+}  // namespace oriel::display

@@ -6,7 +6,7 @@
 // screen prints without pause while a display session serves an in-process
 // client that acknowledges at once; the latency the gateway adds (VNC
 // update read -> frame handed to the socket) and the memory of a session:
-// of the first, and of each of three more on the same display.
+// of the first, and of each further one on the same display.
 //   build/bin/display_bench [--frames 60] [--seconds 10] [--only encoder|gateway]
 #include <unistd.h>
 
@@ -233,16 +233,23 @@ void gateway_figures(int seconds) {
                 "p95 %.2f ms, max %.2f ms\n",
                 ms.size(), pct(50), pct(95), pct(100));
     // More sessions on the same display: what each costs once the pool's
-    // threads have their buffers and the code is in memory.
+    // threads have grown their buffers (a few sessions first, so that every
+    // thread has encoded a whole screen) and the code is in memory.
     constexpr int kMore = 3;
     std::vector<std::unique_ptr<BenchSession>> more;
-    for (int i = 0; i < kMore; ++i) more.push_back(std::make_unique<BenchSession>(fmt::format("s-more-{}", i), vnc, pool));
-    std::this_thread::sleep_for(3s);
-    const long anon_more = status_kb("RssAnon");
+    auto open_more = [&] {
+      for (int i = 0; i < kMore; ++i) {
+        more.push_back(std::make_unique<BenchSession>(fmt::format("s-more-{}", more.size()), vnc, pool));
+      }
+      std::this_thread::sleep_for(3s);
+      return status_kb("RssAnon");
+    };
+    const long anon_warm = open_more();
+    const long anon_more = open_more();
     std::printf("  memory, the framebuffer being %d kB: the first session %ld kB (RSS growth; %ld kB anonymous), "
-                "each further session %ld kB (anonymous, the mean of %d)\n",
+                "each further session %ld kB (anonymous, the mean of %d after %d more)\n",
                 kWidth * kHeight * 4 / 1024, rss_during - rss_before, anon_during - anon_before,
-                (anon_more - anon_during) / kMore, kMore);
+                (anon_more - anon_warm) / kMore, kMore, kMore);
   }
   pool.join();
   std::ifstream pid(pidfile);

@@ -4,6 +4,7 @@
 // colours as RGB PNG (png_writer.cc).
 #include <algorithm>
 #include <numeric>
+#include <utility>
 
 #include "frame_encoder_tiles.h"
 #include "oriel/display/frame_encoder.h"
@@ -13,6 +14,10 @@ namespace oriel::display {
 namespace {
 
 using TimePoint = std::chrono::steady_clock::time_point;
+
+// The most pixels a text region grows to: regions enough for the pool's
+// threads to share a whole new screen, and buffers of a bounded size.
+constexpr int64_t kMaxTextRegion = 512 * 512;
 
 // Whether a region (down to the tile row above `row`) may take in a
 // rectangle of tile row `row`.
@@ -50,15 +55,11 @@ std::vector<Rect> join_photos(const std::vector<int>& rows, const std::vector<st
   return regions;
 }
 
-// One Image message.
-void append_image(const Rect& r, Codec codec, const std::string& data, std::vector<std::string>& out,
-                  EncodeStats& stats) {
-  std::string msg;
-  write_image_header(msg, r, codec, static_cast<uint32_t>(data.size()));
-  msg += data;
-  (codec == Codec::kJpeg ? stats.jpeg : stats.png)++;
-  stats.bytes += msg.size();
-  out.push_back(std::move(msg));
+// The bytes of an Image message's header.
+size_t image_header_size() {
+  std::string header;
+  write_image_header(header, {}, Codec::kPng, 0);
+  return header.size();
 }
 
 }  // namespace
@@ -71,14 +72,18 @@ std::vector<Rect> FrameEncoder::join_text(const FrameView& frame, const std::vec
     Palette* palette;
   };
   std::vector<Region> regions;
-  size_t taken = 0;  // palettes_ in use
+  // Palettes for the regions that may still grow, reused: a region that no
+  // longer reaches the tile row being joined gives its palette back.
+  std::vector<Palette*> free;
+  for (auto& p : palettes_) free.push_back(p.get());
   const int tile = options_.tile;
   // Joins `r` (of tile row `row`) to a region whose colours it leaves at
   // most 256, or starts one; false when it has more than 256 alone.
   auto place = [&](int row, const Rect& r) {
     for (Region& region : regions) {
-      if (!reaches(region.rect, row, tile) || !worth_joining(region.rect, r)) continue;
+      if (!region.palette || !worth_joining(region.rect, r)) continue;
       const Rect grown = bounding(region.rect, r);
+      if (int64_t(grown.w) * grown.h > kMaxTextRegion) continue;
       const size_t before = region.palette->size();
       if (each_added(grown, region.rect, [&](const Rect& a) { return add_colours(frame, a, *region.palette); })) {
         region.rect = grown;
@@ -86,15 +91,21 @@ std::vector<Rect> FrameEncoder::join_text(const FrameView& frame, const std::vec
       }
       region.palette->truncate(before);
     }
-    if (taken == palettes_.size()) palettes_.push_back(std::make_unique<Palette>());
-    Palette& palette = *palettes_[taken];
+    if (free.empty()) {
+      palettes_.push_back(std::make_unique<Palette>());
+      free.push_back(palettes_.back().get());
+    }
+    Palette& palette = *free.back();
     palette.clear();
     if (!add_colours(frame, r, palette)) return false;
-    ++taken;
+    free.pop_back();
     regions.push_back({r, &palette});
     return true;
   };
   for (int row : rows) {
+    for (Region& region : regions) {
+      if (region.palette && !reaches(region.rect, row, tile)) free.push_back(std::exchange(region.palette, nullptr));
+    }
     for (const Run& run : runs[row]) {
       if (place(row, run.rect)) continue;
       if (run.photo) {
@@ -126,7 +137,7 @@ void FrameEncoder::send_images(const FrameView& frame, const std::vector<int>& r
     Rect rect;
     Kind kind;
     Codec codec = Codec::kPng;
-    std::string data;
+    std::string message;
   };
   std::vector<Image> images;
   for (const Rect& r : join_photos(rows, photos, options_.tile)) images.push_back({r, Kind::kJpeg});
@@ -134,17 +145,27 @@ void FrameEncoder::send_images(const FrameView& frame, const std::vector<int>& r
   for (const Rect& r : rgb) images.push_back({r, Kind::kRgb});
   std::vector<int> items(images.size());
   std::iota(items.begin(), items.end(), 0);
+  // Each message whole on the thread that encodes it: the session's thread
+  // only hands them on, and keeps no copy of a large frame in its heap.
+  static const size_t kHeader = image_header_size();
   for_each(items, [&](int k) {
     Image& image = images[k];
-    if (image.kind == Kind::kJpeg && append_jpeg(frame, image.rect, quality.jpeg_quality, image.data)) {
+    std::string& m = image.message;
+    m.assign(kHeader, '\0');
+    if (image.kind == Kind::kJpeg && append_jpeg(frame, image.rect, quality.jpeg_quality, m)) {
       image.codec = Codec::kJpeg;
-    } else if (image.kind != Kind::kIndexed || !append_indexed_png(frame, image.rect, image.data)) {
-      append_rgb_png(frame, image.rect, image.data);
+    } else if (image.kind != Kind::kIndexed || !append_indexed_png(frame, image.rect, m)) {
+      append_rgb_png(frame, image.rect, m);
     }
+    std::string header;
+    write_image_header(header, image.rect, image.codec, static_cast<uint32_t>(m.size() - kHeader));
+    m.replace(0, kHeader, header);
   });
-  for (const Image& image : images) {
-    append_image(image.rect, image.codec, image.data, out, stats);
+  for (Image& image : images) {
+    (image.codec == Codec::kJpeg ? stats.jpeg : stats.png)++;
+    stats.bytes += image.message.size();
     settle(frame, image.rect, image.codec == Codec::kJpeg, now);
+    out.push_back(std::move(image.message));
   }
 }
 

@@ -217,7 +217,7 @@ EncodeStats FrameEncoder::encode(const FrameView& frame, std::span<const Rect> d
   for (int row : t.work) {
     for (auto& m : rows[row]) out.push_back(std::move(m));
     const EncodeStats& s = row_stats[row];
-    stats.bytes += s.bytes, stats.solid += s.solid, stats.png += s.png, stats.jpeg += s.jpeg;
+    stats.bytes += s.bytes, stats.solid += s.solid;  // a row sends only Solids
   }
   // Every tile looked at is now on the browser as it is in the frame.
   for (size_t i = 0; i < hashes_.size(); ++i) {

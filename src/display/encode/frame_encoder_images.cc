@@ -145,8 +145,8 @@ void FrameEncoder::send_images(const FrameView& frame, const std::vector<int>& r
   for (const Rect& r : rgb) images.push_back({r, Kind::kRgb});
   std::vector<int> items(images.size());
   std::iota(items.begin(), items.end(), 0);
-  // Each message whole on the thread that encodes it: the session's thread
-  // only hands them on, and keeps no copy of a large frame in its heap.
+  // Each message is assembled on the thread that encodes it, header
+  // included: the caller only moves it on, with no copy.
   static const size_t kHeader = image_header_size();
   for_each(items, [&](int k) {
     Image& image = images[k];

@@ -18,8 +18,8 @@
 namespace oriel::display {
 namespace {
 
-constexpr int kDeflateLevel = 2;
-constexpr int kHuffmanBelow = 80;  // JPEG quality below which Huffman tables are fitted to the image  // libdeflate: fast, and still well ahead of zlib's ratio at level 1
+constexpr int kDeflateLevel = 2;  // libdeflate: fast, and still well ahead of zlib's ratio at level 1
+constexpr int kHuffmanBelow = 80;  // JPEG quality below which Huffman tables are fitted to the image
 
 struct CompressorDeleter {
   void operator()(libdeflate_compressor* c) const { libdeflate_free_compressor(c); }

@@ -64,16 +64,16 @@ void append_rgb_png(const FrameView& frame, const Rect& r, std::string& out);
 // quality 80; false, with nothing appended, if libjpeg fails.
 bool append_jpeg(const FrameView& frame, const Rect& r, int quality, std::string& out);
 
-// `r` cut at multiples of `step` on the screen into parts, left to right:
-// each as wide as it can be with at most 256 colours (indexed), or the
-// slices between those that have more on their own (not indexed).
-// Anti-aliased text in a few colours has some hundreds of colours in a
-// screen-wide run but fewer than 256 in most tiles.
 // Whether `r` looks like a photograph rather than anti-aliased text or UI:
 // fewer than half its pixels (in every fourth row) equal their left
 // neighbour.
 bool photographic(const FrameView& frame, const Rect& r);
 
+// `r` cut at multiples of `step` on the screen into parts, left to right:
+// each as wide as it can be with at most 256 colours (indexed), or the
+// slices between those that have more on their own (not indexed).
+// Anti-aliased text in a few colours has some hundreds of colours in a
+// screen-wide run but fewer than 256 in most tiles.
 struct ColourPart {
   Rect rect;
   bool indexed = false;

@@ -41,7 +41,6 @@ class Migrations {
              size_t parallel);
   ~Migrations();
 
-
   // Starts moving `d` (already stored as migrating to its target).
   void start(const store::DesktopRecord& d);
   // Whether a thread of this controller follows d's migration now.

@@ -40,7 +40,7 @@ bool is_solid(const FrameView& f, const Rect& r) {
 
 FrameEncoder::FrameEncoder(EncoderOptions options)
     : options_(options), client_(std::make_unique<ClientScreen>()), moves_(std::make_unique<MoveFinder>()) {
-  options_.tile = std::clamp(options_.tile, 8, 1024);
+  options_.tile = std::clamp(options_.tile, 8, kMaxTile);
   // The dispatch picks its functions on the first call and does not lock:
   // make that first call once, before any encoder hashes on several threads.
   [[maybe_unused]] static const uint64_t first_hash = XXH3_64bits("", 0);
@@ -68,7 +68,10 @@ Rect FrameEncoder::tile_rect(size_t i) const {
 }
 
 void FrameEncoder::for_each(const std::vector<int>& items, const std::function<void(int)>& fn) {
-  if (!options_.pool || items.size() < 2) {
+  // Even one item goes to the pool: the image writers keep their buffers
+  // per thread (a deflate compressor is most of a megabyte), and the pool's
+  // threads are shared by every session where a session's own is not.
+  if (!options_.pool || items.empty()) {
     for (int item : items) fn(item);
     return;
   }
@@ -84,12 +87,13 @@ void FrameEncoder::for_each(const std::vector<int>& items, const std::function<v
 
 void FrameEncoder::hash_tile(const FrameView& frame, size_t i) {
   Rect t = tile_rect(i);
-  uint64_t* rows = &new_rows_[(i % columns_) * height_];
-  for (int y = t.y; y < t.y + t.h; ++y) {
-    uint64_t h = XXH3_64bits(frame_pixel(frame, t.x, y), static_cast<size_t>(t.w) * 4);
-    rows[y] = h == 0 ? 1 : h;
+  uint64_t full[kMaxTile];  // the tile's hash is of the rows' full hashes
+  uint32_t* rows = &new_rows_[(i % columns_) * height_];
+  for (int y = 0; y < t.h; ++y) {
+    full[y] = XXH3_64bits(frame_pixel(frame, t.x, t.y + y), static_cast<size_t>(t.w) * 4);
+    rows[t.y + y] = std::max<uint32_t>(static_cast<uint32_t>(full[y]), 1);
   }
-  uint64_t h = XXH3_64bits(rows + t.y, static_cast<size_t>(t.h) * sizeof(uint64_t));
+  uint64_t h = XXH3_64bits(full, static_cast<size_t>(t.h) * sizeof(uint64_t));
   tile_hashes_[i] = h == 0 ? 1 : h;
 }
 

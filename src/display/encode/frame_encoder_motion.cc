@@ -47,7 +47,7 @@ class RowIndex {
   explicit RowIndex(int rows) : slots_(std::bit_ceil(static_cast<size_t>(std::max(rows, 1)) * 2)) {}
 
   // Indexes hashes[0, rows); 0 (a row never sent) is left out.
-  void build(const uint64_t* hashes, int rows) {
+  void build(const uint32_t* hashes, int rows) {
     ++stamp_;
     for (int y = 0; y < rows; ++y) {
       if (hashes[y] == 0) continue;
@@ -60,18 +60,18 @@ class RowIndex {
     }
   }
   // The only row with that hash; -1 when none or several.
-  int find(uint64_t hash) {
+  int find(uint32_t hash) {
     const Slot& s = slot(hash);
     return s.stamp == stamp_ ? s.y : -1;
   }
 
  private:
   struct Slot {
-    uint64_t hash = 0;
+    uint32_t hash = 0;
     int y = 0, stamp = 0;
   };
   // The slot holding `hash`, or the empty one where it would go.
-  Slot& slot(uint64_t hash) {
+  Slot& slot(uint32_t hash) {
     size_t i = hash & (slots_.size() - 1);
     while (slots_[i].stamp == stamp_ && slots_[i].hash != hash) i = (i + 1) & (slots_.size() - 1);
     return slots_[i];
@@ -82,8 +82,8 @@ class RowIndex {
 
 // The row hashes of every column band: what the browser has, and the frame.
 struct BandRows {
-  const uint64_t* old_rows;  // band col's rows at old_rows[col * height]
-  const uint64_t* new_rows;
+  const uint32_t* old_rows;  // band col's rows at old_rows[col * height]
+  const uint32_t* new_rows;
   int columns, height;
 };
 
@@ -95,8 +95,8 @@ std::optional<int> scroll_offset(const BandRows& b, const Open& open) {
   std::vector<int> votes(2 * static_cast<size_t>(b.height) + 1, 0);  // offset + height
   RowIndex at(b.height);
   for (int col = 0; col < b.columns; ++col) {
-    const uint64_t* old_rows = b.old_rows + static_cast<size_t>(col) * b.height;
-    const uint64_t* new_rows = b.new_rows + static_cast<size_t>(col) * b.height;
+    const uint32_t* old_rows = b.old_rows + static_cast<size_t>(col) * b.height;
+    const uint32_t* new_rows = b.new_rows + static_cast<size_t>(col) * b.height;
     at.build(old_rows, b.height);
     for (int y = 0; y < b.height; ++y) {
       if (!open(col, y) || new_rows[y] == old_rows[y]) continue;
@@ -114,8 +114,8 @@ std::optional<int> scroll_offset(const BandRows& b, const Open& open) {
 // further down: {first row, length}.
 template <class Open>
 std::pair<int, int> longest_scrolled_run(const BandRows& b, int col, int dy, const Open& open) {
-  const uint64_t* old_rows = b.old_rows + static_cast<size_t>(col) * b.height;
-  const uint64_t* new_rows = b.new_rows + static_cast<size_t>(col) * b.height;
+  const uint32_t* old_rows = b.old_rows + static_cast<size_t>(col) * b.height;
+  const uint32_t* new_rows = b.new_rows + static_cast<size_t>(col) * b.height;
   int run_start = 0, best_start = 0, best_len = 0;
   for (int y = 0; y <= b.height; ++y) {
     bool match = y < b.height && y + dy >= 0 && y + dy < b.height && open(col, y) && new_rows[y] == old_rows[y + dy];

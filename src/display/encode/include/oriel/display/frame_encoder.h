@@ -5,7 +5,8 @@
 // The screen is a grid of tiles (64 x 64 by default). Each row of pixels of
 // each tile column has a 64-bit hash (XXH3), and a tile's hash is the hash
 // of its rows' hashes, so a tile inside the VNC server's damage that did not
-// really change costs nothing. The encoder also keeps a copy of what the
+// really change costs nothing. Half of each row's hash is kept to propose
+// vertical scrolls. The encoder also keeps a copy of what the
 // browser shows (the pixels it was sent, moved as the browser moves them):
 // three quarters of a framebuffer more memory, 3 bytes a pixel.
 //
@@ -70,8 +71,10 @@ struct EncodeStats {
   std::chrono::microseconds elapsed{0};
 };
 
+inline constexpr int kMaxTile = 1024;
+
 struct EncoderOptions {
-  int tile = 64;
+  int tile = 64;  // pixels, 8 to kMaxTile
   boost::asio::thread_pool* pool = nullptr;  // null: encode on the caller's thread
   std::chrono::milliseconds lossless_refresh_after{300};
 };
@@ -165,8 +168,10 @@ class FrameEncoder {
   int columns_ = 0, rows_ = 0;
   std::vector<uint64_t> hashes_;       // per tile, as the client has it; 0: unknown (always sent)
   std::vector<uint64_t> tile_hashes_;  // per tile, of the frame being encoded
-  std::vector<uint64_t> old_rows_;     // per column band and pixel row, as the client has it
-  std::vector<uint64_t> new_rows_;     // the same for the frame being encoded
+  // Per column band and pixel row, the low half of the row's hash (0: never
+  // sent): only to propose scrolls, which the browser's pixels then decide.
+  std::vector<uint32_t> old_rows_;     // as the client has it
+  std::vector<uint32_t> new_rows_;     // the same for the frame being encoded
   std::vector<std::chrono::steady_clock::time_point> lossy_at_;  // per tile: sent lossy then; epoch: lossless
   std::unique_ptr<ClientScreen> client_;  // what the browser shows
   std::unique_ptr<MoveFinder> moves_;

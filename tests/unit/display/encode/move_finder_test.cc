@@ -73,6 +73,20 @@ TEST(ClientScreenTest, StoringPartOfARowLeavesItsNeighboursAsTheyWere) {
   EXPECT_TRUE(client.difference(after.view(), {0, 0, 96, 16}).empty());
 }
 
+TEST(ClientScreenTest, RunsOfEveryWidthAndStartAreStoredExactly) {
+  // Four pixels at a time, then one by one: every split of a run.
+  const Frame before = wallpaper(40, 8);
+  for (int x = 0; x < 5; ++x) {
+    for (int w = 1; w <= 21; ++w) {
+      ClientScreen client = showing(before);
+      Frame after = before;
+      for (int i = x; i < x + w; ++i) after.set(i, 3, uint8_t(7 * i), uint8_t(200 - i), uint8_t(i * i));
+      client.store(after.view(), {x, 3, w, 1});
+      EXPECT_TRUE(client.difference(after.view(), {0, 0, 40, 8}).empty()) << "x " << x << ", width " << w;
+    }
+  }
+}
+
 TEST(PaletteTest, TruncateForgetsTheNewestColoursAsIfTheyWereNeverAdded) {
   Palette palette;
   // Colours 1024 apart share a first slot (the table has 1,024), so they

@@ -5,8 +5,8 @@
 // The screen is a grid of tiles (64 x 64 by default). Each row of pixels of
 // each tile column has a 64-bit hash (XXH3), and a tile's hash is the hash
 // of its rows' hashes, so a tile inside the VNC server's damage that did not
-// really change costs nothing. Half of each row's hash is kept to propose
-// vertical scrolls. The encoder also keeps a copy of what the
+// really change costs nothing. The low 32 bits of each row's hash are kept
+// to propose vertical scrolls. The encoder also keeps a copy of what the
 // browser shows (the pixels it was sent, moved as the browser moves them):
 // three quarters of a framebuffer more memory, 3 bytes a pixel.
 //

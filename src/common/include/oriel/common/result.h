@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -54,6 +55,14 @@ class [[nodiscard]] Error {
   std::string message_;
 };
 
+// Thrown by value() on a Result that holds an error: a caller that skipped
+// ok() is a bug, and the message says which error it skipped.
+class BadResultAccess : public std::logic_error {
+ public:
+  explicit BadResultAccess(const Error& e)
+      : std::logic_error(fmt::format("value() of a failed result: {}: {}", e.code_name(), e.message())) {}
+};
+
 template <typename T>
 class [[nodiscard]] Result {
  public:
@@ -63,9 +72,9 @@ class [[nodiscard]] Result {
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
 
-  T& value() & { return std::get<0>(v_); }
-  const T& value() const& { return std::get<0>(v_); }
-  T&& value() && { return std::get<0>(std::move(v_)); }
+  T& value() & { return expect_value(), std::get<0>(v_); }
+  const T& value() const& { return expect_value(), std::get<0>(v_); }
+  T&& value() && { return expect_value(), std::get<0>(std::move(v_)); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
@@ -75,6 +84,9 @@ class [[nodiscard]] Result {
   Error&& take_error() { return std::get<1>(std::move(v_)); }
 
  private:
+  void expect_value() const {
+    if (!ok()) throw BadResultAccess(error());
+  }
   std::variant<T, Error> v_;
 };
 

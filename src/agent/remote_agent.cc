@@ -181,6 +181,12 @@ Result<MigrationTarget> RemoteAgent::prepare_incoming(const IncomingRequest& req
   return MigrationTarget::from_json(answer["target"]);
 }
 
+Result<void> RemoteAgent::finish_incoming(const std::string& vm_id, std::chrono::milliseconds timeout) {
+  // The answer's snapshot lists the VM once it runs there.
+  TRY(command("POST", "/agent/v1/vms/" + vm_id + "/finish-incoming", {{"timeout_ms", timeout.count()}}));
+  return Ok();
+}
+
 Result<void> RemoteAgent::abort_incoming(const std::string& vm_id) {
   TRY(command("POST", "/agent/v1/vms/" + vm_id + "/abort-incoming", nullptr));
   return Ok();

@@ -170,6 +170,12 @@ Result<Json> vm_action(const AgentApi& api, const Request& r, const std::string&
     auto target = TRY(api.agent.prepare_incoming(request));
     return Json{{"target", target.to_json()}};
   }
+  if (action == "finish-incoming") {
+    auto body = TRY(parse_json(r.body));
+    TRY(json_only_fields(body, {"timeout_ms"}));
+    int64_t timeout_ms = TRY(json_int(body, "timeout_ms", 0, 60'000));
+    return done(api.agent.finish_incoming(id, std::chrono::milliseconds(timeout_ms)));
+  }
   if (action == "abort-incoming") return done(api.agent.abort_incoming(id));
   if (action == "migrate") {
     auto body = TRY(parse_json(r.body));

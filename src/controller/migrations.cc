@@ -13,6 +13,8 @@ namespace oriel::controller {
 namespace {
 
 constexpr auto kPollInterval = std::chrono::milliseconds(100);
+// How long the target may take to report a completed migration as its own.
+constexpr auto kFinishIncoming = std::chrono::seconds(10);
 
 }  // namespace
 
@@ -166,6 +168,16 @@ void Migrations::finish(const std::shared_ptr<Active>& m, const agent::Migration
   const store::DesktopRecord& d = m->desktop;
   bool moved = p.state == agent::MigrationState::kCompleted;
   if (moved) {
+    // The source has let go; the record moves once the target says the VM
+    // runs there. Moved before, a reconciler could look at the target's
+    // last heartbeat, not find the VM in it, and restart it as crashed.
+    auto target = fleet_.agent(m->target);
+    Result<void> there = target ? target->finish_incoming(d.id, kFinishIncoming)
+                                : Result<void>(Error::Unavailable("its agent is not connected"));
+    if (!there.ok()) {
+      spdlog::warn("desktop {}: host {} did not confirm it runs the desktop: {}", d.id, m->target,
+                   there.error().message());
+    }
     spdlog::info("desktop {}: runs on host {} now (downtime {} ms, total {} ms)", d.id, m->target, p.downtime_ms,
                  p.total_time_ms);
     record(d.id, m->target, "");

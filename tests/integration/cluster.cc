@@ -155,6 +155,22 @@ void TestCluster::kill_host(int i) {
   }
 }
 
+std::string TestCluster::log_tails(int lines) const {
+  auto tail = [lines](const std::string& name, const std::string& path) {
+    std::string text = read_file(path);
+    size_t at = text.size();
+    for (int n = 0; n <= lines && at != std::string::npos && at > 0; ++n) at = text.rfind('\n', at - 1);
+    size_t from = at == std::string::npos ? 0 : at + 1;
+    return "---- " + name + " (" + path + "), last lines:\n" + text.substr(std::min(from, text.size()));
+  };
+  std::string out;
+  for (size_t c = 0; c < controllers_.size(); ++c) {
+    out += tail("controller " + std::to_string(c), controllers_[c]->data_dir() + "/orield.log");
+  }
+  for (int i = 0; i < hosts(); ++i) out += tail("agent " + host_name(i), agents_[i].data_dir + "/orield.log");
+  return out;
+}
+
 void TestCluster::cut(int i) { net("cut", host_name(i)); }
 void TestCluster::heal(int i) { net("heal", host_name(i)); }
 

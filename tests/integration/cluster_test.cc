@@ -36,6 +36,9 @@ class ClusterTest : public ::testing::Test {
     admin_ = std::make_unique<cli::ApiClient>(cluster_->admin());
     image_ = import_test_guest(*admin_, "fleet-guest");
   }
+  void TearDown() override {
+    if (HasFailure() && cluster_) std::fprintf(stderr, "%s", cluster_->log_tails(40).c_str());
+  }
   std::string host_of(const std::string& desktop) {
     return admin_->get("/api/v1/desktops/" + desktop).value()["host_id"];
   }
@@ -221,6 +224,19 @@ TEST_F(ClusterTest, ALiveMigrationKeepsTheGuestCountingAndItsUserConnected) {
                static_cast<long long>(m["downtime_ms"].get<int64_t>()));
   EXPECT_EQ(cluster_->host_running(desktop), target);
   EXPECT_EQ(cluster_->qemu_pid(source, desktop), -1) << "the source QEMU is gone";
+  // The target's agent says it runs the desktop (the controller asked it
+  // before moving the record); the source has neither VM nor migration in.
+  auto agent_of = [&](int i) {
+    return cli::ApiClient::create("http://" + cluster_->host_address(i) + ":8080", cluster_->token()).value();
+  };
+  auto target_agent = agent_of(target), source_agent = agent_of(source);
+  const std::string finish = "/agent/v1/vms/" + desktop + "/finish-incoming";
+  Reply confirmed = call(target_agent, "POST", finish, {{"timeout_ms", 0}});
+  ASSERT_EQ(confirmed.status, 200) << confirmed.body;
+  EXPECT_EQ(confirmed.json["snapshot"]["vms"][desktop], "running") << confirmed.body;
+  EXPECT_EQ(call(source_agent, "POST", finish, {{"timeout_ms", 0}}).status, 404);
+  EXPECT_EQ(call(target_agent, "POST", finish, {{"timeout_ms", -1}}).status, 400);
+  EXPECT_EQ(call(target_agent, "POST", finish, {{"wait", 1}}).status, 400);
 
   // The same boot counts on at the target, without a gap.
   std::string target_log = cluster_->serial_log_on(target, desktop);

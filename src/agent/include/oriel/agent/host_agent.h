@@ -5,6 +5,7 @@
 // thread-safe; calls may block (a QMP round-trip, qemu-img).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <string>
@@ -83,11 +84,15 @@ class HostAgent {
   // Live migration (migration.h): the target host prepares a QEMU that waits
   // for the VM, the source sends it there; the agents drive the rest
   // themselves. prepare_incoming: Conflict if the VM runs or waits there
-  // already. abort_incoming: gives a prepared target up (Ok if there is
-  // none). migrate: returns once QEMU is under way. migration_progress: the
-  // latest (the last one, once final); NotFound if there was none.
-  // cancel_migration: rolls back and waits for it; Conflict if it completed.
+  // already. finish_incoming: waits until the VM runs there (Ok), or the
+  // migration failed (Unavailable); Timeout if it still waits, Ok if the VM
+  // already ran there. abort_incoming: gives a prepared target up (Ok if
+  // there is none). migrate: returns once QEMU is under way.
+  // migration_progress: the latest (the last one, once final); NotFound if
+  // there was none. cancel_migration: rolls back and waits for it; Conflict
+  // if it completed.
   virtual Result<MigrationTarget> prepare_incoming(const IncomingRequest& request) = 0;
+  virtual Result<void> finish_incoming(const std::string& vm_id, std::chrono::milliseconds timeout) = 0;
   virtual Result<void> abort_incoming(const std::string& vm_id) = 0;
   virtual Result<void> migrate(const std::string& vm_id, const MigrationTarget& target,
                                const MigrationOptions& options = {}) = 0;

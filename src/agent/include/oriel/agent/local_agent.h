@@ -84,7 +84,7 @@ class LocalAgent final : public HostAgent {
   Result<MigrationTarget> prepare_incoming(const IncomingRequest& request) override;
   // Waits until the incoming migration has completed (Ok: the VM runs
   // here) or failed (Unavailable, with why); Timeout if it still waits.
-  Result<void> finish_incoming(const std::string& vm_id, std::chrono::milliseconds timeout);
+  Result<void> finish_incoming(const std::string& vm_id, std::chrono::milliseconds timeout) override;
   // Gives a prepared target up: kills its QEMU quietly and removes what
   // prepare_incoming made, for a source that failed before it connected
   // (the QEMU would wait forever). Ok if there is none; Conflict once the

@@ -55,6 +55,7 @@ class RemoteAgent final : public HostAgent {
   std::map<std::string, VmStatus> vms() override;
   Result<std::string> screenshot_png(const std::string& vm_id) override;
   Result<MigrationTarget> prepare_incoming(const IncomingRequest& request) override;
+  Result<void> finish_incoming(const std::string& vm_id, std::chrono::milliseconds timeout) override;
   Result<void> abort_incoming(const std::string& vm_id) override;
   Result<void> migrate(const std::string& vm_id, const MigrationTarget& target,
                        const MigrationOptions& options = {}) override;

@@ -24,6 +24,12 @@ using std::chrono::milliseconds;
 
 constexpr size_t kMaxDamageRects = 256;  // beyond it, their bounding box
 constexpr size_t kLatencySamples = 1024;
+// Input while the display reconnects (the desktop moved host, or QEMU's
+// VNC server dropped us) waits for it, as long as the gap stays short: a
+// user who types through a migration's freeze loses no keys. Longer, and
+// what they typed blind is dropped rather than delivered late.
+constexpr auto kHoldInputFor = std::chrono::seconds(3);
+constexpr size_t kMaxHeldInput = 1024;
 
 Rect bounding_box(const std::vector<Rect>& rects) {
   int x0 = INT32_MAX, y0 = INT32_MAX, x1 = 0, y1 = 0;
@@ -40,6 +46,12 @@ struct Key {
   uint16_t scancode;
 };
 constexpr Key kCtrlAltDel[] = {{0xffe3, 0x1d}, {0xffe9, 0x38}, {0xffff, 0xe053}};
+
+// Keys, pointer, clipboard and Ctrl-Alt-Del: what goes to the desktop.
+bool for_desktop(const ClientMessage& m) {
+  return std::holds_alternative<KeyEvent>(m) || std::holds_alternative<PointerEvent>(m) ||
+         std::holds_alternative<ClipboardText>(m) || std::holds_alternative<CtrlAltDel>(m);
+}
 
 }  // namespace
 
@@ -139,6 +151,8 @@ class DisplaySession::Worker final : public VncEvents {
   }
   bool take_commands();
   void connect_backend(SteadyClock::time_point now);
+  void to_desktop(const ClientMessage& m);
+  void hold(ClientMessage m, SteadyClock::time_point now);
   void read_backend();
   void maybe_send(SteadyClock::time_point now);
   int poll_timeout_ms(SteadyClock::time_point now) const;
@@ -170,6 +184,7 @@ class DisplaySession::Worker final : public VncEvents {
   std::vector<Rect> damage_;
   SteadyClock::time_point first_damage_at_;
   std::string cursor_, clipboard_;  // messages waiting for the next send
+  std::vector<ClientMessage> held_;  // input for the desktop while it reconnects
   uint32_t sent_ = 0, acked_ = 0;
   SteadyClock::time_point last_ack_;
   SteadyClock::time_point backend_lost_at_ = SteadyClock::now();
@@ -213,6 +228,10 @@ void DisplaySession::Worker::connect_backend(SteadyClock::time_point now) {
   if (client.ok()) {
     vnc_ = std::move(*client);
     spdlog::debug("display {}: connected to {}", target_.session_id, target_.vnc);
+    if (now - backend_lost_at_ <= kHoldInputFor) {
+      for (const ClientMessage& m : held_) to_desktop(m);
+    }
+    held_.clear();
     return;
   }
   if (now - backend_lost_at_ >= timings_.backend_give_up) {
@@ -274,6 +293,37 @@ void DisplaySession::Worker::maybe_send(SteadyClock::time_point now) {
   if (!batch.empty()) sink_->send(std::move(batch));
 }
 
+void DisplaySession::Worker::hold(ClientMessage m, SteadyClock::time_point now) {
+  if (now - backend_lost_at_ > kHoldInputFor) return held_.clear();
+  // Pointer motion without a change of buttons keeps only its latest place.
+  if (auto* p = std::get_if<PointerEvent>(&m); p && !held_.empty()) {
+    if (auto* last = std::get_if<PointerEvent>(&held_.back()); last && last->buttons == p->buttons) {
+      *last = *p;
+      return;
+    }
+  }
+  if (held_.size() < kMaxHeldInput) held_.push_back(std::move(m));
+}
+
+void DisplaySession::Worker::to_desktop(const ClientMessage& message) {
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, KeyEvent>) {
+          vnc_->key(m.keysym, m.scancode, m.down);
+        } else if constexpr (std::is_same_v<T, PointerEvent>) {
+          FrameView f = vnc_->frame();
+          vnc_->pointer(std::min<int>(m.x, f.width - 1), std::min<int>(m.y, f.height - 1), m.buttons);
+        } else if constexpr (std::is_same_v<T, ClipboardText>) {
+          if (target_.policy & kClipboardToDesktop) vnc_->clipboard(m.text);
+        } else if constexpr (std::is_same_v<T, CtrlAltDel>) {
+          for (const auto& k : kCtrlAltDel) vnc_->key(k.keysym, k.scancode, true);
+          for (const auto& k : kCtrlAltDel) vnc_->key(k.keysym, k.scancode, false);
+        }
+      },
+      message);
+}
+
 void DisplaySession::Worker::input(const ClientSink* from, ClientMessage message) {
   if (!sink_ || sink_.get() != from) return;
   if (std::holds_alternative<ClientHello>(message)) {
@@ -289,6 +339,14 @@ void DisplaySession::Worker::input(const ClientSink* from, ClientMessage message
     return;
   }
   if (!hello_) return fail(CloseCode::kProtocolError, "the first message must be ClientHello");
+  if (for_desktop(message)) {
+    if (vnc_) {
+      to_desktop(message);
+    } else {
+      hold(std::move(message), SteadyClock::now());
+    }
+    return;
+  }
   std::visit(
       [&](auto& m) {
         using T = std::decay_t<decltype(m)>;
@@ -306,18 +364,6 @@ void DisplaySession::Worker::input(const ClientSink* from, ClientMessage message
           std::string pong;
           write_pong(pong, m.token);
           sink_->send(std::move(pong));
-        } else if (!vnc_) {
-          return;  // input while the display reconnects is dropped
-        } else if constexpr (std::is_same_v<T, KeyEvent>) {
-          vnc_->key(m.keysym, m.scancode, m.down);
-        } else if constexpr (std::is_same_v<T, PointerEvent>) {
-          FrameView f = vnc_->frame();
-          vnc_->pointer(std::min<int>(m.x, f.width - 1), std::min<int>(m.y, f.height - 1), m.buttons);
-        } else if constexpr (std::is_same_v<T, ClipboardText>) {
-          if (target_.policy & kClipboardToDesktop) vnc_->clipboard(m.text);
-        } else if constexpr (std::is_same_v<T, CtrlAltDel>) {
-          for (const auto& k : kCtrlAltDel) vnc_->key(k.keysym, k.scancode, true);
-          for (const auto& k : kCtrlAltDel) vnc_->key(k.keysym, k.scancode, false);
         }
         // RequestSize: QEMU's standard VGA cannot follow the window; the client scales.
       },

@@ -20,16 +20,28 @@ int kTag;  // its address tags our pointer in the rfbClient
 
 VncClient* self(rfbClient* c) { return static_cast<VncClient*>(rfbClientGetClientData(c, &kTag)); }
 
-// libvncclient logs with printf-style globals; they go to our log.
-void log_debug(const char* format, ...) {
+// libvncclient logs with printf-style globals; they go to our log, its
+// errors (why a connection was lost) where an operator sees them.
+void log_line(spdlog::level::level_enum level, const char* format, va_list args) {
   char line[512];
-  va_list args;
-  va_start(args, format);
   std::vsnprintf(line, sizeof line, format, args);
-  va_end(args);
   std::string_view text(line);
   while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
-  spdlog::debug("vnc: {}", text);
+  spdlog::log(level, "vnc: {}", text);
+}
+
+void log_debug(const char* format, ...) {
+  va_list args;
+  va_start(args, format);
+  log_line(spdlog::level::debug, format, args);
+  va_end(args);
+}
+
+void log_error(const char* format, ...) {
+  va_list args;
+  va_start(args, format);
+  log_line(spdlog::level::info, format, args);
+  va_end(args);
 }
 
 // RFB text is Latin-1 (RFB 7.5.6, 7.6.4); the browser's is UTF-8.
@@ -89,7 +101,7 @@ Result<std::unique_ptr<VncClient>> VncClient::connect(const std::string& address
   static std::once_flag logging;
   std::call_once(logging, [] {
     rfbClientLog = log_debug;
-    rfbClientErr = log_debug;
+    rfbClientErr = log_error;
   });
   rfbClient* c = rfbGetClient(8, 3, 4);  // 32 bpp, bytes R,G,B,X in memory
   if (c == nullptr) return Error::Internal("libvncclient could not allocate a client");

@@ -1,7 +1,7 @@
 // A display session against two real QEMU guests: moving the session's
 // backend from one VNC server to the other (what live migration will do)
 // keeps the client connected, resumes frames after a short freeze, and sends
-// the user's keys to the new QEMU.
+// the user's keys to the new QEMU, including those typed during a short gap.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -9,6 +9,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "display_client.h"
 #include "display_session.h"
@@ -114,6 +115,48 @@ TEST(DisplaySessionTest, MovingTheBackendKeepsTheClientAndItsInput) {
     EXPECT_EQ(read_file(a.serial).find("moved", before_a), std::string::npos);
     session.stop();
   }
+  pool.join();
+}
+
+TEST(DisplaySessionTest, InputDuringAShortReconnectArrivesAndAfterALongOneIsDropped) {
+  TempDir root;
+  Guest a(root.path, "a");
+  ASSERT_TRUE(wait_for_text(a.serial, "ORIEL-GUEST-READY", 60s));
+  boost::asio::thread_pool pool(2);
+  // The session moves to a socket that appears only later (the new host's
+  // QEMU is not listening yet): it retries, and keeps what the user types.
+  const std::string later = root.path + "/later.sock";
+  DisplaySession session({"s-2", "d-2", "waiting", a.vnc}, pool);
+  auto client = std::make_shared<Client>();
+  client->ack = [&session, raw = client.get()](uint32_t f) { session.input(raw, FrameAck{f}); };
+  session.attach(client);
+  session.input(client.get(), ClientHello{1, 1280, 800});
+  ASSERT_TRUE(wait_until([&] { return client->frames() > 0; }, 10s));
+
+  // A gap of a second: the keys arrive once the display is back.
+  session.move_backend(later);
+  size_t before = read_file(a.serial).size();
+  for (const auto& key : key_events("echo kept >/dev/ttyS0\n")) session.input(client.get(), key);
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(read_file(a.serial).find("kept", before), std::string::npos) << "keys went nowhere while it waited";
+  std::filesystem::create_symlink(a.vnc, later);
+  EXPECT_TRUE(wait_for_text(a.serial, "kept", 30s, before)) << read_file(a.serial);
+
+  // A gap of four seconds: what was typed blind is dropped; typing after
+  // it works.
+  std::filesystem::remove(later);
+  session.move_backend(later);
+  before = read_file(a.serial).size();
+  for (const auto& key : key_events("echo stale >/dev/ttyS0\n")) session.input(client.get(), key);
+  std::this_thread::sleep_for(4s);
+  std::filesystem::create_symlink(a.vnc, later);
+  size_t frames = client->frames();
+  ASSERT_TRUE(wait_until([&] { return client->frames() > frames; }, 10s)) << "the display did not come back";
+  for (const auto& key : key_events("echo fresh >/dev/ttyS0\n")) session.input(client.get(), key);
+  EXPECT_TRUE(wait_for_text(a.serial, "fresh", 30s, before)) << read_file(a.serial);
+  EXPECT_EQ(read_file(a.serial).find("stale", before), std::string::npos) << read_file(a.serial);
+  EXPECT_EQ(client->closed, 0);
+  session.stop();
   pool.join();
 }
 

@@ -43,19 +43,53 @@ void chunk(std::string& out, const char type[4], const void* data, size_t size) 
   put32be(out, libdeflate_crc32(0, out.data() + start, size + 4));
 }
 
+// Whether each of the four pixels at `p` equals (in R, G, B) the one
+// before it. Most of text and UI does: runs of background between glyphs.
+bool repeats_left(const uint8_t* p) {
+  constexpr uint64_t kMask = uint64_t(kRgbMask) << 32 | kRgbMask;  // two pixels, either byte order
+  uint64_t pair0, pair1, left0, left1;
+  std::memcpy(&pair0, p, 8);
+  std::memcpy(&pair1, p + 8, 8);
+  std::memcpy(&left0, p - 4, 8);
+  std::memcpy(&left1, p + 4, 8);
+  return (((pair0 ^ left0) | (pair1 ^ left1)) & kMask) == 0;
+}
+
+// The palette index of each of the `w` pixels at `p`, written to `out` if
+// kWrite; false once there would be more than 256 colours. Four pixels that
+// repeat the one before them take its index without a lookup: the lookups
+// were most of the time a region's colours and indices took.
+template <bool kWrite>
+bool index_row(const uint8_t* p, int w, Palette& palette, uint8_t* out) {
+  int last = 0;
+  auto look_up = [&](int x) {
+    last = palette.index(load_pixel(p + x * 4) & kRgbMask);
+    if constexpr (kWrite) out[x] = static_cast<uint8_t>(last);
+    return last >= 0;
+  };
+  if (w <= 0) return true;
+  if (!look_up(0)) return false;
+  int x = 1;
+  for (; x + 4 <= w; x += 4) {
+    if (repeats_left(p + x * 4)) {
+      if constexpr (kWrite) std::memset(out + x, last, 4);
+    } else if (!look_up(x) || !look_up(x + 1) || !look_up(x + 2) || !look_up(x + 3)) {
+      return false;
+    }
+  }
+  for (; x < w; ++x) {
+    if (!look_up(x)) return false;
+  }
+  return true;
+}
+
 // Filtered scanlines for an indexed image: filter None, one byte a pixel.
 bool indexed_rows(const FrameView& f, const Rect& r, Palette& palette, std::vector<uint8_t>& raw) {
   raw.resize(size_t(r.h) * (r.w + 1));
   uint8_t* o = raw.data();
-  for (int y = r.y; y < r.y + r.h; ++y) {
-    *o++ = 0;
-    const uint8_t* p = frame_pixel(f, r.x, y);
-    for (int x = 0; x < r.w; ++x) {
-      int index = palette.index(load_pixel(p + x * 4) & kRgbMask);
-      if (index < 0) return false;
-      o[x] = static_cast<uint8_t>(index);
-    }
-    o += r.w;
+  for (int y = r.y; y < r.y + r.h; ++y, o += r.w + 1) {
+    o[0] = 0;
+    if (!index_row<true>(frame_pixel(f, r.x, y), r.w, palette, o + 1)) return false;
   }
   return true;
 }
@@ -182,10 +216,7 @@ int Palette::probe(uint32_t rgb, size_t slot) {
 
 bool add_colours(const FrameView& f, const Rect& r, Palette& palette) {
   for (int y = r.y; y < r.y + r.h; ++y) {
-    const uint8_t* p = frame_pixel(f, r.x, y);
-    for (int x = 0; x < r.w; ++x) {
-      if (palette.index(load_pixel(p + x * 4) & kRgbMask) < 0) return false;
-    }
+    if (!index_row<false>(frame_pixel(f, r.x, y), r.w, palette, nullptr)) return false;
   }
   return true;
 }

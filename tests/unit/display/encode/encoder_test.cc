@@ -178,6 +178,35 @@ TEST(EncoderTest, AntiAliasedTextOfManyColoursGoesAsIndexedPngsEvenWhenLossyIsAl
   EXPECT_TRUE(canvas.equals(text)) << "indexed PNG is lossless";
 }
 
+TEST(EncoderTest, RunsOfEveryLengthKeepTheirColoursThroughAnIndexedPng) {
+  // Rows of runs 1 to 11 pixels long, starting at every offset, in up to
+  // `colours` colours, the X byte different in every pixel: pixels that
+  // repeat their left neighbour skip the palette, and must still get its
+  // index. With 300 colours a region tops 256 in the middle of a run.
+  for (int colours : {3, 17, 200, 300}) {
+    Frame f(200, 64);
+    uint32_t seed = 7;
+    auto next = [&] { return seed = seed * 1103515245u + 12345u, seed >> 16; };
+    for (int y = 0; y < 64; ++y) {
+      int x = 0;
+      while (x < 200) {
+        int run = 1 + (y + x) % 11;
+        uint32_t c = next() % colours;
+        for (int k = 0; k < run && x < 200; ++k, ++x) {
+          f.set(x, y, uint8_t(c), uint8_t(c >> 8), uint8_t(c * 37));
+          f.at(x, y)[3] = uint8_t(next());
+        }
+      }
+    }
+    FrameEncoder e;
+    EncodeStats stats;
+    Canvas canvas(200, 64);
+    for (const auto& m : encode(e, f, {{0, 0, 200, 64}}, &stats)) canvas.apply(m);
+    EXPECT_TRUE(canvas.equals(f)) << colours << " colours";
+    EXPECT_GE(stats.png, 1) << colours << " colours";
+  }
+}
+
 TEST(EncoderTest, TextDownTheScreenIsOneImageWithOnePalette) {
   // Three tile rows of text in 120 shades: one PNG, not one per tile row
   // each carrying the same palette.

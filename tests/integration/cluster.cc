@@ -155,7 +155,7 @@ void TestCluster::kill_host(int i) {
   }
 }
 
-std::string TestCluster::log_tails(int lines) const {
+std::string TestCluster::log_tails(int lines) {
   auto tail = [lines](const std::string& name, const std::string& path) {
     std::string text = read_file(path);
     size_t at = text.size();
@@ -165,7 +165,8 @@ std::string TestCluster::log_tails(int lines) const {
   };
   std::string out;
   for (size_t c = 0; c < controllers_.size(); ++c) {
-    out += tail("controller " + std::to_string(c), controllers_[c]->data_dir() + "/orield.log");
+    out += tail("controller " + std::to_string(c) + ", " + controllers_[c]->status(),
+                controllers_[c]->data_dir() + "/orield.log");
   }
   for (int i = 0; i < hosts(); ++i) out += tail("agent " + host_name(i), agents_[i].data_dir + "/orield.log");
   return out;

@@ -74,8 +74,9 @@ class TestCluster {
   // The host (index) whose agent runs a QEMU for the desktop now, or -1.
   int host_running(const std::string& desktop_id) const;
   // The last `lines` lines of every controller's and agent's log, for a
-  // failed test to print: its data goes with the cluster.
-  std::string log_tails(int lines) const;
+  // failed test to print (its data goes with the cluster), and whether
+  // each controller still runs.
+  std::string log_tails(int lines);
 
  private:
   struct Agent {

@@ -189,6 +189,17 @@ void Orield::start() {
   if (!up) throw std::runtime_error("orield did not start; log:\n" + read_file(data_dir_ + "/orield.log"));
 }
 
+std::string Orield::status() {
+  if (pid_ <= 0) return "stopped by the test";
+  int status = 0;
+  pid_t got = ::waitpid(pid_, &status, WNOHANG);
+  if (got == 0) return "running";
+  if (got < 0) return "unknown (waitpid failed)";
+  pid_ = -1;
+  if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
+  return "exited with status " + std::to_string(WEXITSTATUS(status));
+}
+
 void Orield::kill9() {
   ::kill(pid_, SIGKILL);
   ::waitpid(pid_, nullptr, 0);

@@ -37,6 +37,8 @@ class Orield {
   void stop();          // SIGTERM and wait
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
+  // "running", or how the process ended (reaped here): for a failed test to say.
+  std::string status();
 
   const std::string& url() const { return url_; }
   const std::string& data_dir() const { return data_dir_; }

@@ -29,6 +29,10 @@ bool is_qemu_for(pid_t pid, const std::string& qmp_socket) {
   return is_qemu && cmdline.find("unix:" + qmp_socket + ",") != std::string::npos;
 }
 
+void kill_qemu(pid_t pid, const std::string& qmp_socket) {
+  if (is_qemu_for(pid, qmp_socket)) ::kill(pid, SIGKILL);
+}
+
 LocalAgent::LocalAgent(ProcessRunner& runner, LocalAgentOptions options)
     : runner_(runner), options_(std::move(options)) {}
 
@@ -121,7 +125,7 @@ void LocalAgent::kill_all() {
   }
   // SIGKILL at once, all together: the point is that no guest writes its
   // disk a moment longer; QMP's orderly quit could take seconds.
-  for (const auto& vm : all) ::kill(vm->pid, SIGKILL);
+  for (const auto& vm : all) kill_qemu(vm->pid, vm->paths.qmp_socket);
   for (const auto& vm : all) {
     if (auto r = kill_vm(vm->spec.id); !r.ok()) spdlog::error("vm {}: {}", vm->spec.id, r.error().message());
   }

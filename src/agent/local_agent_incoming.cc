@@ -244,7 +244,7 @@ bool LocalAgent::incoming_closed(const std::shared_ptr<Vm>& vm) {
   }
   // QEMU exits when the incoming stream fails (QEMU 7.2 has no
   // exit-on-error=false): the source broke off, or died.
-  if (!wait_gone(vm->pid, 2s) && is_qemu_for(vm->pid, vm->paths.qmp_socket)) ::kill(vm->pid, SIGKILL);
+  if (!wait_gone(vm->pid, 2s)) kill_qemu(vm->pid, vm->paths.qmp_socket);
   if (!in) return true;  // discarded already
   std::string why;
   {
@@ -363,7 +363,7 @@ void LocalAgent::settle_migration_leftover(const std::shared_ptr<Vm>& vm, const 
       if (auto it = vms_.find(id); it != vms_.end() && it->second == vm) vms_.erase(it);
     }
     qmp->close();
-    ::kill(vm->pid, SIGKILL);
+    kill_qemu(vm->pid, vm->paths.qmp_socket);
     wait_gone(vm->pid, 5s);
     remove_runtime_files(vm->paths);
     return;

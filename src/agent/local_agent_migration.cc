@@ -327,7 +327,7 @@ asio::awaitable<void> LocalAgent::act(const std::shared_ptr<Outgoing>& m, QmpCli
   }
   if (action == MigrationAction::kKillSource) {
     spdlog::warn("vm {}: the source QEMU did not quit after the migration; killing it", m->vm_id);
-    ::kill(m->vm->pid, SIGKILL);
+    kill_qemu(m->vm->pid, m->vm->paths.qmp_socket);
   }
   for (QmpCall& call : qmp_calls(action, m->target, m->driver, o)) {
     if (action == MigrationAction::kStartRam) m->driver.ram_started = true;

@@ -105,7 +105,7 @@ void LocalAgent::on_closed(const std::string& vm_id) {
   // hung and unmanageable, so it is stopped rather than left behind.
   if (!wait_gone(vm->pid, 2s)) {
     spdlog::warn("vm {}: QMP closed but QEMU (pid {}) still runs; killing it", vm_id, vm->pid);
-    ::kill(vm->pid, SIGKILL);
+    kill_qemu(vm->pid, vm->paths.qmp_socket);
     wait_gone(vm->pid, 2s);
   }
   std::function<void(const std::string&, VmExit)> handler;
@@ -195,7 +195,7 @@ Result<void> LocalAgent::kill_vm(const std::string& vm_id) {
   auto client = qmp_client(vm);
   if (client) (void)client->execute_sync("quit", Json::object(), 2s);
   if (!wait_gone(vm->pid, options_.kill_timeout)) {
-    ::kill(vm->pid, SIGKILL);
+    kill_qemu(vm->pid, vm->paths.qmp_socket);
     if (!wait_gone(vm->pid, 5s)) return Error::Internal(fmt::format("QEMU pid {} survives SIGKILL", vm->pid));
   }
   // Returns only once on_closed has run, so the exit is recorded first.

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -17,6 +19,26 @@ namespace oriel::testing {
 namespace {
 
 using namespace std::chrono_literals;
+
+TEST(LocalAgentTest, KillingAQemuByPidSparesAnotherProcessThatHasThePid) {
+  // A pid outlives its process in the agent's records: once a QEMU has
+  // gone, another process may have its pid. Here: a sleep, and a QEMU
+  // command line that serves another QMP socket.
+  pid_t other = ::fork();
+  if (other == 0) {
+    ::execl("/bin/sleep", "sleep", "30", nullptr);
+    ::_exit(127);
+  }
+  ASSERT_GT(other, 0);
+  agent::kill_qemu(other, "/run/oriel/vms/d-gone/qmp.sock");
+  std::this_thread::sleep_for(100ms);
+  int status = 0;
+  EXPECT_EQ(::waitpid(other, &status, WNOHANG), 0) << "the sleep was killed";
+  EXPECT_FALSE(agent::is_qemu_for(other, "/run/oriel/vms/d-gone/qmp.sock"));
+  ::kill(other, SIGKILL);
+  ::waitpid(other, &status, 0);
+  EXPECT_TRUE(WIFSIGNALED(status));
+}
 
 TEST(LocalAgentTest, AKilledVmsExitIsReportedBeforeItCountsAsAbsent) {
   std::string dir = make_temp_dir("agent");

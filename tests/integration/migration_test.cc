@@ -77,7 +77,7 @@ class MigrationTest : public ::testing::Test {
       (void)h->agent->kill_vm(kVm);
       h->agent->stop();
       pid_t pid = h->qemu_pid();
-      if (agent::is_qemu_for(pid, agent::VmPaths::in(h->run_dir, kVm).qmp_socket)) ::kill(pid, SIGKILL);
+      agent::kill_qemu(pid, agent::VmPaths::in(h->run_dir, kVm).qmp_socket);
     }
     if (!std::getenv("ORIEL_KEEP_TEST_DATA")) fs::remove_all(dir_);
   }

@@ -16,9 +16,10 @@
 namespace oriel::display {
 
 // Colour (a pixel loaded as a word, masked to R, G, B) -> palette index, up
-// to 256 colours (open addressing). Looked up for every pixel: a colour
-// already seen is one load and one predictable branch, which costs less
-// than remembering the last colour (text alternates too often for that).
+// to 256 colours (open addressing). Looked up for every pixel but those in
+// blocks of four that repeat their left neighbour: a colour already seen
+// is one load and one predictable branch, which costs less than comparing
+// each pixel with the last (text alternates too often for that).
 // Reused through clear(), which empties only the slots in use: a new table
 // for each image was 8 kB to fill, for images of a few kB.
 class Palette {

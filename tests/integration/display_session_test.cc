@@ -69,6 +69,20 @@ class Client final : public ClientSink {
   std::atomic<int> closed{0};
 };
 
+// A client of `session` that has said hello and acknowledges every frame.
+std::shared_ptr<Client> attach_client(DisplaySession& session) {
+  auto client = std::make_shared<Client>();
+  client->ack = [&session, raw = client.get()](uint32_t f) { session.input(raw, FrameAck{f}); };
+  session.attach(client);
+  session.input(client.get(), ClientHello{1, 1280, 800});
+  return client;
+}
+
+// Types `text` into the session, as that client's keys.
+void type(DisplaySession& session, const std::shared_ptr<Client>& client, const std::string& text) {
+  for (const auto& key : key_events(text)) session.input(client.get(), key);
+}
+
 // Removes the directory last, after the guests in it are killed.
 struct TempDir {
   std::string path = make_temp_dir("display-session");
@@ -83,10 +97,7 @@ TEST(DisplaySessionTest, MovingTheBackendKeepsTheClientAndItsInput) {
   boost::asio::thread_pool pool(2);
   {
     DisplaySession session({"s-1", "d-1", "moving", a.vnc}, pool);
-    auto client = std::make_shared<Client>();
-    client->ack = [&session, raw = client.get()](uint32_t f) { session.input(raw, FrameAck{f}); };
-    session.attach(client);
-    session.input(client.get(), ClientHello{1, 1280, 800});
+    auto client = attach_client(session);
     ASSERT_TRUE(wait_until([&] { return client->frames() > 0; }, 10s));
 
     auto moved_at = Steady::now();
@@ -110,7 +121,7 @@ TEST(DisplaySessionTest, MovingTheBackendKeepsTheClientAndItsInput) {
 
     // Keys now go to the second guest, not the first.
     size_t before_a = read_file(a.serial).size(), before_b = read_file(b.serial).size();
-    for (const auto& key : key_events("echo moved >/dev/ttyS0\n")) session.input(client.get(), key);
+    type(session, client, "echo moved >/dev/ttyS0\n");
     EXPECT_TRUE(wait_for_text(b.serial, "moved", 30s, before_b)) << read_file(b.serial);
     EXPECT_EQ(read_file(a.serial).find("moved", before_a), std::string::npos);
     session.stop();
@@ -127,16 +138,13 @@ TEST(DisplaySessionTest, InputDuringAShortReconnectArrivesAndAfterALongOneIsDrop
   // QEMU is not listening yet): it retries, and keeps what the user types.
   const std::string later = root.path + "/later.sock";
   DisplaySession session({"s-2", "d-2", "waiting", a.vnc}, pool);
-  auto client = std::make_shared<Client>();
-  client->ack = [&session, raw = client.get()](uint32_t f) { session.input(raw, FrameAck{f}); };
-  session.attach(client);
-  session.input(client.get(), ClientHello{1, 1280, 800});
+  auto client = attach_client(session);
   ASSERT_TRUE(wait_until([&] { return client->frames() > 0; }, 10s));
 
   // A gap of a second: the keys arrive once the display is back.
   session.move_backend(later);
   size_t before = read_file(a.serial).size();
-  for (const auto& key : key_events("echo kept >/dev/ttyS0\n")) session.input(client.get(), key);
+  type(session, client, "echo kept >/dev/ttyS0\n");
   std::this_thread::sleep_for(1s);
   EXPECT_EQ(read_file(a.serial).find("kept", before), std::string::npos) << "keys went nowhere while it waited";
   std::filesystem::create_symlink(a.vnc, later);
@@ -147,12 +155,12 @@ TEST(DisplaySessionTest, InputDuringAShortReconnectArrivesAndAfterALongOneIsDrop
   std::filesystem::remove(later);
   session.move_backend(later);
   before = read_file(a.serial).size();
-  for (const auto& key : key_events("echo stale >/dev/ttyS0\n")) session.input(client.get(), key);
+  type(session, client, "echo stale >/dev/ttyS0\n");
   std::this_thread::sleep_for(4s);
   std::filesystem::create_symlink(a.vnc, later);
   size_t frames = client->frames();
   ASSERT_TRUE(wait_until([&] { return client->frames() > frames; }, 10s)) << "the display did not come back";
-  for (const auto& key : key_events("echo fresh >/dev/ttyS0\n")) session.input(client.get(), key);
+  type(session, client, "echo fresh >/dev/ttyS0\n");
   EXPECT_TRUE(wait_for_text(a.serial, "fresh", 30s, before)) << read_file(a.serial);
   EXPECT_EQ(read_file(a.serial).find("stale", before), std::string::npos) << read_file(a.serial);
   EXPECT_EQ(client->closed, 0);

@@ -2,6 +2,8 @@
 // gateway in one process, SQLite under --data-dir.
 #include <sys/stat.h>
 
+#include <csignal>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
@@ -165,6 +167,12 @@ int main(int argc, char** argv) {
   oriel::OrieldOptions options;
   if (auto code = oriel::parse_orield_options(argc, argv, options)) return *code;
   oriel::init_logging(options.log_level);
+  // A peer that goes away must cost one connection, not the process. Asio
+  // sends with MSG_NOSIGNAL, but libvncclient write()s to its socket: when
+  // a desktop's QEMU quits (a migration, a stop) while a display session
+  // sends it input, that write raised SIGPIPE and ended orield. Ignored, the
+  // write fails with EPIPE and the session reconnects.
+  std::signal(SIGPIPE, SIG_IGN);
   auto result = oriel::run(options);
   if (!result.ok()) {
     spdlog::error("{}", result.error().message());

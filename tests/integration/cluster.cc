@@ -168,7 +168,14 @@ std::string TestCluster::log_tails(int lines) {
     out += tail("controller " + std::to_string(c) + ", " + controllers_[c]->status(),
                 controllers_[c]->data_dir() + "/orield.log");
   }
-  for (int i = 0; i < hosts(); ++i) out += tail("agent " + host_name(i), agents_[i].data_dir + "/orield.log");
+  for (int i = 0; i < hosts(); ++i) {
+    out += tail("agent " + host_name(i), agents_[i].data_dir + "/orield.log");
+    std::error_code ec;
+    for (const auto& vm : fs::directory_iterator(agents_[i].data_dir + "/run/vms", ec)) {
+      std::string serial = vm.path().string() + "/serial.log";
+      if (fs::exists(serial)) out += tail("serial of " + vm.path().filename().string() + " on " + host_name(i), serial);
+    }
+  }
   return out;
 }
 

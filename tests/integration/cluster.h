@@ -73,9 +73,9 @@ class TestCluster {
   pid_t qemu_pid(int i, const std::string& desktop_id) const;
   // The host (index) whose agent runs a QEMU for the desktop now, or -1.
   int host_running(const std::string& desktop_id) const;
-  // The last `lines` lines of every controller's and agent's log, for a
-  // failed test to print (its data goes with the cluster), and whether
-  // each controller still runs.
+  // The last `lines` lines of every controller's and agent's log and of
+  // every guest's serial log, for a failed test to print (its data goes
+  // with the cluster), and whether each controller still runs.
   std::string log_tails(int lines);
 
  private:

@@ -1,5 +1,8 @@
 // kill -9 of orield never stops a desktop; the restarted orield manages it.
 #include <gtest/gtest.h>
+#include <signal.h>
+
+#include <thread>
 
 #include "harness.h"
 
@@ -35,6 +38,17 @@ TEST(RestartTest, KillNineLeavesDesktopsRunningAndTheNextOrieldManagesThem) {
   ASSERT_TRUE(again.post("/api/v1/desktops/" + id + "/actions/stop").ok());
   EXPECT_EQ(wait_for_state(again, "/api/v1/desktops/" + id, {"stopped", "failed"}, 30s)["state"], "stopped");
   EXPECT_TRUE(wait_until([&] { return ::kill(qemu, 0) != 0; }, 5s));
+}
+
+// libvncclient write()s to its socket; when the desktop's QEMU has just quit
+// (a migration, a stop) that write raises SIGPIPE, which used to end orield.
+TEST(RestartTest, ABrokenPipeLeavesOrieldServing) {
+  Orield orield;
+  orield.start();
+  ASSERT_EQ(::kill(orield.pid(), SIGPIPE), 0);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(orield.status(), "running");
+  EXPECT_TRUE(orield.admin().get("/api/v1/desktops").ok());
 }
 
 TEST(RestartTest, ImportInterruptedByKillNineCompletesAfterRestart) {

@@ -45,6 +45,10 @@ int same_prefix(const uint8_t* frame, const uint8_t* client, int n);
 // How many of the last `n` pixels before `frame_end` and `client_end` are.
 int same_suffix(const uint8_t* frame_end, const uint8_t* client_end, int n);
 
+// Whether the SSSE3 code may run where the CPU has it (default yes); off,
+// the portable code does the same work. For tests and benchmarks.
+void allow_client_screen_simd(bool allowed);
+
 // Unmaps a ClientScreen's pixels.
 struct ScreenUnmap {
   size_t bytes = 0;

@@ -5,6 +5,8 @@
 // ones and check that no pixel is trusted to a hash.
 #include <gtest/gtest.h>
 
+#include <utility>
+
 #include "client_screen.h"
 #include "move_finder.h"
 #include "png_writer.h"
@@ -20,6 +22,17 @@ ClientScreen showing(const Frame& f) {
   client.reset(f.width, f.height);
   client.store(f.view(), {0, 0, f.width, f.height});
   return client;
+}
+
+// Runs `body` with the SSSE3 code (where the CPU has it) and with the portable code.
+template <typename Body>
+void with_and_without_simd(Body body) {
+  for (bool simd : {true, false}) {
+    SCOPED_TRACE(simd ? "SSSE3 where available" : "portable");
+    allow_client_screen_simd(simd);
+    body();
+  }
+  allow_client_screen_simd(true);
 }
 
 bool has_candidate(const std::vector<MoveCandidate>& found, int dx, int dy) {
@@ -55,6 +68,35 @@ TEST(ClientScreenTest, TheDifferenceIsTheSmallestRectangleHoldingEveryChange) {
   EXPECT_EQ(client.difference(f.view(), {0, 0, 128, 96}), (Rect{30, 20, 70, 42}));
   EXPECT_EQ(client.difference(f.view(), {64, 0, 64, 64}), (Rect{70, 20, 30, 21}));
   EXPECT_TRUE(client.difference(f.view(), {0, 0, 64, 32}).empty());
+}
+
+// Every run length and start against its neighbours, both code paths: the
+// fast paths move four pixels a step and write past them, so a length one
+// short of a multiple of four would show a spill.
+TEST(ClientScreenTest, RunsOfEveryLengthAreStoredAndComparedExactly) {
+  with_and_without_simd([] {
+    const Frame before = wallpaper(64, 3);
+    for (int x0 = 0; x0 < 6; ++x0) {
+      for (int w = 1; x0 + w <= 64; ++w) {
+        SCOPED_TRACE(testing::Message() << "x " << x0 << " width " << w);
+        ClientScreen client = showing(before);
+        Frame after = before;
+        for (int x = x0; x < x0 + w; ++x) after.set(x, 1, uint8_t(x), 7, uint8_t(w));
+        client.store(after.view(), {x0, 1, w, 1});
+        ASSERT_TRUE(client.difference(after.view(), {0, 0, 64, 3}).empty());
+        // One pixel off anywhere in the run: the difference is exactly it,
+        // found from the left and from the right.
+        for (int off = x0; off < x0 + w; off += std::max(1, w / 7)) {
+          Frame changed = after;
+          changed.at(off, 1)[1] ^= 0x10;
+          ASSERT_EQ(client.difference(changed.view(), {x0, 0, w, 3}), (Rect{off, 1, 1, 1})) << "pixel " << off;
+          EXPECT_EQ(same_prefix(changed.view().data + changed.stride + x0 * 4, std::as_const(client).pixel(x0, 1), w), off - x0);
+          EXPECT_EQ(same_suffix(changed.view().data + changed.stride + (x0 + w) * 4, std::as_const(client).pixel(x0 + w - 1, 1) + 3, w),
+                    x0 + w - 1 - off);
+        }
+      }
+    }
+  });
 }
 
 TEST(ClientScreenTest, StoringPartOfARowLeavesItsNeighboursAsTheyWere) {

@@ -2,11 +2,10 @@
 // gateway in one process, SQLite under --data-dir.
 #include <sys/stat.h>
 
-#include <csignal>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <thread>

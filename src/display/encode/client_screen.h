@@ -46,7 +46,7 @@ int same_prefix(const uint8_t* frame, const uint8_t* client, int n);
 int same_suffix(const uint8_t* frame_end, const uint8_t* client_end, int n);
 
 // Whether the SSSE3 code may run where the CPU has it (default yes); off,
-// the portable code does the same work. For tests and benchmarks.
+// the portable code does the same work. For tests.
 void allow_client_screen_simd(bool allowed);
 
 // Unmaps a ClientScreen's pixels.

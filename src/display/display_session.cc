@@ -3,6 +3,7 @@
 #include "display_session.h"
 
 #include <poll.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -192,6 +193,15 @@ class DisplaySession::Worker final : public VncEvents {
 };
 
 void DisplaySession::Worker::run() {
+  // libvncclient write()s to its socket. Once the desktop's QEMU is gone,
+  // a write must fail with EPIPE (and the session reconnect) rather than
+  // raise SIGPIPE, which would end whatever process hosts the session.
+  // Blocked on this thread only, and never unblocked: a SIGPIPE a write
+  // raises here stays pending on it.
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
   while (take_commands()) {
     auto now = SteadyClock::now();
     if (!vnc_ && now >= next_attempt_) connect_backend(now);

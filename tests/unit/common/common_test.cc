@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <signal.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -74,6 +75,26 @@ TEST(ProcessTest, ChildrenInheritNoDescriptorsBeyondStandardOnes) {
   ::close(fd);
   EXPECT_EQ(r.out.find("57\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("2\n"), std::string::npos) << r.out;
+}
+
+// orield ignores SIGPIPE, and a display session's thread blocks it; a child
+// must start with the defaults, or a pipeline in it would not end when its
+// reader does.
+TEST(ProcessTest, ChildrenStartWithDefaultSignalHandling) {
+  struct sigaction ignore {}, before{};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ignore, &before);
+  sigset_t pipe, old_mask;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  ::pthread_sigmask(SIG_BLOCK, &pipe, &old_mask);
+  SystemProcessRunner runner;
+  auto r = runner.run({"sh", "-c", "grep -E '^Sig(Ign|Blk)' /proc/self/status; kill -PIPE $$; echo survived"}, {});
+  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  ::sigaction(SIGPIPE, &before, nullptr);
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->exit_code, 128 + SIGPIPE) << r->out;
+  EXPECT_EQ(r->out.find("survived"), std::string::npos) << r->out;
 }
 
 TEST(ProcessTest, TimeoutKillsTheChild) {

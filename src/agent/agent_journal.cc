@@ -4,6 +4,9 @@ namespace oriel::agent {
 
 AgentJournal::AgentJournal(LocalAgent& agent, std::string epoch) : agent_(agent), epoch_(std::move(epoch)) {
   agent_.set_exit_handler([this](const std::string& vm_id, VmExit why) { exited(vm_id, why); });
+  // A migration that arrives is no command here: the heartbeat that lists
+  // the VM goes at once, not at the next tick.
+  agent_.set_arrival_handler([this](const std::string&) { changed(); });
 }
 
 void AgentJournal::changed() {

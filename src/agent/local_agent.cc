@@ -56,6 +56,7 @@ void LocalAgent::stop() {
     std::lock_guard lock(mu_);
     vms.swap(vms_);
     on_exit_ = nullptr;  // closing the QMP connections is not an exit
+    on_arrival_ = nullptr;
   }
   for (auto& [id, vm] : vms) {
     if (auto client = qmp_client(vm)) client->close();
@@ -99,6 +100,11 @@ HostReport LocalAgent::report() {
 void LocalAgent::set_exit_handler(std::function<void(const std::string&, VmExit)> handler) {
   std::lock_guard lock(mu_);
   on_exit_ = std::move(handler);
+}
+
+void LocalAgent::set_arrival_handler(std::function<void(const std::string&)> handler) {
+  std::lock_guard lock(mu_);
+  on_arrival_ = std::move(handler);
 }
 
 std::shared_ptr<LocalAgent::Vm> LocalAgent::find(const std::string& vm_id) {

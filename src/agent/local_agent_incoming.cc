@@ -270,6 +270,7 @@ void LocalAgent::on_migration_event(const std::shared_ptr<Vm>& vm, const QmpEven
   std::shared_ptr<Incoming> arrived;
   std::shared_ptr<Outgoing> out;
   std::shared_ptr<QmpClient> qmp;
+  std::function<void(const std::string&)> on_arrival;
   {
     std::lock_guard lock(mu_);
     if (vm->incoming) {
@@ -285,6 +286,7 @@ void LocalAgent::on_migration_event(const std::shared_ptr<Vm>& vm, const QmpEven
         arrived->progress.percent = 100;
         vms_[vm->spec.id] = vm;
         qmp = vm->qmp;
+        on_arrival = on_arrival_;
       }
     } else if (e.name == "MIGRATION" || e.name == "JOB_STATUS_CHANGE" || e.name.starts_with("BLOCK_JOB")) {
       auto it = outgoing_.find(vm->spec.id);
@@ -297,6 +299,7 @@ void LocalAgent::on_migration_event(const std::shared_ptr<Vm>& vm, const QmpEven
   }
   if (arrived) {
     spdlog::info("vm {}: incoming migration completed; the VM runs on this host now", vm->spec.id);
+    if (on_arrival) on_arrival(vm->spec.id);  // first: whoever finish_incoming() wakes finds it done
     migration_changed_.notify_all();
     if (arrived->storage == MigrationStorage::kCopy && qmp) {
       asio::co_spawn(io_, stop_nbd_server(qmp, vm->spec.id), asio::detached);

@@ -59,12 +59,17 @@ struct Host {
   std::unique_ptr<agent::LocalAgent> agent;
   std::mutex mu;
   std::vector<std::pair<std::string, agent::VmExit>> exits;
+  std::vector<std::string> arrivals;  // VMs that came in by migration (the arrival handler)
 
   std::string serial_log() const { return agent::VmPaths::in(run_dir, kVm).serial_log; }
   pid_t qemu_pid() const { return std::atoi(read_file(agent::VmPaths::in(run_dir, kVm).pidfile).c_str()); }
   size_t exit_count() {
     std::lock_guard lock(mu);
     return exits.size();
+  }
+  std::vector<std::string> arrived() {
+    std::lock_guard lock(mu);
+    return arrivals;
   }
 };
 
@@ -104,6 +109,10 @@ class MigrationTest : public ::testing::Test {
     h.agent->set_exit_handler([&h](const std::string& id, agent::VmExit why) {
       std::lock_guard lock(h.mu);
       h.exits.emplace_back(id, why);
+    });
+    h.agent->set_arrival_handler([&h](const std::string& id) {
+      std::lock_guard lock(h.mu);
+      h.arrivals.push_back(id);
     });
   }
 
@@ -172,6 +181,7 @@ TEST_F(MigrationTest, SharedStorageMigrationKeepsTheGuestRunningOnTheTarget) {
   EXPECT_EQ(b_.agent->vm_status(kVm), VmStatus::kAbsent);
   EXPECT_EQ(b_.agent->vms().count(kVm), 0u);
   EXPECT_GT(b_.qemu_pid(), 0);
+  EXPECT_TRUE(b_.arrived().empty());
 
   ASSERT_TRUE(a_.agent->migrate(kVm, *target).ok());
   auto done = a_.agent->wait_for_migration(kVm, 120s);
@@ -192,8 +202,11 @@ TEST_F(MigrationTest, SharedStorageMigrationKeepsTheGuestRunningOnTheTarget) {
   }
   EXPECT_FALSE(fs::exists(agent::VmPaths::in(a_.run_dir, kVm).pidfile));
 
-  // The same boot runs on B: its ticks go on, and it never rebooted.
+  // The same boot runs on B: its ticks go on, and it never rebooted. B
+  // told of the arrival (its journal moves on, so a heartbeat goes at once).
   ASSERT_TRUE(b_.agent->finish_incoming(kVm, 10s).ok());
+  EXPECT_EQ(b_.arrived(), std::vector<std::string>{kVm});
+  EXPECT_TRUE(a_.arrived().empty());
   EXPECT_EQ(b_.agent->vm_status(kVm), VmStatus::kRunning);
   EXPECT_EQ(b_.agent->vms().count(kVm), 1u);
   EXPECT_EQ(b_.agent->migration_progress(kVm)->state, MigrationState::kCompleted);
@@ -237,6 +250,7 @@ TEST_F(MigrationTest, CancelledMigrationLeavesTheGuestRunningOnTheSource) {
   EXPECT_FALSE(fs::exists(agent::VmPaths::in(b_.run_dir, kVm).pidfile));
   EXPECT_EQ(b_.exit_count(), 0u);
   EXPECT_FALSE(b_.agent->finish_incoming(kVm, 1s).ok());
+  EXPECT_TRUE(b_.arrived().empty());
 
   // The source can migrate again, and this time it goes through.
   auto again = b_.agent->prepare_incoming({.spec = spec});
@@ -246,6 +260,7 @@ TEST_F(MigrationTest, CancelledMigrationLeavesTheGuestRunningOnTheSource) {
   ASSERT_TRUE(done.ok());
   EXPECT_EQ(done->state, MigrationState::kCompleted) << done->to_json().dump();
   EXPECT_TRUE(b_.agent->finish_incoming(kVm, 10s).ok());
+  EXPECT_EQ(b_.arrived(), std::vector<std::string>{kVm});
   expect_ticking_on(b_, ticks_in(a_.serial_log()).back());
 }
 
@@ -271,6 +286,7 @@ TEST_F(MigrationTest, TargetThatDiesMidMigrationRollsBack) {
   ASSERT_TRUE(wait_until([&] { return b_.agent->migration_progress(kVm)->state == MigrationState::kFailed; }, 10s));
   EXPECT_EQ(b_.agent->vm_status(kVm), VmStatus::kAbsent);
   EXPECT_EQ(b_.exit_count(), 0u);
+  EXPECT_TRUE(b_.arrived().empty());
 }
 
 TEST_F(MigrationTest, BadTargetsAreCleanErrors) {

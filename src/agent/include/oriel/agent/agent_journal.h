@@ -1,8 +1,9 @@
 // The agent's account of its VMs for a remote controller: a change counter
-// that moves on every command that may change a VM and on every exit, the
-// latest exits with their reasons, and snapshots of both with the current
-// VM statuses. Owned by the agent role next to its LocalAgent; takes over
-// the LocalAgent's exit handler. Thread-safe.
+// that moves on every command that may change a VM, on every exit and on
+// every VM that arrives by migration, the latest exits with their reasons,
+// and snapshots of both with the current VM statuses. Owned by the agent
+// role next to its LocalAgent; takes over the LocalAgent's exit and arrival
+// handlers. Thread-safe.
 #pragma once
 
 #include <deque>

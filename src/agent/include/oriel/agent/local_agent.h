@@ -62,6 +62,9 @@ class LocalAgent final : public HostAgent {
   VmStatus vm_status(const std::string& vm_id) override;
   Result<std::string> screenshot_png(const std::string& vm_id) override;
   void set_exit_handler(std::function<void(const std::string&, VmExit)> handler) override;
+  // Called, outside the agent's lock, when a VM joins this host without a
+  // command doing it: an incoming migration has completed.
+  void set_arrival_handler(std::function<void(const std::string& vm_id)> handler);
 
   std::map<std::string, VmStatus> vms() override;
   // Kills every VM at once: fencing, when this host has lost its controller
@@ -152,6 +155,7 @@ class LocalAgent final : public HostAgent {
   std::condition_variable exited_;                   // signalled when a VM leaves vms_
   std::map<std::string, std::shared_ptr<Vm>> vms_;   // GUARDED_BY(mu_)
   std::function<void(const std::string&, VmExit)> on_exit_;  // GUARDED_BY(mu_)
+  std::function<void(const std::string&)> on_arrival_;       // GUARDED_BY(mu_)
   std::map<std::string, std::shared_ptr<Incoming>> incoming_;  // GUARDED_BY(mu_): targets, by VM id
   std::map<std::string, std::shared_ptr<Outgoing>> outgoing_;  // GUARDED_BY(mu_): sources, by VM id
   std::condition_variable migration_changed_;                  // a migration's state changed

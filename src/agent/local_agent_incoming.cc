@@ -299,7 +299,7 @@ void LocalAgent::on_migration_event(const std::shared_ptr<Vm>& vm, const QmpEven
   }
   if (arrived) {
     spdlog::info("vm {}: incoming migration completed; the VM runs on this host now", vm->spec.id);
-    if (on_arrival) on_arrival(vm->spec.id);  // first: whoever finish_incoming() wakes finds it done
+    if (on_arrival) on_arrival(vm->spec.id);
     migration_changed_.notify_all();
     if (arrived->storage == MigrationStorage::kCopy && qmp) {
       asio::co_spawn(io_, stop_nbd_server(qmp, vm->spec.id), asio::detached);

@@ -205,7 +205,8 @@ TEST_F(MigrationTest, SharedStorageMigrationKeepsTheGuestRunningOnTheTarget) {
   // The same boot runs on B: its ticks go on, and it never rebooted. B
   // told of the arrival (its journal moves on, so a heartbeat goes at once).
   ASSERT_TRUE(b_.agent->finish_incoming(kVm, 10s).ok());
-  EXPECT_EQ(b_.arrived(), std::vector<std::string>{kVm});
+  // (The handler runs just after the state is set: finish_incoming may return first.)
+  EXPECT_TRUE(wait_until([&] { return b_.arrived() == std::vector<std::string>{kVm}; }, 5s));
   EXPECT_TRUE(a_.arrived().empty());
   EXPECT_EQ(b_.agent->vm_status(kVm), VmStatus::kRunning);
   EXPECT_EQ(b_.agent->vms().count(kVm), 1u);
@@ -260,7 +261,7 @@ TEST_F(MigrationTest, CancelledMigrationLeavesTheGuestRunningOnTheSource) {
   ASSERT_TRUE(done.ok());
   EXPECT_EQ(done->state, MigrationState::kCompleted) << done->to_json().dump();
   EXPECT_TRUE(b_.agent->finish_incoming(kVm, 10s).ok());
-  EXPECT_EQ(b_.arrived(), std::vector<std::string>{kVm});
+  EXPECT_TRUE(wait_until([&] { return b_.arrived() == std::vector<std::string>{kVm}; }, 5s));
   expect_ticking_on(b_, ticks_in(a_.serial_log()).back());
 }
 

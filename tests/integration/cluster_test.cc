@@ -192,11 +192,11 @@ TEST_F(ClusterTest, ALiveMigrationKeepsTheGuestCountingAndItsUserConnected) {
   ASSERT_GE(source, 0);
   std::string source_log = cluster_->serial_log_on(source, desktop);
   Ticks ticks;
-  // Past its boot before it moves (kSettledTicks in migration_test.cc says why).
+  // Past its boot before it moves (kSettledTicks).
   ASSERT_TRUE(wait_until(
       [&] {
         add_ticks(source_log, ticks);
-        return !ticks.empty() && ticks.begin()->second.size() >= 20;
+        return !ticks.empty() && ticks.begin()->second.size() >= kSettledTicks;
       },
       90s));
   DisplayClient client(user.display_url);

@@ -28,16 +28,6 @@ namespace fs = std::filesystem;
 
 constexpr const char* kVm = "d-mig";
 
-// Ticks (0.2 s each) the guest prints before a test moves it. QEMU 7.2
-// under TCG now and then corrupts a guest migrated in the first second of
-// its ticking, while its kernel is still loading the display driver and
-// handing the console to it: an oops on the target, or a guest that never
-// ticks again. Measured on bare QEMU, without Oriel, both cores loaded:
-// 7 of 80 guests moved 0-1 s after their first tick broke, none of 30
-// moved 3-4 s after and none of 30 moved 6-7 s after. KVM hosts do not
-// share this; a desktop in use is long past its boot.
-constexpr size_t kSettledTicks = 20;
-
 struct Tick {
   std::string boot;
   int n = 0;

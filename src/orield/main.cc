@@ -166,11 +166,12 @@ int main(int argc, char** argv) {
   oriel::OrieldOptions options;
   if (auto code = oriel::parse_orield_options(argc, argv, options)) return *code;
   oriel::init_logging(options.log_level);
-  // A peer that goes away must cost one connection, not the process. Asio
-  // sends with MSG_NOSIGNAL, but libvncclient write()s to its socket: when
-  // a desktop's QEMU quits (a migration, a stop) while a display session
-  // sends it input, that write raised SIGPIPE and ended orield. Ignored, the
-  // write fails with EPIPE and the session reconnects.
+  // A peer that goes away must cost one connection, not the process: the
+  // write to it fails with EPIPE instead. Asio sends with MSG_NOSIGNAL, and
+  // a display session blocks SIGPIPE on its own thread (libvncclient's
+  // write() once ended orield when a desktop's QEMU quit); this covers
+  // every other writer, such as the log on a pipe whose reader has gone.
+  // Children start with the default again (process.cc).
   std::signal(SIGPIPE, SIG_IGN);
   auto result = oriel::run(options);
   if (!result.ok()) {

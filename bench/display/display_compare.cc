@@ -259,6 +259,9 @@ std::vector<ReplayFigures> oriel_rows(const Sequence& s) {
   rows.back().encoder += " (gateway default)";
   if (s.name != "slideshow") {
     rows.push_back(replay_oriel(s, {.allow_lossy = false}));
+    // As on a link slower than 2 MB/s.
+    rows.push_back(replay_oriel(s, {.allow_lossy = false, .deflate = display::Deflate::kDense}));
+    rows.back().encoder += " (slow link)";
     return rows;
   }
   // Photos: a sweep, to compare at equal quality.

@@ -165,8 +165,9 @@ namespace {
 ReplayFigures replay_once(const Sequence& s, const OrielSettings& settings) {
   ReplayFigures fig;
   fig.encoder = settings.allow_lossy ? "Oriel q" + std::to_string(settings.jpeg_quality) : "Oriel lossless";
+  if (settings.deflate == display::Deflate::kDense) fig.encoder += ", dense";
   display::FrameEncoder encoder(display::EncoderOptions{.pool = nullptr});  // one core
-  display::Quality quality{settings.jpeg_quality, settings.allow_lossy};
+  display::Quality quality{settings.jpeg_quality, settings.allow_lossy, settings.deflate};
   ClientScreen client(s.width, s.height);
   auto now = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
   for (size_t i = 0; i < s.frames.size(); ++i) {

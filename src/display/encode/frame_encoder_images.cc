@@ -154,8 +154,8 @@ void FrameEncoder::send_images(const FrameView& frame, const std::vector<int>& r
     m.assign(kHeader, '\0');
     if (image.kind == Kind::kJpeg && append_jpeg(frame, image.rect, quality.jpeg_quality, m)) {
       image.codec = Codec::kJpeg;
-    } else if (image.kind != Kind::kIndexed || !append_indexed_png(frame, image.rect, m)) {
-      append_rgb_png(frame, image.rect, m);
+    } else if (image.kind != Kind::kIndexed || !append_indexed_png(frame, image.rect, quality.deflate, m)) {
+      append_rgb_png(frame, image.rect, quality.deflate, m);
     }
     std::string header;
     write_image_header(header, image.rect, image.codec, static_cast<uint32_t>(m.size() - kHeader));

@@ -2,6 +2,7 @@
 
 #include "client_screen.h"
 
+#include <isa-l/igzip_lib.h>
 #include <libdeflate.h>
 
 #include <cstdio>  // jpeglib.h uses FILE without including it
@@ -18,16 +19,46 @@
 namespace oriel::display {
 namespace {
 
-constexpr int kDeflateLevel = 2;  // libdeflate: fast, and still well ahead of zlib's ratio at level 1
+constexpr int kDenseLevel = 6;     // libdeflate's default
 constexpr int kHuffmanBelow = 80;  // JPEG quality below which Huffman tables are fitted to the image
 
 struct CompressorDeleter {
   void operator()(libdeflate_compressor* c) const { libdeflate_free_compressor(c); }
 };
 
-libdeflate_compressor* compressor() {
-  thread_local std::unique_ptr<libdeflate_compressor, CompressorDeleter> c(libdeflate_alloc_compressor(kDeflateLevel));
+// Each thread's buffers for its images, made on its first image of that kind.
+libdeflate_compressor* dense_compressor() {
+  thread_local std::unique_ptr<libdeflate_compressor, CompressorDeleter> c(libdeflate_alloc_compressor(kDenseLevel));
   return c.get();
+}
+
+// ISA-L's state for one deflate at level 1: the stream (with its history)
+// and the level's hash table and buffer of matches.
+struct Igzip {
+  isal_zstream stream;
+  std::array<uint8_t, ISAL_DEF_LVL1_DEFAULT> level_buffer;
+};
+
+// `in` as a zlib stream (RFC 1950) into `out`, which has room for any
+// deflate of it; its size.
+size_t deflate(const std::vector<uint8_t>& in, Deflate how, std::vector<uint8_t>& out) {
+  if (how == Deflate::kFast) {
+    thread_local const std::unique_ptr<Igzip> igzip = std::make_unique<Igzip>();
+    isal_zstream& z = igzip->stream;
+    isal_deflate_stateless_init(&z);
+    z.level = 1;
+    z.level_buf = igzip->level_buffer.data();
+    z.level_buf_size = static_cast<uint32_t>(igzip->level_buffer.size());
+    z.gzip_flag = IGZIP_ZLIB;
+    z.end_of_stream = 1;
+    z.next_in = const_cast<uint8_t*>(in.data());
+    z.avail_in = static_cast<uint32_t>(in.size());
+    z.next_out = out.data();
+    z.avail_out = static_cast<uint32_t>(out.size());
+    if (isal_deflate_stateless(&z) == COMP_OK) return z.total_out;
+    // Not expected with room for any deflate; libdeflate always succeeds.
+  }
+  return libdeflate_zlib_compress(dense_compressor(), in.data(), in.size(), out.data(), out.size());
 }
 
 void put32be(std::string& out, uint32_t v) {
@@ -163,7 +194,8 @@ void rgb_rows(const FrameView& f, const Rect& r, std::vector<uint8_t>& raw) {
 
 // The PNG of `raw` (filtered scanlines): indexed with `palette`'s colours at
 // `depth` bits a pixel, or RGB when `palette` is null.
-void append_png(const Rect& r, const std::vector<uint8_t>& raw, const Palette* palette, int depth, std::string& out) {
+void append_png(const Rect& r, const std::vector<uint8_t>& raw, const Palette* palette, int depth, Deflate how,
+                std::string& out) {
   thread_local std::vector<uint8_t> deflated;
   static const char kSignature[] = "\x89PNG\r\n\x1a\n";
   out.append(kSignature, 8);
@@ -178,12 +210,10 @@ void append_png(const Rect& r, const std::vector<uint8_t>& raw, const Palette* p
     for (uint32_t c : palette->colours()) plte.append(reinterpret_cast<const char*>(&c), 3);  // R, G, B as in memory
     chunk(out, "PLTE", plte.data(), plte.size());
   }
-  libdeflate_compressor* c = compressor();
   // Grown, never shrunk: resizing a vector up fills it, which would cost as much as a copy.
-  const size_t bound = libdeflate_zlib_compress_bound(c, raw.size());
+  const size_t bound = libdeflate_zlib_compress_bound(nullptr, raw.size());
   if (deflated.size() < bound) deflated.resize(bound);
-  size_t size = libdeflate_zlib_compress(c, raw.data(), raw.size(), deflated.data(), deflated.size());
-  chunk(out, "IDAT", deflated.data(), size);
+  chunk(out, "IDAT", deflated.data(), deflate(raw, how, deflated));
   chunk(out, "IEND", "", 0);
 }
 
@@ -221,21 +251,21 @@ bool add_colours(const FrameView& f, const Rect& r, Palette& palette) {
   return true;
 }
 
-bool append_indexed_png(const FrameView& frame, const Rect& r, std::string& out) {
+bool append_indexed_png(const FrameView& frame, const Rect& r, Deflate deflate, std::string& out) {
   thread_local std::vector<uint8_t> raw;
   thread_local Palette palette;
   palette.clear();
   if (!indexed_rows(frame, r, palette, raw)) return false;
   const int depth = depth_for(palette.colours().size());
   if (depth < 8) pack_rows(raw, r.w, r.h, depth);
-  append_png(r, raw, &palette, depth, out);
+  append_png(r, raw, &palette, depth, deflate, out);
   return true;
 }
 
-void append_rgb_png(const FrameView& frame, const Rect& r, std::string& out) {
+void append_rgb_png(const FrameView& frame, const Rect& r, Deflate deflate, std::string& out) {
   thread_local std::vector<uint8_t> raw;
   rgb_rows(frame, r, raw);
-  append_png(r, raw, nullptr, 8, out);
+  append_png(r, raw, nullptr, 8, deflate, out);
 }
 
 bool photographic(const FrameView& frame, const Rect& r) {

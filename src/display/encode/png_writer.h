@@ -1,7 +1,8 @@
 // Images written straight from the framebuffer. PNG (RFC 2083): indexed
 // colour with a palette when the region has at most 256 colours (text and
 // UI), packed to 1, 2 or 4 bits a pixel when a few colours allow, else RGB
-// with the Sub filter, deflated by libdeflate at a fast level.
+// with the Sub filter; deflated by ISA-L's igzip (Deflate::kFast) or
+// libdeflate (Deflate::kDense).
 // JPEG (libjpeg-turbo) for a region of many colours when lossy is allowed:
 // photographs and video. Browsers decode all of them natively.
 #pragma once
@@ -58,9 +59,9 @@ bool add_colours(const FrameView& frame, const Rect& r, Palette& palette);
 // Each appends an image of `r` (inside `frame`) to `out`. Thread-safe.
 
 // An indexed PNG; false, with nothing appended, when `r` has more than 256 colours.
-bool append_indexed_png(const FrameView& frame, const Rect& r, std::string& out);
+bool append_indexed_png(const FrameView& frame, const Rect& r, Deflate deflate, std::string& out);
 // An RGB PNG: any number of colours.
-void append_rgb_png(const FrameView& frame, const Rect& r, std::string& out);
+void append_rgb_png(const FrameView& frame, const Rect& r, Deflate deflate, std::string& out);
 // A JPEG at `quality` (1-100), with Huffman tables fitted to the image below
 // quality 80; false, with nothing appended, if libjpeg fails.
 bool append_jpeg(const FrameView& frame, const Rect& r, int quality, std::string& out);

@@ -221,6 +221,30 @@ TEST(EncoderTest, TextDownTheScreenIsOneImageWithOnePalette) {
   EXPECT_TRUE(canvas.equals(text));
 }
 
+TEST(EncoderTest, BothDeflatesGiveTheSamePixelsAndTheDenseOneFewerBytes) {
+  // The bytes of `f` sent whole without lossy, after checking that a PNG
+  // decoder rebuilds it exactly.
+  auto bytes = [](Frame& f, Deflate deflate) {
+    FrameEncoder e;
+    EncodeStats stats;
+    Canvas canvas(f.width, f.height);
+    const Quality quality{.allow_lossy = false, .deflate = deflate};
+    for (const auto& m : encode(e, f, {{0, 0, f.width, f.height}}, &stats, SteadyClock::now(), quality)) canvas.apply(m);
+    EXPECT_GT(stats.png, 0);
+    EXPECT_TRUE(canvas.equals(f)) << f.width << " wide, deflate " << int(deflate);
+    return stats.bytes;
+  };
+  // Text, as indexed PNGs.
+  Frame text = text_frame(512, 192, [](int x, int y) {
+    return std::array<uint8_t, 3>{uint8_t(100 + (x * 5 + y * 11) % 120), 220, 100};
+  });
+  EXPECT_LT(bytes(text, Deflate::kDense), bytes(text, Deflate::kFast));
+  // Noise, which no deflate shrinks, as RGB PNGs: about its own size either way.
+  Frame noise = wallpaper(256, 128);
+  EXPECT_LT(bytes(noise, Deflate::kFast), size_t(256 * 128 * 3) * 102 / 100);
+  EXPECT_LT(bytes(noise, Deflate::kDense), size_t(256 * 128 * 3) * 102 / 100);
+}
+
 TEST(EncoderTest, APhotoOverSeveralTileRowsIsOneJpeg) {
   Frame photo(320, 200);
   for (int y = 0; y < 200; ++y) {
@@ -279,9 +303,10 @@ TEST(EncoderTest, ThePoolGivesTheSameMessagesInTheSameOrder) {
   pool.join();
 }
 
-TEST(EncoderTest, RateControlLowersQualityOnASlowLinkAndRaisesItOnAFastOne) {
+TEST(EncoderTest, RateControlLowersQualityAndDeflatesDenselyOnASlowLinkAndUndoesBothOnAFastOne) {
   RateControl rc;
   EXPECT_EQ(rc.quality().jpeg_quality, 80);  // unmeasured
+  EXPECT_EQ(rc.quality().deflate, Deflate::kFast);
   auto t = SteadyClock::now();
   for (uint32_t f = 1; f <= 20; ++f) {  // 100 kB frames acknowledged after 1 s: 100 kB/s
     rc.on_frame_sent(f, 100'000, t);
@@ -289,6 +314,7 @@ TEST(EncoderTest, RateControlLowersQualityOnASlowLinkAndRaisesItOnAFastOne) {
     rc.on_frame_acked(f, t);
   }
   EXPECT_EQ(rc.quality().jpeg_quality, 40);
+  EXPECT_EQ(rc.quality().deflate, Deflate::kDense);  // the link sets the pace: fewer bytes
   EXPECT_NEAR(rc.bandwidth_bytes_per_s(), 100'000, 5'000);
   for (uint32_t f = 21; f <= 60; ++f) {  // then 100 kB in 10 ms: 10 MB/s
     rc.on_frame_sent(f, 100'000, t);
@@ -296,6 +322,7 @@ TEST(EncoderTest, RateControlLowersQualityOnASlowLinkAndRaisesItOnAFastOne) {
     rc.on_frame_acked(f, t);
   }
   EXPECT_EQ(rc.quality().jpeg_quality, 80);
+  EXPECT_EQ(rc.quality().deflate, Deflate::kFast);
   EXPECT_LE(rc.rtt(), std::chrono::microseconds(10'000 * 2));
 }
 

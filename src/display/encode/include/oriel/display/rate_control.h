@@ -1,6 +1,6 @@
-// Adapts the lossy quality to the link: bandwidth from the bytes of the
-// frames the client acknowledged and the time they took, round-trip time
-// from the fastest recent acknowledgement.
+// Adapts the lossy quality and the deflate to the link: bandwidth from the
+// bytes of the frames the client acknowledged and the time they took,
+// round-trip time from the fastest recent acknowledgement.
 #pragma once
 
 #include <chrono>

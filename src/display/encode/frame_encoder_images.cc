@@ -36,6 +36,14 @@ bool each_added(const Rect& grown, const Rect& old, Fn fn) {
   return std::all_of(std::begin(parts), std::end(parts), [&](const Rect& r) { return r.empty() || fn(r); });
 }
 
+// Calls fn(r) for each rectangle of `r` outside `hole`, while fn returns
+// true; whether all did.
+template <class Fn>
+bool each_outside(const Rect& r, const Rect& hole, Fn fn) {
+  const Rect inside = intersect(r, hole);
+  return inside.empty() ? fn(r) : each_added(r, inside, fn);
+}
+
 // Many-coloured rectangles (per tile row) joined down the screen into
 // regions, one JPEG each: a photograph is one image, with one set of
 // tables and one Huffman code fitted to all of it.
@@ -77,19 +85,27 @@ std::vector<Rect> FrameEncoder::join_text(const FrameView& frame, const std::vec
   std::vector<Palette*> free;
   for (auto& p : palettes_) free.push_back(p.get());
   const int tile = options_.tile;
-  // Joins `r` (of tile row `row`) to a region whose colours it leaves at
-  // most 256, or starts one; false when it has more than 256 alone.
-  auto place = [&](int row, const Rect& r) {
+  ColourSlices colours;  // of the run being placed
+  // Joins `r` (of tile row `row`; colours' slices [first, end)) to a region
+  // whose colours it leaves at most 256, or starts one; false when it has
+  // more than 256 alone. Only the pixels a region takes in besides `r` are
+  // counted here.
+  auto place = [&](int row, const Rect& r, size_t first, size_t end) {
+    auto add_around = [&](const Rect& a, Palette& palette) {
+      return each_outside(a, r, [&](const Rect& part) { return add_colours(frame, part, palette); });
+    };
     for (Region& region : regions) {
       if (!region.palette || !worth_joining(region.rect, r)) continue;
       const Rect grown = bounding(region.rect, r);
       if (int64_t(grown.w) * grown.h > kMaxTextRegion) continue;
-      const size_t before = region.palette->size();
-      if (each_added(grown, region.rect, [&](const Rect& a) { return add_colours(frame, a, *region.palette); })) {
+      Palette& palette = *region.palette;
+      const size_t before = palette.size();
+      if (colours.add_to(palette, first, end) &&
+          each_added(grown, region.rect, [&](const Rect& a) { return add_around(a, palette); })) {
         region.rect = grown;
         return true;
       }
-      region.palette->truncate(before);
+      palette.truncate(before);
     }
     if (free.empty()) {
       palettes_.push_back(std::make_unique<Palette>());
@@ -97,7 +113,7 @@ std::vector<Rect> FrameEncoder::join_text(const FrameView& frame, const std::vec
     }
     Palette& palette = *free.back();
     palette.clear();
-    if (!add_colours(frame, r, palette)) return false;
+    if (!colours.add_to(palette, first, end)) return false;
     free.pop_back();
     regions.push_back({r, &palette});
     return true;
@@ -107,13 +123,14 @@ std::vector<Rect> FrameEncoder::join_text(const FrameView& frame, const std::vec
       if (region.palette && !reaches(region.rect, row, tile)) free.push_back(std::exchange(region.palette, nullptr));
     }
     for (const Run& run : runs[row]) {
-      if (place(row, run.rect)) continue;
+      colours.count(frame, run.rect, tile);
+      if (place(row, run.rect, 0, colours.size())) continue;
       if (run.photo) {
         photos[row].push_back(run.rect);
       } else {
-        for (const ColourPart& part : colour_parts(frame, run.rect, tile)) {
+        for (const ColourSlices::Part& part : colours.parts()) {
           // A part of at most 256 colours always finds a place.
-          if (part.indexed && place(row, part.rect)) continue;
+          if (part.indexed && place(row, part.rect, part.first, part.end)) continue;
           (run.lossy ? photos[row] : rgb).push_back(part.rect);
         }
       }

@@ -278,26 +278,54 @@ bool photographic(const FrameView& frame, const Rect& r) {
   return same * 2 < all;
 }
 
-std::vector<ColourPart> colour_parts(const FrameView& frame, const Rect& r, int step) {
-  std::vector<ColourPart> parts;
-  thread_local Palette palette;  // the colours of parts.back() while it is indexed
-  palette.clear();
+void ColourSlices::count(const FrameView& frame, const Rect& r, int step) {
+  slices_.clear();
+  colours_.clear();
+  auto add_slice = [&](const Rect& slice) {
+    scratch_.clear();
+    const bool many = !add_colours(frame, slice, scratch_);
+    if (!many) colours_.insert(colours_.end(), scratch_.colours().begin(), scratch_.colours().end());
+    slices_.push_back({slice, colours_.size() - (many ? 0 : scratch_.size()), many ? 0 : scratch_.size(), many});
+    return !many;
+  };
+  // Most have at most 256 colours in all: one slice. A palette filled
+  // slice by slice would look every colour up again in each.
+  if (add_slice(r)) return;
+  slices_.clear();
   for (int x = r.x; x < r.x + r.w;) {
     const int end = std::min((x / step + 1) * step, r.x + r.w);
-    const Rect slice{x, r.y, end - x, r.h};
+    add_slice({x, r.y, end - x, r.h});
     x = end;
-    const bool open = !parts.empty() && parts.back().indexed;
-    if (open && add_colours(frame, slice, palette)) {
-      parts.back().rect.w += slice.w;
+  }
+}
+
+bool ColourSlices::add_to(Palette& palette, size_t first, size_t end) const {
+  for (size_t i = first; i < end; ++i) {
+    const Slice& s = slices_[i];
+    if (s.many) return false;
+    for (size_t c = s.first; c < s.first + s.count; ++c) {
+      if (palette.index(colours_[c]) < 0) return false;
+    }
+  }
+  return true;
+}
+
+std::vector<ColourSlices::Part> ColourSlices::parts() {
+  std::vector<Part> parts;
+  for (size_t i = 0; i < slices_.size(); ++i) {
+    const Rect& slice = slices_[i].rect;
+    // scratch_ holds the colours of parts.back() while it is indexed.
+    if (!parts.empty() && parts.back().indexed && add_to(scratch_, i, i + 1)) {
+      parts.back().rect.w += slice.w, parts.back().end = i + 1;
       continue;
     }
-    palette.clear();
-    if (add_colours(frame, slice, palette)) {
-      parts.push_back({slice, true});
+    scratch_.clear();
+    if (add_to(scratch_, i, i + 1)) {
+      parts.push_back({slice, true, i, i + 1});
     } else if (!parts.empty() && !parts.back().indexed) {
-      parts.back().rect.w += slice.w;
+      parts.back().rect.w += slice.w, parts.back().end = i + 1;
     } else {
-      parts.push_back({slice, false});
+      parts.push_back({slice, false, i, i + 1});
     }
   }
   return parts;

@@ -71,15 +71,38 @@ bool append_jpeg(const FrameView& frame, const Rect& r, int quality, std::string
 // neighbour.
 bool photographic(const FrameView& frame, const Rect& r);
 
-// `r` cut at multiples of `step` on the screen into parts, left to right:
-// each as wide as it can be with at most 256 colours (indexed), or the
-// slices between those that have more on their own (not indexed).
+// The colours of a rectangle counted once, in slices cut at multiples of
+// `step` on the screen (tile edges): joining it to a region, or cutting it
+// where its colours allow, is then a matter of palettes, not pixels.
 // Anti-aliased text in a few colours has some hundreds of colours in a
 // screen-wide run but fewer than 256 in most tiles.
-struct ColourPart {
-  Rect rect;
-  bool indexed = false;
+class ColourSlices {
+ public:
+  struct Part {
+    Rect rect;
+    bool indexed = false;
+    size_t first = 0, end = 0;  // its slices
+  };
+  // Counts the slices of `r`.
+  void count(const FrameView& frame, const Rect& r, int step);
+  size_t size() const { return slices_.size(); }
+  // Adds the colours of slices [first, end) to `palette`; false once there
+  // would be more than 256 (the palette then holds some of them).
+  bool add_to(Palette& palette, size_t first, size_t end) const;
+  // The rectangle cut into parts, left to right: each as wide as it can be
+  // with at most 256 colours (indexed), or the slices between those that
+  // have more on their own (not indexed).
+  std::vector<Part> parts();
+
+ private:
+  struct Slice {
+    Rect rect;
+    size_t first = 0, count = 0;  // its colours, in colours_
+    bool many = false;            // more than 256
+  };
+  std::vector<Slice> slices_;
+  std::vector<uint32_t> colours_;
+  Palette scratch_;
 };
-std::vector<ColourPart> colour_parts(const FrameView& frame, const Rect& r, int step);
 
 }  // namespace oriel::display

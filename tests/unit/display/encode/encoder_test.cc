@@ -221,6 +221,30 @@ TEST(EncoderTest, TextDownTheScreenIsOneImageWithOnePalette) {
   EXPECT_TRUE(canvas.equals(text));
 }
 
+TEST(EncoderTest, UnchangedPixelsARegionWouldTakeInCountTowardsItsColours) {
+  // Tile row 0 changes in x 0-63, tile row 1 in x 0-79: one image of both
+  // would take in x 64-79 of tile row 0, unchanged, in 200 colours of its
+  // own. With the 60 of each change that is more than 256: two images.
+  Frame f(256, 128);
+  for (int y = 0; y < 64; ++y) {
+    for (int x = 64; x < 80; ++x) f.set(x, y, uint8_t((x - 64 + 16 * y) % 200), 200, 0);
+  }
+  FrameEncoder e;
+  Canvas canvas(256, 128);
+  const Quality lossless{.allow_lossy = false};
+  for (const auto& m : encode(e, f, {{0, 0, 256, 128}}, nullptr, SteadyClock::now(), lossless)) canvas.apply(m);
+  for (int y = 0; y < 64; ++y) {
+    for (int x = 0; x < 64; ++x) f.set(x, y, uint8_t(1 + (x + 7 * y) % 60), 10, 10);
+  }
+  for (int y = 64; y < 128; ++y) {
+    for (int x = 0; x < 80; ++x) f.set(x, y, uint8_t(1 + (x + 3 * y) % 60), 20, 20);
+  }
+  EncodeStats stats;
+  for (const auto& m : encode(e, f, {{0, 0, 256, 128}}, &stats, SteadyClock::now(), lossless)) canvas.apply(m);
+  EXPECT_EQ(stats.png, 2);
+  EXPECT_TRUE(canvas.equals(f));
+}
+
 TEST(EncoderTest, BothDeflatesGiveTheSamePixelsAndTheDenseOneFewerBytes) {
   // The bytes of `f` sent whole without lossy, after checking that a PNG
   // decoder rebuilds it exactly.

@@ -168,8 +168,10 @@ class FrameEncoder {
   // palette (up to 768 bytes, never compressed) was a third of what text
   // cost when every tile row had its own. A run of more colours goes to
   // `photos` (per tile row) if it is a photograph, else is cut at tile
-  // edges (colour_parts); what has more even in one tile goes to `photos`
-  // when lossy, else to `rgb`.
+  // edges (ColourSlices::parts); what has more even in one tile goes to
+  // `photos` when lossy, else to `rgb`. Each run's pixels are counted once;
+  // joining it to a region adds its colours to the region's palette, and
+  // counts only the pixels the region takes in besides.
   std::vector<Rect> join_text(const FrameView& frame, const std::vector<int>& rows,
                               const std::vector<std::vector<Run>>& runs, std::vector<std::vector<Rect>>& photos,
                               std::vector<Rect>& rgb);

@@ -35,6 +35,31 @@ inline uint32_t load_pixel(const uint8_t* p) {
   return v;
 }
 
+// Whether each of the four pixels at `p` (kPixelBytes each: a framebuffer's
+// or the client's screen's) equals, in R, G and B, the one before it. Most
+// of text and UI does: runs of background between glyphs.
+template <int kPixelBytes>
+inline bool four_repeat_left(const uint8_t* p) {
+  uint64_t a0, a1, b0, b1;
+  if constexpr (kPixelBytes == 4) {
+    constexpr uint64_t kMask = uint64_t(kRgbMask) << 32 | kRgbMask;  // two pixels, either byte order
+    std::memcpy(&a0, p, 8);
+    std::memcpy(&a1, p + 8, 8);
+    std::memcpy(&b0, p - 4, 8);
+    std::memcpy(&b1, p + 4, 8);
+    return (((a0 ^ b0) | (a1 ^ b1)) & kMask) == 0;
+  } else {
+    static_assert(kPixelBytes == 3);
+    // Twelve bytes against the twelve before them, three apart: the last
+    // eight of each overlap the first.
+    std::memcpy(&a0, p, 8);
+    std::memcpy(&a1, p + 4, 8);
+    std::memcpy(&b0, p - 3, 8);
+    std::memcpy(&b1, p + 1, 8);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+  }
+}
+
 inline const uint8_t* frame_pixel(const FrameView& f, int x, int y) {
   return f.data + static_cast<size_t>(y) * f.stride + static_cast<size_t>(x) * 4;
 }

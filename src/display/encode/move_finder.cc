@@ -42,18 +42,27 @@ int bits_for(int64_t scanned) {
   return std::clamp(static_cast<int>(std::bit_width(static_cast<uint64_t>(scanned) / kAnchorBudget)), 1, 32);
 }
 
-// Calls emit(key, x) for each anchor of one row of pixels (`pixel_bytes`
+// Calls emit(key, x) for each anchor of one row of pixels (`kPixelBytes`
 // each) from x0 to x1.
-template <class Emit>
-void row_anchors(const uint8_t* row, int pixel_bytes, int x0, int x1, int bits, Emit emit) {
-  auto at = [row, pixel_bytes](int x) { return load_pixel(row + static_cast<size_t>(x) * pixel_bytes) & kRgbMask; };
+template <int kPixelBytes, class Emit>
+void row_anchors(const uint8_t* row, int x0, int x1, int bits, Emit emit) {
+  auto at = [row](int x) { return load_pixel(row + static_cast<size_t>(x) * kPixelBytes) & kRgbMask; };
   uint64_t h = 0;
   int x = x0;
   for (; x < std::min(x1, x0 + kWindow - 1); ++x) h = (h << 2) + (at(x) + 1) * kMix;
-  // The hash's condition is rare; the edge is tested only where it holds.
-  for (; x < x1; ++x) {
+  while (x < x1) {
+    // Four pixels that each repeat the one before them (the background
+    // between glyphs) hold no anchor: the hash takes their four terms at
+    // once, (c << 6) + (c << 4) + (c << 2) + c.
+    if (x + 4 <= x1 && four_repeat_left<kPixelBytes>(row + static_cast<size_t>(x) * kPixelBytes)) {
+      h = (h << 8) + (at(x) + 1) * kMix * 85;
+      x += 4;
+      continue;
+    }
     h = (h << 2) + (at(x) + 1) * kMix;
+    // The hash's condition is rare; the edge is tested only where it holds.
     if ((h >> (64 - bits)) == 0 && at(x) != at(x - 1)) emit(h, x);
+    ++x;
   }
 }
 
@@ -92,7 +101,12 @@ std::vector<MoveCandidate> MoveFinder::candidates(const FrameView& frame, std::s
 
 void MoveFinder::collect(const uint8_t* row, int pixel_bytes, const Rect& area, int y, int bits,
                          std::vector<Anchor>& out) {
-  row_anchors(row, pixel_bytes, area.x, area.x + area.w, bits, [&](uint64_t key, int x) { out.push_back({key, x, y}); });
+  auto emit = [&](uint64_t key, int x) { out.push_back({key, x, y}); };
+  if (pixel_bytes == 4) {
+    row_anchors<4>(row, area.x, area.x + area.w, bits, emit);
+  } else {
+    row_anchors<kClientPixelBytes>(row, area.x, area.x + area.w, bits, emit);
+  }
 }
 
 void MoveFinder::index_client() {

@@ -57,11 +57,17 @@ class MoveFinder {
   std::vector<MoveCandidate> candidates(const FrameView& frame, std::span<const Rect> frame_areas,
                                         const ClientScreen& client, std::span<const Rect> client_areas);
 
- private:
   struct Anchor {
     uint64_t key;
     int x, y;
   };
+  // Appends the anchors of row y of `area` (`row` is the row's first pixel,
+  // `pixel_bytes` each), whose hashes have their top `bits` clear. Public
+  // for tests.
+  static void collect(const uint8_t* row, int pixel_bytes, const Rect& area, int y, int bits,
+                      std::vector<Anchor>& out);
+
+ private:
   struct Run {  // the browser's anchors with one key: client_[first, first + count)
     uint64_t key = 0;
     int32_t first = 0, count = 0;
@@ -69,8 +75,6 @@ class MoveFinder {
   struct Tally {
     int dx = 0, dy = 0, votes = 0;
   };
-  static void collect(const uint8_t* row, int pixel_bytes, const Rect& area, int y, int bits,
-                      std::vector<Anchor>& out);
   void index_client();
   const Run* find(uint64_t key) const;
   // Calls fn(dx, dy, frame anchor) for each vote.

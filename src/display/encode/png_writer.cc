@@ -74,18 +74,6 @@ void chunk(std::string& out, const char type[4], const void* data, size_t size) 
   put32be(out, libdeflate_crc32(0, out.data() + start, size + 4));
 }
 
-// Whether each of the four pixels at `p` equals (in R, G, B) the one
-// before it. Most of text and UI does: runs of background between glyphs.
-bool repeats_left(const uint8_t* p) {
-  constexpr uint64_t kMask = uint64_t(kRgbMask) << 32 | kRgbMask;  // two pixels, either byte order
-  uint64_t pair0, pair1, left0, left1;
-  std::memcpy(&pair0, p, 8);
-  std::memcpy(&pair1, p + 8, 8);
-  std::memcpy(&left0, p - 4, 8);
-  std::memcpy(&left1, p + 4, 8);
-  return (((pair0 ^ left0) | (pair1 ^ left1)) & kMask) == 0;
-}
-
 // The palette index of each of the `w` pixels at `p`, written to `out` if
 // kWrite; false once there would be more than 256 colours. Four pixels that
 // repeat the one before them take its index without a lookup: the lookups
@@ -102,7 +90,7 @@ bool index_row(const uint8_t* p, int w, Palette& palette, uint8_t* out) {
   if (!look_up(0)) return false;
   int x = 1;
   for (; x + 4 <= w; x += 4) {
-    if (repeats_left(p + x * 4)) {
+    if (four_repeat_left<4>(p + x * 4)) {
       if constexpr (kWrite) std::memset(out + x, last, 4);
     } else if (!look_up(x) || !look_up(x + 1) || !look_up(x + 2) || !look_up(x + 3)) {
       return false;

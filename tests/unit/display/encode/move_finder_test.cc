@@ -146,6 +146,39 @@ TEST(PaletteTest, TruncateForgetsTheNewestColoursAsIfTheyWereNeverAdded) {
   EXPECT_EQ(palette.index(colour(5000)), 0);
 }
 
+TEST(MoveFinderTest, AnAnchorDependsOnlyOnTheContentBeforeIt) {
+  // A row of text: glyph pixels between flat runs of every length, which
+  // the hash takes four pixels at a time where it can.
+  Frame f(1200, 1);
+  uint32_t seed = 11;
+  auto next = [&] { return seed = seed * 1103515245u + 12345u, seed >> 16; };
+  for (int x = 0, run = 1; x < 1200; ++run) {
+    for (int k = 0; k < run % 37 && x < 1200; ++k) f.set(x++, 0, 30, 30, 30);
+    if (x < 1200) f.set(x++, 0, uint8_t(next()), uint8_t(next()), 200);
+  }
+  const ClientScreen client = showing(f);
+  // The anchors from x0 on, in the frame (4 bytes a pixel) or the client's screen (3).
+  auto anchors = [&](bool frame, int x0) {
+    std::vector<MoveFinder::Anchor> out;
+    const uint8_t* row = frame ? f.view().data : client.pixel(0, 0);
+    MoveFinder::collect(row, frame ? 4 : kClientPixelBytes, {x0, 0, 1200 - x0, 1}, 0, 1, out);
+    return out;
+  };
+  const auto all = anchors(true, 0);
+  ASSERT_GT(all.size(), 20u);
+  for (bool frame : {true, false}) {
+    for (int x0 = 0; x0 < 9; ++x0) {
+      // The same keys at the same places, once the hash has seen its 32 pixels.
+      std::vector<std::pair<uint64_t, int>> want, got;
+      for (const auto& a : all) {
+        if (a.x >= x0 + 31) want.push_back({a.key, a.x});
+      }
+      for (const auto& a : anchors(frame, x0)) got.push_back({a.key, a.x});
+      EXPECT_EQ(got, want) << (frame ? "frame" : "client") << " from x " << x0;
+    }
+  }
+}
+
 TEST(MoveFinderTest, TheAnchorsVoteForTheOffsetOfAMovedWindow) {
   const Frame before = desktop_with_window(640, 480, {100, 80, 300, 200});
   const Frame after = desktop_with_window(640, 480, {109, 84, 300, 200});

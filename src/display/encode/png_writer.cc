@@ -41,7 +41,7 @@ struct Igzip {
 
 // `in` as a zlib stream (RFC 1950) into `out`, which has room for any
 // deflate of it; its size.
-size_t deflate(const std::vector<uint8_t>& in, Deflate how, std::vector<uint8_t>& out) {
+size_t zlib_stream(const std::vector<uint8_t>& in, Deflate how, std::vector<uint8_t>& out) {
   if (how == Deflate::kFast) {
     thread_local const std::unique_ptr<Igzip> igzip = std::make_unique<Igzip>();
     isal_zstream& z = igzip->stream;
@@ -201,7 +201,7 @@ void append_png(const Rect& r, const std::vector<uint8_t>& raw, const Palette* p
   // Grown, never shrunk: resizing a vector up fills it, which would cost as much as a copy.
   const size_t bound = libdeflate_zlib_compress_bound(nullptr, raw.size());
   if (deflated.size() < bound) deflated.resize(bound);
-  chunk(out, "IDAT", deflated.data(), deflate(raw, how, deflated));
+  chunk(out, "IDAT", deflated.data(), zlib_stream(raw, how, deflated));
   chunk(out, "IEND", "", 0);
 }
 
@@ -270,10 +270,11 @@ void ColourSlices::count(const FrameView& frame, const Rect& r, int step) {
   slices_.clear();
   colours_.clear();
   auto add_slice = [&](const Rect& slice) {
+    const size_t first = colours_.size();
     scratch_.clear();
     const bool many = !add_colours(frame, slice, scratch_);
     if (!many) colours_.insert(colours_.end(), scratch_.colours().begin(), scratch_.colours().end());
-    slices_.push_back({slice, colours_.size() - (many ? 0 : scratch_.size()), many ? 0 : scratch_.size(), many});
+    slices_.push_back({slice, first, colours_.size() - first, many});
     return !many;
   };
   // Most have at most 256 colours in all: one slice. A palette filled

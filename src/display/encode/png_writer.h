@@ -72,8 +72,9 @@ bool append_jpeg(const FrameView& frame, const Rect& r, int quality, std::string
 bool photographic(const FrameView& frame, const Rect& r);
 
 // The colours of a rectangle counted once, in slices cut at multiples of
-// `step` on the screen (tile edges): joining it to a region, or cutting it
-// where its colours allow, is then a matter of palettes, not pixels.
+// `step` on the screen (tile edges) when it has more than 256 in all:
+// joining it to a region, or cutting it where its colours allow, is then a
+// matter of palettes, not pixels.
 // Anti-aliased text in a few colours has some hundreds of colours in a
 // screen-wide run but fewer than 256 in most tiles.
 class ColourSlices {
@@ -83,7 +84,8 @@ class ColourSlices {
     bool indexed = false;
     size_t first = 0, end = 0;  // its slices
   };
-  // Counts the slices of `r`.
+  // Counts the colours of `r`: one slice when it has at most 256, else
+  // one per step.
   void count(const FrameView& frame, const Rect& r, int step);
   size_t size() const { return slices_.size(); }
   // Adds the colours of slices [first, end) to `palette`; false once there

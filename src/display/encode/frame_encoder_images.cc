@@ -123,7 +123,8 @@ std::vector<Rect> FrameEncoder::join_text(const FrameView& frame, const std::vec
       if (region.palette && !reaches(region.rect, row, tile)) free.push_back(std::exchange(region.palette, nullptr));
     }
     for (const Run& run : runs[row]) {
-      colours.count(frame, run.rect, tile);
+      // A photograph of more than 256 colours goes whole as a JPEG: no slices.
+      colours.count(frame, run.rect, run.photo ? 0 : tile);
       if (place(row, run.rect, 0, colours.size())) continue;
       if (run.photo) {
         photos[row].push_back(run.rect);

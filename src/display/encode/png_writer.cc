@@ -279,7 +279,7 @@ void ColourSlices::count(const FrameView& frame, const Rect& r, int step) {
   };
   // Most have at most 256 colours in all: one slice. A palette filled
   // slice by slice would look every colour up again in each.
-  if (add_slice(r)) return;
+  if (add_slice(r) || step <= 0) return;
   slices_.clear();
   for (int x = r.x; x < r.x + r.w;) {
     const int end = std::min((x / step + 1) * step, r.x + r.w);

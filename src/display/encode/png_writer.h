@@ -84,8 +84,8 @@ class ColourSlices {
     bool indexed = false;
     size_t first = 0, end = 0;  // its slices
   };
-  // Counts the colours of `r`: one slice when it has at most 256, else
-  // one per step.
+  // Counts the colours of `r`: one slice when it has at most 256 (or
+  // `step` is 0), else one per step.
   void count(const FrameView& frame, const Rect& r, int step);
   size_t size() const { return slices_.size(); }
   // Adds the colours of slices [first, end) to `palette`; false once there

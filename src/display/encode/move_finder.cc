@@ -50,7 +50,8 @@ void row_anchors(const uint8_t* row, int x0, int x1, int bits, Emit emit) {
   uint64_t h = 0;
   int x = x0;
   for (; x < std::min(x1, x0 + kWindow - 1); ++x) h = (h << 2) + (at(x) + 1) * kMix;
-  uint32_t left = x > x0 ? at(x - 1) : 0;
+  if (x >= x1) return;  // too short for a whole window
+  uint32_t left = at(x - 1);
   while (x < x1) {
     const uint32_t c = at(x);
     // Four pixels that each repeat the one before them (the background

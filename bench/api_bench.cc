@@ -23,14 +23,14 @@ namespace {
 using bench::ms_since;
 using bench::percentile;
 
-std::string create(cli::ApiClient& api, const std::string& image, const std::string& name, bool start) {
+std::string create(net::ApiClient& api, const std::string& image, const std::string& name, bool start) {
   auto d = api.post("/api/v1/desktops",
                     {{"name", name}, {"image_id", image}, {"vcpus", 1}, {"memory_mb", 256}, {"start", start}});
   if (!d.ok()) throw std::runtime_error(d.error().message());
   return (*d)["id"];
 }
 
-size_t count_in_state(cli::ApiClient& api, const std::string& state) {
+size_t count_in_state(net::ApiClient& api, const std::string& state) {
   auto all = api.get("/api/v1/desktops").value();
   return static_cast<size_t>(std::count_if(all.begin(), all.end(), [&](const Json& d) { return d["state"] == state; }));
 }

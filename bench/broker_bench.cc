@@ -28,7 +28,7 @@
 #include "bench_util.h"
 #include "harness.h"
 #include "oriel/agent/local_agent.h"
-#include "oriel/api/http.h"
+#include "oriel/net/http.h"
 #include "oriel/api/rest.h"
 #include "oriel/common/log.h"
 #include "oriel/controller/controller.h"
@@ -225,13 +225,13 @@ void logoff_all(Broker& b, const std::vector<Answer>& answers, const std::vector
 
 std::vector<Answer> http_storm(Broker& b, const std::vector<StormUser>& users, int threads, double& wall_ms) {
   boost::asio::io_context io;
-  api::Router router;
+  net::Router router;
   api::add_rest_routes(router, b.controller);
-  api::HttpServer server(io, router, 4);  // orield's default --http-workers
+  net::HttpServer server(io, router, 4);  // orield's default --http-workers
   uint16_t port = must(server.listen("127.0.0.1", 0), "listen");
   std::thread io_thread([&] { io.run(); });
   std::string url = fmt::format("http://127.0.0.1:{}", port);
-  thread_local std::unique_ptr<cli::ApiClient> client;
+  thread_local std::unique_ptr<net::ApiClient> client;
   auto answers = storm(
       threads, users.size(),
       [&](size_t i, Answer& a) {
@@ -244,7 +244,7 @@ std::vector<Answer> http_storm(Broker& b, const std::vector<StormUser>& users, i
         a.desktop_id = Json::parse(r->body)["desktop_id"];
       },
       [&] {  // one keep-alive connection per thread, opened before the storm
-        client = std::make_unique<cli::ApiClient>(must(cli::ApiClient::create(url), "client"));
+        client = std::make_unique<net::ApiClient>(must(net::ApiClient::create(url), "client"));
         (void)client->request("GET", "/healthz", "");
       },
       wall_ms);

@@ -77,7 +77,7 @@ void scheduler_figures() {
   }
 }
 
-std::string host_state(cli::ApiClient& api, const std::string& name) {
+std::string host_state(net::ApiClient& api, const std::string& name) {
   Json hosts = api.get("/api/v1/hosts").value();
   for (const auto& h : hosts) {
     if (h["name"] == name) return h["state"];

@@ -1,6 +1,6 @@
 #include "oriel/agent/controller_link.h"
 
-#include "oriel/cli/client.h"
+#include "oriel/net/client.h"
 #include "oriel/common/log.h"
 
 namespace oriel::agent {
@@ -67,7 +67,7 @@ bool ControllerLink::beat() {
   for (size_t i = 0; i < n; ++i) {
     size_t at = (preferred_ + i) % n;
     const std::string& url = options_.controller_urls[at];
-    auto client = cli::ApiClient::create(url, options_.token);
+    auto client = net::ApiClient::create(url, options_.token);
     if (!client.ok()) continue;
     client->set_timeout(options_.request_timeout);
     auto sent = Steady::now();

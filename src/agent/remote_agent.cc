@@ -1,21 +1,21 @@
 #include "oriel/agent/remote_agent.h"
 
-#include "oriel/cli/client.h"
+#include "oriel/net/client.h"
 #include "oriel/common/log.h"
 
 namespace oriel::agent {
 namespace {
 
 // An answer outside 2xx as the agent's own error (the API's JSON error).
-Error agent_error(const cli::RawResponse& res, std::string_view what) {
+Error agent_error(const net::RawResponse& res, std::string_view what) {
   auto parsed = parse_json(res.body);
   if (parsed.ok() && parsed->is_object() && parsed->contains("error") && (*parsed)["error"].is_object()) {
     const Json& e = (*parsed)["error"];
     std::string message = e.value("message", "");
-    return {cli::parse_error_code(e.value("code", ""), res.status),
+    return {net::parse_error_code(e.value("code", ""), res.status),
             fmt::format("agent: {}", message.empty() ? std::string(what) : message)};
   }
-  return {cli::parse_error_code("", res.status), fmt::format("agent answered HTTP {} to {}", res.status, what)};
+  return {net::parse_error_code("", res.status), fmt::format("agent answered HTTP {} to {}", res.status, what)};
 }
 
 bool transport_failure(const Error& e) {
@@ -28,7 +28,7 @@ RemoteAgent::RemoteAgent(RemoteAgentOptions options, Random& random) : options_(
 
 RemoteAgent::~RemoteAgent() = default;
 
-std::unique_ptr<cli::ApiClient> RemoteAgent::borrow() {
+std::unique_ptr<net::ApiClient> RemoteAgent::borrow() {
   {
     std::lock_guard lock(mu_);
     if (!idle_.empty()) {
@@ -37,14 +37,14 @@ std::unique_ptr<cli::ApiClient> RemoteAgent::borrow() {
       return client;
     }
   }
-  auto created = cli::ApiClient::create(options_.url, options_.token);
+  auto created = net::ApiClient::create(options_.url, options_.token);
   if (!created.ok()) return nullptr;
-  auto client = std::make_unique<cli::ApiClient>(std::move(*created));
+  auto client = std::make_unique<net::ApiClient>(std::move(*created));
   client->set_timeout(options_.timeout);
   return client;
 }
 
-void RemoteAgent::give_back(std::unique_ptr<cli::ApiClient> client) {
+void RemoteAgent::give_back(std::unique_ptr<net::ApiClient> client) {
   std::lock_guard lock(mu_);
   if (idle_.size() < 8) idle_.push_back(std::move(client));
 }
@@ -57,7 +57,7 @@ Result<Json> RemoteAgent::command(std::string_view method, const std::string& pa
   std::string request_id = random_.hex(12);
   std::string text = body.is_null() ? std::string() : body.dump();
   std::string target = path + (path.find('?') == std::string::npos ? "?" : "&") + "request_id=" + request_id;
-  Result<cli::RawResponse> res = Error::Unavailable("no attempt made");
+  Result<net::RawResponse> res = Error::Unavailable("no attempt made");
   for (int attempt = 0; attempt < std::max(1, options_.attempts); ++attempt) {
     res = client->request(method, target, text);
     if (res.ok() || !transport_failure(res.error())) break;

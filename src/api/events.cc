@@ -1,35 +1,24 @@
 // The event stream's connections and the hub's thread. A connection is a
-// reader and a writer coroutine on the io_context; the hub's thread computes
+// net::WebSocketConnection on the io_context; the hub's thread computes
 // what to send and posts it to the connection's executor, so the controller
 // (SQLite) is never called on the event loop.
 #include "events.h"  // first: http.h includes <utility> before Asio
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/websocket.hpp>
-
-#include <deque>
-#include <set>
+#include <boost/beast/core/error.hpp>
 
 #include "oriel/common/log.h"
+#include "oriel/net/websocket.h"
 
 namespace oriel::api {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
-namespace websocket = beast::websocket;
-using asio::use_awaitable;
 using controller::Principal;
 
 namespace {
 
 constexpr auto kSignInTime = std::chrono::seconds(10);  // to send the token
-constexpr auto kCloseGrace = std::chrono::seconds(5);
 constexpr size_t kMaxClientMessage = 16 * 1024;
 constexpr size_t kMaxQueuedBytes = 32 << 20;  // unsent: the browser is not reading
 
@@ -51,24 +40,22 @@ struct EventHub::Wake {
   }
 };
 
-class EventConnection : public std::enable_shared_from_this<EventConnection> {
+class EventConnection final : public net::WebSocketConnection {
  public:
-  EventConnection(WebSocket&& ws, std::shared_ptr<EventHub::Wake> wake, std::string remote)
-      : ws_(std::move(ws)), timer_(ws_.get_executor()), wake_(std::move(wake)), remote_(std::move(remote)) {
-    ws_.text(true);
-    ws_.read_message_max(kMaxClientMessage);
-    auto t = websocket::stream_base::timeout::suggested(beast::role_type::server);
-    t.idle_timeout = std::chrono::seconds(30);
-    t.keep_alive_pings = true;
-    ws_.set_option(t);
-  }
+  EventConnection(net::WebSocket&& ws, std::shared_ptr<EventHub::Wake> wake)
+      : WebSocketConnection(std::move(ws), {.binary = false,
+                                            .max_message_bytes = kMaxClientMessage,
+                                            .max_queued_bytes = kMaxQueuedBytes,
+                                            .overflow_code = static_cast<std::uint16_t>(EventsClose::kTooSlow)}),
+        sign_in_timer_(get_executor()),
+        wake_(std::move(wake)) {}
 
   // On the io_context.
   void start() {
-    asio::co_spawn(ws_.get_executor(), read_loop(shared_from_this()), asio::detached);
-    timer_.expires_after(kSignInTime);
-    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (!ec && self->token().empty()) self->begin_close(EventsClose::kUnauthenticated, "no token was sent");
+    start_reading();
+    sign_in_timer_.expires_after(kSignInTime);
+    sign_in_timer_.async_wait([self = shared(), this](beast::error_code ec) {
+      if (!ec && token().empty()) begin_close(static_cast<std::uint16_t>(EventsClose::kUnauthenticated), "no token was sent");
     });
   }
 
@@ -77,16 +64,10 @@ class EventConnection : public std::enable_shared_from_this<EventConnection> {
     std::lock_guard lock(mu_);
     return token_;
   }
-  bool open() const { return !finished_; }
-  void send(const Json& message) {
-    asio::post(ws_.get_executor(), [self = shared_from_this(), m = message.dump()]() mutable {
-      self->queue(std::move(m));
-    });
-  }
+  bool open() const { return !finished(); }
+  void send(const Json& message) { WebSocketConnection::send(message.dump()); }
   void close(EventsClose code, std::string reason) {
-    asio::post(ws_.get_executor(), [self = shared_from_this(), code, r = std::move(reason)]() mutable {
-      self->begin_close(code, std::move(r));
-    });
+    WebSocketConnection::close(static_cast<std::uint16_t>(code), std::move(reason));
   }
 
   // What the browser was sent, per topic: only the hub's thread touches these.
@@ -94,90 +75,22 @@ class EventConnection : public std::enable_shared_from_this<EventConnection> {
   std::map<std::string, std::map<std::string, std::string>> sent;
 
  private:
-  void queue(std::string message) {
-    if (closing_) return;
-    queued_bytes_ += message.size();
-    outbox_.push_back(std::move(message));
-    if (queued_bytes_ > kMaxQueuedBytes) return begin_close(EventsClose::kTooSlow, "the updates are not being read");
-    if (!writing_) start_writer();
-  }
-  void start_writer() {
-    writing_ = true;
-    asio::co_spawn(ws_.get_executor(), write_loop(shared_from_this()), asio::detached);
-  }
-  void begin_close(EventsClose code, std::string reason) {
-    if (closing_) return;
-    closing_ = true;
-    close_.code = static_cast<std::uint16_t>(code);
-    close_.reason = std::move(reason);
-    outbox_.clear();
-    queued_bytes_ = 0;
-    if (!writing_) start_writer();
-    timer_.expires_after(kCloseGrace);
-    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (!ec) self->cut();
-    });
-  }
-  void cut() {
-    beast::error_code ec;
-    beast::get_lowest_layer(ws_).socket().close(ec);
-  }
-  void received(std::string_view text);
-  static asio::awaitable<void> write_loop(std::shared_ptr<EventConnection> self);
-  static asio::awaitable<void> read_loop(std::shared_ptr<EventConnection> self);
+  std::shared_ptr<EventConnection> shared() { return std::static_pointer_cast<EventConnection>(shared_from_this()); }
+  void received(std::string_view text, bool binary) override;
+  void ended() override { sign_in_timer_.cancel(); }
 
-  WebSocket ws_;
-  asio::steady_timer timer_;
+  asio::steady_timer sign_in_timer_;
   std::shared_ptr<EventHub::Wake> wake_;
-  std::string remote_;
   mutable std::mutex mu_;
   std::string token_;  // GUARDED_BY(mu_)
-  std::atomic<bool> finished_{false};
-  // On the io_context only.
-  std::deque<std::string> outbox_;
-  size_t queued_bytes_ = 0;
-  bool writing_ = false;
-  bool closing_ = false;
-  websocket::close_reason close_;
 };
-
-asio::awaitable<void> EventConnection::write_loop(std::shared_ptr<EventConnection> self) {
-  beast::error_code ec;
-  while (!self->outbox_.empty()) {
-    std::string message = std::move(self->outbox_.front());
-    self->outbox_.pop_front();
-    self->queued_bytes_ -= message.size();
-    co_await self->ws_.async_write(asio::buffer(message), asio::redirect_error(use_awaitable, ec));
-    if (ec) break;
-  }
-  if (!ec && self->closing_) {
-    co_await self->ws_.async_close(self->close_, asio::redirect_error(use_awaitable, ec));
-    self->timer_.cancel();
-  }
-  self->writing_ = false;
-  if (ec) self->cut();
-}
-
-asio::awaitable<void> EventConnection::read_loop(std::shared_ptr<EventConnection> self) {
-  beast::flat_buffer buffer;
-  for (;;) {
-    beast::error_code ec;
-    co_await self->ws_.async_read(buffer, asio::redirect_error(use_awaitable, ec));
-    if (ec) break;
-    auto data = buffer.cdata();
-    self->received(std::string_view(static_cast<const char*>(data.data()), data.size()));
-    buffer.consume(buffer.size());
-  }
-  self->finished_ = true;
-  self->timer_.cancel();
-}
 
 // The first message carries the token; later ones are ignored (a browser may
 // send keep-alives of its own).
-void EventConnection::received(std::string_view text) {
-  if (closing_ || !token().empty()) return;
+void EventConnection::received(std::string_view text, bool) {
+  if (!token().empty()) return;
   auto token = parse_events_auth(text);
-  if (!token.ok()) return begin_close(EventsClose::kBadMessage, token.error().message());
+  if (!token.ok()) return begin_close(static_cast<std::uint16_t>(EventsClose::kBadMessage), token.error().message());
   {
     std::lock_guard lock(mu_);
     token_ = std::move(*token);
@@ -214,8 +127,8 @@ void EventHub::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void EventHub::accept(const Request& req, WebSocket&& ws) {
-  auto c = std::make_shared<EventConnection>(std::move(ws), wake_, req.remote_address);
+void EventHub::accept(const net::Request&, net::WebSocket&& ws) {
+  auto c = std::make_shared<EventConnection>(std::move(ws), wake_);
   {
     std::lock_guard lock(mu_);
     connections_.push_back(c);

@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "oriel/api/http.h"
+#include "http_types.h"
 #include "oriel/controller/controller.h"
 
 namespace oriel::api {

@@ -1,7 +1,7 @@
 // The administrator's status page (see landing.cc).
 #pragma once
 
-#include "oriel/api/http.h"
+#include "http_types.h"
 
 namespace oriel::api {
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "oriel/api/http.h"
+#include "http_types.h"
 #include "oriel/controller/controller.h"
 
 namespace oriel::api {

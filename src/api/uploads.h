@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "oriel/api/http.h"
+#include "http_types.h"
 #include "oriel/common/clock.h"
 #include "oriel/common/json.h"
 #include "oriel/common/random.h"

@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "credentials.h"
-#include "oriel/cli/client.h"
+#include "oriel/net/client.h"
 #include "oriel/common/clock.h"
 
 namespace CLI {
@@ -19,6 +19,11 @@ class App;
 }
 
 namespace oriel::cli {
+
+// The REST client, by the short names the commands use.
+using net::ApiClient;
+using net::escape_path_segment;
+using net::parse_server_url;
 
 enum ExitCode : int {
   kExitOk = 0,

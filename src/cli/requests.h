@@ -9,9 +9,11 @@
 #include <utility>
 #include <vector>
 
-#include "oriel/cli/client.h"
+#include "oriel/net/client.h"
 
 namespace oriel::cli {
+
+using net::escape_path_segment;
 
 // "/api/v1/pools/p%201/entitlements" from ("pools", "p 1", "/entitlements").
 // `rest` is appended as it is: escape any id inside it.

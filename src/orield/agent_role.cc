@@ -7,7 +7,7 @@
 #include "oriel/agent/agent_journal.h"
 #include "oriel/agent/controller_link.h"
 #include "oriel/agent/local_agent.h"
-#include "oriel/api/agent_routes.h"
+#include "oriel/agent/agent_routes.h"
 #include "oriel/common/log.h"
 #include "oriel/common/random.h"
 #include "roles.h"
@@ -53,11 +53,11 @@ Result<int> run_agent(const OrieldOptions& o) {
   agent::AgentJournal journal(agent, random.hex(8));
 
   boost::asio::io_context io;
-  api::Router router;
-  router.add("GET", "/healthz", [](const api::Request&) { return api::Response::json(200, {{"status", "ok"}}); });
-  api::AgentApi agent_api{agent, journal, o.cluster_token, o.run_dir};
-  api::add_agent_routes(router, agent_api);
-  api::HttpServer server(io, router, static_cast<size_t>(o.http_workers));
+  net::Router router;
+  router.add("GET", "/healthz", [](const net::Request&) { return net::Response::json(200, {{"status", "ok"}}); });
+  agent::AgentApi agent_api{agent, journal, o.cluster_token, o.run_dir};
+  agent::add_agent_routes(router, agent_api);
+  net::HttpServer server(io, router, static_cast<size_t>(o.http_workers));
   uint16_t bound = TRY(server.listen(host, port));
   std::string own_url = http_url(o.advertise.empty() ? host : o.advertise, bound);
 

@@ -12,7 +12,7 @@
 
 #include "oriel/agent/host_probe.h"
 #include "oriel/agent/local_agent.h"
-#include "oriel/api/http.h"
+#include "oriel/net/http.h"
 #include "oriel/api/rest.h"
 #include "oriel/common/log.h"
 #include "oriel/agent/vm_spec.h"
@@ -128,13 +128,13 @@ Result<int> run_controller(const OrieldOptions& o, const Roles& roles) {
       [&gateway](const std::string& id, controller::SessionEnd why) { close_display(gateway, id, why); });
   controller.start();
 
-  api::Router router;
+  net::Router router;
   api::add_rest_routes(router, controller);
   api::add_web_files(router, web_dir(o));
   router.add_websocket("/display/{session}",
-                       [&gateway](const api::Request& r, api::WebSocket&& ws) { gateway.accept(r, std::move(ws)); });
+                       [&gateway](const net::Request& r, net::WebSocket&& ws) { gateway.accept(r, std::move(ws)); });
   auto console = api::add_console_routes(router, controller, {.upload_dir = o.data_dir + "/uploads"});
-  api::HttpServer server(io, router, static_cast<size_t>(o.http_workers));
+  net::HttpServer server(io, router, static_cast<size_t>(o.http_workers));
   uint16_t bound = TRY(server.listen(host, port));
   std::string url = http_url(host, bound);
   std::ofstream(o.data_dir + "/orield.url", std::ios::trunc) << url << "\n";

@@ -35,7 +35,7 @@ size_t differing_pixels(const Image& a, const Image& b, int tolerance) {
   return differing;
 }
 
-std::string running_desktop(cli::ApiClient& admin, const std::string& pool) {
+std::string running_desktop(net::ApiClient& admin, const std::string& pool) {
   std::string desktop;
   bool up = wait_until(
       [&] {
@@ -51,7 +51,7 @@ std::string running_desktop(cli::ApiClient& admin, const std::string& pool) {
 TEST(BrowserTest, AUserSignsInTypesIntoTheDesktopAndTheTabSurvivesAnOrieldRestart) {
   Orield orield({"--cpu-overcommit", "16"});
   orield.start();
-  cli::ApiClient admin = orield.admin();
+  net::ApiClient admin = orield.admin();
   std::string image = import_test_guest(admin, "browser-guest");
   std::string tenant = create_tenant(admin, "Browser");
   std::string pool = create_pool(admin, tenant, image, "Browser desktops", "pooled", 1, 1, {{"memory_mb", 192}});
@@ -115,7 +115,7 @@ TEST(BrowserTest, AUserSignsInTypesIntoTheDesktopAndTheTabSurvivesAnOrieldRestar
   // Logged off from the toolbar: the session ended, the pool offers a new one.
   EXPECT_EQ(seen["loggedOff"]["message"], "You logged off.") << seen.dump();
   EXPECT_NE(seen["cardAfter"].get<std::string>().find("Connect"), std::string::npos) << seen.dump();
-  cli::ApiClient after = orield.admin();
+  net::ApiClient after = orield.admin();
   EXPECT_EQ(after.get("/api/v1/sessions?pool_id=" + pool).value().size(), 0u);
   if (!HasFailure() && !std::getenv("ORIEL_KEEP_TEST_DATA")) fs::remove_all(out);
 }

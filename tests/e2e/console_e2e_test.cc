@@ -30,7 +30,7 @@ namespace fs = std::filesystem;
 constexpr size_t kChunk = 1 << 20;
 
 // The upload routes' refusals, straight over HTTP.
-void check_upload_errors(cli::ApiClient& admin, cli::ApiClient& tenant_admin, const std::string& resumable) {
+void check_upload_errors(net::ApiClient& admin, net::ApiClient& tenant_admin, const std::string& resumable) {
   EXPECT_EQ(call(tenant_admin, "POST", "/api/v1/uploads", {{"name", "x"}, {"size", 10}}).status, 403);
   auto huge = call(admin, "POST", "/api/v1/uploads", {{"name", "x"}, {"size", int64_t{1} << 50}});
   EXPECT_EQ(huge.status, 413) << huge.body;
@@ -51,7 +51,7 @@ void check_upload_errors(cli::ApiClient& admin, cli::ApiClient& tenant_admin, co
 
 // Starts an upload of `file` as the browser would, and sends its first
 // `chunks` chunks: a browser that crashed half-way.
-std::string half_upload(cli::ApiClient& admin, const std::string& file, size_t chunks) {
+std::string half_upload(net::ApiClient& admin, const std::string& file, size_t chunks) {
   std::string bytes = read_file(file);
   auto created = call(admin, "POST", "/api/v1/uploads",
                       {{"name", "Guest resumed"}, {"filename", fs::path(file).filename().string()},
@@ -66,7 +66,7 @@ std::string half_upload(cli::ApiClient& admin, const std::string& file, size_t c
   return id;
 }
 
-std::string running_desktop(cli::ApiClient& admin, const std::string& pool) {
+std::string running_desktop(net::ApiClient& admin, const std::string& pool) {
   std::string desktop;
   wait_until(
       [&] {
@@ -83,7 +83,7 @@ TEST(ConsoleTest, AdminsRunOrielFromTheBrowserAndTenantAdminsSeeOnlyTheirTenant)
   auto started = std::chrono::steady_clock::now();
   Orield orield({"--cpu-overcommit", "16"});
   orield.start();
-  cli::ApiClient admin = orield.admin();
+  net::ApiClient admin = orield.admin();
   auto guest = TestGuest::locate();
   std::string out = make_temp_dir("console");
   SystemProcessRunner runner;

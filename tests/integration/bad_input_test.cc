@@ -17,7 +17,7 @@ class BadInputTest : public ::testing::Test {
   static void SetUpTestSuite() {
     orield_ = new Orield();
     orield_->start();
-    api_ = new cli::ApiClient(orield_->admin());
+    api_ = new net::ApiClient(orield_->admin());
     image_id_ = import_test_guest(*api_, "good");
     files_ = make_temp_dir("bad-input");
   }
@@ -38,13 +38,13 @@ class BadInputTest : public ::testing::Test {
     return wait_for_state(*api_, "/api/v1/images/" + (*r)["id"].get<std::string>(), {"ready", "failed"}, 30s);
   }
   static Orield* orield_;
-  static cli::ApiClient* api_;
+  static net::ApiClient* api_;
   static std::string image_id_;
   static std::string files_;
 };
 
 Orield* BadInputTest::orield_;
-cli::ApiClient* BadInputTest::api_;
+net::ApiClient* BadInputTest::api_;
 std::string BadInputTest::image_id_;
 std::string BadInputTest::files_;
 
@@ -129,7 +129,7 @@ TEST_F(BadInputTest, ADesktopLargerThanTheHostIsRefused) {
 }
 
 TEST_F(BadInputTest, RequestsWithoutAValidTokenAre401) {
-  auto anon = cli::ApiClient::create(orield_->url()).value();
+  auto anon = net::ApiClient::create(orield_->url()).value();
   EXPECT_EQ(anon.get("/api/v1/desktops").error().code(), ErrorCode::kUnauthenticated);
   anon.set_token("forged");
   EXPECT_EQ(anon.get("/api/v1/images").error().code(), ErrorCode::kUnauthenticated);

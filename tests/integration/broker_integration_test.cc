@@ -37,7 +37,7 @@ class BrokerTest : public ::testing::Test {
   static void SetUpTestSuite() {
     orield_ = new Orield({"--cpu-overcommit", "16"});
     orield_->start();
-    admin_ = new cli::ApiClient(orield_->admin());
+    admin_ = new net::ApiClient(orield_->admin());
     image_ = import_test_guest(*admin_, "broker-guest");
   }
   static void TearDownTestSuite() {
@@ -65,12 +65,12 @@ class BrokerTest : public ::testing::Test {
   }
 
   static Orield* orield_;
-  static cli::ApiClient* admin_;
+  static net::ApiClient* admin_;
   static std::string image_;
 };
 
 Orield* BrokerTest::orield_;
-cli::ApiClient* BrokerTest::admin_;
+net::ApiClient* BrokerTest::admin_;
 std::string BrokerTest::image_;
 
 TEST_F(BrokerTest, PooledLogonTakesTheSpareAndLogoffResetsTheDesktopBackIntoThePool) {
@@ -217,7 +217,7 @@ TEST_F(BrokerTest, RevokedTokensAndTokensOfDeletedUsersAre401) {
   std::string tenant = create_tenant(*admin_, "Tokens SA");
   std::string p = create_pool(*admin_, tenant, image_, "Office", "pooled", 1, 0);
   TestUser ana = user(tenant, "ana4", p);
-  auto second = cli::ApiClient::create(orield_->url()).value();
+  auto second = net::ApiClient::create(orield_->url()).value();
   ASSERT_TRUE(second.login(ana.username, ana.password).ok());
   ASSERT_EQ(call(ana.client, "GET", "/api/v1/auth/me").json["id"], ana.id);
 
@@ -307,7 +307,7 @@ TEST_F(BrokerTest, HostileTenantAndPoolNamesAreStoredVerbatimOrRefusedWith400) {
 
   // A filter value that looks like SQL matches nothing.
   for (const char* path : {"/api/v1/pools?tenant_id=", "/api/v1/users?tenant_id=", "/api/v1/sessions?pool_id="}) {
-    Reply r = call(*admin_, "GET", path + cli::escape_path_segment("' OR '1'='1"));
+    Reply r = call(*admin_, "GET", path + net::escape_path_segment("' OR '1'='1"));
     EXPECT_TRUE(r.status == 200 ? r.json.is_array() && r.json.empty() : r.status == 400 || r.status == 404)
         << path << ": " << r.status << " " << r.body.substr(0, 300);
   }

@@ -44,7 +44,7 @@ void reap(pid_t& pid, int signal) {
 
 }  // namespace
 
-std::string running_desktop(cli::ApiClient& api, const std::string& image, const std::string& name, int memory_mb) {
+std::string running_desktop(net::ApiClient& api, const std::string& image, const std::string& name, int memory_mb) {
   Reply r = call(api, "POST", "/api/v1/desktops",
                  {{"name", name}, {"image_id", image}, {"vcpus", 1}, {"memory_mb", memory_mb}});
   if (r.status != 201) throw std::runtime_error("create: " + r.body);
@@ -55,7 +55,7 @@ std::string running_desktop(cli::ApiClient& api, const std::string& image, const
 }
 
 bool leads(Orield& c) {
-  auto api = cli::ApiClient::create(c.url(), "");
+  auto api = net::ApiClient::create(c.url(), "");
   if (!api.ok()) return false;
   auto health = api->get("/healthz");
   return health.ok() && health->value("leader", false);

@@ -20,7 +20,7 @@ namespace oriel::testing {
 
 // POST /api/v1/desktops (1 vCPU, `memory_mb`) and waits until it runs;
 // returns its id or throws.
-std::string running_desktop(cli::ApiClient& api, const std::string& image, const std::string& name,
+std::string running_desktop(net::ApiClient& api, const std::string& image, const std::string& name,
                             int memory_mb = 128);
 // Whether the orield at `c` says it leads (false if it does not answer).
 bool leads(Orield& c);
@@ -44,7 +44,7 @@ class TestCluster {
   void start();
 
   Orield& controller(int i = 0) { return *controllers_[static_cast<size_t>(i)]; }
-  cli::ApiClient admin() { return controllers_[0]->admin(); }
+  net::ApiClient admin() { return controllers_[0]->admin(); }
   int hosts() const { return static_cast<int>(agents_.size()); }
   std::string host_name(int i) const { return "h" + std::to_string(i + 1); }
   std::string host_address(int i) const;   // the agent's IP in its namespace

@@ -33,7 +33,7 @@ class ClusterTest : public ::testing::Test {
   void SetUp() override {
     cluster_ = std::make_unique<TestCluster>(3);
     cluster_->start();
-    admin_ = std::make_unique<cli::ApiClient>(cluster_->admin());
+    admin_ = std::make_unique<net::ApiClient>(cluster_->admin());
     image_ = import_test_guest(*admin_, "fleet-guest");
   }
   void TearDown() override {
@@ -69,7 +69,7 @@ class ClusterTest : public ::testing::Test {
   }
 
   std::unique_ptr<TestCluster> cluster_;
-  std::unique_ptr<cli::ApiClient> admin_;
+  std::unique_ptr<net::ApiClient> admin_;
   std::string image_;
 };
 
@@ -108,7 +108,7 @@ TEST_F(ClusterTest, AgentsJoinDesktopsSpreadAndEachDisplayIsReachedThroughItsAge
 }
 
 TEST_F(ClusterTest, AHeartbeatOrAgentCallWithoutTheClusterTokenIsRefused) {
-  auto api = cli::ApiClient::create(cluster_->controller().url(), "not-the-token").value();
+  auto api = net::ApiClient::create(cluster_->controller().url(), "not-the-token").value();
   Json hello = {{"url", "http://10.0.0.1:1"},
                 {"disks_dir", "/tmp"},
                 {"report", {{"name", "intruder"}, {"accelerator", "kvm"}, {"cpus", 64}, {"memory_mb", 1 << 20}}},
@@ -116,7 +116,7 @@ TEST_F(ClusterTest, AHeartbeatOrAgentCallWithoutTheClusterTokenIsRefused) {
   Reply refused = call(api, "POST", "/api/v1/cluster/heartbeat", hello);
   EXPECT_EQ(refused.status, 401) << refused.body;
   EXPECT_EQ(admin_->get("/api/v1/hosts").value().size(), 3u) << "the intruder is not a host";
-  auto agent = cli::ApiClient::create("http://" + cluster_->host_address(0) + ":8080", "not-the-token").value();
+  auto agent = net::ApiClient::create("http://" + cluster_->host_address(0) + ":8080", "not-the-token").value();
   EXPECT_EQ(call(agent, "GET", "/agent/v1/state").status, 401);
   agent.set_token(cluster_->token());
   Reply state = call(agent, "GET", "/agent/v1/state");
@@ -233,7 +233,7 @@ TEST_F(ClusterTest, ALiveMigrationKeepsTheGuestCountingAndItsUserConnected) {
   // The target's agent says it runs the desktop (the controller asked it
   // before moving the record); the source has neither VM nor migration in.
   auto agent_of = [&](int i) {
-    return cli::ApiClient::create("http://" + cluster_->host_address(i) + ":8080", cluster_->token()).value();
+    return net::ApiClient::create("http://" + cluster_->host_address(i) + ":8080", cluster_->token()).value();
   };
   auto target_agent = agent_of(target), source_agent = agent_of(source);
   const std::string finish = "/agent/v1/vms/" + desktop + "/finish-incoming";

@@ -13,7 +13,7 @@ class DesktopLifecycleTest : public ::testing::Test {
  protected:
   void SetUp() override {
     orield_.start();
-    api_ = std::make_unique<cli::ApiClient>(orield_.admin());
+    api_ = std::make_unique<net::ApiClient>(orield_.admin());
     image_id_ = import_test_guest(*api_, "test-guest");
   }
   std::string create(const std::string& name, bool start = true) {
@@ -26,7 +26,7 @@ class DesktopLifecycleTest : public ::testing::Test {
     return wait_for_state(*api_, "/api/v1/desktops/" + id, states, t);
   }
   Orield orield_;
-  std::unique_ptr<cli::ApiClient> api_;
+  std::unique_ptr<net::ApiClient> api_;
   std::string image_id_;
 };
 

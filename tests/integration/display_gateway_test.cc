@@ -23,7 +23,7 @@ class DisplayGatewayTest : public ::testing::Test {
   static void SetUpTestSuite() {
     orield_ = new Orield({"--cpu-overcommit", "16", "--ticket-ttl-s", "5", "--display-ack-timeout-s", "3"});
     orield_->start();
-    admin_ = new cli::ApiClient(orield_->admin());
+    admin_ = new net::ApiClient(orield_->admin());
     std::string image = import_test_guest(*admin_, "display-guest");
     std::string tenant = create_tenant(*admin_, "Display");
     pool_ = create_pool(*admin_, tenant, image, "Screens", "pooled", 3, 2, {{"memory_mb", 192}});
@@ -60,14 +60,14 @@ class DisplayGatewayTest : public ::testing::Test {
   }
 
   static Orield* orield_;
-  static cli::ApiClient* admin_;
+  static net::ApiClient* admin_;
   static std::string pool_;
   static TestUser* ana_;
   static TestUser* bob_;
 };
 
 Orield* DisplayGatewayTest::orield_;
-cli::ApiClient* DisplayGatewayTest::admin_;
+net::ApiClient* DisplayGatewayTest::admin_;
 std::string DisplayGatewayTest::pool_;
 TestUser* DisplayGatewayTest::ana_;
 TestUser* DisplayGatewayTest::bob_;

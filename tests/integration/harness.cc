@@ -49,7 +49,7 @@ bool wait_until(const std::function<bool()>& fn, std::chrono::milliseconds timeo
   return true;
 }
 
-Json wait_for_state(cli::ApiClient& api, const std::string& path, const std::vector<std::string>& states,
+Json wait_for_state(net::ApiClient& api, const std::string& path, const std::vector<std::string>& states,
                     std::chrono::milliseconds timeout) {
   Json last;
   wait_until(
@@ -68,7 +68,7 @@ bool wait_for_text(const std::string& file, const std::string& needle, std::chro
   return wait_until([&] { return read_file(file).find(needle, from) != std::string::npos; }, timeout);
 }
 
-std::string import_test_guest(cli::ApiClient& api, const std::string& name) {
+std::string import_test_guest(net::ApiClient& api, const std::string& name) {
   auto guest = TestGuest::locate();
   Json body = {{"name", name},
                {"source_path", guest.disk},
@@ -82,7 +82,7 @@ std::string import_test_guest(cli::ApiClient& api, const std::string& name) {
   return id;
 }
 
-Reply call(cli::ApiClient& api, std::string_view method, std::string_view path, const Json& body) {
+Reply call(net::ApiClient& api, std::string_view method, std::string_view path, const Json& body) {
   auto raw = api.request(method, path, body.is_null() ? std::string() : body.dump());
   if (!raw.ok()) throw std::runtime_error(std::string(method) + " " + std::string(path) + ": " + raw.error().message());
   Reply r{raw->status, raw->content_type, raw->body, nullptr};
@@ -91,26 +91,26 @@ Reply call(cli::ApiClient& api, std::string_view method, std::string_view path, 
   return r;
 }
 
-std::string create_tenant(cli::ApiClient& admin, const std::string& name) {
+std::string create_tenant(net::ApiClient& admin, const std::string& name) {
   auto t = admin.post("/api/v1/tenants", {{"name", name}});
   if (!t.ok()) throw std::runtime_error("creating tenant '" + name + "': " + t.error().message());
   return (*t)["id"];
 }
 
-TestUser create_user(const Orield& orield, cli::ApiClient& creator, const std::string& tenant_id,
+TestUser create_user(const Orield& orield, net::ApiClient& creator, const std::string& tenant_id,
                      const std::string& username, const std::string& role) {
   std::string password = "password-" + username;
   auto u = creator.post("/api/v1/users",
                         {{"username", username}, {"password", password}, {"role", role}, {"tenant_id", tenant_id}});
   if (!u.ok()) throw std::runtime_error("creating user '" + username + "': " + u.error().message());
-  auto client = cli::ApiClient::create(orield.url());
+  auto client = net::ApiClient::create(orield.url());
   if (!client.ok()) throw std::runtime_error(client.error().message());
   auto token = client->login(username, password);
   if (!token.ok()) throw std::runtime_error("login of '" + username + "' failed: " + token.error().message());
   return {(*u)["id"], username, password, tenant_id, std::move(*client)};
 }
 
-std::string create_pool(cli::ApiClient& api, const std::string& tenant_id, const std::string& image_id,
+std::string create_pool(net::ApiClient& api, const std::string& tenant_id, const std::string& image_id,
                         const std::string& name, const std::string& type, int size, int spare, const Json& extra) {
   Json body = {{"name", name}, {"tenant_id", tenant_id}, {"image_id", image_id}, {"type", type},
                {"size", size}, {"spare", spare}, {"vcpus", 1}, {"memory_mb", 128}};
@@ -120,7 +120,7 @@ std::string create_pool(cli::ApiClient& api, const std::string& tenant_id, const
   return (*p)["id"];
 }
 
-void entitle(cli::ApiClient& api, const std::string& pool_id, const std::string& user_id) {
+void entitle(net::ApiClient& api, const std::string& pool_id, const std::string& user_id) {
   auto e = api.post("/api/v1/pools/" + pool_id + "/entitlements", {{"user_id", user_id}});
   if (!e.ok()) throw std::runtime_error("entitling " + user_id + " to " + pool_id + ": " + e.error().message());
 }
@@ -182,7 +182,7 @@ void Orield::start() {
         url_ = read_file(data_dir_ + "/orield.url");
         if (url_.empty()) return false;
         url_.erase(url_.find_last_not_of("\n") + 1);
-        auto client = cli::ApiClient::create(url_);
+        auto client = net::ApiClient::create(url_);
         return client.ok() && client->get("/healthz").ok();
       },
       30s);
@@ -222,8 +222,8 @@ pid_t Orield::qemu_pid(const std::string& desktop_id) const {
   return pid > 0 && ::kill(pid, 0) == 0 ? pid : -1;
 }
 
-cli::ApiClient Orield::admin() {
-  auto client = cli::ApiClient::create(url_);
+net::ApiClient Orield::admin() {
+  auto client = net::ApiClient::create(url_);
   if (!client.ok()) throw std::runtime_error(client.error().message());
   auto token = client->login("admin", password_);
   if (!token.ok()) throw std::runtime_error("login failed: " + token.error().message());

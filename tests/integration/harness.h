@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "oriel/cli/client.h"
+#include "oriel/net/client.h"
 #include "oriel/common/json.h"
 
 namespace oriel::testing {
@@ -56,7 +56,7 @@ class Orield {
   std::string serial_log(const std::string& desktop_id) const;
   pid_t qemu_pid(const std::string& desktop_id) const;  // -1 if none
 
-  cli::ApiClient admin();  // a client logged in as admin
+  net::ApiClient admin();  // a client logged in as admin
 
  private:
   std::vector<std::string> extra_args_;
@@ -71,7 +71,7 @@ class Orield {
 bool wait_until(const std::function<bool()>& fn, std::chrono::milliseconds timeout);
 
 // Waits until GET path's field "state" is one of `states`; returns the last JSON.
-Json wait_for_state(cli::ApiClient& api, const std::string& path, const std::vector<std::string>& states,
+Json wait_for_state(net::ApiClient& api, const std::string& path, const std::vector<std::string>& states,
                     std::chrono::milliseconds timeout);
 
 // Waits for `needle` to appear in the file after byte `from`.
@@ -80,7 +80,7 @@ bool wait_for_text(const std::string& file, const std::string& needle, std::chro
 
 // Imports the test guest (as `format`, converting the raw disk first if
 // needed) and waits until it is ready; returns the image id.
-std::string import_test_guest(cli::ApiClient& api, const std::string& name);
+std::string import_test_guest(net::ApiClient& api, const std::string& name);
 
 // One HTTP exchange whose status the test checks itself. `body` null sends
 // no body; the answer's JSON is null when it is not JSON.
@@ -90,26 +90,26 @@ struct Reply {
   std::string body;
   Json json;
 };
-Reply call(cli::ApiClient& api, std::string_view method, std::string_view path, const Json& body = nullptr);
+Reply call(net::ApiClient& api, std::string_view method, std::string_view path, const Json& body = nullptr);
 
 // A broker user made through `creator` (an admin, or a tenant-admin of
 // `tenant_id`), with a client logged in as them. Throws if either step fails.
 struct TestUser {
   std::string id, username, password, tenant_id;
-  cli::ApiClient client;
+  net::ApiClient client;
 };
-TestUser create_user(const Orield& orield, cli::ApiClient& creator, const std::string& tenant_id,
+TestUser create_user(const Orield& orield, net::ApiClient& creator, const std::string& tenant_id,
                      const std::string& username, const std::string& role = "user");
 // POST /api/v1/tenants as an admin; returns the id or throws.
-std::string create_tenant(cli::ApiClient& admin, const std::string& name);
+std::string create_tenant(net::ApiClient& admin, const std::string& name);
 
 // POST /api/v1/pools: 1 vCPU and 128 MiB unless `extra` overrides them (or
 // adds fields such as "provisioning"); returns the id or throws.
-std::string create_pool(cli::ApiClient& api, const std::string& tenant_id, const std::string& image_id,
+std::string create_pool(net::ApiClient& api, const std::string& tenant_id, const std::string& image_id,
                         const std::string& name, const std::string& type, int size, int spare,
                         const Json& extra = Json::object());
 // POST /api/v1/pools/{pool}/entitlements; throws if refused.
-void entitle(cli::ApiClient& api, const std::string& pool_id, const std::string& user_id);
+void entitle(net::ApiClient& api, const std::string& pool_id, const std::string& user_id);
 
 // Today's UTC date as YYYY-MM-DD, moved by `days`.
 std::string utc_day(int days = 0);

@@ -47,7 +47,7 @@ class LogonStormTest : public ::testing::Test {
   static void SetUpTestSuite() {
     orield_ = new Orield({"--cpu-overcommit", "16"});
     orield_->start();
-    admin_ = new cli::ApiClient(orield_->admin());
+    admin_ = new net::ApiClient(orield_->admin());
     image_ = import_test_guest(*admin_, "storm-guest");
     tenant_ = create_tenant(*admin_, "Storm Corp");
     // The first storm's pool boots its spares while the users are made.
@@ -126,7 +126,7 @@ class LogonStormTest : public ::testing::Test {
   // Why the pool's desktops and open sessions disagree, or "" when every
   // desktop is free or in exactly one open session of its assigned user and
   // every open session has its desktop.
-  static std::string inconsistency(cli::ApiClient& api, const std::string& pool, Json* desktops_out = nullptr,
+  static std::string inconsistency(net::ApiClient& api, const std::string& pool, Json* desktops_out = nullptr,
                                    Json* sessions_out = nullptr) {
     auto desktops = api.get("/api/v1/desktops?pool_id=" + pool);
     auto sessions = api.get("/api/v1/sessions?pool_id=" + pool);
@@ -157,13 +157,13 @@ class LogonStormTest : public ::testing::Test {
   }
 
   static Orield* orield_;
-  static cli::ApiClient* admin_;
+  static net::ApiClient* admin_;
   static std::string image_, tenant_, first_pool_;
   static std::vector<TestUser>* users_;
 };
 
 Orield* LogonStormTest::orield_;
-cli::ApiClient* LogonStormTest::admin_;
+net::ApiClient* LogonStormTest::admin_;
 std::string LogonStormTest::image_;
 std::string LogonStormTest::tenant_;
 std::string LogonStormTest::first_pool_;

@@ -46,7 +46,7 @@ class TenantIsolationTest : public ::testing::Test {
   static void SetUpTestSuite() {
     orield_ = new Orield({"--cpu-overcommit", "16"});
     orield_->start();
-    admin_ = new cli::ApiClient(orield_->admin());
+    admin_ = new net::ApiClient(orield_->admin());
     image_ = import_test_guest(*admin_, "isolation-guest");
     a_ = make_tenant("alpha");
     b_ = make_tenant("bravo");
@@ -113,7 +113,7 @@ class TenantIsolationTest : public ::testing::Test {
   static void expect_b_unchanged() {
     EXPECT_EQ(snapshot_of_b(), *b_snapshot_);
     EXPECT_EQ(orield_->qemu_pid(b_->desktop), b_qemu_) << "B's desktop was restarted or stopped";
-    auto again = cli::ApiClient::create(orield_->url()).value();
+    auto again = net::ApiClient::create(orield_->url()).value();
     EXPECT_TRUE(again.login(b_->user->username, b_->user->password).ok()) << "B's user lost their password";
   }
 
@@ -256,7 +256,7 @@ class TenantIsolationTest : public ::testing::Test {
   }
 
   static Orield* orield_;
-  static cli::ApiClient* admin_;
+  static net::ApiClient* admin_;
   static std::string image_;
   static Tenant *a_, *b_;
   static pid_t b_qemu_;
@@ -264,7 +264,7 @@ class TenantIsolationTest : public ::testing::Test {
 };
 
 Orield* TenantIsolationTest::orield_;
-cli::ApiClient* TenantIsolationTest::admin_;
+net::ApiClient* TenantIsolationTest::admin_;
 std::string TenantIsolationTest::image_;
 Tenant* TenantIsolationTest::a_;
 Tenant* TenantIsolationTest::b_;

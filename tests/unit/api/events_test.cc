@@ -65,7 +65,7 @@ class EventHubTest : public ::testing::Test {
                       }});
     hub_ = std::make_unique<EventHub>(authenticate, std::move(topics), 20ms);
     router_.add_websocket("/api/v1/events", [this](const Request& r, WebSocket&& ws) { hub_->accept(r, std::move(ws)); });
-    server_ = std::make_unique<HttpServer>(io_, router_, 2);
+    server_ = std::make_unique<net::HttpServer>(io_, router_, 2);
     port_ = server_->listen("127.0.0.1", 0).value();
     thread_ = std::thread([this] { io_.run(); });
     hub_->start();
@@ -112,7 +112,7 @@ class EventHubTest : public ::testing::Test {
   std::unique_ptr<EventHub> hub_;
   Router router_;
   asio::io_context io_;
-  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<net::HttpServer> server_;
   std::thread thread_;
   uint16_t port_ = 0;
   asio::io_context client_io_;

@@ -17,10 +17,10 @@
 namespace oriel::cli {
 namespace {
 
-using testing::json_error;
-using testing::Reply;
-using testing::ScriptedPeer;
-using testing::SeenRequest;
+using net::testing::json_error;
+using net::testing::Reply;
+using net::testing::ScriptedPeer;
+using net::testing::SeenRequest;
 
 struct CliRun {
   int code;

@@ -18,10 +18,10 @@ namespace oriel::cli {
 namespace {
 
 using std::chrono_literals::operator""ms;
-using testing::ScriptedPeer;
-using testing::json_error;
-using testing::Reply;
-using testing::SeenRequest;
+using net::testing::ScriptedPeer;
+using net::testing::json_error;
+using net::testing::Reply;
+using net::testing::SeenRequest;
 
 struct CliRun {
   int code;

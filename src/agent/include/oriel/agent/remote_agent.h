@@ -16,7 +16,7 @@
 #include "oriel/agent/host_agent.h"
 #include "oriel/common/random.h"
 
-namespace oriel::cli {
+namespace oriel::net {
 class ApiClient;
 }
 
@@ -69,13 +69,13 @@ class RemoteAgent final : public HostAgent {
   Result<Json> command(std::string_view method, const std::string& path, const Json& body);
   // A GET (no retries needed: it changes nothing); the body of a 200.
   Result<std::string> get(const std::string& path);
-  std::unique_ptr<cli::ApiClient> borrow();
-  void give_back(std::unique_ptr<cli::ApiClient> client);
+  std::unique_ptr<net::ApiClient> borrow();
+  void give_back(std::unique_ptr<net::ApiClient> client);
 
   RemoteAgentOptions options_;
   Random& random_;
   std::mutex mu_;
-  std::vector<std::unique_ptr<cli::ApiClient>> idle_;  // GUARDED_BY(mu_): keep-alive connections
+  std::vector<std::unique_ptr<net::ApiClient>> idle_;  // GUARDED_BY(mu_): keep-alive connections
   AgentSnapshot known_;                                // GUARDED_BY(mu_)
   std::set<std::pair<std::string, uint64_t>> seen_exits_;  // GUARDED_BY(mu_): (epoch, seq)
   std::string disks_dir_;                              // GUARDED_BY(mu_)

@@ -6,19 +6,19 @@
 #include <memory>
 #include <string>
 
-#include "oriel/api/http.h"
+#include "oriel/net/http.h"
 #include "oriel/controller/controller.h"
 
 namespace oriel::api {
 
 // Registers every /api/v1 route and /healthz on the router. The controller
 // must outlive the router.
-void add_rest_routes(Router& router, controller::Controller& controller);
+void add_rest_routes(net::Router& router, controller::Controller& controller);
 
 // Serves the built web client in `web_dir`: the portal at / (index.html,
 // desktop.html, their scripts and styles) and the admin console at /admin
 // (console.html). Without a web build, both are the small status page.
-void add_web_files(Router& router, const std::string& web_dir);
+void add_web_files(net::Router& router, const std::string& web_dir);
 
 // The admin console's backend (docs/api.md, "Uploads" and "Events").
 struct ConsoleOptions {
@@ -39,7 +39,7 @@ class ConsoleBackend {
 
 // Registers /api/v1/uploads... and the WebSocket /api/v1/events, and starts
 // the backend's thread.
-std::unique_ptr<ConsoleBackend> add_console_routes(Router& router, controller::Controller& controller,
+std::unique_ptr<ConsoleBackend> add_console_routes(net::Router& router, controller::Controller& controller,
                                                    ConsoleOptions options);
 
 }  // namespace oriel::api

@@ -19,7 +19,7 @@
 #include <mutex>
 #include <string>
 
-#include "oriel/api/http.h"
+#include "oriel/net/http.h"
 #include "oriel/common/result.h"
 #include "oriel/display/protocol.h"
 
@@ -66,7 +66,7 @@ class Gateway {
   Gateway& operator=(const Gateway&) = delete;
 
   // The WebSocket handler of /display/{session}; call on the io_context.
-  void accept(const api::Request& request, api::WebSocket&& ws);
+  void accept(const net::Request& request, net::WebSocket&& ws);
   // The session ended (logoff): its browser is closed with `code`.
   void end_session(const std::string& session_id, CloseCode code, std::string reason);
   // The desktop's display moved (live migration): its sessions reconnect

@@ -2,9 +2,9 @@
 #include <algorithm>
 #include <cctype>
 
-#include "oriel/cli/client.h"
+#include "oriel/net/client.h"
 
-namespace oriel::cli {
+namespace oriel::net {
 namespace {
 
 bool is_host_char(char c) {
@@ -116,4 +116,4 @@ std::string escape_path_segment(std::string_view segment) {
   return out;
 }
 
-}  // namespace oriel::cli
+}  // namespace oriel::net

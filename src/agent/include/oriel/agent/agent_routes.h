@@ -6,23 +6,24 @@
 // answered gets the same answer again instead of being run twice.
 #pragma once
 
+#include "oriel/net/http.h"  // first: it includes <utility> before Asio
+
 #include <string>
 
 #include "oriel/agent/agent_journal.h"
 #include "oriel/agent/local_agent.h"
-#include "oriel/api/http.h"
 
-namespace oriel::api {
+namespace oriel::agent {
 
 struct AgentApi {
-  agent::LocalAgent& agent;
-  agent::AgentJournal& journal;
+  LocalAgent& agent;
+  AgentJournal& journal;
   std::string cluster_token;
   std::string run_dir;  // where the VMs' VNC sockets are
 };
 
 // Registers the /agent/v1 routes. `api` (and what it refers to) must
 // outlive the router.
-void add_agent_routes(Router& router, const AgentApi& api);
+void add_agent_routes(net::Router& router, const AgentApi& api);
 
-}  // namespace oriel::api
+}  // namespace oriel::agent

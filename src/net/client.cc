@@ -4,7 +4,7 @@
 // each step (connect, write, read) is started asynchronously and the private
 // io_context is run until it completes: synchronous to the caller, bounded
 // by the timeout.
-#include "oriel/cli/client.h"
+#include "oriel/net/client.h"
 
 #include <poll.h>
 
@@ -17,7 +17,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-namespace oriel::cli {
+namespace oriel::net {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -277,4 +277,4 @@ Result<std::string> ApiClient::login(std::string_view username, std::string_view
   return token_;
 }
 
-}  // namespace oriel::cli
+}  // namespace oriel::net

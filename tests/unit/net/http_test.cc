@@ -13,10 +13,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include "oriel/api/http.h"
+#include "oriel/net/http.h"
 #include "oriel/common/log.h"
 
-namespace oriel::api {
+namespace oriel::net {
 namespace {
 
 namespace asio = boost::asio;
@@ -552,4 +552,4 @@ TEST_F(HttpServerTest, DestroyingTheServerWithoutRunningIsSafe) {
 }
 
 }  // namespace
-}  // namespace oriel::api
+}  // namespace oriel::net

@@ -25,7 +25,7 @@
 #include "oriel/common/json.h"
 #include "oriel/common/result.h"
 
-namespace oriel::api {
+namespace oriel::net {
 
 struct Request {
   std::string method;                          // "GET", "POST", ... as sent (methods are case-sensitive)
@@ -178,4 +178,4 @@ class HttpServer {
   std::shared_ptr<State> state_;
 };
 
-}  // namespace oriel::api
+}  // namespace oriel::net

@@ -21,7 +21,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-namespace oriel::cli::testing {
+namespace oriel::net::testing {
 
 struct SeenRequest {
   std::string method, target, body, authorization, content_type, host;
@@ -154,4 +154,4 @@ inline Reply json_error(int status, const std::string& code, const std::string& 
   return {status, R"({"error":{"code":")" + code + R"(","message":")" + message + R"("}})"};
 }
 
-}  // namespace oriel::cli::testing
+}  // namespace oriel::net::testing

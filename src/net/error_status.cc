@@ -1,7 +1,7 @@
 // Error codes to HTTP statuses: the one place the mapping lives.
-#include "oriel/api/http.h"
+#include "oriel/net/http.h"
 
-namespace oriel::api {
+namespace oriel::net {
 
 int http_status(ErrorCode code) {
   switch (code) {
@@ -26,4 +26,4 @@ Response http_error(int status, std::string_view code, std::string_view message)
   return Response::json(status, {{"error", {{"code", code}, {"message", message}}}});
 }
 
-}  // namespace oriel::api
+}  // namespace oriel::net

@@ -1,24 +1,30 @@
 // /agent/v1: the agent's HTTP API. Handlers run on the HTTP workers and may
-// block (a QEMU start, a QMP round-trip); the VNC WebSocket is a pair of
-// coroutines on the io_context that copy bytes between the WebSocket and the
-// VM's VNC unix socket.
-#include "oriel/api/agent_routes.h"
+// block (a QEMU start, a QMP round-trip); the VNC WebSocket is pumped to the
+// VM's VNC unix socket on the io_context.
+#include "oriel/agent/agent_routes.h"  // first: http.h includes <utility> before Asio
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/websocket.hpp>
+#include <boost/beast/core/error.hpp>
 
 #include <deque>
 #include <mutex>
 
 #include "oriel/common/log.h"
 #include "oriel/common/secret.h"
+#include "oriel/net/websocket.h"
 
-namespace oriel::api {
+namespace oriel::agent {
+
+using net::Handler;
+using net::Request;
+using net::Response;
+using net::Router;
+using net::WebSocket;
+
 namespace {
 
 namespace asio = boost::asio;
@@ -96,13 +102,6 @@ Result<std::string> golden_path_of(const Request& r) {
   return path;
 }
 
-beast::websocket::close_reason close_reason(std::uint16_t code, std::string_view text) {
-  beast::websocket::close_reason r;
-  r.code = code;
-  r.reason = std::string(text);
-  return r;
-}
-
 // A command's work: Ok with extra fields for the answer (or null for none).
 using AgentCommand = std::function<Result<Json>(const Request&, const std::string& vm_id)>;
 
@@ -121,7 +120,7 @@ Handler command(const AgentApi& api, std::shared_ptr<AnswerMemory> memory, Agent
       api.journal.changed();
       if (!done.ok()) return Response::error(done.error());
       Json answer = done->is_object() ? std::move(*done) : Json::object();
-      answer["snapshot"] = agent::to_json(api.journal.snapshot());
+      answer["snapshot"] = to_json(api.journal.snapshot());
       return Response::json(200, answer);
     });
   };
@@ -147,7 +146,7 @@ Handler query(const AgentApi& api, std::function<Response(const std::string& vm_
 }
 
 Result<void> start_vm(const AgentApi& api, const Request& r, const std::string& id) {
-  auto spec = TRY(agent::VmSpec::from_json(TRY(parse_json(r.body))));
+  auto spec = TRY(VmSpec::from_json(TRY(parse_json(r.body))));
   if (spec.id != id) return Error::InvalidArgument(fmt::format("the spec is for '{}', the path for '{}'", spec.id, id));
   return api.agent.start_vm(spec);
 }
@@ -163,7 +162,7 @@ Result<Json> vm_action(const AgentApi& api, const Request& r, const std::string&
   if (action == "reboot") return done(api.agent.reboot_vm(id));
   // Live migration (migration.h).
   if (action == "incoming") {
-    auto request = TRY(agent::IncomingRequest::from_json(TRY(parse_json(r.body))));
+    auto request = TRY(IncomingRequest::from_json(TRY(parse_json(r.body))));
     if (request.spec.id != id) {
       return Error::InvalidArgument(fmt::format("the spec is for '{}', the path for '{}'", request.spec.id, id));
     }
@@ -181,67 +180,28 @@ Result<Json> vm_action(const AgentApi& api, const Request& r, const std::string&
     auto body = TRY(parse_json(r.body));
     TRY(json_only_fields(body, {"target", "options"}));
     if (!body.contains("target")) return Error::InvalidArgument("'target' is missing");
-    auto target = TRY(agent::MigrationTarget::from_json(body["target"]));
-    auto options = body.contains("options") ? TRY(agent::MigrationOptions::from_json(body["options"]))
-                                            : agent::MigrationOptions{};
+    auto target = TRY(MigrationTarget::from_json(body["target"]));
+    auto options = body.contains("options") ? TRY(MigrationOptions::from_json(body["options"]))
+                                            : MigrationOptions{};
     return done(api.agent.migrate(id, target, options));
   }
   if (action == "cancel-migration") return done(api.agent.cancel_migration(id));
   return Error::NotFound("action", action);
 }
 
-// Copies bytes both ways between the gateway's WebSocket and the VM's VNC
-// socket until either side closes.
-class VncBridge : public std::enable_shared_from_this<VncBridge> {
- public:
-  VncBridge(WebSocket&& ws, std::string socket_path)
-      : ws_(std::move(ws)), vnc_(ws_.get_executor()), path_(std::move(socket_path)) {
-    ws_.binary(true);
+// Connects to the VM's VNC socket and pumps it over the gateway's WebSocket;
+// a display that is not there closes the WebSocket with 4503.
+asio::awaitable<void> serve_vnc(WebSocket ws, std::string socket_path) {
+  asio::local::stream_protocol::socket vnc(ws.get_executor());
+  beast::error_code ec;
+  co_await vnc.async_connect(asio::local::stream_protocol::endpoint(socket_path),
+                             asio::redirect_error(use_awaitable, ec));
+  if (ec) {
+    net::refuse_websocket(std::move(ws), 4503, "the desktop's display is not there");
+    co_return;
   }
-  void start() { asio::co_spawn(ws_.get_executor(), run(shared_from_this()), asio::detached); }
-
- private:
-  static asio::awaitable<void> run(std::shared_ptr<VncBridge> self) {
-    beast::error_code ec;
-    co_await self->vnc_.async_connect(asio::local::stream_protocol::endpoint(self->path_),
-                                      asio::redirect_error(use_awaitable, ec));
-    if (ec) {
-      co_await self->ws_.async_close(close_reason(4503, "the desktop's display is not there"),
-                                     asio::redirect_error(use_awaitable, ec));
-      co_return;
-    }
-    asio::co_spawn(self->ws_.get_executor(), to_vnc(self), asio::detached);
-    std::array<char, 64 * 1024> buf;
-    for (;;) {
-      size_t n = co_await self->vnc_.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
-      if (ec) break;
-      co_await self->ws_.async_write(asio::buffer(buf.data(), n), asio::redirect_error(use_awaitable, ec));
-      if (ec) break;
-    }
-    self->shut();
-  }
-  static asio::awaitable<void> to_vnc(std::shared_ptr<VncBridge> self) {
-    beast::flat_buffer in;
-    beast::error_code ec;
-    for (;;) {
-      co_await self->ws_.async_read(in, asio::redirect_error(use_awaitable, ec));
-      if (ec) break;
-      co_await asio::async_write(self->vnc_, in.data(), asio::redirect_error(use_awaitable, ec));
-      if (ec) break;
-      in.consume(in.size());
-    }
-    self->shut();
-  }
-  void shut() {
-    beast::error_code ec;
-    vnc_.close(ec);
-    beast::get_lowest_layer(ws_).socket().close(ec);
-  }
-
-  WebSocket ws_;
-  asio::local::stream_protocol::socket vnc_;
-  std::string path_;
-};
+  net::pump(std::move(ws), std::move(vnc));
+}
 
 }  // namespace
 
@@ -251,9 +211,9 @@ void add_agent_routes(Router& router, const AgentApi& api) {
     if (!secrets_equal(r.bearer_token(), api.cluster_token)) {
       return Response::error(Error::Unauthenticated("this needs the cluster token"));
     }
-    return Response::json(200, {{"report", agent::to_json(api.agent.report())},
+    return Response::json(200, {{"report", to_json(api.agent.report())},
                                 {"disks_dir", api.agent.options().disks_dir},
-                                {"snapshot", agent::to_json(api.journal.snapshot())}});
+                                {"snapshot", to_json(api.journal.snapshot())}});
   });
   router.add("PUT", "/agent/v1/vms/{id}", command(api, memory, plain([&api](const Request& r, const std::string& id) {
                return start_vm(api, r, id);
@@ -282,13 +242,11 @@ void add_agent_routes(Router& router, const AgentApi& api) {
   router.add_websocket("/agent/v1/vms/{id}/vnc", [&api](const Request& r, WebSocket&& ws) {
     auto id = vm_id_of(r);
     if (!secrets_equal(r.bearer_token(), api.cluster_token) || !id.ok()) {
-      auto refused = std::make_shared<WebSocket>(std::move(ws));
-      refused->async_close(close_reason(4401, "this needs the cluster token and a VM id"),
-                           [refused](beast::error_code) {});
-      return;
+      return net::refuse_websocket(std::move(ws), 4401, "this needs the cluster token and a VM id");
     }
-    std::make_shared<VncBridge>(std::move(ws), agent::VmPaths::in(api.run_dir, *id).vnc_socket)->start();
+    auto executor = ws.get_executor();
+    asio::co_spawn(executor, serve_vnc(std::move(ws), VmPaths::in(api.run_dir, *id).vnc_socket), asio::detached);
   });
 }
 
-}  // namespace oriel::api
+}  // namespace oriel::agent

@@ -1,6 +1,6 @@
 // The HTTP/1.1 server: one coroutine per connection on the io_context, the
 // handlers on a worker pool.
-#include "oriel/api/http.h"  // first: it includes <utility> before Asio
+#include "oriel/net/http.h"  // first: it includes <utility> before Asio
 
 #include <algorithm>
 #include <array>
@@ -22,7 +22,7 @@
 
 #include "oriel/common/log.h"
 
-namespace oriel::api {
+namespace oriel::net {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -415,4 +415,4 @@ asio::awaitable<void> HttpServer::State::accept_loop(std::shared_ptr<State> stat
   }
 }
 
-}  // namespace oriel::api
+}  // namespace oriel::net

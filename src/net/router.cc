@@ -3,10 +3,10 @@
 #include <set>
 #include <stdexcept>
 
-#include "oriel/api/http.h"
+#include "oriel/net/http.h"
 #include "oriel/common/log.h"
 
-namespace oriel::api {
+namespace oriel::net {
 namespace {
 
 // "/a/b/" → {"a", "b"}: one trailing slash is dropped; "/" → {""}.
@@ -142,4 +142,4 @@ const WebSocketHandler* Router::websocket_for(Request& request) const {
   return &best->handler;
 }
 
-}  // namespace oriel::api
+}  // namespace oriel::net

@@ -3,10 +3,10 @@
 // handler never sees bytes that would break JSON serialization later.
 #include <cctype>
 
-#include "oriel/api/http.h"
+#include "oriel/net/http.h"
 #include "oriel/common/utf8.h"
 
-namespace oriel::api {
+namespace oriel::net {
 namespace {
 
 enum class Part { kPath, kQuery };
@@ -85,4 +85,4 @@ Result<Target> parse_target(std::string_view target) {
   return out;
 }
 
-}  // namespace oriel::api
+}  // namespace oriel::net

@@ -1,6 +1,6 @@
 // ApiClient against a real local HTTP server: error mapping, keep-alive,
 // reconnection, timeouts; and the pure parts (URLs, error codes, escaping).
-#include "oriel/cli/client.h"
+#include "oriel/net/client.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 
 #include "scripted_peer.h"
 
-namespace oriel::cli {
+namespace oriel::net {
 namespace {
 
 using std::chrono_literals::operator""ms;
@@ -247,4 +247,4 @@ TEST(ApiClientTest, LoginFailureKeepsNoToken) {
 }
 
 }  // namespace
-}  // namespace oriel::cli
+}  // namespace oriel::net

@@ -19,7 +19,7 @@
 #include "oriel/common/json.h"
 #include "oriel/common/result.h"
 
-namespace oriel::cli {
+namespace oriel::net {
 
 // The parts of a server URL "http://HOST[:PORT][/PREFIX]".
 struct ServerUrl {
@@ -97,4 +97,4 @@ class ApiClient {
   std::unique_ptr<Connection> conn_;  // never null except after a move
 };
 
-}  // namespace oriel::cli
+}  // namespace oriel::net

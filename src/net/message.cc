@@ -2,9 +2,9 @@
 #include <algorithm>
 #include <cctype>
 
-#include "oriel/api/http.h"
+#include "oriel/net/http.h"
 
-namespace oriel::api {
+namespace oriel::net {
 namespace {
 
 std::string_view trim(std::string_view s) {
@@ -40,4 +40,4 @@ Response Response::bytes(int status, std::string content_type, std::string body)
   return {status, std::move(content_type), std::move(body), {}};
 }
 
-}  // namespace oriel::api
+}  // namespace oriel::net

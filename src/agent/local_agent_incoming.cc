@@ -181,7 +181,7 @@ Result<MigrationTarget> LocalAgent::prepare_incoming(const IncomingRequest& requ
 
 Result<MigrationTarget> LocalAgent::start_incoming(const std::shared_ptr<Incoming>& in, const VmSpec& spec,
                                                    const std::string& host) {
-  pid_t pid = TRY(launch(spec, {"-incoming", "defer"}));
+  pid_t pid = TRY(launch(spec, QemuStart::kIncoming));
   auto vm = std::make_shared<Vm>();
   vm->spec = spec;
   vm->paths = VmPaths::in(options_.run_dir, spec.id);

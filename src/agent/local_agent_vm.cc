@@ -139,16 +139,15 @@ Result<void> LocalAgent::start_vm(const VmSpec& spec) {
   TRY(check_not_incoming(spec.id));
   VmPaths paths = VmPaths::in(options_.run_dir, spec.id);
   if (pid_t pid = read_pidfile(paths.pidfile); is_qemu_for(pid, paths.qmp_socket)) return attach(spec.id, spec, pid);
-  pid_t pid = TRY(launch(spec, {}));
+  pid_t pid = TRY(launch(spec, QemuStart::kBoot));
   return attach(spec.id, spec, pid);
 }
 
-Result<pid_t> LocalAgent::launch(const VmSpec& spec, const std::vector<std::string>& extra) {
+Result<pid_t> LocalAgent::launch(const VmSpec& spec, QemuStart start) {
   VmPaths paths = VmPaths::in(options_.run_dir, spec.id);
   if (!fs::exists(spec.disk_path)) return Error::NotFound("disk", spec.disk_path);
   TRY(prepare_run_dir(spec, paths));
-  auto argv = qemu_command_line(spec, paths, options_.accelerator.accelerator);
-  argv.insert(argv.end(), extra.begin(), extra.end());
+  auto argv = qemu_command_line(spec, paths, options_.accelerator.accelerator, start);
   spdlog::debug("vm {}: {}", spec.id, join_command(argv));
   auto run = TRY(runner_.run(argv, {.timeout = 60s}));
   if (run.exit_code != 0) {

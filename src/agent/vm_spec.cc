@@ -111,7 +111,8 @@ VmPaths VmPaths::in(const std::string& run_dir, const std::string& vm_id) {
           dir + "/serial.log", dir + "/uefi-vars.fd", dir + "/spec.json"};
 }
 
-std::vector<std::string> qemu_command_line(const VmSpec& spec, const VmPaths& paths, Accelerator accel) {
+std::vector<std::string> qemu_command_line(const VmSpec& spec, const VmPaths& paths, Accelerator accel,
+                                           QemuStart start) {
   std::vector<std::string> argv = {std::string(kQemu), "-name", fmt::format("guest={},process=oriel-{}", qemu_option_value(spec.name), spec.id),
                                    "-nodefaults", "-no-user-config", "-machine", "q35"};
   if (accel == Accelerator::kKvm) {
@@ -135,6 +136,7 @@ std::vector<std::string> qemu_command_line(const VmSpec& spec, const VmPaths& pa
   argv.insert(argv.end(), {"-device", "qemu-xhci,id=usb", "-device", "usb-tablet,bus=usb.0"});
   add_boot(argv, spec.boot, paths);
   argv.insert(argv.end(), {"-daemonize", "-pidfile", paths.pidfile});
+  if (start == QemuStart::kIncoming) argv.insert(argv.end(), {"-incoming", "defer"});
   return argv;
 }
 

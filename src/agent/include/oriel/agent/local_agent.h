@@ -125,8 +125,8 @@ class LocalAgent final : public HostAgent {
   Result<Json> qmp(const std::string& vm_id, const std::string& command, Json args = Json::object());
   std::shared_ptr<QmpClient> qmp_client(const std::shared_ptr<Vm>& vm);
   void reattach_all();
-  // Starts a QEMU for `spec` in its run dir; the command line plus `extra`.
-  Result<pid_t> launch(const VmSpec& spec, const std::vector<std::string>& extra);
+  // Starts a QEMU for `spec` in its run dir.
+  Result<pid_t> launch(const VmSpec& spec, QemuStart start);
   Result<void> connect_qmp(const std::shared_ptr<Vm>& vm);
   void on_vm_event(const std::shared_ptr<Vm>& vm, const QmpEvent& e);
 

@@ -1,0 +1,176 @@
+// Whole QEMU command lines against golden files in golden/, one argument per
+// line, for each way the agent starts a QEMU. Any change to an argument
+// shows up here as a diff of the file.
+//
+// After an intended change, run the test with ORIEL_UPDATE_GOLDEN=1 in the
+// environment: it rewrites the golden files from the code (and passes), and
+// the diff of golden/ is what to review.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "oriel/agent/host_agent.h"
+#include "oriel/agent/vm_spec.h"
+
+namespace oriel::agent {
+namespace {
+
+// Fixed paths, so the files are the same on every machine.
+constexpr const char* kRunDir = "/run/oriel";
+constexpr const char* kTargetDisksDir = "/var/lib/oriel-target/disks";
+constexpr const char* kId = "d-0123456789abcdef";
+
+VmSpec desktop() {
+  VmSpec s;
+  s.id = kId;
+  s.name = "alice's desktop";
+  s.vcpus = 2;
+  s.memory_mb = 2048;
+  s.disk_path = std::string("/var/lib/oriel/disks/") + kId + ".qcow2";
+  return s;
+}
+
+VmSpec with_boot(VmSpec s, const char* boot_json) {
+  s.boot = BootSpec::from_json(parse_json(boot_json).value()).value();
+  return s;
+}
+
+struct Case {
+  const char* golden;  // file name under golden/
+  VmSpec spec;
+  Accelerator accel;
+  QemuStart start;
+};
+
+std::vector<Case> cases() {
+  VmSpec direct = with_boot(desktop(), R"({"kernel":"/boot/vmlinuz","initrd":"/boot/initrd.img",
+                                           "cmdline":"console=ttyS0 quiet"})");
+  direct.network = false;
+  // Shared storage: the target opens the source's overlay, at the same path.
+  VmSpec shared = desktop();
+  shared.disk_path = std::string("/mnt/shared/oriel/") + kId + ".qcow2";
+  // Local disks copied over NBD: prepare_incoming gives the target a new
+  // overlay of its own, where this host keeps every overlay; the copy
+  // itself is set up over QMP, not on the command line.
+  VmSpec copied = desktop();
+  copied.disk_path = overlay_path(kTargetDisksDir, kId);
+  return {
+      {"bios.argv", desktop(), Accelerator::kKvm, QemuStart::kBoot},
+      {"uefi.argv", with_boot(desktop(), R"({"firmware":"uefi"})"), Accelerator::kKvm, QemuStart::kBoot},
+      {"direct_kernel.argv", direct, Accelerator::kTcg, QemuStart::kBoot},
+      {"migration_target.argv", shared, Accelerator::kKvm, QemuStart::kIncoming},
+      {"local_disk_migration_target.argv", copied, Accelerator::kKvm, QemuStart::kIncoming},
+  };
+}
+
+std::vector<std::string> command_line(const Case& c) {
+  return qemu_command_line(c.spec, VmPaths::in(kRunDir, c.spec.id), c.accel, c.start);
+}
+
+std::string golden_path(const std::string& name) {
+  return std::string(ORIEL_SOURCE_DIR) + "/tests/unit/agent/qemu/golden/" + name;
+}
+
+std::string one_per_line(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const auto& arg : argv) out += arg + "\n";
+  return out;
+}
+
+bool updating_golden() {
+  const char* v = std::getenv("ORIEL_UPDATE_GOLDEN");
+  return v && std::string(v) == "1";
+}
+
+TEST(QemuCommandLineTest, EachWayOfStartingMatchesItsGoldenFile) {
+  for (const Case& c : cases()) {
+    SCOPED_TRACE(c.golden);
+    auto argv = command_line(c);
+    for (const auto& arg : argv) ASSERT_EQ(arg.find('\n'), std::string::npos) << "cannot be one per line: " << arg;
+    std::string actual = one_per_line(argv);
+    if (updating_golden()) {
+      std::ofstream(golden_path(c.golden), std::ios::trunc) << actual;
+      continue;
+    }
+    std::ifstream in(golden_path(c.golden));
+    ASSERT_TRUE(in) << "no golden file " << golden_path(c.golden) << "; ORIEL_UPDATE_GOLDEN=1 writes it";
+    std::stringstream expected;
+    expected << in.rdbuf();
+    EXPECT_EQ(actual, expected.str());
+  }
+}
+
+// The value of an option list ("key=value,key=value") as QEMU reads it: a
+// single comma ends an option, a doubled one is a comma inside the value.
+std::map<std::string, std::string> qemu_options(const std::string& list) {
+  std::map<std::string, std::string> out;
+  std::string current;
+  auto flush = [&] {
+    size_t eq = current.find('=');
+    out[current.substr(0, eq)] = eq == std::string::npos ? "" : current.substr(eq + 1);
+    current.clear();
+  };
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (list[i] != ',') {
+      current += list[i];
+    } else if (i + 1 < list.size() && list[i + 1] == ',') {
+      current += ',';
+      ++i;
+    } else {
+      flush();
+    }
+  }
+  flush();
+  return out;
+}
+
+std::set<std::string> keys(const std::map<std::string, std::string>& options) {
+  std::set<std::string> out;
+  for (const auto& [k, v] : options) out.insert(k);
+  return out;
+}
+
+// The value after the first `flag` whose value contains `part`.
+std::string value_of(const std::vector<std::string>& argv, const std::string& flag, const std::string& part) {
+  for (size_t i = 0; i + 1 < argv.size(); ++i) {
+    if (argv[i] == flag && argv[i + 1].find(part) != std::string::npos) return argv[i + 1];
+  }
+  return "";
+}
+
+TEST(QemuCommandLineTest, ACommaInTheNameOrDiskPathCannotAddOptions) {
+  VmSpec s = desktop();
+  s.name = "evil,debug-threads=on,,x";
+  s.disk_path = "/var/lib/oriel/disks/a,readonly=on,snapshot=on.qcow2";
+  auto argv = qemu_command_line(s, VmPaths::in(kRunDir, s.id), Accelerator::kTcg);
+
+  auto name = qemu_options(value_of(argv, "-name", "guest="));
+  EXPECT_EQ(keys(name), (std::set<std::string>{"guest", "process"}));
+  EXPECT_EQ(name["guest"], s.name);
+
+  auto drive = qemu_options(value_of(argv, "-drive", "id=disk0"));
+  EXPECT_EQ(keys(drive), (std::set<std::string>{"file", "if", "id", "format", "cache", "discard"}));
+  EXPECT_EQ(drive["file"], s.disk_path);
+}
+
+// The agent recognises its QEMU after a restart by /proc/PID/cmdline:
+// argv[0] names qemu-system and "unix:<qmp socket>," appears in it. Every
+// command line must keep both, or re-attaching would lose the VM.
+TEST(QemuCommandLineTest, EveryCommandLineCarriesWhatReattachingLooksFor) {
+  for (const Case& c : cases()) {
+    SCOPED_TRACE(c.golden);
+    auto argv = command_line(c);
+    ASSERT_FALSE(argv.empty());
+    EXPECT_NE(argv[0].find("qemu-system"), std::string::npos);
+    std::string cmdline;
+    for (const auto& arg : argv) cmdline += arg + '\0';
+    EXPECT_NE(cmdline.find("unix:" + VmPaths::in(kRunDir, c.spec.id).qmp_socket + ","), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace oriel::agent

@@ -8,6 +8,7 @@
 
 #include "managed_vm.h"
 #include "oriel/agent/local_agent.h"
+#include "oriel/agent/qemu_process.h"
 #include "oriel/agent/qmp_client.h"
 #include "oriel/common/log.h"
 #include "process_files.h"

@@ -12,6 +12,7 @@
 #include "managed_vm.h"
 #include "migration_steps.h"
 #include "oriel/agent/migration.h"
+#include "oriel/agent/qemu_process.h"  // kDriveId, the VM's drive
 
 namespace oriel::agent {
 
@@ -21,7 +22,6 @@ inline constexpr const char* kMirrorJob = "oriel-migration-mirror";  // source: 
 inline constexpr const char* kDiskNode = "oriel-migration-disk";     // source: NBD client node
 inline constexpr const char* kExportId = "oriel-migration-export";   // target: block export
 inline constexpr const char* kExportName = "oriel-disk0";            // target: NBD export name
-inline constexpr const char* kDriveId = "disk0";                     // the VM's drive (vm_spec.cc)
 
 // What the driver of an outgoing migration keeps between observations.
 // Touched only on the agent's io thread (and before the driver starts).

@@ -1,20 +1,22 @@
-// Whole QEMU command lines against golden files in golden/, one argument per
-// line, for each way the agent starts a QEMU. Any change to an argument
-// shows up here as a diff of the file.
+// The QEMU command line: what its arguments do, and whole command lines
+// against golden files in golden/, one argument per line, for each way the
+// agent starts a QEMU (any change to an argument shows up as a diff there).
 //
 // After an intended change, run the test with ORIEL_UPDATE_GOLDEN=1 in the
 // environment: it rewrites the golden files from the code (and passes), and
 // the diff of golden/ is what to review.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
 #include "oriel/agent/host_agent.h"
-#include "oriel/agent/vm_spec.h"
+#include "oriel/agent/qemu_process.h"
 
 namespace oriel::agent {
 namespace {
@@ -37,6 +39,68 @@ VmSpec desktop() {
 VmSpec with_boot(VmSpec s, const char* boot_json) {
   s.boot = BootSpec::from_json(parse_json(boot_json).value()).value();
   return s;
+}
+
+// The value after the first `flag` whose value contains `part`.
+std::optional<std::string> value_of(const std::vector<std::string>& argv, const std::string& flag,
+                                    const std::string& part) {
+  for (size_t i = 0; i + 1 < argv.size(); ++i) {
+    if (argv[i] == flag && argv[i + 1].find(part) != std::string::npos) return argv[i + 1];
+  }
+  return std::nullopt;
+}
+
+bool has(const std::vector<std::string>& argv, const std::string& flag, const std::string& value) {
+  for (size_t i = 0; i + 1 < argv.size(); ++i) {
+    if (argv[i] == flag && argv[i + 1] == value) return true;
+  }
+  return false;
+}
+
+bool has_containing(const std::vector<std::string>& argv, const std::string& flag, const std::string& part) {
+  return value_of(argv, flag, part).has_value();
+}
+
+TEST(QemuCommandLineTest, CommandLineIsDetachedWithPrivateSocketsAndTheChosenAccelerator) {
+  auto paths = VmPaths::in("/run/oriel", "d-0123456789abcdef");
+  auto tcg = qemu_command_line(desktop(), paths, Accelerator::kTcg);
+  EXPECT_TRUE(has(tcg, "-accel", "tcg,thread=multi"));
+  EXPECT_FALSE(has(tcg, "-cpu", "host"));
+  EXPECT_TRUE(has(tcg, "-smp", "2"));
+  EXPECT_TRUE(has(tcg, "-m", "2048"));
+  EXPECT_TRUE(has(tcg, "-vnc", "unix:/run/oriel/vms/d-0123456789abcdef/vnc.sock"));
+  EXPECT_TRUE(has(tcg, "-qmp", "unix:/run/oriel/vms/d-0123456789abcdef/qmp.sock,server=on,wait=off"));
+  EXPECT_TRUE(has(tcg, "-pidfile", paths.pidfile));
+  EXPECT_TRUE(has(tcg, "-serial", "file:" + paths.serial_log));
+  EXPECT_TRUE(has_containing(tcg, "-drive", "file=/var/lib/oriel/disks/d-0123456789abcdef.qcow2,"));
+  EXPECT_TRUE(has_containing(tcg, "-netdev", "user,"));
+  EXPECT_NE(std::find(tcg.begin(), tcg.end(), "-daemonize"), tcg.end());
+  EXPECT_EQ(std::find(tcg.begin(), tcg.end(), "-no-shutdown"), tcg.end()) << "a guest power-off must end QEMU";
+
+  auto kvm = qemu_command_line(desktop(), paths, Accelerator::kKvm);
+  EXPECT_TRUE(has(kvm, "-accel", "kvm"));
+  EXPECT_TRUE(has(kvm, "-cpu", "host"));
+}
+
+TEST(QemuCommandLineTest, BootModesMapToKernelOrFirmware) {
+  auto paths = VmPaths::in("/run/oriel", "d-1");
+  auto s = desktop();
+  s.boot = BootSpec::from_json(parse_json(R"({"kernel":"/k","initrd":"/i","cmdline":"quiet"})").value()).value();
+  auto direct = qemu_command_line(s, paths, Accelerator::kTcg);
+  EXPECT_TRUE(has(direct, "-kernel", "/k"));
+  EXPECT_TRUE(has(direct, "-initrd", "/i"));
+  EXPECT_TRUE(has(direct, "-append", "quiet"));
+
+  s.boot = BootSpec::from_json(parse_json(R"({"firmware":"uefi"})").value()).value();
+  auto uefi = qemu_command_line(s, paths, Accelerator::kTcg);
+  EXPECT_TRUE(has_containing(uefi, "-drive", "if=pflash,format=raw,unit=0,readonly=on"));
+  EXPECT_TRUE(has_containing(uefi, "-drive", "file=" + paths.uefi_vars));
+  EXPECT_FALSE(has_containing(uefi, "-kernel", ""));
+
+  s.boot = BootSpec::from_json(Json::object()).value();
+  auto bios = qemu_command_line(s, paths, Accelerator::kTcg);
+  EXPECT_FALSE(has_containing(bios, "-kernel", ""));
+  EXPECT_FALSE(has_containing(bios, "-drive", "pflash"));
 }
 
 struct Case {
@@ -134,25 +198,17 @@ std::set<std::string> keys(const std::map<std::string, std::string>& options) {
   return out;
 }
 
-// The value after the first `flag` whose value contains `part`.
-std::string value_of(const std::vector<std::string>& argv, const std::string& flag, const std::string& part) {
-  for (size_t i = 0; i + 1 < argv.size(); ++i) {
-    if (argv[i] == flag && argv[i + 1].find(part) != std::string::npos) return argv[i + 1];
-  }
-  return "";
-}
-
 TEST(QemuCommandLineTest, ACommaInTheNameOrDiskPathCannotAddOptions) {
   VmSpec s = desktop();
   s.name = "evil,debug-threads=on,,x";
   s.disk_path = "/var/lib/oriel/disks/a,readonly=on,snapshot=on.qcow2";
   auto argv = qemu_command_line(s, VmPaths::in(kRunDir, s.id), Accelerator::kTcg);
 
-  auto name = qemu_options(value_of(argv, "-name", "guest="));
+  auto name = qemu_options(value_of(argv, "-name", "guest=").value_or(""));
   EXPECT_EQ(keys(name), (std::set<std::string>{"guest", "process"}));
   EXPECT_EQ(name["guest"], s.name);
 
-  auto drive = qemu_options(value_of(argv, "-drive", "id=disk0"));
+  auto drive = qemu_options(value_of(argv, "-drive", "id=disk0").value_or(""));
   EXPECT_EQ(keys(drive), (std::set<std::string>{"file", "if", "id", "format", "cache", "discard"}));
   EXPECT_EQ(drive["file"], s.disk_path);
 }

@@ -22,6 +22,7 @@
 #include "oriel/agent/host_agent.h"
 #include "oriel/agent/host_probe.h"
 #include "oriel/agent/migration.h"
+#include "oriel/agent/qemu_process.h"
 #include "oriel/common/process.h"
 
 namespace oriel::agent {

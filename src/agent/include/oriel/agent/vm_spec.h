@@ -1,6 +1,6 @@
 // What a desktop's virtual machine is made of, and where its runtime files
-// live. The agent turns a VmSpec into a QEMU command line; the controller
-// builds VmSpecs from its desktops and images.
+// live. The agent turns a VmSpec into a QEMU command line (qemu_process.h);
+// the controller builds VmSpecs from its desktops and images.
 #pragma once
 
 #include <string>
@@ -51,16 +51,6 @@ struct VmPaths {
 
   static VmPaths in(const std::string& run_dir, const std::string& vm_id);
 };
-
-// How a QEMU starts: booting the guest, or as the target of a live
-// migration, waiting (-incoming defer) for the source's stream.
-enum class QemuStart { kBoot, kIncoming };
-
-// The full argv for qemu-system-x86_64: detached (-daemonize, pidfile), QMP
-// and VNC on unix sockets, serial to a file, the disk as virtio-blk, a
-// virtio NIC on user-mode NAT, std VGA and a USB tablet for absolute pointing.
-std::vector<std::string> qemu_command_line(const VmSpec& spec, const VmPaths& paths, Accelerator accel,
-                                           QemuStart start = QemuStart::kBoot);
 
 // Unix socket paths are limited to 107 bytes (sun_path); a run dir deeper
 // than that cannot host VMs. Checked at start-up, not at the first VM.

@@ -2,15 +2,16 @@
 
 #include "managed_vm.h"
 
-#include <signal.h>
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "oriel/agent/disks.h"
+#include "oriel/agent/qemu_process.h"
 #include "oriel/agent/qmp_client.h"
 #include "oriel/common/log.h"
-#include "process_files.h"
 
 namespace oriel::agent {
 namespace {
@@ -19,19 +20,6 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 }  // namespace
-
-bool is_qemu_for(pid_t pid, const std::string& qmp_socket) {
-  if (pid <= 0) return false;
-  std::string cmdline = read_whole_file(fmt::format("/proc/{}/cmdline", pid));
-  if (cmdline.empty()) return false;
-  std::string argv0 = cmdline.substr(0, cmdline.find('\0'));
-  bool is_qemu = argv0.find("qemu-system") != std::string::npos;
-  return is_qemu && cmdline.find("unix:" + qmp_socket + ",") != std::string::npos;
-}
-
-void kill_qemu(pid_t pid, const std::string& qmp_socket) {
-  if (is_qemu_for(pid, qmp_socket)) ::kill(pid, SIGKILL);
-}
 
 LocalAgent::LocalAgent(ProcessRunner& runner, LocalAgentOptions options)
     : runner_(runner), options_(std::move(options)) {}
@@ -78,7 +66,8 @@ void LocalAgent::reattach_all() {
       fs::remove(paths.vnc_socket, ec);
       continue;
     }
-    auto spec_json = parse_json(read_whole_file(paths.spec_file));
+    std::ifstream spec_file(paths.spec_file);
+    auto spec_json = parse_json(std::string(std::istreambuf_iterator<char>(spec_file), {}));
     auto spec = spec_json.ok() ? VmSpec::from_json(*spec_json) : Result<VmSpec>(spec_json.error());
     if (!spec.ok()) {
       spdlog::warn("vm {}: running but its spec is unreadable ({}); leaving it alone", id, spec.error().message());

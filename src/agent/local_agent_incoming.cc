@@ -22,9 +22,9 @@
 #include "migration_records.h"
 #include "oriel/agent/disks.h"
 #include "oriel/agent/local_agent.h"
+#include "oriel/agent/qemu_process.h"
 #include "oriel/agent/qmp_client.h"
 #include "oriel/common/log.h"
-#include "process_files.h"
 
 namespace oriel::agent {
 namespace {

@@ -19,6 +19,7 @@
 
 #include "migration_records.h"
 #include "oriel/agent/local_agent.h"
+#include "oriel/agent/qemu_process.h"
 #include "oriel/agent/qmp_client.h"
 #include "oriel/common/log.h"
 

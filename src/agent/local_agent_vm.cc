@@ -11,7 +11,6 @@
 #include "oriel/agent/qemu_process.h"
 #include "oriel/agent/qmp_client.h"
 #include "oriel/common/log.h"
-#include "process_files.h"
 
 namespace oriel::agent {
 namespace {

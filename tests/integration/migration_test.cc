@@ -16,6 +16,7 @@
 
 #include "harness.h"
 #include "oriel/agent/local_agent.h"
+#include "oriel/agent/qemu_process.h"
 #include "oriel/common/process.h"
 
 namespace oriel::testing {

@@ -162,11 +162,4 @@ class LocalAgent final : public HostAgent {
   std::condition_variable migration_changed_;                  // a migration's state changed
 };
 
-// True if `pid` is alive and its command line is the QEMU that serves this
-// QMP socket: a pidfile alone is not trusted, since PIDs get reused.
-bool is_qemu_for(pid_t pid, const std::string& qmp_socket);
-// SIGKILL to `pid` if it is still that QEMU (is_qemu_for): once a QEMU has
-// exited its pid may belong to any other process of the host.
-void kill_qemu(pid_t pid, const std::string& qmp_socket);
-
 }  // namespace oriel::agent

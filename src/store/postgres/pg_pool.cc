@@ -103,19 +103,6 @@ Error pg_error(const std::exception& e) {
   return Error::Internal(fmt::format("PostgreSQL client: {}", one_line(e.what())));
 }
 
-std::string pg_param(std::string_view v) {
-  if (v.find('\0') != std::string_view::npos) {
-    throw std::invalid_argument("text with a NUL byte cannot be stored");
-  }
-  return std::string(v);
-}
-
-std::string pg_placeholders(int first, int count) {
-  std::string out;
-  for (int i = 0; i < count; ++i) out += fmt::format("{}${}", i ? "," : "", first + i);
-  return out;
-}
-
 Result<std::unique_ptr<pqxx::connection>> PgPool::connect() const {
   try {
     return std::make_unique<pqxx::connection>(conninfo_);

@@ -12,8 +12,8 @@
 // Unavailable. Exceptions from libpqxx end here: run() turns them into
 // Result errors.
 //
-// Thread-safe. A session-level advisory lock (the controllers' future leader
-// lock, kLeaderLockKey) belongs to one connection for as long as it is held:
+// Thread-safe. A session-level advisory lock (the controllers' leader lock,
+// kLeaderLockKey) belongs to one connection for as long as it is held:
 // connect() opens such a connection outside the pool.
 #pragma once
 
@@ -34,7 +34,7 @@ namespace oriel::store {
 // Advisory lock keys (pg_advisory_lock) are one bigint space per database:
 // Oriel's start with "orie".
 inline constexpr int64_t kMigrationLockKey = 0x6f72'6965'0000'0001;
-inline constexpr int64_t kLeaderLockKey = 0x6f72'6965'0000'0002;  // reserved for the controllers' leader
+inline constexpr int64_t kLeaderLockKey = 0x6f72'6965'0000'0002;  // the controllers' leader
 
 // A libpq connection string (key=value pairs or a postgresql:// URI) in
 // key=value form, with Oriel's defaults where it is silent: a connect
@@ -46,23 +46,6 @@ Result<std::string> normalize_conninfo(const std::string& conninfo);
 // a serialization failure or a deadlock, InvalidArgument for data PostgreSQL
 // refuses, Internal otherwise.
 Error pg_error(const std::exception& e);
-
-// Statement parameters. libpqxx 6 takes no string_view, and passes a string
-// only up to its first NUL byte; PostgreSQL text cannot hold one, so such a
-// string is refused (InvalidArgument) rather than silently cut.
-std::string pg_param(std::string_view v);
-inline int64_t pg_param(int64_t v) { return v; }
-inline int64_t pg_param(int v) { return v; }
-inline double pg_param(double v) { return v; }
-
-// One statement with parameters $1..$N.
-template <typename... Args>
-pqxx::result pg_exec(pqxx::transaction_base& tx, const std::string& sql, const Args&... args) {
-  return tx.exec_params(sql, pg_param(args)...);
-}
-
-// "$first, $first+1, ..." for `count` parameters.
-std::string pg_placeholders(int first, int count);
 
 class PgPool {
  public:

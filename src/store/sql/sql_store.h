@@ -1,8 +1,12 @@
-// PostgreSQL implementation of the Store (internal), for installations where
-// several controllers share one database. Same schema (migrations.h), same
-// semantics as SqliteStore; each call runs on a pooled connection
-// (pg_pool.h) in its own transaction at READ COMMITTED. How the guarantees of
-// store.h hold with concurrent connections:
+// The Store over SQL (internal): every statement of the store, written once
+// and run by a Backend (sql.h): SQLite's connection or PostgreSQL's pool.
+// open_sqlite_store and open_postgres_store make one on their backend; the
+// methods are split by entity over sql_store.cc and sql_broker.cc.
+//
+// How the guarantees of store.h hold when several connections write at once
+// (PostgreSQL, at READ COMMITTED; SQLite has one connection behind a mutex
+// and its write transactions hold the whole database, so they hold there
+// trivially):
 //  - compare-and-swap: `UPDATE ... WHERE id=$ AND version=$`; a concurrent
 //    update of the row makes this one wait, then re-check its WHERE against
 //    the new version: exactly one of them changes the row.
@@ -11,45 +15,37 @@
 //    commit, then fails (Conflict), and its transaction writes nothing.
 //  - a ticket is redeemed once: a single UPDATE ... WHERE used_ms=0 RETURNING.
 //  - "Conflict while in use" deletes count, then delete, holding off the
-//    writers that would make them wrong: an image's row lock (FOR UPDATE)
-//    blocks every foreign key pointing at it; a tenant, which users name
-//    without a foreign key, locks the users and pools tables (SHARE).
+//    writers that would make them wrong (Tx::lock): an image's row lock (FOR
+//    UPDATE) blocks every foreign key pointing at it; a tenant, which users
+//    name without a foreign key, locks the users and pools tables (SHARE).
 //  - Transactions that lock several rows take the desktop first, so two
 //    cannot deadlock; a deadlock or serialization failure PostgreSQL still
 //    reports is a Conflict, like any other concurrent change.
-// The methods are split by entity over pg_store.cc and pg_broker.cc.
+// Text is ordered COLLATE "C" (byte order), whatever the database's own
+// collation. Thread-safe.
 #pragma once
 
 #include <atomic>
 #include <memory>
-#include <mutex>
+#include <optional>
 
 #include "oriel/store/store.h"
-#include "postgres/pg_pool.h"
+#include "sql/sql.h"
 
 namespace oriel::store {
 
-// Column values, by position.
-inline std::string pg_text(const pqxx::row& r, int col) { return std::string(r[col].c_str(), r[col].size()); }
-inline int64_t pg_int(const pqxx::row& r, int col) { return r[col].as<int64_t>(); }
-inline WallTime pg_time(const pqxx::row& r, int col) { return from_unix_ms(r[col].as<int64_t>()); }
-
-// Row readers for the column lists of columns.h.
-DesktopRecord read_desktop(const pqxx::row& r);
-UserRecord read_user(const pqxx::row& r);
-
-class PgStore final : public Store {
+class SqlStore final : public Store {
  public:
-  explicit PgStore(std::string conninfo) : pool_(std::move(conninfo)) {}
+  explicit SqlStore(std::unique_ptr<sql::Backend> backend) : backend_(std::move(backend)) {}
 
-  // Brings the schema up to date, one migration per transaction, under an
-  // advisory lock so that controllers starting together take turns.
+  // Brings the schema up to date, one migration per transaction; processes
+  // starting together on one database take turns (Backend::schema_version).
   Result<void> migrate();
   int schema_version() override { return version_.load(); }
-  bool hold_leadership() override;
-  void release_leadership() override;
+  bool hold_leadership() override { return backend_->hold_leadership(); }
+  void release_leadership() override { backend_->release_leadership(); }
 
-  // Users, tokens, hosts, images and desktops (pg_store.cc).
+  // Users, tokens, hosts, images and desktops (sql_store.cc).
   Result<void> insert_user(const UserRecord& user) override;
   Result<UserRecord> user_by_name(std::string_view username) override;
   Result<UserRecord> user_by_id(std::string_view id) override;
@@ -76,7 +72,7 @@ class PgStore final : public Store {
   Result<void> delete_desktop(std::string_view id, int64_t version) override;
   Result<std::vector<HostAllocation>> host_allocations() override;
 
-  // The broker's entities (pg_broker.cc).
+  // The broker's entities (sql_broker.cc).
   Result<void> insert_tenant(const TenantRecord& tenant) override;
   Result<TenantRecord> tenant(std::string_view id) override;
   Result<std::vector<TenantRecord>> tenants() override;
@@ -107,51 +103,54 @@ class PgStore final : public Store {
   Result<std::vector<UsageInterval>> usage(WallTime from, WallTime to, std::string_view tenant_id) override;
 
  private:
-  // One migration step: the version reached.
-  Result<int> migrate_step(pqxx::work& tx);
+  // One migration in its transaction: the version reached.
+  Result<int> migrate_step(sql::Tx& tx);
 
+  // fn(tx) in a transaction: its value, or the first error.
   template <typename T, typename Fn>
-  Result<T> transaction(Fn&& fn) {
-    return pool_.run<T, pqxx::work>(std::forward<Fn>(fn));
+  Result<T> transaction(sql::Access access, Fn&& fn) {
+    std::optional<Result<T>> out;
+    Result<void> done = backend_->transaction(access, [&](sql::Tx& tx) -> Result<void> {
+      out.emplace(fn(tx));
+      if (!out->ok()) return out->error();
+      return Ok();
+    });
+    if (!done.ok()) return done.take_error();
+    return std::move(*out);
   }
-  // One statement in a transaction of its own.
+  // One statement in a write transaction of its own.
   template <typename... Args>
-  Result<void> write(const std::string& sql, const Args&... args) {
-    return transaction<void>([&](pqxx::work& tx) -> Result<void> {
-      pg_exec(tx, sql, args...);
+  Result<void> write(std::string_view sql, const Args&... args) {
+    return transaction<void>(sql::Access::kWrite, [&](sql::Tx& tx) -> Result<void> {
+      TRY(tx.exec(sql, args...));
       return Ok();
     });
   }
   // Like write, but NotFound when no row changed.
   template <typename... Args>
-  Result<void> write_one(const std::string& sql, std::string_view kind, std::string_view id, const Args&... args) {
-    return transaction<void>([&](pqxx::work& tx) -> Result<void> {
-      if (pg_exec(tx, sql, args...).affected_rows() == 0) return Error::NotFound(kind, id);
+  Result<void> write_one(std::string_view sql, std::string_view kind, std::string_view id, const Args&... args) {
+    return transaction<void>(sql::Access::kWrite, [&](sql::Tx& tx) -> Result<void> {
+      if (TRY(tx.exec(sql, args...)) == 0) return Error::NotFound(kind, id);
       return Ok();
     });
   }
   // The row a single read finds, with `id` as $1; NotFound if none.
   template <typename T, typename Read, typename... Args>
-  Result<T> one(const std::string& sql, Read read, std::string_view kind, std::string_view id, const Args&... args) {
-    return pool_.run<T, pqxx::nontransaction>([&](pqxx::nontransaction& tx) -> Result<T> {
-      auto rows = pg_exec(tx, sql, id, args...);
-      if (rows.empty()) return Error::NotFound(kind, id);
-      return read(rows[0]);
+  Result<T> one(std::string_view sql, Read read, std::string_view kind, std::string_view id, const Args&... args) {
+    return transaction<T>(sql::Access::kRead, [&](sql::Tx& tx) -> Result<T> {
+      std::optional<T> row = TRY(tx.first<T>(sql, read, id, args...));
+      if (!row) return Error::NotFound(kind, id);
+      return std::move(*row);
     });
   }
   template <typename T, typename Read, typename... Args>
-  Result<std::vector<T>> many(const std::string& sql, Read read, const Args&... args) {
-    return pool_.run<std::vector<T>, pqxx::nontransaction>([&](pqxx::nontransaction& tx) -> Result<std::vector<T>> {
-      std::vector<T> out;
-      for (const auto& row : pg_exec(tx, sql, args...)) out.push_back(read(row));
-      return out;
-    });
+  Result<std::vector<T>> many(std::string_view sql, Read read, const Args&... args) {
+    return transaction<std::vector<T>>(sql::Access::kRead,
+                                       [&](sql::Tx& tx) { return tx.rows<T>(sql, read, args...); });
   }
 
-  PgPool pool_;
+  const std::unique_ptr<sql::Backend> backend_;
   std::atomic<int> version_ = 0;
-  std::mutex leader_mu_;
-  std::unique_ptr<pqxx::connection> leader_;  // GUARDED_BY(leader_mu_): holds kLeaderLockKey while set
 };
 
 }  // namespace oriel::store

@@ -80,7 +80,7 @@ class PgTx final : public sql::Tx {
       for (const auto& row : rows) {
         PgRow read(row);
         on_row(read);
-        if (read.bad()) return Error::Internal(fmt::format("PostgreSQL returned a non-number where one was read: {}", sql));
+        if (read.bad()) return Error::Internal(fmt::format("PostgreSQL returned a non-number to read as one: {}", sql));
       }
       return static_cast<int64_t>(rows.affected_rows());
     } catch (const std::exception& e) {

@@ -4,7 +4,7 @@
 
 #include <string_view>
 
-#include "columns.h"
+#include "sql/columns.h"
 #include "oriel/store/records.h"
 #include "oriel/store/store.h"
 #include "sql/sql.h"

@@ -6,7 +6,7 @@
 // Statements are written once, for every backend: parameters are $1..$N
 // (PostgreSQL's spelling; the SQLite backend respells them), text is ordered
 // COLLATE "C" (byte order; SQLite gets a collation of that name), and only
-// SQL both dialects run alike is used (ON CONFLICT, RETURNING, CAST, CASE).
+// SQL both dialects run alike is used (ON CONFLICT, CAST, CASE).
 // What still differs lives in the backends: the locks a transaction takes
 // (Tx::take_locks), where the schema version is kept, leadership.
 #pragma once
@@ -99,11 +99,16 @@ class Tx {
   // whole database from its start, so there it does nothing.
   virtual Result<void> take_locks(std::string_view sql, std::span<const Param> params) = 0;
 
-  // The same, with the parameters in order.
+  // The same, with the parameters in order: each row to on_row.
+  template <typename OnRow, typename... Args>
+  Result<int64_t> each(std::string_view sql, OnRow&& on_row, const Args&... args) {
+    const std::array<Param, sizeof...(Args)> params{Param(args)...};
+    return run(sql, params, on_row);
+  }
+  // Rows ignored: the rows changed.
   template <typename... Args>
   Result<int64_t> exec(std::string_view sql, const Args&... args) {
-    const std::array<Param, sizeof...(Args)> params{Param(args)...};
-    return run(sql, params, [](const Row&) {});
+    return each(sql, [](const Row&) {}, args...);
   }
   template <typename... Args>
   Result<void> lock(std::string_view sql, const Args&... args) {
@@ -113,19 +118,18 @@ class Tx {
   // Every row, as read(row) makes it.
   template <typename T, typename Read, typename... Args>
   Result<std::vector<T>> rows(std::string_view sql, Read read, const Args&... args) {
-    const std::array<Param, sizeof...(Args)> params{Param(args)...};
     std::vector<T> out;
-    TRY(run(sql, params, [&](const Row& row) { out.push_back(read(row)); }));
+    TRY(each(sql, [&](const Row& row) { out.push_back(read(row)); }, args...));
     return out;
   }
   // The first row, if any.
   template <typename T, typename Read, typename... Args>
   Result<std::optional<T>> first(std::string_view sql, Read read, const Args&... args) {
-    const std::array<Param, sizeof...(Args)> params{Param(args)...};
     std::optional<T> out;
-    TRY(run(sql, params, [&](const Row& row) {
-      if (!out) out = read(row);
-    }));
+    auto keep_first = [&](const Row& row) {
+      if (!out) out.emplace(read(row));
+    };
+    TRY(each(sql, keep_first, args...));
     return out;
   }
 
@@ -134,8 +138,10 @@ class Tx {
 };
 
 enum class Access {
-  kRead,   // reads only; each statement sees what was committed when it started
-  kWrite,  // all or nothing: committed when the function succeeds, rolled back when it fails
+  kRead,       // reads only; each statement sees what was committed when it started
+  kStatement,  // one statement that writes, atomic by itself: SQLite runs it as it is, PostgreSQL as
+               // kWrite (cut off inside a transaction, it surely did not commit, and may run again)
+  kWrite,      // all or nothing: committed when the function succeeds, rolled back when it fails
 };
 
 using TxFn = FunctionRef<Result<void>(Tx&)>;

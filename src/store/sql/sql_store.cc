@@ -173,19 +173,16 @@ Result<void> SqlStore::insert_desktop(const DesktopRecord& d) {
 }
 
 Result<DesktopRecord> SqlStore::update_desktop(const DesktopRecord& d) {
-  return transaction<DesktopRecord>(sql::Access::kWrite, [&](sql::Tx& tx) -> Result<DesktopRecord> {
-    auto changed =
-        TRY(tx.exec("UPDATE desktops SET name=$1, image_id=$2, vcpus=$3, memory_mb=$4, host_id=$5, pool_id=$6, "
-                    "tenant_id=$7, assigned_user=$8, state=$9, desired=$10, pending_op=$11, error=$12, "
-                    "deadline_ms=$13, updated_ms=$14, version=version+1 WHERE id=$15 AND version=$16",
-                    d.name, d.image_id, d.vcpus, d.memory_mb, d.host_id, d.pool_id, d.tenant_id, d.assigned_user,
-                    d.state, d.desired, d.pending_op, d.error, d.deadline_ms, to_unix_ms(d.updated_at), d.id,
-                    d.version));
-    if (changed == 0) return Error::Conflict(fmt::format("desktop '{}' changed concurrently or is gone", d.id));
-    DesktopRecord updated = d;
-    updated.version = d.version + 1;
-    return updated;
-  });
+  auto changed = TRY(rows_changed(
+      "UPDATE desktops SET name=$1, image_id=$2, vcpus=$3, memory_mb=$4, host_id=$5, pool_id=$6, tenant_id=$7, "
+      "assigned_user=$8, state=$9, desired=$10, pending_op=$11, error=$12, deadline_ms=$13, updated_ms=$14, "
+      "version=version+1 WHERE id=$15 AND version=$16",
+      d.name, d.image_id, d.vcpus, d.memory_mb, d.host_id, d.pool_id, d.tenant_id, d.assigned_user, d.state, d.desired,
+      d.pending_op, d.error, d.deadline_ms, to_unix_ms(d.updated_at), d.id, d.version));
+  if (changed == 0) return Error::Conflict(fmt::format("desktop '{}' changed concurrently or is gone", d.id));
+  DesktopRecord updated = d;
+  updated.version = d.version + 1;
+  return updated;
 }
 
 Result<DesktopRecord> SqlStore::desktop(std::string_view id) {
@@ -205,12 +202,10 @@ Result<std::vector<DesktopRecord>> SqlStore::desktops(const DesktopFilter& f) {
 }
 
 Result<void> SqlStore::delete_desktop(std::string_view id, int64_t version) {
-  return transaction<void>(sql::Access::kWrite, [&](sql::Tx& tx) -> Result<void> {
-    if (TRY(tx.exec("DELETE FROM desktops WHERE id=$1 AND version=$2", id, version)) == 0) {
-      return Error::Conflict(fmt::format("desktop '{}' changed concurrently or is gone", id));
-    }
-    return Ok();
-  });
+  if (TRY(rows_changed("DELETE FROM desktops WHERE id=$1 AND version=$2", id, version)) == 0) {
+    return Error::Conflict(fmt::format("desktop '{}' changed concurrently or is gone", id));
+  }
+  return Ok();
 }
 
 Result<std::vector<HostAllocation>> SqlStore::host_allocations() {

@@ -13,7 +13,9 @@
 //  - one open session per desktop and per user in a pool: the partial unique
 //    indexes; the second of two concurrent inserts waits for the first to
 //    commit, then fails (Conflict), and its transaction writes nothing.
-//  - a ticket is redeemed once: a single UPDATE ... WHERE used_ms=0 RETURNING.
+//  - a ticket is redeemed once: the UPDATE ... WHERE used_ms=0 decides (the
+//    second of two waits for the first, then finds used_ms set), and the
+//    SELECT after it in the same transaction reads what it wrote.
 //  - "Conflict while in use" deletes count, then delete, holding off the
 //    writers that would make them wrong (Tx::lock): an image's row lock (FOR
 //    UPDATE) blocks every foreign key pointing at it; a tenant, which users
@@ -118,30 +120,37 @@ class SqlStore final : public Store {
     if (!done.ok()) return done.take_error();
     return std::move(*out);
   }
-  // One statement in a write transaction of its own.
+  // One statement that writes (atomic by itself): the rows it changed.
+  template <typename... Args>
+  Result<int64_t> rows_changed(std::string_view sql, const Args&... args) {
+    return transaction<int64_t>(sql::Access::kStatement, [&](sql::Tx& tx) { return tx.exec(sql, args...); });
+  }
   template <typename... Args>
   Result<void> write(std::string_view sql, const Args&... args) {
-    return transaction<void>(sql::Access::kWrite, [&](sql::Tx& tx) -> Result<void> {
-      TRY(tx.exec(sql, args...));
-      return Ok();
-    });
+    TRY(rows_changed(sql, args...));
+    return Ok();
   }
   // Like write, but NotFound when no row changed.
   template <typename... Args>
   Result<void> write_one(std::string_view sql, std::string_view kind, std::string_view id, const Args&... args) {
-    return transaction<void>(sql::Access::kWrite, [&](sql::Tx& tx) -> Result<void> {
-      if (TRY(tx.exec(sql, args...)) == 0) return Error::NotFound(kind, id);
-      return Ok();
-    });
+    if (TRY(rows_changed(sql, args...)) == 0) return Error::NotFound(kind, id);
+    return Ok();
   }
-  // The row a single read finds, with `id` as $1; NotFound if none.
+  // The row a single read finds, with `id` as $1; NotFound if none. Read
+  // straight into `row`: a record is moved once, not through each Result.
   template <typename T, typename Read, typename... Args>
   Result<T> one(std::string_view sql, Read read, std::string_view kind, std::string_view id, const Args&... args) {
-    return transaction<T>(sql::Access::kRead, [&](sql::Tx& tx) -> Result<T> {
-      std::optional<T> row = TRY(tx.first<T>(sql, read, id, args...));
-      if (!row) return Error::NotFound(kind, id);
-      return std::move(*row);
-    });
+    std::optional<T> row;
+    TRY(backend_->transaction(sql::Access::kRead, [&](sql::Tx& tx) -> Result<void> {
+      row.reset();  // the backend may run this twice (Backend::transaction)
+      auto keep_first = [&](const sql::Row& r) {
+        if (!row) row.emplace(read(r));
+      };
+      TRY(tx.each(sql, keep_first, id, args...));
+      return Ok();
+    }));
+    if (!row) return Error::NotFound(kind, id);
+    return std::move(*row);
   }
   template <typename T, typename Read, typename... Args>
   Result<std::vector<T>> many(std::string_view sql, Read read, const Args&... args) {

@@ -1,6 +1,49 @@
 #include "sqlite/sqlite_db.h"
 
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
 namespace oriel::store {
+namespace {
+
+// "$n" outside quotes becomes "?n": SQLite reads "$n" as a parameter named
+// "$n", numbered in order of first use, where "?n" is parameter n.
+std::string sqlite_parameters(std::string_view sql) {
+  std::string out(sql);
+  char quote = 0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    char c = out[i];
+    if (quote) {
+      if (c == quote) quote = 0;
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+    } else if (c == '$' && i + 1 < out.size() && std::isdigit(static_cast<unsigned char>(out[i + 1]))) {
+      out[i] = '?';
+    }
+  }
+  return out;
+}
+
+// The collation "C": bytes compared as unsigned, the shorter first on a tie,
+// which is how SQLite's BINARY orders.
+int compare_bytes(void*, int a_size, const void* a, int b_size, const void* b) {
+  int common = std::min(a_size, b_size);
+  if (int r = common > 0 ? std::memcmp(a, b, static_cast<size_t>(common)) : 0; r != 0) return r;
+  return (a_size > b_size) - (a_size < b_size);
+}
+
+}  // namespace
+
+void SqliteStatement::bind(int i, const sql::Param& p) {
+  if (const auto* text = std::get_if<std::string_view>(&p.value())) {
+    sqlite3_bind_text(stmt_, i, text->data(), static_cast<int>(text->size()), SQLITE_TRANSIENT);
+  } else if (const auto* integer = std::get_if<int64_t>(&p.value())) {
+    sqlite3_bind_int64(stmt_, i, *integer);
+  } else {
+    sqlite3_bind_double(stmt_, i, std::get<double>(p.value()));
+  }
+}
 
 Result<bool> SqliteStatement::step() {
   int rc = sqlite3_step(stmt_);
@@ -10,12 +53,6 @@ Result<bool> SqliteStatement::step() {
     return Error::Conflict(fmt::format("constraint violated: {}", sqlite3_errmsg(db_)));
   }
   return Error::Internal(fmt::format("sqlite step: {}", sqlite3_errmsg(db_)));
-}
-
-Result<void> SqliteStatement::run() {
-  while (TRY(step())) {
-  }
-  return Ok();
 }
 
 std::string SqliteStatement::text(int col) const {
@@ -31,6 +68,9 @@ Result<SqliteDb> SqliteDb::open(const std::string& path) {
     return Error::Unavailable(fmt::format("cannot open database {}: {}", path, db ? sqlite3_errmsg(db) : "out of memory"));
   }
   sqlite3_busy_timeout(db, 5000);
+  if (sqlite3_create_collation_v2(db, "C", SQLITE_UTF8, nullptr, compare_bytes, nullptr) != SQLITE_OK) {
+    return owned.error("collation");
+  }
   TRY(owned.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"));
   return owned;
 }
@@ -41,9 +81,10 @@ Result<SqliteStatement> SqliteDb::prepare(std::string_view sql) {
     it->second->in_use = true;
     return SqliteStatement(db_, it->second->stmt, &it->second->in_use);
   }
+  const std::string native = sqlite_parameters(sql);
   sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
-      SQLITE_OK) {
+  if (sqlite3_prepare_v3(db_, native.data(), static_cast<int>(native.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
+                         nullptr) != SQLITE_OK) {
     return error("prepare");
   }
   if (it != cache_.end()) return SqliteStatement(db_, stmt);  // the cached one is busy: a one-off

@@ -1,7 +1,7 @@
 // A thin RAII layer over the SQLite C API: a connection and prepared
 // statements. Statements are cached by their SQL text: parsing costs more than
-// running most of ours, and a logon runs about ten. Not thread-safe;
-// SqliteStore serializes access.
+// running most of ours, and a logon runs about ten. Not thread-safe; the
+// SQLite backend serializes access.
 #pragma once
 
 #include <sqlite3.h>
@@ -9,14 +9,16 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <string_view>
+#include <unordered_map>
 
 #include "oriel/common/result.h"
+#include "sql/sql.h"
 
 namespace oriel::store {
 
-class SqliteStatement {
+// A prepared statement, and the row it stands on after step() returned true.
+class SqliteStatement final : public sql::Row {
  public:
   // `in_use` is the cache's flag for this statement, or null for one the
   // statement owns (finalized at the end instead of reset for reuse).
@@ -36,28 +38,17 @@ class SqliteStatement {
     *in_use_ = false;
   }
 
-  // Binds parameters 1..N in order.
-  template <typename... Args>
-  SqliteStatement& bind_all(const Args&... args) {
-    int i = 1;
-    (bind(i++, args), ...);
-    return *this;
-  }
-  void bind(int i, std::string_view v) { sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT); }
-  void bind(int i, const std::string& v) { bind(i, std::string_view(v)); }
-  void bind(int i, const char* v) { bind(i, std::string_view(v)); }
-  void bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
-  void bind(int i, int v) { sqlite3_bind_int64(stmt_, i, v); }
-  void bind(int i, double v) { sqlite3_bind_double(stmt_, i, v); }
+  // Binds parameter i (1-based).
+  void bind(int i, const sql::Param& p);
 
   // Steps once: true if a row is available, false when done.
   Result<bool> step();
-  // Runs to completion, ignoring rows.
-  Result<void> run();
+  // True for a statement that writes nothing (a query).
+  bool readonly() const { return sqlite3_stmt_readonly(stmt_) != 0; }
 
-  std::string text(int col) const;
-  int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
-  double real(int col) const { return sqlite3_column_double(stmt_, col); }
+  std::string text(int col) const override;
+  int64_t int64(int col) const override { return sqlite3_column_int64(stmt_, col); }
+  double real(int col) const override { return sqlite3_column_double(stmt_, col); }
 
  private:
   sqlite3* db_;
@@ -67,6 +58,9 @@ class SqliteStatement {
 
 class SqliteDb {
  public:
+  // Opens (creating) the database: WAL journal, foreign keys on, and the
+  // collation "C" the store's statements order text by: byte order, as
+  // SQLite's own BINARY.
   static Result<SqliteDb> open(const std::string& path);
   SqliteDb(SqliteDb&& other) noexcept : db_(other.db_), cache_(std::move(other.cache_)) { other.db_ = nullptr; }
   SqliteDb(const SqliteDb&) = delete;
@@ -75,6 +69,8 @@ class SqliteDb {
     sqlite3_close_v2(db_);
   }
 
+  // A statement with parameters $1..$N (PostgreSQL's spelling, as the store
+  // writes them): SQLite's ?1..?N.
   Result<SqliteStatement> prepare(std::string_view sql);
   Result<void> exec(std::string_view sql);  // one or more statements, no parameters
   int changes() const { return sqlite3_changes(db_); }
@@ -87,7 +83,7 @@ class SqliteDb {
     bool in_use = false;  // a statement still alive holds it: the next gets its own
   };
   sqlite3* db_;
-  std::unordered_map<std::string, std::unique_ptr<Cached>> cache_;
+  std::unordered_map<std::string, std::unique_ptr<Cached>> cache_;  // by the text given to prepare()
 };
 
 }  // namespace oriel::store

@@ -1,5 +1,5 @@
-// The column lists every backend selects, in the order its row readers
-// expect them (internal).
+// The column lists the store selects, in the order its row readers
+// (rows.h) expect them (internal).
 #pragma once
 
 #include <string_view>

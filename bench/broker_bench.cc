@@ -123,7 +123,7 @@ struct StormUser {
 std::vector<StormUser> populate(Broker& b, const TestGuest& guest) {
   auto root = must(b.store->user_by_name("admin"), "admin");
   controller::Principal admin{root.id, root.username, root.role, root.tenant_id};
-  auto tenant = must(b.controller.create_tenant(admin, "storm"), "tenant");
+  auto tenant = must(b.controller.identity().create_tenant(admin, "storm"), "tenant");
   store::ImageRecord image{new_id(b.random, "i"), "storm-guest", "ready", 100, guest.disk, "raw", "raw", guest.disk};
   image.boot_json = Json{{"kernel", guest.kernel}, {"initrd", guest.initrd}, {"cmdline", guest.cmdline}}.dump();
   image.created_at = image.updated_at = b.clock.now();
@@ -132,14 +132,14 @@ std::vector<StormUser> populate(Broker& b, const TestGuest& guest) {
   for (int p = 0; p < kPools; ++p) {
     controller::CreatePool cmd{"storm-" + std::to_string(p), tenant.id, image.id, "pooled", kPerPool, kPerPool,
                                1, 256, 0, "up-front"};
-    pools.push_back(must(b.controller.create_pool(admin, cmd), "pool").pool.id);
+    pools.push_back(must(b.controller.pools().create(admin, cmd), "pool").pool.id);
   }
   std::vector<StormUser> users;
   auto now = b.clock.now();
   for (int i = 0; i < kUsers; ++i) {
     store::UserRecord u{new_id(b.random, "u"), fmt::format("storm{}", i), "!", "user", tenant.id, now};
     must(b.store->insert_user(u), "user");
-    must(b.controller.entitle(admin, pools[i % kPools], u.id), "entitle");
+    must(b.controller.pools().entitle(admin, pools[i % kPools], u.id), "entitle");
     std::string token = b.random.token(32);
     must(b.store->insert_token({sha256_hex(token), u.id, now, now + 12h}), "token");
     users.push_back({{u.id, u.username, "user", tenant.id}, pools[i % kPools], token});
@@ -217,8 +217,8 @@ void print_storm(const char* what, const std::vector<Answer>& a, double wall_ms,
 
 void logoff_all(Broker& b, const std::vector<Answer>& answers, const std::vector<StormUser>& users) {
   for (size_t i = 0; i < answers.size(); ++i) {
-    auto sessions = must(b.controller.sessions(users[i].who, {.user_id = users[i].who.user_id}), "sessions");
-    for (const auto& s : sessions) must(b.controller.logoff(users[i].who, s.session.id), "logoff");
+    auto sessions = must(b.controller.sessions().list(users[i].who, {.user_id = users[i].who.user_id}), "sessions");
+    for (const auto& s : sessions) must(b.controller.sessions().logoff(users[i].who, s.session.id), "logoff");
   }
   b.controller.reconcile_broker();
 }
@@ -283,7 +283,7 @@ bool logon_storm(const Options& o) {
     if (all.size() != static_cast<size_t>(kUsers)) throw std::runtime_error("the pools did not fill");
 
     auto in_process = [&](size_t i, Answer& a) {
-      auto r = b.controller.logon(users[i].who, users[i].pool_id, "127.0.0.1");
+      auto r = b.controller.sessions().logon(users[i].who, users[i].pool_id, "127.0.0.1");
       if (!r.ok()) a.error = r.error().message();
       else if (!r->created) a.error = "not a new session";
       else a.desktop_id = r->session.desktop_id;

@@ -64,32 +64,32 @@ std::vector<Topic> controller_topics(controller::Controller& c) {
   using controller::Principal;
   std::vector<Topic> topics;
   topics.push_back({"hosts", "id", [&c](const Principal& w) -> Result<Json> {
-                      return json_list(TRY(c.hosts(w)), host_json);
+                      return json_list(TRY(c.hosts().list(w)), host_json);
                     }});
   topics.push_back({"images", "id", [&c](const Principal& w) -> Result<Json> {
-                      return json_list(TRY(c.images(w)), image_json);
+                      return json_list(TRY(c.images().list(w)), image_json);
                     }});
   topics.push_back({"tenants", "id", [&c](const Principal& w) -> Result<Json> {
-                      return json_list(TRY(c.tenants(w)), tenant_json);
+                      return json_list(TRY(c.identity().tenants(w)), tenant_json);
                     }});
   topics.push_back({"users", "id", [&c](const Principal& w) -> Result<Json> {
-                      return json_list(TRY(c.users(w, "")), user_json);
+                      return json_list(TRY(c.identity().users(w, "")), user_json);
                     }});
   topics.push_back({"pools", "id", [&c](const Principal& w) -> Result<Json> {
-                      return json_list(TRY(c.pools(w, "")), pool_json);
+                      return json_list(TRY(c.pools().list(w, "")), pool_json);
                     }});
   topics.push_back({"desktops", "id", [&c](const Principal& w) -> Result<Json> {
-                      return json_list(TRY(c.desktops(w, {})), desktop_json);
+                      return json_list(TRY(c.desktops().list(w, {})), desktop_json);
                     }});
   topics.push_back({"sessions", "id", [&c](const Principal& w) -> Result<Json> {
-                      return json_list(TRY(c.sessions(w, {})), session_json);
+                      return json_list(TRY(c.sessions().list(w, {})), session_json);
                     }});
   // The newest events only: enough for the dashboard's recent failures and
   // for the audit page to know that there is something new to load.
   topics.push_back({"audit", "seq", [&c](const Principal& w) -> Result<Json> {
                       store::AuditFilter recent;
                       recent.limit = 20;
-                      return json_list(TRY(c.audit_events(w, recent)), audit_json);
+                      return json_list(TRY(c.audit().events(w, recent)), audit_json);
                     }});
   return topics;
 }

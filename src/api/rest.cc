@@ -11,7 +11,7 @@ using controller::Principal;
 
 Handler authed(Controller& c, AuthedHandler fn) {
   return [&c, fn = std::move(fn)](const Request& req) {
-    auto who = c.authenticate(req.bearer_token());
+    auto who = c.identity().authenticate(req.bearer_token());
     if (!who.ok()) return Response::error(who.error());
     auto r = fn(*who, req);
     return r.ok() ? std::move(r).value() : Response::error(r.error());
@@ -49,12 +49,12 @@ void record_audit(Controller& c, std::string_view action, const Request& req, co
     }
   }
   if (e.result.empty()) e.result = response.status < 300 ? "ok" : "error";
-  c.audit(std::move(e));
+  c.audit().append(std::move(e));
 }
 
 Handler audited(Controller& c, std::string action, AuthedHandler fn) {
   return [&c, action = std::move(action), fn = std::move(fn)](const Request& req) {
-    auto who = c.authenticate(req.bearer_token());
+    auto who = c.identity().authenticate(req.bearer_token());
     Response response;
     if (!who.ok()) {
       response = Response::error(who.error());
@@ -76,7 +76,7 @@ void add_cluster_routes(Router& r, Controller& c) {
     if (!body.ok()) return Response::error(body.error());
     auto hello = agent::agent_hello_from_json(*body);
     if (!hello.ok()) return Response::error(hello.error());
-    auto answer = c.heartbeat(req.bearer_token(), *hello);
+    auto answer = c.hosts().heartbeat(req.bearer_token(), *hello);
     if (!answer.ok()) return Response::error(answer.error());
     return Response::json(200, {{"host_id", answer->host_id},
                                 {"lease_ms", answer->lease.count()},
@@ -88,7 +88,7 @@ void add_auth_routes(Router& r, Controller& c) {
   r.add("POST", "/api/v1/auth/login", [&c](const Request& req) {
     auto creds = parse_login(req.body);
     if (!creds.ok()) return Response::error(creds.error());
-    auto login = c.login(creds->username, creds->password);
+    auto login = c.identity().login(creds->username, creds->password);
     Response response = login.ok() ? Response::json(200, {{"token", login->token},
                                                           {"expires_at", format_rfc3339(login->expires_at)}})
                                    : Response::error(login.error());
@@ -99,45 +99,45 @@ void add_auth_routes(Router& r, Controller& c) {
     return response;
   });
   r.add("POST", "/api/v1/auth/logout", audited(c, "auth.logout", [&c](const Principal&, const Request& req) -> Result<Response> {
-          TRY(c.logout(req.bearer_token()));
+          TRY(c.identity().logout(req.bearer_token()));
           return Response::json(200, Json::object());
         }));
   r.add("GET", "/api/v1/auth/me", authed(c, [&c](const Principal& who, const Request&) -> Result<Response> {
-          return Response::json(200, user_json(TRY(c.user(who, who.user_id))));
+          return Response::json(200, user_json(TRY(c.identity().user(who, who.user_id))));
         }));
 }
 
 void add_host_routes(Router& r, Controller& c) {
   r.add("GET", "/api/v1/hosts", authed(c, [&c](const Principal& who, const Request&) -> Result<Response> {
-          return Response::json(200, json_list(TRY(c.hosts(who)), host_json));
+          return Response::json(200, json_list(TRY(c.hosts().list(who)), host_json));
         }));
   r.add("POST", "/api/v1/hosts/{id}/actions/{action}",
         audited(c, "host.{action}", [&c](const Principal& who, const Request& req) -> Result<Response> {
           auto action = TRY(parse_host_action(req.params.at("action")));
-          return Response::json(202, host_json(TRY(c.host_action(who, req.params.at("id"), action))));
+          return Response::json(202, host_json(TRY(c.hosts().act(who, req.params.at("id"), action))));
         }));
 }
 
 void add_image_routes(Router& r, Controller& c) {
   r.add("POST", "/api/v1/images", audited(c, "image.create", [&c](const Principal& who, const Request& req) -> Result<Response> {
-          auto image = TRY(c.create_image(who, TRY(parse_create_image(req.body))));
+          auto image = TRY(c.images().create(who, TRY(parse_create_image(req.body))));
           return Response::json(202, image_json(image));
         }));
   r.add("GET", "/api/v1/images", authed(c, [&c](const Principal& who, const Request&) -> Result<Response> {
-          return Response::json(200, json_list(TRY(c.images(who)), image_json));
+          return Response::json(200, json_list(TRY(c.images().list(who)), image_json));
         }));
   r.add("GET", "/api/v1/images/{id}", authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
-          return Response::json(200, image_json(TRY(c.image(who, req.params.at("id")))));
+          return Response::json(200, image_json(TRY(c.images().get(who, req.params.at("id")))));
         }));
   r.add("DELETE", "/api/v1/images/{id}", audited(c, "image.delete", [&c](const Principal& who, const Request& req) -> Result<Response> {
-          TRY(c.delete_image(who, req.params.at("id")));
+          TRY(c.images().remove(who, req.params.at("id")));
           return Response::json(200, Json::object());
         }));
 }
 
 void add_desktop_routes(Router& r, Controller& c) {
   r.add("POST", "/api/v1/desktops", audited(c, "desktop.create", [&c](const Principal& who, const Request& req) -> Result<Response> {
-          auto d = TRY(c.create_desktop(who, TRY(parse_create_desktop(req.body))));
+          auto d = TRY(c.desktops().create(who, TRY(parse_create_desktop(req.body))));
           return Response::json(201, desktop_json(d));
         }));
   r.add("GET", "/api/v1/desktops", authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
@@ -145,33 +145,33 @@ void add_desktop_routes(Router& r, Controller& c) {
           if (auto it = req.query.find("pool_id"); it != req.query.end()) filter.pool_id = it->second;
           if (auto it = req.query.find("host_id"); it != req.query.end()) filter.host_id = it->second;
           if (auto it = req.query.find("tenant_id"); it != req.query.end()) filter.tenant_id = it->second;
-          return Response::json(200, json_list(TRY(c.desktops(who, filter)), desktop_json));
+          return Response::json(200, json_list(TRY(c.desktops().list(who, filter)), desktop_json));
         }));
   r.add("GET", "/api/v1/desktops/{id}", authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
-          Json j = desktop_json(TRY(c.desktop(who, req.params.at("id"))));
-          if (auto m = c.migration(req.params.at("id")); m && who.admin()) j["migration"] = migration_json(*m);
+          Json j = desktop_json(TRY(c.desktops().get(who, req.params.at("id"))));
+          if (auto m = c.desktops().migration(who, req.params.at("id"))) j["migration"] = migration_json(*m);
           return Response::json(200, j);
         }));
   r.add("POST", "/api/v1/desktops/{id}/actions/{action}",
         audited(c, "desktop.{action}", [&c](const Principal& who, const Request& req) -> Result<Response> {
-          TRY(c.desktop(who, req.params.at("id")));  // another tenant's desktop is a 404 whatever the action
+          TRY(c.desktops().get(who, req.params.at("id")));  // another tenant's desktop is a 404 whatever the action
           const std::string& name = req.params.at("action");
           if (name == "migrate") {
-            return Response::json(202, desktop_json(TRY(c.migrate_desktop(who, req.params.at("id"),
+            return Response::json(202, desktop_json(TRY(c.desktops().migrate(who, req.params.at("id"),
                                                                           TRY(parse_migrate(req.body))))));
           }
           if (name == "cancel-migration") {
-            return Response::json(202, desktop_json(TRY(c.cancel_migration(who, req.params.at("id")))));
+            return Response::json(202, desktop_json(TRY(c.desktops().cancel_migration(who, req.params.at("id")))));
           }
           auto action = TRY(parse_action(name));
-          return Response::json(202, desktop_json(TRY(c.desktop_action(who, req.params.at("id"), action))));
+          return Response::json(202, desktop_json(TRY(c.desktops().act(who, req.params.at("id"), action))));
         }));
   r.add("DELETE", "/api/v1/desktops/{id}", audited(c, "desktop.delete", [&c](const Principal& who, const Request& req) -> Result<Response> {
-          return Response::json(202, desktop_json(TRY(c.delete_desktop(who, req.params.at("id")))));
+          return Response::json(202, desktop_json(TRY(c.desktops().remove(who, req.params.at("id")))));
         }));
   r.add("GET", "/api/v1/desktops/{id}/screenshot",
         authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
-          return Response::bytes(200, "image/png", TRY(c.screenshot_png(who, req.params.at("id"))));
+          return Response::bytes(200, "image/png", TRY(c.desktops().screenshot_png(who, req.params.at("id"))));
         }));
 }
 

@@ -1,9 +1,15 @@
-// The audit log and the usage report.
+// The audit log, the usage meter and the usage report.
+#include "oriel/controller/audit.h"
+
 #include <map>
+#include <set>
 #include <tuple>
 
+#include "access.h"
+#include "core.h"
+#include "desktop_state.h"
+#include "loops.h"
 #include "oriel/common/log.h"
-#include "oriel/controller/controller.h"
 
 namespace oriel::controller {
 namespace {
@@ -55,25 +61,25 @@ UsageReport summarize_usage(const std::vector<store::UsageInterval>& intervals, 
   return report;
 }
 
-void Controller::audit(store::AuditEvent event) {
-  event.at = clock_.now();
-  if (auto r = store_.append_audit(event); !r.ok()) {
+void AuditLog::append(store::AuditEvent event) {
+  event.at = core_.clock.now();
+  if (auto r = core_.store.append_audit(event); !r.ok()) {
     spdlog::error("audit event {} on '{}' by {} not recorded: {}", event.action, event.target, event.username,
                   r.error().message());
   }
 }
 
-Result<std::vector<store::AuditEvent>> Controller::audit_events(const Principal& who, store::AuditFilter filter) {
+Result<std::vector<store::AuditEvent>> AuditLog::events(const Principal& who, store::AuditFilter filter) {
   if (who.tenant_admin()) {
     if (filter.tenant_id && *filter.tenant_id != who.tenant_id) return std::vector<store::AuditEvent>{};
     filter.tenant_id = who.tenant_id;
   } else if (!who.admin()) {
     return Error::PermissionDenied("the audit log is for administrators");
   }
-  return store_.audit_events(filter);
+  return core_.store.audit_events(filter);
 }
 
-Result<UsageReport> Controller::usage(const Principal& who, const UsageQuery& q) {
+Result<UsageReport> AuditLog::usage(const Principal& who, const UsageQuery& q) {
   std::string tenant = q.tenant_id;
   if (who.tenant_admin()) {
     if (!tenant.empty() && tenant != who.tenant_id) return Error::NotFound("tenant", tenant);
@@ -85,10 +91,27 @@ Result<UsageReport> Controller::usage(const Principal& who, const UsageQuery& q)
   WallTime to = TRY(parse_day("to", q.to_day)) + kDay;
   if (to <= from) return Error::InvalidArgument("to is before from");
   if (to - from > 366 * kDay) return Error::InvalidArgument("a report covers at most 366 days");
-  auto report = summarize_usage(TRY(store_.usage(from, to, tenant)), from, to, clock_.now());
-  UsernameCache names;
-  for (auto& s : report.sessions) s.username = username_of(s.user_id, names);
+  auto report = summarize_usage(TRY(core_.store.usage(from, to, tenant)), from, to, core_.clock.now());
+  Usernames names(core_.store);
+  for (auto& s : report.sessions) s.username = names.of(s.user_id);
   return report;
+}
+
+void meter_usage(Core& core, const std::vector<store::DesktopRecord>& desktops) {
+  auto open = core.store.open_usage("desktop");
+  if (!open.ok()) return;
+  auto now = core.clock.now();
+  std::set<std::string> metered;
+  for (const auto& u : *open) metered.insert(u.subject_id);
+  std::set<std::string> running;
+  for (const auto& d : desktops) {
+    if (d.state != state_name(DesktopState::kRunning)) continue;
+    running.insert(d.id);
+    if (!metered.count(d.id)) (void)core.store.open_usage({"desktop", d.id, d.tenant_id, d.pool_id, "", now, {}});
+  }
+  for (const auto& id : metered) {
+    if (!running.count(id)) (void)core.store.close_usage("desktop", id, now);
+  }
 }
 
 }  // namespace oriel::controller

@@ -1,6 +1,6 @@
 #include "desktop_state.h"
 
-#include "oriel/controller/controller.h"
+#include "oriel/controller/desktops.h"
 
 #include <array>
 

@@ -23,8 +23,9 @@
 #include "fleet.h"
 #include "oriel/agent/migration.h"
 #include "oriel/common/clock.h"
-#include "oriel/controller/controller.h"
+#include "oriel/controller/desktops.h"
 #include "oriel/store/store.h"
+#include "placement.h"
 
 namespace oriel::controller {
 
@@ -47,7 +48,7 @@ class Migrations {
   bool active(const std::string& desktop_id);
   // The hosts that active migrations are moving to, with what they bring
   // (the scheduler counts them on both hosts until the switchover).
-  std::map<std::string, std::pair<int64_t, int64_t>> reserved();  // host id → (vcpus, memory MiB)
+  Reservations reserved();
   // Asks the source to roll back; returns at once (the thread writes the
   // outcome). NotFound if no migration of d is active.
   Result<void> cancel(const std::string& desktop_id);

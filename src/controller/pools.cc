@@ -1,12 +1,11 @@
 // Pools: their definition and entitlements. The pool's desktops are brought
 // to its targets in the background (pool_reconciler.cc).
+#include "oriel/controller/pools.h"
+
+#include "access.h"
 #include "checks.h"
+#include "core.h"
 #include "desktop_state.h"
-#include "oriel/common/log.h"
-#include "oriel/controller/controller.h"
-#include "reconciler.h"
-#include "scheduler.h"
-#include "ticker.h"
 
 namespace oriel::controller {
 namespace {
@@ -34,9 +33,9 @@ Result<void> check_pool_shape(const store::PoolRecord& p) {
 
 }  // namespace
 
-Result<PoolView> Controller::pool_view(store::PoolRecord pool) {
+Result<PoolView> Pools::view(store::PoolRecord pool) {
   PoolView v{std::move(pool)};
-  for (const auto& d : TRY(store_.desktops({.pool_id = v.pool.id}))) {
+  for (const auto& d : TRY(core_.store.desktops({.pool_id = v.pool.id}))) {
     if (d.desired == "deleted") continue;
     ++v.desktops;
     if (!d.assigned_user.empty()) {
@@ -46,30 +45,30 @@ Result<PoolView> Controller::pool_view(store::PoolRecord pool) {
       if (d.state == state_name(DesktopState::kRunning) && d.pending_op.empty()) ++v.running_free;
     }
   }
-  v.sessions = static_cast<int64_t>(TRY(store_.sessions({.pool_id = v.pool.id})).size());
+  v.sessions = static_cast<int64_t>(TRY(core_.store.sessions({.pool_id = v.pool.id})).size());
   return v;
 }
 
-Result<void> Controller::check_pool_image(const store::PoolRecord& p) {
-  auto image = TRY(store_.image(p.image_id));
+Result<void> Pools::check_image(const store::PoolRecord& p) {
+  auto image = TRY(core_.store.image(p.image_id));
   if (image.state == "failed") {
     return Error::Unprocessable(fmt::format("image '{}' failed to import: {}", image.id, image.error));
   }
   // One desktop of this size must fit some host, or the pool can never fill.
-  std::lock_guard lock(placement_mu_);
-  auto host = scheduler_->place(TRY(host_loads()), {p.vcpus, p.memory_mb});
+  std::lock_guard lock(core_.placement.mutex());
+  auto host = core_.placement.scheduler().place(TRY(core_.placement.loads()), {p.vcpus, p.memory_mb});
   if (!host.ok() && host.error().code() == ErrorCode::kUnprocessable) return host.take_error();
   return Ok();
 }
 
-Result<PoolView> Controller::create_pool(const Principal& who, CreatePool cmd) {
+Result<PoolView> Pools::create(const Principal& who, CreatePool cmd) {
   if (!who.admin() && !who.tenant_admin()) return Error::PermissionDenied("only administrators create pools");
   if (who.tenant_admin() && cmd.tenant_id.empty()) cmd.tenant_id = who.tenant_id;
   if (cmd.tenant_id.empty()) return Error::InvalidArgument("tenant_id is required");
   TRY(check_name("pool", cmd.name));
-  TRY(visible_tenant(who, cmd.tenant_id));
+  TRY(visible_tenant(core_.store, who, cmd.tenant_id));
   store::PoolRecord p;
-  p.id = new_id(random_, "p");
+  p.id = new_id(core_.random, "p");
   p.name = std::move(cmd.name);
   p.tenant_id = std::move(cmd.tenant_id);
   p.image_id = std::move(cmd.image_id);
@@ -82,26 +81,26 @@ Result<PoolView> Controller::create_pool(const Principal& who, CreatePool cmd) {
   p.provisioning = std::move(cmd.provisioning);
   p.clipboard = std::move(cmd.clipboard);
   p.state = "active";
-  p.created_at = p.updated_at = clock_.now();
+  p.created_at = p.updated_at = core_.clock.now();
   TRY(check_pool_shape(p));
-  TRY(check_pool_image(p));
-  auto inserted = store_.insert_pool(p);
+  TRY(check_image(p));
+  auto inserted = core_.store.insert_pool(p);
   if (!inserted.ok() && inserted.error().code() == ErrorCode::kConflict) {
     return Error::Conflict(fmt::format("the tenant already has a pool named '{}'", p.name));
   }
   TRY(std::move(inserted));
-  broker_loop_->poke();
-  return pool_view(std::move(p));
+  core_.poke_broker();
+  return view(std::move(p));
 }
 
-Result<std::vector<PoolView>> Controller::pools(const Principal& who, std::string_view tenant_id) {
+Result<std::vector<PoolView>> Pools::list(const Principal& who, std::string_view tenant_id) {
   std::vector<store::PoolRecord> pools;
   if (who.admin()) {
-    pools = TRY(store_.pools(tenant_id));
+    pools = TRY(core_.store.pools(tenant_id));
   } else if (tenant_id.empty() || tenant_id == who.tenant_id) {
-    pools = TRY(store_.pools(who.tenant_id));
+    pools = TRY(core_.store.pools(who.tenant_id));
     if (!who.tenant_admin()) {
-      auto entitled = TRY(store_.entitled_pool_ids(who.user_id));
+      auto entitled = TRY(core_.store.entitled_pool_ids(who.user_id));
       std::erase_if(pools, [&](const store::PoolRecord& p) {
         return std::find(entitled.begin(), entitled.end(), p.id) == entitled.end();
       });
@@ -109,37 +108,37 @@ Result<std::vector<PoolView>> Controller::pools(const Principal& who, std::strin
   }
   std::vector<PoolView> views;
   views.reserve(pools.size());
-  for (auto& p : pools) views.push_back(TRY(pool_view(std::move(p))));
+  for (auto& p : pools) views.push_back(TRY(view(std::move(p))));
   return views;
 }
 
-Result<PoolView> Controller::pool(const Principal& who, std::string_view id) {
-  return pool_view(TRY(visible_pool(who, id)));
+Result<PoolView> Pools::get(const Principal& who, std::string_view id) {
+  return view(TRY(visible_pool(core_.store, who, id)));
 }
 
-Result<PoolView> Controller::change_pool(const Principal& who, std::string_view id,
-                                        const std::function<Result<void>(store::PoolRecord&)>& change) {
+Result<PoolView> Pools::change(const Principal& who, std::string_view id,
+                               const std::function<Result<void>(store::PoolRecord&)>& edit) {
   // Compare-and-swap against the pool loop's own writes: retry on a race.
   for (int attempt = 0; attempt < 20; ++attempt) {
-    auto p = TRY(managed_pool(who, id));
+    auto p = TRY(managed_pool(core_.store, who, id));
     if (p.state != "active") return Error::Conflict(fmt::format("pool '{}' is being deleted", p.id));
-    TRY(change(p));
-    p.updated_at = clock_.now();
-    auto updated = store_.update_pool(p);
+    TRY(edit(p));
+    p.updated_at = core_.clock.now();
+    auto updated = core_.store.update_pool(p);
     if (updated.ok()) {
-      broker_loop_->poke();
-      return pool_view(std::move(*updated));
+      core_.poke_broker();
+      return view(std::move(*updated));
     }
     if (updated.error().code() != ErrorCode::kConflict) return updated.take_error();
   }
   return Error::Conflict(fmt::format("pool '{}' is changing too fast; try again", id));
 }
 
-Result<PoolView> Controller::update_pool(const Principal& who, std::string_view id, UpdatePool cmd) {
-  return change_pool(who, id, [&](store::PoolRecord& p) -> Result<void> {
+Result<PoolView> Pools::update(const Principal& who, std::string_view id, UpdatePool cmd) {
+  return change(who, id, [&](store::PoolRecord& p) -> Result<void> {
     if (cmd.name && *cmd.name != p.name) {
       TRY(check_name("pool", *cmd.name));
-      for (const auto& other : TRY(store_.pools(p.tenant_id))) {
+      for (const auto& other : TRY(core_.store.pools(p.tenant_id))) {
         if (other.name == *cmd.name) {
           return Error::Conflict(fmt::format("the tenant already has a pool named '{}'", other.name));
         }
@@ -155,14 +154,14 @@ Result<PoolView> Controller::update_pool(const Principal& who, std::string_view 
     if (cmd.provisioning) p.provisioning = *cmd.provisioning;
     if (cmd.clipboard) p.clipboard = *cmd.clipboard;
     TRY(check_pool_shape(p));
-    if (cmd.image_id || cmd.vcpus || cmd.memory_mb) TRY(check_pool_image(p));
+    if (cmd.image_id || cmd.vcpus || cmd.memory_mb) TRY(check_image(p));
     return Ok();
   });
 }
 
-Result<PoolView> Controller::delete_pool(const Principal& who, std::string_view id) {
-  return change_pool(who, id, [&](store::PoolRecord& p) -> Result<void> {
-    auto open = TRY(store_.sessions({.pool_id = p.id}));
+Result<PoolView> Pools::remove(const Principal& who, std::string_view id) {
+  return change(who, id, [&](store::PoolRecord& p) -> Result<void> {
+    auto open = TRY(core_.store.sessions({.pool_id = p.id}));
     if (!open.empty()) {
       return Error::Conflict(fmt::format("pool '{}' has {} open session{}: log them off first", p.id, open.size(),
                                          open.size() == 1 ? "" : "s"));
@@ -172,25 +171,25 @@ Result<PoolView> Controller::delete_pool(const Principal& who, std::string_view 
   });
 }
 
-Result<store::UserRecord> Controller::entitle(const Principal& who, std::string_view pool_id,
+Result<store::UserRecord> Pools::entitle(const Principal& who, std::string_view pool_id,
                                               std::string_view user_id) {
-  auto p = TRY(managed_pool(who, pool_id));
-  auto user = TRY(visible_user(who, user_id));
+  auto p = TRY(managed_pool(core_.store, who, pool_id));
+  auto user = TRY(visible_user(core_.store, who, user_id));
   if (user.tenant_id != p.tenant_id) {
     return Error::Unprocessable(fmt::format("user '{}' is not in the pool's tenant", user.id));
   }
-  TRY(store_.add_entitlement(p.id, user.id));
+  TRY(core_.store.add_entitlement(p.id, user.id));
   return user;
 }
 
-Result<void> Controller::unentitle(const Principal& who, std::string_view pool_id, std::string_view user_id) {
-  auto p = TRY(managed_pool(who, pool_id));
-  return store_.remove_entitlement(p.id, user_id);
+Result<void> Pools::unentitle(const Principal& who, std::string_view pool_id, std::string_view user_id) {
+  auto p = TRY(managed_pool(core_.store, who, pool_id));
+  return core_.store.remove_entitlement(p.id, user_id);
 }
 
-Result<std::vector<store::UserRecord>> Controller::entitlements(const Principal& who, std::string_view pool_id) {
-  auto p = TRY(managed_pool(who, pool_id));
-  return store_.entitled_users(p.id);
+Result<std::vector<store::UserRecord>> Pools::entitlements(const Principal& who, std::string_view pool_id) {
+  auto p = TRY(managed_pool(core_.store, who, pool_id));
+  return core_.store.entitled_users(p.id);
 }
 
 }  // namespace oriel::controller

@@ -58,4 +58,22 @@ Result<std::string> Scheduler::place(const std::vector<HostLoad>& hosts, const D
                                         ready, demand.vcpus, demand.memory_mb));
 }
 
+Result<std::string> place_desktop(const Scheduler& scheduler, std::vector<HostLoad> loads,
+                                  const store::DesktopRecord& d) {
+  auto host = scheduler.place(loads, {d.vcpus, d.memory_mb});
+  if (host.ok() || d.desired == "running" || host.error().code() != ErrorCode::kUnavailable) return host;
+  // A desktop that is not to run needs only a host it could ever run on.
+  for (auto& load : loads) load.vcpus = load.memory_mb = 0;
+  return scheduler.place(loads, {d.vcpus, d.memory_mb});
+}
+
+Result<void> room_to_run(const Scheduler& scheduler, const std::vector<HostLoad>& loads,
+                         const store::DesktopRecord& d) {
+  if (d.desired == "running") return Ok();  // already counted
+  for (const auto& load : loads) {
+    if (load.host.id == d.host_id) return scheduler.check_room(load, {d.vcpus, d.memory_mb});
+  }
+  return Error::Unavailable(fmt::format("desktop '{}' is on host '{}', which is gone", d.id, d.host_id));
+}
+
 }  // namespace oriel::controller

@@ -58,4 +58,14 @@ class Scheduler {
 
 Result<PlacementPolicy> parse_placement_policy(std::string_view name);
 
+// A host for desktop `d` given `loads`: one with room to run it now; for a
+// desktop that is not to run, any ready host it could ever run on when none
+// has room.
+Result<std::string> place_desktop(const Scheduler& scheduler, std::vector<HostLoad> loads,
+                                  const store::DesktopRecord& d);
+// Whether `d` may be started where it is: Ok when it is meant to run already
+// (its allocation is counted), else whether its host has room for it.
+Result<void> room_to_run(const Scheduler& scheduler, const std::vector<HostLoad>& loads,
+                         const store::DesktopRecord& d);
+
 }  // namespace oriel::controller

@@ -49,7 +49,7 @@ display::GatewayHooks gateway_hooks(controller::Controller& controller, const Or
   display::GatewayHooks hooks;
   hooks.redeem = [&controller, run_dir = o.run_dir, token = o.cluster_token](
                      const std::string& session_id, const std::string& ticket) -> Result<display::DisplayTarget> {
-    auto grant = TRY(controller.redeem_ticket(ticket));
+    auto grant = TRY(controller.sessions().redeem_ticket(ticket));
     if (grant.session.id != session_id) return Error::NotFound("ticket", "(for another session)");
     if (grant.desktop.state != "running") {
       return Error::Unavailable(fmt::format("the desktop is not running (it is {}); try again in a moment",
@@ -61,8 +61,8 @@ display::GatewayHooks gateway_hooks(controller::Controller& controller, const Or
     return display::DisplayTarget{grant.session.id, grant.desktop.id, grant.desktop.name,
                                   vnc_address(grant.desktop.id, grant.host_address, run_dir), token, policy};
   };
-  hooks.activity = [&controller](const std::string& id) { (void)controller.session_activity(id); };
-  hooks.disconnected = [&controller](const std::string& id) { (void)controller.display_closed(id); };
+  hooks.activity = [&controller](const std::string& id) { (void)controller.sessions().activity(id); };
+  hooks.disconnected = [&controller](const std::string& id) { (void)controller.sessions().display_closed(id); };
   return hooks;
 }
 

@@ -60,19 +60,19 @@ class BrokerTest : public ::testing::TestWithParam<test_support::Backend> {
     fs::remove_all(dir_);
   }
 
-  std::string tenant(const std::string& name) { return controller_->create_tenant(admin_, name).value().id; }
+  std::string tenant(const std::string& name) { return controller_->identity().create_tenant(admin_, name).value().id; }
   Principal user(const std::string& name, const std::string& tenant_id, const std::string& role = "user") {
-    auto u = controller_->create_user(admin_, {name, "password-" + name, role, tenant_id}).value();
+    auto u = controller_->identity().create_user(admin_, {name, "password-" + name, role, tenant_id}).value();
     return Principal{u.id, u.username, u.role, u.tenant_id};
   }
   std::string pool(const std::string& tenant_id, const std::string& type, int64_t size, int64_t spare,
                    const std::string& provisioning = "on-demand") {
     CreatePool cmd{"pool-" + std::to_string(++pools_), tenant_id, "i-golden", type, size, spare, 1, 128, 0,
                    provisioning};
-    return controller_->create_pool(admin_, cmd).value().pool.id;
+    return controller_->pools().create(admin_, cmd).value().pool.id;
   }
   void entitle(const std::string& pool_id, const Principal& who) {
-    ASSERT_TRUE(controller_->entitle(admin_, pool_id, who.user_id).ok());
+    ASSERT_TRUE(controller_->pools().entitle(admin_, pool_id, who.user_id).ok());
   }
   std::vector<store::DesktopRecord> live_desktops(const std::string& pool_id) {
     auto all = store_->desktops({.pool_id = pool_id}).value();
@@ -110,7 +110,7 @@ TEST_P(BrokerTest, PoolKeepsSpareDesktopsWithinItsSize) {
   EXPECT_EQ(live_desktops(on_demand).size(), 2u);
   EXPECT_EQ(live_desktops(up_front).size(), 4u);
   // A smaller definition gives up free desktops, the stopped ones first.
-  ASSERT_TRUE(controller_->update_pool(admin_, up_front, {.size = 2}).ok());
+  ASSERT_TRUE(controller_->pools().update(admin_, up_front, {.size = 2}).ok());
   controller_->reconcile_broker();
   auto shrunk = live_desktops(up_front);
   ASSERT_EQ(shrunk.size(), 2u);
@@ -124,23 +124,23 @@ TEST_P(BrokerTest, LogonAssignsAFreeDesktopAndReconnectsToTheSameSession) {
   entitle(p, ana);
   controller_->reconcile_broker();
   auto spare = live_desktops(p).at(0);
-  auto first = controller_->logon(ana, p, "10.0.0.7").value();
+  auto first = controller_->sessions().logon(ana, p, "10.0.0.7").value();
   EXPECT_TRUE(first.created);
   EXPECT_EQ(first.session.desktop_id, spare.id);
   EXPECT_EQ(first.session.client_address, "10.0.0.7");
   ASSERT_TRUE(first.ticket.has_value());
   EXPECT_EQ(store_->desktop(spare.id).value().assigned_user, ana.user_id);
-  auto again = controller_->logon(ana, p, "10.0.0.7").value();
+  auto again = controller_->sessions().logon(ana, p, "10.0.0.7").value();
   EXPECT_FALSE(again.created);
   EXPECT_EQ(again.session.id, first.session.id);
   EXPECT_NE(again.ticket->ticket, first.ticket->ticket);
   // The user stops their desktop; reconnecting starts it again.
-  ASSERT_TRUE(controller_->desktop_action(ana, spare.id, DesktopAction::kStop).ok());
+  ASSERT_TRUE(controller_->desktops().act(ana, spare.id, DesktopAction::kStop).ok());
   EXPECT_EQ(store_->desktop(spare.id).value().desired, "stopped");
-  EXPECT_EQ(controller_->logon(ana, p, "").value().session.id, first.session.id);
+  EXPECT_EQ(controller_->sessions().logon(ana, p, "").value().session.id, first.session.id);
   EXPECT_EQ(store_->desktop(spare.id).value().desired, "running");
   // A user may not reset (that is what logoff is for).
-  EXPECT_EQ(controller_->desktop_action(ana, spare.id, DesktopAction::kReset).error().code(),
+  EXPECT_EQ(controller_->desktops().act(ana, spare.id, DesktopAction::kReset).error().code(),
             ErrorCode::kPermissionDenied);
   // The spare was used: the pool makes another, up to its size.
   controller_->reconcile_broker();
@@ -153,8 +153,8 @@ TEST_P(BrokerTest, AFullPoolRefusesWithAReason) {
   auto ana = user("ana", t), bob = user("bob", t);
   entitle(p, ana);
   entitle(p, bob);
-  ASSERT_TRUE(controller_->logon(ana, p, "").ok());  // provisioned on demand
-  auto refused = controller_->logon(bob, p, "");
+  ASSERT_TRUE(controller_->sessions().logon(ana, p, "").ok());  // provisioned on demand
+  auto refused = controller_->sessions().logon(bob, p, "");
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code(), ErrorCode::kUnavailable);
   EXPECT_NE(refused.error().message().find("full"), std::string::npos);
@@ -180,7 +180,7 @@ TEST_P(BrokerTest, ConcurrentLogonsNeverShareADesktop) {
   for (const auto& u : users) {
     threads.emplace_back([&, u] {
       go.arrive_and_wait();
-      auto s = controller_->logon(u, p, "");
+      auto s = controller_->sessions().logon(u, p, "");
       std::lock_guard lock(mu);
       if (s.ok()) {
         assigned.push_back(s->session.desktop_id);
@@ -204,10 +204,10 @@ TEST_P(BrokerTest, PooledLogoffResetsTheDesktopAndPersistentKeepsIt) {
   auto ana = user("ana", t);
   entitle(pooled, ana);
   entitle(persistent, ana);
-  auto s1 = controller_->logon(ana, pooled, "").value();
-  auto s2 = controller_->logon(ana, persistent, "").value();
-  ASSERT_TRUE(controller_->logoff(ana, s1.session.id).ok());
-  ASSERT_TRUE(controller_->logoff(ana, s2.session.id).ok());
+  auto s1 = controller_->sessions().logon(ana, pooled, "").value();
+  auto s2 = controller_->sessions().logon(ana, persistent, "").value();
+  ASSERT_TRUE(controller_->sessions().logoff(ana, s1.session.id).ok());
+  ASSERT_TRUE(controller_->sessions().logoff(ana, s2.session.id).ok());
   auto d1 = store_->desktop(s1.session.desktop_id).value();
   EXPECT_EQ(d1.assigned_user, "");
   EXPECT_EQ(d1.pending_op, "reset");
@@ -215,8 +215,8 @@ TEST_P(BrokerTest, PooledLogoffResetsTheDesktopAndPersistentKeepsIt) {
   EXPECT_EQ(d2.assigned_user, ana.user_id);
   EXPECT_EQ(d2.pending_op, "");
   // The next logon to the persistent pool gets the same desktop back.
-  EXPECT_EQ(controller_->logon(ana, persistent, "").value().session.desktop_id, d2.id);
-  auto again = controller_->logoff(ana, s1.session.id);
+  EXPECT_EQ(controller_->sessions().logon(ana, persistent, "").value().session.desktop_id, d2.id);
+  auto again = controller_->sessions().logoff(ana, s1.session.id);
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error().code(), ErrorCode::kConflict);
 }
@@ -226,28 +226,28 @@ TEST_P(BrokerTest, ATicketWorksOnceAndExpires) {
   auto p = pool(t, "pooled", 2, 0);
   auto ana = user("ana", t);
   entitle(p, ana);
-  auto s = controller_->logon(ana, p, "").value();
-  auto grant = controller_->redeem_ticket(s.ticket->ticket);
+  auto s = controller_->sessions().logon(ana, p, "").value();
+  auto grant = controller_->sessions().redeem_ticket(s.ticket->ticket);
   ASSERT_TRUE(grant.ok());
   EXPECT_EQ(grant->session.state, "connected");
   EXPECT_EQ(grant->desktop.id, s.session.desktop_id);
-  auto replay = controller_->redeem_ticket(s.ticket->ticket);
+  auto replay = controller_->sessions().redeem_ticket(s.ticket->ticket);
   ASSERT_FALSE(replay.ok());
   EXPECT_EQ(replay.error().code(), ErrorCode::kNotFound);
-  auto late = controller_->new_ticket(ana, s.session.id).value();
+  auto late = controller_->sessions().new_ticket(ana, s.session.id).value();
   clock_.advance(61s);
-  EXPECT_FALSE(controller_->redeem_ticket(late.ticket->ticket).ok());
-  EXPECT_FALSE(controller_->redeem_ticket("made-up").ok());
+  EXPECT_FALSE(controller_->sessions().redeem_ticket(late.ticket->ticket).ok());
+  EXPECT_FALSE(controller_->sessions().redeem_ticket("made-up").ok());
 }
 
 TEST_P(BrokerTest, IdleSessionsAreDisconnectedNotEnded) {
   auto t = tenant("acme");
   CreatePool cmd{"idle", t, "i-golden", "pooled", 2, 0, 1, 128, 300, "on-demand"};
-  auto p = controller_->create_pool(admin_, cmd).value().pool.id;
+  auto p = controller_->pools().create(admin_, cmd).value().pool.id;
   auto ana = user("ana", t);
   entitle(p, ana);
-  auto s = controller_->logon(ana, p, "").value();
-  ASSERT_TRUE(controller_->redeem_ticket(s.ticket->ticket).ok());
+  auto s = controller_->sessions().logon(ana, p, "").value();
+  ASSERT_TRUE(controller_->sessions().redeem_ticket(s.ticket->ticket).ok());
   clock_.advance(299s);
   controller_->reconcile_broker();
   EXPECT_EQ(store_->session(s.session.id).value().state, "connected");
@@ -262,22 +262,22 @@ TEST_P(BrokerTest, TheGatewayIsToldWhenADisplayMustCloseAndTicketsCarryTheClipbo
   controller_->set_session_listener([&](const std::string& id, SessionEnd why) { told.emplace_back(id, why); });
   auto t = tenant("acme");
   CreatePool cmd{"clip", t, "i-golden", "pooled", 2, 0, 1, 128, 60, "on-demand", "to-client"};
-  auto p = controller_->create_pool(admin_, cmd).value().pool.id;
-  EXPECT_FALSE(controller_->update_pool(admin_, p, {.clipboard = "sideways"}).ok());
+  auto p = controller_->pools().create(admin_, cmd).value().pool.id;
+  EXPECT_FALSE(controller_->pools().update(admin_, p, {.clipboard = "sideways"}).ok());
   auto ana = user("ana", t);
   entitle(p, ana);
-  auto s = controller_->logon(ana, p, "").value();
-  auto grant = controller_->redeem_ticket(s.ticket->ticket).value();
+  auto s = controller_->sessions().logon(ana, p, "").value();
+  auto grant = controller_->sessions().redeem_ticket(s.ticket->ticket).value();
   EXPECT_EQ(grant.clipboard, "to-client");
 
-  ASSERT_TRUE(controller_->disconnect(ana, s.session.id).ok());
-  ASSERT_TRUE(controller_->redeem_ticket(controller_->new_ticket(ana, s.session.id).value().ticket->ticket).ok());
+  ASSERT_TRUE(controller_->sessions().disconnect(ana, s.session.id).ok());
+  ASSERT_TRUE(controller_->sessions().redeem_ticket(controller_->sessions().new_ticket(ana, s.session.id).value().ticket->ticket).ok());
   clock_.advance(61s);
   controller_->reconcile_broker();
-  ASSERT_TRUE(controller_->redeem_ticket(controller_->new_ticket(ana, s.session.id).value().ticket->ticket).ok());
-  ASSERT_TRUE(controller_->display_closed(s.session.id).ok());
+  ASSERT_TRUE(controller_->sessions().redeem_ticket(controller_->sessions().new_ticket(ana, s.session.id).value().ticket->ticket).ok());
+  ASSERT_TRUE(controller_->sessions().display_closed(s.session.id).ok());
   EXPECT_EQ(store_->session(s.session.id).value().state, "disconnected");
-  ASSERT_TRUE(controller_->logoff(ana, s.session.id).ok());
+  ASSERT_TRUE(controller_->sessions().logoff(ana, s.session.id).ok());
   std::vector<std::pair<std::string, SessionEnd>> want = {
       {s.session.id, SessionEnd::kDisconnected}, {s.session.id, SessionEnd::kIdle}, {s.session.id, SessionEnd::kLoggedOff}};
   EXPECT_EQ(told, want);
@@ -289,48 +289,48 @@ TEST_P(BrokerTest, AnotherTenantsObjectsAreNotFound) {
   auto ua = user("ua", a), ub = user("ub", b), admin_a = user("admin-a", a, "tenant-admin");
   entitle(pa, ua);
   entitle(pb, ub);
-  auto sb = controller_->logon(ub, pb, "").value();
+  auto sb = controller_->sessions().logon(ub, pb, "").value();
   for (const Principal& who : {ua, admin_a}) {
-    EXPECT_EQ(controller_->pool(who, pb).error().code(), ErrorCode::kNotFound);
-    EXPECT_EQ(controller_->update_pool(who, pb, {.size = 5}).error().code(), ErrorCode::kNotFound);
-    EXPECT_EQ(controller_->delete_pool(who, pb).error().code(), ErrorCode::kNotFound);
-    EXPECT_EQ(controller_->logon(who, pb, "").error().code(), ErrorCode::kNotFound);
-    EXPECT_EQ(controller_->session(who, sb.session.id).error().code(), ErrorCode::kNotFound);
-    EXPECT_EQ(controller_->logoff(who, sb.session.id).error().code(), ErrorCode::kNotFound);
-    EXPECT_EQ(controller_->new_ticket(who, sb.session.id).error().code(), ErrorCode::kNotFound);
-    EXPECT_EQ(controller_->desktop(who, sb.session.desktop_id).error().code(), ErrorCode::kNotFound);
-    EXPECT_EQ(controller_->user(who, ub.user_id).error().code(), ErrorCode::kNotFound);
-    EXPECT_EQ(controller_->tenant(who, b).error().code(), ErrorCode::kNotFound);
-    auto pools = controller_->pools(who, b).value();
+    EXPECT_EQ(controller_->pools().get(who, pb).error().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(controller_->pools().update(who, pb, {.size = 5}).error().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(controller_->pools().remove(who, pb).error().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(controller_->sessions().logon(who, pb, "").error().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(controller_->sessions().get(who, sb.session.id).error().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(controller_->sessions().logoff(who, sb.session.id).error().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(controller_->sessions().new_ticket(who, sb.session.id).error().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(controller_->desktops().get(who, sb.session.desktop_id).error().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(controller_->identity().user(who, ub.user_id).error().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(controller_->identity().tenant(who, b).error().code(), ErrorCode::kNotFound);
+    auto pools = controller_->pools().list(who, b).value();
     for (const auto& p : pools) EXPECT_NE(p.pool.tenant_id, b);
-    EXPECT_TRUE(controller_->sessions(who, {.tenant_id = b}).value().empty());
-    EXPECT_TRUE(controller_->desktops(who, {.tenant_id = b}).value().empty());
-    EXPECT_TRUE(controller_->users(who, b).value().empty() || who.role == "user");
+    EXPECT_TRUE(controller_->sessions().list(who, {.tenant_id = b}).value().empty());
+    EXPECT_TRUE(controller_->desktops().list(who, {.tenant_id = b}).value().empty());
+    EXPECT_TRUE(controller_->identity().users(who, b).value().empty() || who.role == "user");
   }
-  EXPECT_EQ(controller_->users(ua, b).value().size(), 1u);  // a user sees only themself
-  EXPECT_EQ(controller_->users(ua, b).value()[0].id, ua.user_id);
+  EXPECT_EQ(controller_->identity().users(ua, b).value().size(), 1u);  // a user sees only themself
+  EXPECT_EQ(controller_->identity().users(ua, b).value()[0].id, ua.user_id);
   EXPECT_EQ(store_->session(sb.session.id).value().state, "connecting");  // untouched
 }
 
 TEST_P(BrokerTest, FailedLoginsSlowDownThenLockTheAccount) {
   auto t = tenant("acme");
   user("ana", t);
-  for (int i = 0; i < 3; ++i) EXPECT_FALSE(controller_->login("ana", "wrong").ok());
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(controller_->identity().login("ana", "wrong").ok());
   // Within the delay even the right password is refused, with the same answer.
-  auto throttled = controller_->login("ana", "password-ana");
+  auto throttled = controller_->identity().login("ana", "password-ana");
   ASSERT_FALSE(throttled.ok());
-  EXPECT_EQ(throttled.error().message(), controller_->login("nobody", "x").error().message());
+  EXPECT_EQ(throttled.error().message(), controller_->identity().login("nobody", "x").error().message());
   clock_.advance(1100ms);
-  EXPECT_TRUE(controller_->login("ana", "password-ana").ok());  // and the count starts over
+  EXPECT_TRUE(controller_->identity().login("ana", "password-ana").ok());  // and the count starts over
   for (int i = 0; i < 10; ++i) {
-    EXPECT_FALSE(controller_->login("ana", "wrong").ok());
+    EXPECT_FALSE(controller_->identity().login("ana", "wrong").ok());
     clock_.advance(600s);  // past every delay: only the lock can refuse now
   }
   auto user_now = store_->user_by_name("ana").value();
   EXPECT_GT(user_now.locked_until, clock_.now());
-  EXPECT_FALSE(controller_->login("ana", "password-ana").ok());
+  EXPECT_FALSE(controller_->identity().login("ana", "password-ana").ok());
   clock_.advance(15min);
-  EXPECT_TRUE(controller_->login("ana", "password-ana").ok());
+  EXPECT_TRUE(controller_->identity().login("ana", "password-ana").ok());
 }
 
 TEST_P(BrokerTest, ANewImageRebuildsFreeDesktopsAndAssignedOnesAtLogoff) {
@@ -339,12 +339,12 @@ TEST_P(BrokerTest, ANewImageRebuildsFreeDesktopsAndAssignedOnesAtLogoff) {
   auto ana = user("ana", t);
   entitle(p, ana);
   controller_->reconcile_broker();
-  auto s = controller_->logon(ana, p, "").value();
+  auto s = controller_->sessions().logon(ana, p, "").value();
   controller_->reconcile_broker();
   store::ImageRecord v2 = store_->image("i-golden").value();
   v2.id = "i-golden-2";
   ASSERT_TRUE(store_->insert_image(v2).ok());
-  ASSERT_TRUE(controller_->update_pool(admin_, p, {.image_id = "i-golden-2"}).ok());
+  ASSERT_TRUE(controller_->pools().update(admin_, p, {.image_id = "i-golden-2"}).ok());
   controller_->reconcile_broker();
   for (const auto& d : live_desktops(p)) {
     if (d.id == s.session.desktop_id) {
@@ -353,7 +353,7 @@ TEST_P(BrokerTest, ANewImageRebuildsFreeDesktopsAndAssignedOnesAtLogoff) {
       EXPECT_EQ(d.image_id, "i-golden-2");
     }
   }
-  ASSERT_TRUE(controller_->logoff(ana, s.session.id).ok());
+  ASSERT_TRUE(controller_->sessions().logoff(ana, s.session.id).ok());
   auto rebuilt = store_->desktop(s.session.desktop_id).value();
   EXPECT_EQ(rebuilt.image_id, "i-golden-2");
   EXPECT_EQ(rebuilt.pending_op, "reset");
@@ -362,14 +362,14 @@ TEST_P(BrokerTest, ANewImageRebuildsFreeDesktopsAndAssignedOnesAtLogoff) {
 
 TEST_P(BrokerTest, TokensExpireAndLogoutRevokesThem) {
   user("ana", tenant("acme"));
-  auto a = controller_->login("ana", "password-ana").value();
-  auto b = controller_->login("ana", "password-ana").value();
-  ASSERT_TRUE(controller_->authenticate(a.token).ok());
-  ASSERT_TRUE(controller_->logout(a.token).ok());
-  EXPECT_EQ(controller_->authenticate(a.token).error().code(), ErrorCode::kUnauthenticated);
-  EXPECT_TRUE(controller_->authenticate(b.token).ok());
+  auto a = controller_->identity().login("ana", "password-ana").value();
+  auto b = controller_->identity().login("ana", "password-ana").value();
+  ASSERT_TRUE(controller_->identity().authenticate(a.token).ok());
+  ASSERT_TRUE(controller_->identity().logout(a.token).ok());
+  EXPECT_EQ(controller_->identity().authenticate(a.token).error().code(), ErrorCode::kUnauthenticated);
+  EXPECT_TRUE(controller_->identity().authenticate(b.token).ok());
   clock_.advance(12h);
-  EXPECT_EQ(controller_->authenticate(b.token).error().code(), ErrorCode::kUnauthenticated);
+  EXPECT_EQ(controller_->identity().authenticate(b.token).error().code(), ErrorCode::kUnauthenticated);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BrokerTest, test_support::kAllBackends, test_support::BackendName());

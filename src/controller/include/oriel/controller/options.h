@@ -1,0 +1,48 @@
+// How a controller is set up: orield's options, as the controller reads them.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "oriel/agent/migration.h"
+
+namespace oriel::controller {
+
+struct ControllerOptions {
+  std::string data_dir;                                                  // images/ lives here
+  std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(30)};  // ACPI, then hard stop
+  std::chrono::milliseconds reconcile_interval{std::chrono::seconds(1)};
+  std::chrono::hours token_ttl{12};
+  std::chrono::seconds ticket_ttl{60};  // display tickets
+  double cpu_overcommit = 4.0;          // vCPUs per host CPU
+  double memory_overcommit = 1.0;       // guest memory per host memory
+  std::string placement = "spread";     // spread | pack
+  size_t reconcile_workers = 4;         // desktops worked on at once
+  // Failed logins: after login_delay_after consecutive failures an account
+  // takes an attempt only once 1 s (doubling per failure) has passed; after
+  // login_lock_after it is locked for login_lock.
+  int login_delay_after = 3;
+  int login_lock_after = 10;
+  std::chrono::seconds login_lock{15 * 60};
+  // The fleet (docs/cluster.md). With a cluster token, agents on other hosts
+  // join by heartbeat; without one, the embedded host is the only host.
+  std::string cluster_token;
+  bool embedded_host = true;  // this process runs the agent role as well
+  // Granted to every agent with each heartbeat: an agent that hears nothing
+  // for that long stops its VMs (fencing). A host silent for lease + grace
+  // is declared down and its desktops start elsewhere.
+  std::chrono::milliseconds host_lease{std::chrono::seconds(6)};
+  std::chrono::milliseconds host_grace{std::chrono::seconds(2)};
+  // Storage every host sees: golden images go to SHARED/images (and agents
+  // keep their overlays in SHARED/disks), so any host can run any desktop.
+  std::string shared_dir;
+  // Live migration: QEMU's parameters (a 50 ms downtime limit,
+  // auto-converge, no bandwidth cap) and how many migrate at once.
+  agent::MigrationOptions migration;
+  size_t parallel_migrations = 2;
+  // Several controllers on one PostgreSQL database: how often each checks
+  // (and the followers try to take) the leader lock.
+  std::chrono::milliseconds leader_check_interval{std::chrono::seconds(1)};
+};
+
+}  // namespace oriel::controller

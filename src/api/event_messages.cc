@@ -64,32 +64,32 @@ std::vector<Topic> controller_topics(controller::Controller& c) {
   using controller::Principal;
   std::vector<Topic> topics;
   topics.push_back({"hosts", "id", [&c](const Principal& w) -> Result<Json> {
-                      return json_list(TRY(c.hosts().list(w)), host_json);
+                      return view::list<view::Host>(TRY(c.hosts().list(w)));
                     }});
   topics.push_back({"images", "id", [&c](const Principal& w) -> Result<Json> {
-                      return json_list(TRY(c.images().list(w)), image_json);
+                      return view::list<view::Image>(TRY(c.images().list(w)));
                     }});
   topics.push_back({"tenants", "id", [&c](const Principal& w) -> Result<Json> {
-                      return json_list(TRY(c.identity().tenants(w)), tenant_json);
+                      return view::list<view::Tenant>(TRY(c.identity().tenants(w)));
                     }});
   topics.push_back({"users", "id", [&c](const Principal& w) -> Result<Json> {
-                      return json_list(TRY(c.identity().users(w, "")), user_json);
+                      return view::list<view::User>(TRY(c.identity().users(w, "")));
                     }});
   topics.push_back({"pools", "id", [&c](const Principal& w) -> Result<Json> {
-                      return json_list(TRY(c.pools().list(w, "")), pool_json);
+                      return view::list<view::Pool>(TRY(c.pools().list(w, "")));
                     }});
   topics.push_back({"desktops", "id", [&c](const Principal& w) -> Result<Json> {
-                      return json_list(TRY(c.desktops().list(w, {})), desktop_json);
+                      return view::list<view::Desktop>(TRY(c.desktops().list(w, {})));
                     }});
   topics.push_back({"sessions", "id", [&c](const Principal& w) -> Result<Json> {
-                      return json_list(TRY(c.sessions().list(w, {})), session_json);
+                      return view::list<view::Session>(TRY(c.sessions().list(w, {})));
                     }});
   // The newest events only: enough for the dashboard's recent failures and
   // for the audit page to know that there is something new to load.
   topics.push_back({"audit", "seq", [&c](const Principal& w) -> Result<Json> {
                       store::AuditFilter recent;
                       recent.limit = 20;
-                      return json_list(TRY(c.audit().events(w, recent)), audit_json);
+                      return view::list<view::AuditEvent>(TRY(c.audit().events(w, recent)));
                     }});
   return topics;
 }

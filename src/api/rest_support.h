@@ -1,9 +1,11 @@
-// Helpers shared by the REST route files (internal to src/api).
+// Helpers shared by the REST route files (internal to src/api): handlers
+// for a signed-in caller, and the audit of the requests that change
+// something.
 #pragma once
 
 #include <functional>
 #include <string>
-#include <vector>
+#include <type_traits>
 
 #include "http_types.h"
 #include "oriel/controller/controller.h"
@@ -12,25 +14,48 @@ namespace oriel::api {
 
 using AuthedHandler = std::function<Result<Response>(const controller::Principal&, const Request&)>;
 
-// A handler for a logged-in caller.
+// A handler for a signed-in caller.
 Handler authed(controller::Controller& c, AuthedHandler fn);
 
-// A handler for a logged-in caller that changes something: every call, its
-// refusals included, is appended to the audit log as `action` with the
-// caller, the client's address, the target (the {id} of the path, else the id
-// of the object answered) and the result.
-Handler audited(controller::Controller& c, std::string action, AuthedHandler fn);
+// What an audited handler answers: the reply, and what the audit log keeps
+// of it, taken from the typed object answered rather than from the reply.
+struct Answer {
+  Response response;
+  std::string target;     // the object acted on, when the path names none
+  std::string tenant_id;  // the object's tenant, when it has one
+  std::string result = "ok";  // or the code of a refusal the handler answers itself
+  std::string detail;
 
-// Records one audit event for a request answered with `response`.
+  // A view (views.h) as JSON with `status`; its id and tenant are the audit's.
+  template <typename View>
+  static Answer of(int status, const View& v) {
+    Answer a{Response::json(status, v.json()), v.id};
+    if constexpr (requires { v.tenant_id.value_or(""); }) {
+      a.tenant_id = v.tenant_id.value_or("");
+    } else if constexpr (requires { v.tenant_id.size(); }) {
+      a.tenant_id = v.tenant_id;
+    }
+    return a;
+  }
+  // A reply about no object of its own: the path's {id} names it, if any.
+  static Answer done(int status, Json body = Json::object()) { return {Response::json(status, body)}; }
+  // A refusal the handler answers itself (not an Error of the controller).
+  static Answer refused(int status, std::string code, std::string message) {
+    return {http_error(status, code, message), "", "", code, message};
+  }
+};
+
+// A handler for a signed-in caller that changes something: every call, its
+// refusals included, is appended to the audit log as `action` ("{action}"
+// is replaced by the path's) with the caller, the client's address, the
+// target (the {id} of the path, else the object answered) and the result.
+using AuditedHandler = std::function<Result<Answer>(const controller::Principal&, const Request&)>;
+Handler audited(controller::Controller& c, std::string action, AuditedHandler fn);
+
+// Records one audit event for a request, answered or refused. `who` is null
+// when the caller is unknown; `target`, when given, names what was acted on.
 void record_audit(controller::Controller& c, std::string_view action, const Request& req,
-                  const controller::Principal* who, const Response& response, std::string_view target = {});
-
-template <typename T, typename F>
-Json json_list(const std::vector<T>& items, F render) {
-  Json out = Json::array();
-  for (const auto& item : items) out.push_back(render(item));
-  return out;
-}
+                  const controller::Principal* who, const Result<Answer>& answer, std::string_view target = {});
 
 void add_broker_routes(Router& router, controller::Controller& c);
 

@@ -13,14 +13,15 @@ using controller::Principal;
 void add_upload_routes(Router& r, Controller& c, UploadRegistry& uploads) {
   auto idle = uploads.limits().idle_limit;
   r.add("POST", "/api/v1/uploads",
-        audited(c, "upload.create", [&uploads, idle](const Principal& who, const Request& req) -> Result<Response> {
+        audited(c, "upload.create", [&uploads, idle](const Principal& who, const Request& req) -> Result<Answer> {
           auto spec = TRY(parse_create_upload(req.body));
           if (who.admin() && spec.size > uploads.limits().max_bytes) {
-            return http_error(413, "too_large",
-                              fmt::format("the file is {} bytes; an upload is at most {} bytes", spec.size,
-                                          uploads.limits().max_bytes));
+            return Answer::refused(413, "too_large",
+                                   fmt::format("the file is {} bytes; an upload is at most {} bytes", spec.size,
+                                               uploads.limits().max_bytes));
           }
-          return Response::json(201, upload_json(TRY(uploads.create(who, std::move(spec))), idle));
+          auto upload = TRY(uploads.create(who, std::move(spec)));
+          return Answer{Response::json(201, upload_json(upload, idle)), upload.id};
         }));
   r.add("GET", "/api/v1/uploads", authed(c, [&uploads, idle](const Principal& who, const Request&) -> Result<Response> {
           Json out = Json::array();
@@ -35,13 +36,13 @@ void add_upload_routes(Router& r, Controller& c, UploadRegistry& uploads) {
           return Response::json(200, upload_json(TRY(uploads.write(who, req.params.at("id"), offset, req.body)), idle));
         }));
   r.add("POST", "/api/v1/uploads/{id}/actions/finish",
-        audited(c, "upload.finish", [&uploads](const Principal& who, const Request& req) -> Result<Response> {
-          return Response::json(202, image_json(TRY(uploads.finish(who, req.params.at("id")))));
+        audited(c, "upload.finish", [&uploads](const Principal& who, const Request& req) -> Result<Answer> {
+          return Answer::of(202, view::Image::of(TRY(uploads.finish(who, req.params.at("id")))));
         }));
   r.add("DELETE", "/api/v1/uploads/{id}",
-        audited(c, "upload.delete", [&uploads](const Principal& who, const Request& req) -> Result<Response> {
+        audited(c, "upload.delete", [&uploads](const Principal& who, const Request& req) -> Result<Answer> {
           TRY(uploads.remove(who, req.params.at("id")));
-          return Response::json(200, Json::object());
+          return Answer::done(200);
         }));
 }
 

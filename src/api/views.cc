@@ -1,172 +1,275 @@
 #include "views.h"
 
-#include "oriel/common/clock.h"
-
-namespace oriel::api {
+namespace oriel::api::view {
 namespace {
 
 // Objects are filled with operator[] rather than built from initializer
 // lists: that halves the cost of a 1,000-desktop list.
 
-// Empty strings in the store are "none" in the API.
-Json nullable(const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); }
+std::optional<std::string> unless_empty(const std::string& s) {
+  return s.empty() ? std::nullopt : std::optional<std::string>(s);
+}
+std::optional<WallTime> unless_epoch(WallTime t) { return t == WallTime{} ? std::nullopt : std::optional<WallTime>(t); }
+
+Json or_null(const std::optional<std::string>& s) { return s ? Json(*s) : Json(nullptr); }
+Json or_null(const std::optional<WallTime>& t) { return t ? Json(format_rfc3339(*t)) : Json(nullptr); }
 
 }  // namespace
 
-Json image_json(const store::ImageRecord& i) {
-  Json boot = Json::object();
-  if (auto parsed = parse_json(i.boot_json); parsed.ok()) boot = *parsed;
+Image Image::of(const store::ImageRecord& i) {
+  auto boot = parse_json(i.boot_json);
+  return {i.id,
+          i.name,
+          i.state,
+          i.progress,
+          i.source_path,
+          i.requested_format,
+          unless_empty(i.source_format),
+          i.virtual_size_bytes,
+          i.size_bytes,
+          boot.ok() ? *boot : Json::object(),
+          unless_empty(i.error),
+          i.created_at,
+          i.updated_at};
+}
+
+Json Image::json() const {
   Json j(Json::value_t::object);
-  j["id"] = i.id;
-  j["name"] = i.name;
-  j["state"] = i.state;
-  j["progress"] = i.progress;
-  j["source_path"] = i.source_path;
-  j["format"] = i.requested_format;
-  j["source_format"] = nullable(i.source_format);
-  j["virtual_size_bytes"] = i.virtual_size_bytes;
-  j["size_bytes"] = i.size_bytes;
+  j["id"] = id;
+  j["name"] = name;
+  j["state"] = state;
+  j["progress"] = progress;
+  j["source_path"] = source_path;
+  j["format"] = format;
+  j["source_format"] = or_null(source_format);
+  j["virtual_size_bytes"] = virtual_size_bytes;
+  j["size_bytes"] = size_bytes;
   j["boot"] = boot;
-  j["error"] = nullable(i.error);
-  j["created_at"] = format_rfc3339(i.created_at);
-  j["updated_at"] = format_rfc3339(i.updated_at);
+  j["error"] = or_null(error);
+  j["created_at"] = format_rfc3339(created_at);
+  j["updated_at"] = format_rfc3339(updated_at);
   return j;
 }
 
-Json desktop_json(const store::DesktopRecord& d) {
+Migration Migration::of(const controller::MigrationView& m) {
+  return {m.source_host, m.target_host, m.active, m.progress, m.started_at};
+}
+
+Json Migration::json() const {
+  Json j = progress.to_json();
+  j["source_host_id"] = source_host_id;
+  j["target_host_id"] = target_host_id;
+  j["active"] = active;
+  j["started_at"] = format_rfc3339(started_at);
+  return j;
+}
+
+Desktop Desktop::of(const store::DesktopRecord& d) {
+  Desktop v;
+  v.id = d.id;
+  v.name = d.name;
+  v.state = std::string(controller::public_state_name(d));
+  v.desired_state = d.desired;
+  v.pending_action = unless_empty(d.pending_op);
+  v.host_id = unless_empty(d.host_id);
+  v.pool_id = unless_empty(d.pool_id);
+  v.tenant_id = unless_empty(d.tenant_id);
+  v.assigned_user = unless_empty(d.assigned_user);
+  v.image_id = d.image_id;
+  v.vcpus = d.vcpus;
+  v.memory_mb = d.memory_mb;
+  v.error = unless_empty(d.error);
+  v.created_at = d.created_at;
+  v.updated_at = d.updated_at;
+  return v;
+}
+
+Json Desktop::json() const {
   Json j(Json::value_t::object);
-  j["id"] = d.id;
-  j["name"] = d.name;
-  j["state"] = controller::public_state_name(d);
-  j["desired_state"] = d.desired;
-  j["pending_action"] = nullable(d.pending_op);
-  j["host_id"] = nullable(d.host_id);
-  j["pool_id"] = nullable(d.pool_id);
-  j["tenant_id"] = nullable(d.tenant_id);
-  j["assigned_user"] = nullable(d.assigned_user);
-  j["image_id"] = d.image_id;
-  j["vcpus"] = d.vcpus;
-  j["memory_mb"] = d.memory_mb;
-  j["error"] = nullable(d.error);
-  j["created_at"] = format_rfc3339(d.created_at);
-  j["updated_at"] = format_rfc3339(d.updated_at);
+  j["id"] = id;
+  j["name"] = name;
+  j["state"] = state;
+  j["desired_state"] = desired_state;
+  j["pending_action"] = or_null(pending_action);
+  j["host_id"] = or_null(host_id);
+  j["pool_id"] = or_null(pool_id);
+  j["tenant_id"] = or_null(tenant_id);
+  j["assigned_user"] = or_null(assigned_user);
+  j["image_id"] = image_id;
+  j["vcpus"] = vcpus;
+  j["memory_mb"] = memory_mb;
+  j["error"] = or_null(error);
+  j["created_at"] = format_rfc3339(created_at);
+  j["updated_at"] = format_rfc3339(updated_at);
+  if (migration) j["migration"] = migration->json();
   return j;
 }
 
-Json migration_json(const controller::MigrationView& m) {
-  Json j = m.progress.to_json();
-  j["source_host_id"] = m.source_host;
-  j["target_host_id"] = m.target_host;
-  j["active"] = m.active;
-  j["started_at"] = format_rfc3339(m.started_at);
-  return j;
-}
-
-Json host_json(const controller::HostView& v) {
+Host Host::of(const controller::HostView& v) {
   const auto& h = v.host;
+  return {h.id,     h.name,           h.state,        h.accelerator, h.cpus, h.memory_mb, v.cpus_allocated,
+          v.memory_allocated_mb, v.desktops, h.last_heartbeat_at};
+}
+
+Json Host::json() const {
   Json j(Json::value_t::object);
-  j["id"] = h.id;
-  j["name"] = h.name;
-  j["state"] = h.state;
-  j["accelerator"] = h.accelerator;
-  j["cpus"] = h.cpus;
-  j["memory_mb"] = h.memory_mb;
-  j["cpus_allocated"] = v.cpus_allocated;
-  j["memory_allocated_mb"] = v.memory_allocated_mb;
-  j["desktops"] = v.desktops;
-  j["last_heartbeat_at"] = format_rfc3339(h.last_heartbeat_at);
+  j["id"] = id;
+  j["name"] = name;
+  j["state"] = state;
+  j["accelerator"] = accelerator;
+  j["cpus"] = cpus;
+  j["memory_mb"] = memory_mb;
+  j["cpus_allocated"] = cpus_allocated;
+  j["memory_allocated_mb"] = memory_allocated_mb;
+  j["desktops"] = desktops;
+  j["last_heartbeat_at"] = format_rfc3339(last_heartbeat_at);
   return j;
 }
 
-Json tenant_json(const store::TenantRecord& t) {
+Tenant Tenant::of(const store::TenantRecord& t) { return {t.id, t.name, t.created_at}; }
+
+Json Tenant::json() const {
   Json j(Json::value_t::object);
-  j["id"] = t.id;
-  j["name"] = t.name;
-  j["created_at"] = format_rfc3339(t.created_at);
+  j["id"] = id;
+  j["name"] = name;
+  j["created_at"] = format_rfc3339(created_at);
   return j;
 }
 
-Json user_json(const store::UserRecord& u) {
+User User::of(const store::UserRecord& u) {
+  return {u.id, u.username, u.role, unless_empty(u.tenant_id), unless_epoch(u.locked_until), u.created_at};
+}
+
+Json User::json() const {
   Json j(Json::value_t::object);
-  j["id"] = u.id;
-  j["username"] = u.username;
-  j["role"] = u.role;
-  j["tenant_id"] = nullable(u.tenant_id);
-  j["locked_until"] = u.locked_until == WallTime{} ? Json(nullptr) : Json(format_rfc3339(u.locked_until));
-  j["created_at"] = format_rfc3339(u.created_at);
+  j["id"] = id;
+  j["username"] = username;
+  j["role"] = role;
+  j["tenant_id"] = or_null(tenant_id);
+  j["locked_until"] = or_null(locked_until);
+  j["created_at"] = format_rfc3339(created_at);
   return j;
 }
 
-Json pool_json(const controller::PoolView& v) {
+Pool Pool::of(const controller::PoolView& v) {
   const auto& p = v.pool;
+  Pool o;
+  o.id = p.id;
+  o.name = p.name;
+  o.tenant_id = p.tenant_id;
+  o.image_id = p.image_id;
+  o.type = p.type;
+  o.size = p.size;
+  o.spare = p.spare;
+  o.vcpus = p.vcpus;
+  o.memory_mb = p.memory_mb;
+  o.idle_timeout_s = p.idle_timeout_s;
+  o.provisioning = p.provisioning;
+  o.clipboard = p.clipboard;
+  o.state = p.state;
+  o.desktops = v.desktops;
+  o.assigned = v.assigned;
+  o.free = v.free;
+  o.running_free = v.running_free;
+  o.sessions = v.sessions;
+  o.message = unless_empty(p.message);
+  o.created_at = p.created_at;
+  o.updated_at = p.updated_at;
+  return o;
+}
+
+Json Pool::json() const {
   Json j(Json::value_t::object);
-  j["id"] = p.id;
-  j["name"] = p.name;
-  j["tenant_id"] = p.tenant_id;
-  j["image_id"] = p.image_id;
-  j["type"] = p.type;
-  j["size"] = p.size;
-  j["spare"] = p.spare;
-  j["vcpus"] = p.vcpus;
-  j["memory_mb"] = p.memory_mb;
-  j["idle_timeout_s"] = p.idle_timeout_s;
-  j["provisioning"] = p.provisioning;
-  j["clipboard"] = p.clipboard;
-  j["state"] = p.state;
-  j["desktops"] = v.desktops;
-  j["assigned"] = v.assigned;
-  j["free"] = v.free;
-  j["running_free"] = v.running_free;
-  j["sessions"] = v.sessions;
-  j["message"] = nullable(p.message);
-  j["created_at"] = format_rfc3339(p.created_at);
-  j["updated_at"] = format_rfc3339(p.updated_at);
+  j["id"] = id;
+  j["name"] = name;
+  j["tenant_id"] = tenant_id;
+  j["image_id"] = image_id;
+  j["type"] = type;
+  j["size"] = size;
+  j["spare"] = spare;
+  j["vcpus"] = vcpus;
+  j["memory_mb"] = memory_mb;
+  j["idle_timeout_s"] = idle_timeout_s;
+  j["provisioning"] = provisioning;
+  j["clipboard"] = clipboard;
+  j["state"] = state;
+  j["desktops"] = desktops;
+  j["assigned"] = assigned;
+  j["free"] = free;
+  j["running_free"] = running_free;
+  j["sessions"] = sessions;
+  j["message"] = or_null(message);
+  j["created_at"] = format_rfc3339(created_at);
+  j["updated_at"] = format_rfc3339(updated_at);
   return j;
 }
 
-Json session_json(const controller::SessionView& v) {
+Entitlement Entitlement::of(const std::string& pool_id, const store::UserRecord& u) {
+  return {pool_id, u.id, u.username, u.tenant_id};
+}
+
+Json Entitlement::json() const {
+  return {{"pool_id", pool_id}, {"user_id", user_id}, {"username", username}, {"tenant_id", tenant_id}};
+}
+
+Session Session::of(const controller::SessionView& v, std::string_view host) {
   const auto& s = v.session;
+  Session o{s.id,          s.pool_id,        s.tenant_id, s.user_id, v.username, s.desktop_id, s.state,
+            s.client_address, s.created_at, s.last_activity_at, unless_epoch(s.ended_at)};
+  if (v.ticket) {
+    o.display_url = fmt::format("ws://{}/display/{}?ticket={}", host, s.id, v.ticket->ticket);
+    o.ticket_expires_at = v.ticket->expires_at;
+  }
+  return o;
+}
+
+Json Session::json() const {
   Json j(Json::value_t::object);
-  j["id"] = s.id;
-  j["pool_id"] = s.pool_id;
-  j["tenant_id"] = s.tenant_id;
-  j["user_id"] = s.user_id;
-  j["username"] = v.username;
-  j["desktop_id"] = s.desktop_id;
-  j["state"] = s.state;
-  j["client_address"] = s.client_address;
-  j["created_at"] = format_rfc3339(s.created_at);
-  j["last_activity_at"] = format_rfc3339(s.last_activity_at);
-  j["ended_at"] = s.ended_at == WallTime{} ? Json(nullptr) : Json(format_rfc3339(s.ended_at));
+  j["id"] = id;
+  j["pool_id"] = pool_id;
+  j["tenant_id"] = tenant_id;
+  j["user_id"] = user_id;
+  j["username"] = username;
+  j["desktop_id"] = desktop_id;
+  j["state"] = state;
+  j["client_address"] = client_address;
+  j["created_at"] = format_rfc3339(created_at);
+  j["last_activity_at"] = format_rfc3339(last_activity_at);
+  j["ended_at"] = or_null(ended_at);
+  if (display_url) {
+    j["display_url"] = *display_url;
+    j["ticket_expires_at"] = or_null(ticket_expires_at);
+  }
   return j;
 }
 
-void add_display_url(Json& j, const controller::SessionView& v, std::string_view host) {
-  if (!v.ticket) return;
-  j["display_url"] = fmt::format("ws://{}/display/{}?ticket={}", host, v.session.id, v.ticket->ticket);
-  j["ticket_expires_at"] = format_rfc3339(v.ticket->expires_at);
+AuditEvent AuditEvent::of(const store::AuditEvent& e) {
+  return {e.seq,    e.at,     unless_empty(e.tenant_id), unless_empty(e.user_id), e.username, e.action,
+          e.target, e.address, e.status,                e.result,                unless_empty(e.detail)};
 }
 
-Json audit_json(const store::AuditEvent& e) {
+Json AuditEvent::json() const {
   Json j(Json::value_t::object);
-  j["seq"] = e.seq;
-  j["at"] = format_rfc3339(e.at);
-  j["tenant_id"] = nullable(e.tenant_id);
-  j["user_id"] = nullable(e.user_id);
-  j["username"] = e.username;
-  j["action"] = e.action;
-  j["target"] = e.target;
-  j["address"] = e.address;
-  j["status"] = e.status;
-  j["result"] = e.result;
-  j["detail"] = nullable(e.detail);
+  j["seq"] = seq;
+  j["at"] = format_rfc3339(at);
+  j["tenant_id"] = or_null(tenant_id);
+  j["user_id"] = or_null(user_id);
+  j["username"] = username;
+  j["action"] = action;
+  j["target"] = target;
+  j["address"] = address;
+  j["status"] = status;
+  j["result"] = result;
+  j["detail"] = or_null(detail);
   return j;
 }
 
 Json usage_json(const controller::UsageReport& r) {
   Json desktops = Json::array(), sessions = Json::array();
   for (const auto& d : r.desktops) {
-    desktops.push_back({{"day", d.day}, {"tenant_id", nullable(d.tenant_id)}, {"pool_id", nullable(d.pool_id)},
+    desktops.push_back({{"day", d.day},
+                        {"tenant_id", or_null(unless_empty(d.tenant_id))},
+                        {"pool_id", or_null(unless_empty(d.pool_id))},
                         {"desktop_hours", d.hours}});
   }
   for (const auto& s : r.sessions) {
@@ -203,4 +306,4 @@ std::string usage_csv(const controller::UsageReport& r) {
   return out;
 }
 
-}  // namespace oriel::api
+}  // namespace oriel::api::view

@@ -52,11 +52,13 @@ Result<store::SessionRecord> visible_session(store::SessionStore& sessions, cons
 Result<store::DesktopRecord> visible_desktop(store::DesktopStore& desktops, const Principal& who,
                                              std::string_view id) {
   auto d = desktops.desktop(id);
-  bool visible = d.ok() && (who.admin() ||
-                            (who.tenant_admin() && !d->tenant_id.empty() && d->tenant_id == who.tenant_id) ||
-                            (!d->assigned_user.empty() && d->assigned_user == who.user_id));
-  if (!visible) return Error::NotFound("desktop", id);
+  if (!d.ok() || !sees(who, *d)) return Error::NotFound("desktop", id);
   return d;
+}
+
+bool sees(const Principal& who, const store::DesktopRecord& d) {
+  return who.admin() || (who.tenant_admin() && !d.tenant_id.empty() && d.tenant_id == who.tenant_id) ||
+         (!d.assigned_user.empty() && d.assigned_user == who.user_id);
 }
 
 const std::string& Usernames::of(const std::string& user_id) {

@@ -24,6 +24,8 @@ Result<store::SessionRecord> visible_session(store::SessionStore& sessions, cons
                                              std::string_view id);
 Result<store::DesktopRecord> visible_desktop(store::DesktopStore& desktops, const Principal& who,
                                              std::string_view id);
+// Whether `who` sees desktop `d`: admins, its tenant's admins, its user.
+bool sees(const Principal& who, const store::DesktopRecord& d);
 
 // Users' names by id, each looked up once: for the lists and reports that
 // show who. A user deleted since has an empty name.

@@ -52,13 +52,17 @@ std::mutex& PoolLocks::of(std::string_view pool_id) {
 }
 
 Result<store::DesktopRecord> Core::change_desktop(std::string_view id,
-                                                  const std::function<Result<void>(store::DesktopRecord&)>& change) {
+                                                  const std::function<Result<void>(store::DesktopRecord&)>& change,
+                                                  const Asker* asker) {
   for (int attempt = 0; attempt < 20; ++attempt) {
-    auto d = TRY(store.desktop(id));
-    if (d.desired == "deleted") return Error::Conflict(fmt::format("desktop '{}' is being deleted", id));
-    TRY(change(d));
-    d.updated_at = clock.now();
-    auto updated = store.update_desktop(d);
+    auto d = store.desktop(id);
+    if (asker && (!d.ok() || !sees(asker->who, *d))) return Error::NotFound("desktop", id);
+    if (!d.ok()) return d.take_error();
+    if (asker && !asker->allowed.ok()) return asker->allowed.error();
+    if (d->desired == "deleted") return Error::Conflict(fmt::format("desktop '{}' is being deleted", id));
+    TRY(change(*d));
+    d->updated_at = clock.now();
+    auto updated = store.update_desktop(*d);
     if (updated.ok()) {
       poke_desktops();
       return updated;

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "access.h"
 #include "fleet.h"
 #include "oriel/agent/host_agent.h"
 #include "oriel/common/clock.h"
@@ -64,11 +65,20 @@ struct Core {
   Controller::MoveListener move_listener;
   SessionListener session_listener;
 
+  // A caller's change of a desktop: who asks, and whether their role may
+  // make it at all (answered once they are known to see the desktop).
+  struct Asker {
+    const Principal& who;
+    Result<void> allowed = Ok();
+  };
   // Changes a desktop with compare-and-swap against the reconciler's own
   // writes (re-read and retried on a race), then pokes the reconciler.
-  // Conflict if it is being deleted, or keeps changing.
+  // With an asker: NotFound if they do not see it, then their `allowed`.
+  // Conflict if it is being deleted, or keeps changing. One read when
+  // nothing races.
   Result<store::DesktopRecord> change_desktop(std::string_view id,
-                                              const std::function<Result<void>(store::DesktopRecord&)>& change);
+                                              const std::function<Result<void>(store::DesktopRecord&)>& change,
+                                              const Asker* asker = nullptr);
   // The reconciler and the broker's loop: something changed, look now.
   void poke_desktops();
   void poke_broker();

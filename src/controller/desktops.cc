@@ -88,21 +88,25 @@ Result<std::vector<store::DesktopRecord>> Desktops::list(const Principal& who, s
 }
 
 Result<store::DesktopRecord> Desktops::act(const Principal& who, std::string_view id, DesktopAction action) {
-  TRY(visible_desktop(core_.store, who, id));
+  Core::Asker asker{who};
   if (!who.admin() && !who.tenant_admin() && action == DesktopAction::kReset) {
-    return Error::PermissionDenied("a user resets a pooled desktop by logging off");
+    asker.allowed = Error::PermissionDenied("a user resets a pooled desktop by logging off");
   }
   std::lock_guard lock(core_.placement.mutex());
-  return core_.change_desktop(id, [&](store::DesktopRecord& d) { return apply_action(core_.placement, action, d); });
+  return core_.change_desktop(
+      id, [&](store::DesktopRecord& d) { return apply_action(core_.placement, action, d); }, &asker);
 }
 
 Result<store::DesktopRecord> Desktops::remove(const Principal& who, std::string_view id) {
-  TRY(visible_desktop(core_.store, who, id));
-  if (!who.admin() && !who.tenant_admin()) return Error::PermissionDenied("only administrators delete desktops");
-  return core_.change_desktop(id, [](store::DesktopRecord& d) -> Result<void> {
-    d.desired = "deleted";
-    return Ok();
-  });
+  Core::Asker asker{who};
+  if (!who.admin() && !who.tenant_admin()) asker.allowed = Error::PermissionDenied("only administrators delete desktops");
+  return core_.change_desktop(
+      id,
+      [](store::DesktopRecord& d) -> Result<void> {
+        d.desired = "deleted";
+        return Ok();
+      },
+      &asker);
 }
 
 Result<std::string> Desktops::screenshot_png(const Principal& who, std::string_view id) {
@@ -115,16 +119,15 @@ Result<std::string> Desktops::screenshot_png(const Principal& who, std::string_v
 }
 
 Result<store::DesktopRecord> Desktops::migrate(const Principal& who, std::string_view id, std::string_view host_id) {
-  TRY(visible_desktop(core_.store, who, id));
-  if (!who.admin()) return Error::PermissionDenied("only administrators move desktops between hosts");
   std::lock_guard lock(core_.placement.mutex());
-  return request_migration(core_, TRY(core_.store.desktop(id)), std::string(host_id));
+  auto d = TRY(visible_desktop(core_.store, who, id));
+  if (!who.admin()) return Error::PermissionDenied("only administrators move desktops between hosts");
+  return request_migration(core_, std::move(d), std::string(host_id));
 }
 
 Result<store::DesktopRecord> Desktops::cancel_migration(const Principal& who, std::string_view id) {
-  TRY(visible_desktop(core_.store, who, id));
+  auto d = TRY(visible_desktop(core_.store, who, id));
   if (!who.admin()) return Error::PermissionDenied("only administrators move desktops between hosts");
-  auto d = TRY(core_.store.desktop(id));
   if (!migration_target(d)) return Error::Conflict(fmt::format("desktop '{}' is not migrating", d.id));
   if (d.state != state_name(DesktopState::kMigrating)) {
     // Asked for, not started yet: forget it.

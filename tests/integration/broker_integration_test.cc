@@ -392,6 +392,11 @@ TEST_F(BrokerTest, TheAuditLogShowsATenantsActionsAndUsageCountsToday) {
   };
   EXPECT_TRUE(has("pool.create", [&](const Json& e) { return e["target"] == p && e["status"] == 201; }))
       << events.dump(1);
+  // The tenant is its own; an entitlement is the pool's, in the user's tenant.
+  EXPECT_TRUE(has("tenant.create", [&](const Json& e) { return e["target"] == tenant && e["status"] == 201; }))
+      << events.dump(1);
+  EXPECT_TRUE(has("pool.entitle", [&](const Json& e) { return e["target"] == p && e["username"] == "audit-boss"; }))
+      << events.dump(1);
   EXPECT_TRUE(has("session.logoff", [&](const Json& e) {
     return e["target"] == sid && e["username"] == "audit-ana" && e["status"] == 202 && e["result"] == "ok";
   })) << events.dump(1);

@@ -56,7 +56,7 @@ TEST(ViewsTest, DesktopJsonShowsThePublicStateAndNulls) {
   d.id = "d-1";
   d.state = "resetting";
   d.desired = "running";
-  Json j = desktop_json(d);
+  Json j = view::Desktop::of(d).json();
   EXPECT_EQ(j["state"], "provisioning");
   EXPECT_TRUE(j["pool_id"].is_null());
   EXPECT_TRUE(j["error"].is_null());
@@ -104,7 +104,7 @@ TEST(ParseTest, AuditQueriesCheckTimesAndLimits) {
 
 TEST(ViewsTest, UsageCsvQuotesFieldsThatNeedIt) {
   controller::UsageReport r{"2026-11-22", "2026-11-22", {}, {{"2026-11-22", "t-1", "u-1", "o'neil, \"jr\"", 1.5}}};
-  EXPECT_EQ(usage_csv(r),
+  EXPECT_EQ(view::usage_csv(r),
             "kind,day,tenant_id,pool_id,user_id,username,hours\r\n"
             "session,2026-11-22,t-1,,u-1,\"o'neil, \"\"jr\"\"\",1.5000\r\n");
 }

@@ -1,5 +1,6 @@
 #include "oriel/api/rest.h"
 
+#include "openapi.h"
 #include "parse.h"
 #include "rest_support.h"
 #include "views.h"
@@ -177,6 +178,10 @@ void add_rest_routes(Router& router, Controller& controller) {
   // "leader": whether this controller runs the control loops (one of several on one database).
   router.add("GET", "/healthz", [&controller](const Request&) {
     return Response::json(200, {{"status", "ok"}, {"leader", controller.leading()}});
+  });
+  // The API's own description (docs/openapi.json): no sign-in, as the docs are public.
+  router.add("GET", "/api/v1/openapi.json", [](const Request&) {
+    return Response::bytes(200, "application/json", std::string(openapi_document()));
   });
   add_auth_routes(router, controller);
   add_host_routes(router, controller);

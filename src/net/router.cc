@@ -84,6 +84,18 @@ void Router::add(std::string_view method, std::string_view pattern, Handler hand
   routes_.push_back(std::move(route));
 }
 
+std::vector<Router::RouteInfo> Router::routes() const {
+  auto pattern = [](const std::vector<std::string>& segments) {
+    std::string p;
+    for (const auto& s : segments) p += "/" + s;
+    return p.empty() ? std::string("/") : p;
+  };
+  std::vector<RouteInfo> out;
+  for (const auto& r : routes_) out.push_back({r.method, pattern(r.segments)});
+  for (const auto& r : websocket_routes_) out.push_back({"GET", pattern(r.segments), true});
+  return out;
+}
+
 const Router::Route* Router::find(const Request& request, const std::vector<std::string>& path,
                                   std::vector<std::string>& allowed) const {
   const Route* best = nullptr;

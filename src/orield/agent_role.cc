@@ -7,10 +7,10 @@
 #include "oriel/agent/agent_journal.h"
 #include "oriel/agent/controller_link.h"
 #include "oriel/agent/local_agent.h"
-#include "oriel/agent/agent_routes.h"
 #include "oriel/common/log.h"
 #include "oriel/common/random.h"
 #include "roles.h"
+#include "routes.h"
 
 namespace oriel {
 namespace {
@@ -54,9 +54,8 @@ Result<int> run_agent(const OrieldOptions& o) {
 
   boost::asio::io_context io;
   net::Router router;
-  router.add("GET", "/healthz", [](const net::Request&) { return net::Response::json(200, {{"status", "ok"}}); });
   agent::AgentApi agent_api{agent, journal, o.cluster_token, o.run_dir};
-  agent::add_agent_routes(router, agent_api);
+  add_agent_role_routes(router, agent_api);
   net::HttpServer server(io, router, static_cast<size_t>(o.http_workers));
   uint16_t bound = TRY(server.listen(host, port));
   std::string own_url = http_url(o.advertise.empty() ? host : o.advertise, bound);

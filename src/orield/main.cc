@@ -21,6 +21,7 @@
 #include "oriel/store/store.h"
 #include "options.h"
 #include "roles.h"
+#include "routes.h"
 
 namespace oriel {
 namespace {
@@ -129,11 +130,7 @@ Result<int> run_controller(const OrieldOptions& o, const Roles& roles) {
   controller.start();
 
   net::Router router;
-  api::add_rest_routes(router, controller);
-  api::add_web_files(router, web_dir(o));
-  router.add_websocket("/display/{session}",
-                       [&gateway](const net::Request& r, net::WebSocket&& ws) { gateway.accept(r, std::move(ws)); });
-  auto console = api::add_console_routes(router, controller, {.upload_dir = o.data_dir + "/uploads"});
+  auto console = add_controller_routes(router, controller, gateway, web_dir(o), o.data_dir + "/uploads");
   net::HttpServer server(io, router, static_cast<size_t>(o.http_workers));
   uint16_t bound = TRY(server.listen(host, port));
   std::string url = http_url(host, bound);

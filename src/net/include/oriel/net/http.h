@@ -100,6 +100,14 @@ class Router {
   // in; null when there is none.
   const WebSocketHandler* websocket_for(Request& request) const;
 
+  // What is registered, in order: for documentation and its tests.
+  struct RouteInfo {
+    std::string method;   // "GET" for a WebSocket
+    std::string pattern;  // as given to add()
+    bool websocket = false;
+  };
+  std::vector<RouteInfo> routes() const;
+
  private:
   struct Route {
     std::string method;

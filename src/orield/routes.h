@@ -1,0 +1,27 @@
+// Every route orield serves, by role, in one place: orield builds its
+// routers with these, and the OpenAPI test builds the same ones to compare
+// them with docs/openapi.json (internal to orield and its tests).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "oriel/agent/agent_routes.h"
+#include "oriel/api/rest.h"
+#include "oriel/controller/controller.h"
+#include "oriel/display/gateway.h"
+#include "oriel/net/http.h"
+
+namespace oriel {
+
+// The controller and gateway roles: the REST API, the web client, the
+// console's uploads and events, and the display WebSocket. The returned
+// backend must outlive the server.
+std::unique_ptr<api::ConsoleBackend> add_controller_routes(net::Router& router, controller::Controller& controller,
+                                                           display::Gateway& gateway, const std::string& web_dir,
+                                                           const std::string& upload_dir);
+
+// The agent role on a host of its own: /healthz and /agent/v1.
+void add_agent_role_routes(net::Router& router, const agent::AgentApi& api);
+
+}  // namespace oriel

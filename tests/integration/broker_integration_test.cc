@@ -32,7 +32,7 @@ std::string ticket_of(const Json& session) {
   return at == std::string::npos ? std::string() : url.substr(at + 7);
 }
 
-class BrokerTest : public ::testing::Test {
+class BrokerApiTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     orield_ = new Orield({"--cpu-overcommit", "16"});
@@ -69,11 +69,11 @@ class BrokerTest : public ::testing::Test {
   static std::string image_;
 };
 
-Orield* BrokerTest::orield_;
-net::ApiClient* BrokerTest::admin_;
-std::string BrokerTest::image_;
+Orield* BrokerApiTest::orield_;
+net::ApiClient* BrokerApiTest::admin_;
+std::string BrokerApiTest::image_;
 
-TEST_F(BrokerTest, PooledLogonTakesTheSpareAndLogoffResetsTheDesktopBackIntoThePool) {
+TEST_F(BrokerApiTest, PooledLogonTakesTheSpareAndLogoffResetsTheDesktopBackIntoThePool) {
   std::string tenant = create_tenant(*admin_, "Pooled Inc");
   std::string p = create_pool(*admin_, tenant, image_, "Office", "pooled", 2, 1, {{"memory_mb", 192}});
   TestUser ana = user(tenant, "ana", p);
@@ -150,7 +150,7 @@ TEST_F(BrokerTest, PooledLogonTakesTheSpareAndLogoffResetsTheDesktopBackIntoTheP
   EXPECT_EQ(twice.status, 409) << twice.body;
 }
 
-TEST_F(BrokerTest, PersistentLogoffKeepsTheDiskAndTheNextLogonGetsTheSameDesktop) {
+TEST_F(BrokerApiTest, PersistentLogoffKeepsTheDiskAndTheNextLogonGetsTheSameDesktop) {
   std::string tenant = create_tenant(*admin_, "Persistent Ltd");
   std::string p = create_pool(*admin_, tenant, image_, "Personal", "persistent", 2, 0);
   TestUser ana = user(tenant, "ana2", p);
@@ -190,7 +190,7 @@ TEST_F(BrokerTest, PersistentLogoffKeepsTheDiskAndTheNextLogonGetsTheSameDesktop
   EXPECT_EQ(j["sessions"], 2) << j.dump();
 }
 
-TEST_F(BrokerTest, ASecondLogonReturnsTheOpenSessionWithANewTicket) {
+TEST_F(BrokerApiTest, ASecondLogonReturnsTheOpenSessionWithANewTicket) {
   std::string tenant = create_tenant(*admin_, "Twice GmbH");
   std::string p = create_pool(*admin_, tenant, image_, "Office", "pooled", 1, 0);
   TestUser ana = user(tenant, "ana3", p);
@@ -213,7 +213,7 @@ TEST_F(BrokerTest, ASecondLogonReturnsTheOpenSessionWithANewTicket) {
   EXPECT_EQ(pool(p)["desktops"], 1);
 }
 
-TEST_F(BrokerTest, RevokedTokensAndTokensOfDeletedUsersAre401) {
+TEST_F(BrokerApiTest, RevokedTokensAndTokensOfDeletedUsersAre401) {
   std::string tenant = create_tenant(*admin_, "Tokens SA");
   std::string p = create_pool(*admin_, tenant, image_, "Office", "pooled", 1, 0);
   TestUser ana = user(tenant, "ana4", p);
@@ -252,7 +252,7 @@ const std::vector<std::string> kVerbatimNames = {"Robert \"Bobby\" O'Brien",
                                                  "back\\slash %s %n {{name}} <b>bold</b>",
                                                  std::string(200, 'x')};
 
-TEST_F(BrokerTest, HostileTenantAndPoolNamesAreStoredVerbatimOrRefusedWith400) {
+TEST_F(BrokerApiTest, HostileTenantAndPoolNamesAreStoredVerbatimOrRefusedWith400) {
   std::vector<std::string> names = kVerbatimNames;
   std::string e200;
   for (int i = 0; i < 100; ++i) e200 += "é";  // 200 bytes, 100 characters
@@ -314,7 +314,7 @@ TEST_F(BrokerTest, HostileTenantAndPoolNamesAreStoredVerbatimOrRefusedWith400) {
   EXPECT_EQ(call(*admin_, "GET", "/healthz").status, 200);
 }
 
-TEST_F(BrokerTest, APoolWithAHostileNameStillMakesAndBootsItsDesktops) {
+TEST_F(BrokerApiTest, APoolWithAHostileNameStillMakesAndBootsItsDesktops) {
   // Desktops are named after their pool: the name reaches the store, the
   // run directory and QEMU's command line.
   std::string tenant = create_tenant(*admin_, "Boots Ltd");
@@ -334,7 +334,7 @@ TEST_F(BrokerTest, APoolWithAHostileNameStillMakesAndBootsItsDesktops) {
   EXPECT_TRUE(pool(longest)["message"].is_null()) << pool(longest).dump();
 }
 
-TEST_F(BrokerTest, HostileUsernamesAreStoredVerbatimAndCanLogIn) {
+TEST_F(BrokerApiTest, HostileUsernamesAreStoredVerbatimAndCanLogIn) {
   std::string tenant = create_tenant(*admin_, "Users Oy");
   for (const std::string& name : {std::string("o'brien\"bobby\""), std::string("');DROP_TABLE_users;--"),
                                   std::string("zoë.東京🚀"), std::string(100, 'u')}) {
@@ -355,7 +355,7 @@ TEST_F(BrokerTest, HostileUsernamesAreStoredVerbatimAndCanLogIn) {
   EXPECT_TRUE(orield_->admin().get("/api/v1/users").ok());
 }
 
-TEST_F(BrokerTest, TheAuditLogShowsATenantsActionsAndUsageCountsToday) {
+TEST_F(BrokerApiTest, TheAuditLogShowsATenantsActionsAndUsageCountsToday) {
   std::string today = utc_day();
   std::string tenant = create_tenant(*admin_, "Audited BV");
   std::string other = create_tenant(*admin_, "Elsewhere BV");

@@ -14,7 +14,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class CliTest : public ::testing::Test {
+class CliE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
     orield_.start();
@@ -39,7 +39,7 @@ class CliTest : public ::testing::Test {
   std::string config_, last_err_;
 };
 
-TEST_F(CliTest, AScriptCanDriveADesktopsWholeLife) {
+TEST_F(CliE2eTest, AScriptCanDriveADesktopsWholeLife) {
   ASSERT_EQ(oriel({"login", "--username", "admin", "--password", orield_.password()}), 0) << last_err_;
   auto guest = TestGuest::locate();
   ASSERT_EQ(oriel({"image", "import", "guest", guest.disk, "--format", "raw", "--kernel", guest.kernel, "--initrd",
@@ -75,7 +75,7 @@ TEST_F(CliTest, AScriptCanDriveADesktopsWholeLife) {
   EXPECT_EQ(oriel({"desktop", "show", id}), 4);
 }
 
-TEST_F(CliTest, FailuresHaveTheirExitCodes) {
+TEST_F(CliE2eTest, FailuresHaveTheirExitCodes) {
   EXPECT_EQ(oriel({"image", "list"}), 3) << "not logged in";
   EXPECT_EQ(oriel({"login", "--username", "admin", "--password", "wrong"}), 3);
   ASSERT_EQ(oriel({"login", "--username", "admin", "--password", orield_.password()}), 0);

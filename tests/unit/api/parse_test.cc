@@ -51,7 +51,7 @@ TEST(ParseTest, AMigrateBodyNamesAHostOrNone) {
   EXPECT_EQ(parse_migrate(R"({"host_id":7})").error().code(), ErrorCode::kInvalidArgument);
 }
 
-TEST(ViewsTest, DesktopJsonShowsThePublicStateAndNulls) {
+TEST(ApiViewsTest, DesktopJsonShowsThePublicStateAndNulls) {
   store::DesktopRecord d;
   d.id = "d-1";
   d.state = "resetting";
@@ -102,7 +102,7 @@ TEST(ParseTest, AuditQueriesCheckTimesAndLimits) {
   EXPECT_FALSE(parse_audit_query({{"since", "yesterday"}}).ok());
 }
 
-TEST(ViewsTest, UsageCsvQuotesFieldsThatNeedIt) {
+TEST(ApiViewsTest, UsageCsvQuotesFieldsThatNeedIt) {
   controller::UsageReport r{"2026-11-22", "2026-11-22", {}, {{"2026-11-22", "t-1", "u-1", "o'neil, \"jr\"", 1.5}}};
   EXPECT_EQ(view::usage_csv(r),
             "kind,day,tenant_id,pool_id,user_id,username,hours\r\n"

@@ -79,7 +79,7 @@ TEST(MemoryTest, ParsesMibAndUnits) {
   }
 }
 
-TEST(ProgressTest, BarFillsInProportionAndClamps) {
+TEST(ProgressBarTest, BarFillsInProportionAndClamps) {
   EXPECT_EQ(progress_bar("importing win11", 47, 20), "importing win11  [#########...........]   47%");
   EXPECT_EQ(progress_bar("x", 0, 4), "x  [....]    0%");
   EXPECT_EQ(progress_bar("x", 100, 4), "x  [####]  100%");
@@ -88,7 +88,7 @@ TEST(ProgressTest, BarFillsInProportionAndClamps) {
   EXPECT_EQ(progress_bar("x", std::nan(""), 4), "x  [....]    0%");
 }
 
-TEST(ProgressTest, TerminalRedrawsOnlyOnChangeAndEndsTheLine) {
+TEST(ProgressBarTest, TerminalRedrawsOnlyOnChangeAndEndsTheLine) {
   ProgressPrinter p("importing a", /*terminal=*/true);
   EXPECT_EQ(p.update(0), "\r" + progress_bar("importing a", 0));
   EXPECT_EQ(p.update(0.4), "");
@@ -97,7 +97,7 @@ TEST(ProgressTest, TerminalRedrawsOnlyOnChangeAndEndsTheLine) {
   EXPECT_EQ(p.finish(), "");
 }
 
-TEST(ProgressTest, LogGetsALineEachTenPercent) {
+TEST(ProgressBarTest, LogGetsALineEachTenPercent) {
   ProgressPrinter p("importing a", /*terminal=*/false);
   std::string out;
   for (double v : {0.0, 3.0, 9.9, 10.0, 15.0, 47.0, 48.0, 100.0}) out += p.update(v);
@@ -117,7 +117,7 @@ TEST(FieldTextTest, ShowsNullsAsDashAndNumbersPlainly) {
   EXPECT_EQ(field_text(Json::array(), "s"), "-");
 }
 
-TEST(ViewsTest, ImageTableShowsProgressSizesAndAge) {
+TEST(CliViewsTest, ImageTableShowsProgressSizesAndAge) {
   WallTime now = *parse_rfc3339("2026-11-22T10:05:00.000Z");
   Json images = Json::parse(R"([
     {"id":"i-1","name":"win11","state":"importing","progress":47,"source_format":null,"format":"auto",
@@ -131,14 +131,14 @@ TEST(ViewsTest, ImageTableShowsProgressSizesAndAge) {
   EXPECT_EQ(images_table(Json::object(), now), "ID  NAME  STATE  FORMAT  SIZE  ON DISK  AGE\n");
 }
 
-TEST(ViewsTest, BootIsDescribedInWords) {
+TEST(CliViewsTest, BootIsDescribedInWords) {
   EXPECT_EQ(boot_text(Json::object()), "bios (default)");
   EXPECT_EQ(boot_text({{"firmware", "uefi"}}), "firmware uefi");
   EXPECT_EQ(boot_text({{"kernel", "/k"}, {"initrd", "/i"}, {"cmdline", "console=ttyS0"}}),
             "kernel /k, initrd /i, cmdline 'console=ttyS0'");
 }
 
-TEST(ViewsTest, DesktopViewsShowPendingActionsMemoryAndErrors) {
+TEST(CliViewsTest, DesktopViewsShowPendingActionsMemoryAndErrors) {
   WallTime now = *parse_rfc3339("2026-11-22T10:00:00.000Z");
   Json d = Json::parse(R"({"id":"d-1","name":"web","state":"running","desired_state":"running",
     "pending_action":"reboot","host_id":"h-1","pool_id":null,"assigned_user":null,"image_id":"i-1",
@@ -153,7 +153,7 @@ TEST(ViewsTest, DesktopViewsShowPendingActionsMemoryAndErrors) {
   EXPECT_NE(shown.find("Memory:          2 GiB\n"), std::string::npos) << shown;
 }
 
-TEST(ViewsTest, HostTableShowsAllocatedOverTotal) {
+TEST(CliViewsTest, HostTableShowsAllocatedOverTotal) {
   Json hosts = Json::parse(R"([{"id":"h-1","name":"node1","state":"ready","accelerator":"kvm","cpus":8,
     "memory_mb":16384,"cpus_allocated":3,"memory_allocated_mb":3072,"desktops":2}])");
   EXPECT_EQ(hosts_table(hosts),

@@ -162,7 +162,7 @@ TEST(VhdTest, RandomDamageNeverCrashes) {
   EXPECT_GT(rejected, 2000);
 }
 
-TEST(ProgressTest, ParsesQemuImgProgressLines) {
+TEST(QemuImgProgressTest, ParsesQemuImgProgressLines) {
   EXPECT_EQ(parse_progress_line("    (45.12/100%)").value(), 45.12);
   EXPECT_EQ(parse_progress_line("    (0.00/100%)").value(), 0);
   EXPECT_EQ(parse_progress_line("(100.00/100%)").value(), 100);

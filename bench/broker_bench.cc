@@ -27,7 +27,7 @@
 
 #include "bench_util.h"
 #include "harness.h"
-#include "oriel/agent/local_agent.h"
+#include "oriel/agent/host.h"
 #include "oriel/net/http.h"
 #include "oriel/api/rest.h"
 #include "oriel/common/log.h"
@@ -97,7 +97,7 @@ struct Broker {
   explicit Broker(const std::string& dir)
       : store(must(store::open_sqlite_store(dir + "/oriel.db"), "open store")),
         agent(runner, {"bench-host", dir + "/run", dir + "/disks", {agent::Accelerator::kTcg, "benchmark"}}),
-        controller(*store, agent, clock, random, options(dir)) {}
+        controller(*store, agent.agent(), clock, random, options(dir)) {}
   static controller::ControllerOptions options(const std::string& dir) {
     controller::ControllerOptions o;
     o.data_dir = dir;
@@ -107,7 +107,7 @@ struct Broker {
   }
   std::unique_ptr<store::Store> store;
   SystemProcessRunner runner;
-  agent::LocalAgent agent;
+  agent::Host agent;
   SystemClock clock;
   SecureRandom random;
   controller::Controller controller;

@@ -1,12 +1,10 @@
-// orield --roles agent: a host of a fleet. Runs its VMs, serves the agent API
-// (/agent/v1) to the controller, and heartbeats to the controller, fencing
-// its VMs if it loses the controller for a whole lease.
+// orield --roles agent: a host of a fleet (agent::Host). Runs its VMs, serves
+// the agent API (/agent/v1) to the controller, and heartbeats to the
+// controller, fencing its VMs if it loses the controller for a whole lease.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
-#include "oriel/agent/agent_journal.h"
-#include "oriel/agent/controller_link.h"
-#include "oriel/agent/local_agent.h"
+#include "oriel/agent/host.h"
 #include "oriel/common/log.h"
 #include "oriel/common/random.h"
 #include "roles.h"
@@ -47,21 +45,17 @@ Result<int> run_agent(const OrieldOptions& o) {
   SystemProcessRunner runner;
   auto probe = choose_accelerator(runner, o);
   spdlog::info("accelerator: {} ({})", agent::accelerator_name(probe.accelerator), probe.reason);
-  agent::LocalAgent agent(runner, {o.host_name, o.run_dir, disks_dir(o), probe});
-  TRY(agent.start());
+  agent::Host this_host(runner, {o.host_name, o.run_dir, disks_dir(o), probe});
+  TRY(this_host.start());
   SecureRandom random;
-  agent::AgentJournal journal(agent, random.hex(8));
 
   boost::asio::io_context io;
   net::Router router;
-  agent::AgentApi agent_api{agent, journal, o.cluster_token, o.run_dir};
-  add_agent_role_routes(router, agent_api);
+  add_agent_role_routes(router, this_host, o.cluster_token, random.hex(8));
   net::HttpServer server(io, router, static_cast<size_t>(o.http_workers));
   uint16_t bound = TRY(server.listen(host, port));
   std::string own_url = http_url(o.advertise.empty() ? host : o.advertise, bound);
-
-  agent::ControllerLink link(agent, journal, {split_urls(o.controller_url), o.cluster_token, own_url});
-  link.start();
+  this_host.join(split_urls(o.controller_url), own_url);
   spdlog::info("agent '{}' ready at {}; controller {}", o.host_name, own_url, o.controller_url);
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -71,8 +65,7 @@ Result<int> run_agent(const OrieldOptions& o) {
     io.stop();
   });
   io.run();
-  link.stop();
-  agent.stop();
+  this_host.stop();
   return 0;
 }
 

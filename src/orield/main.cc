@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "oriel/agent/host_probe.h"
-#include "oriel/agent/local_agent.h"
+#include "oriel/agent/host.h"
 #include "oriel/net/http.h"
 #include "oriel/api/rest.h"
 #include "oriel/common/log.h"
@@ -93,8 +93,9 @@ Result<int> run_controller(const OrieldOptions& o, const Roles& roles) {
   spdlog::info("accelerator: {} ({})", agent::accelerator_name(probe.accelerator), probe.reason);
   // Without the agent role this agent runs no desktops: it only converts
   // imported images (qemu-img) for the controller.
-  agent::LocalAgent agent(runner, {o.host_name, o.run_dir, disks_dir(o), probe});
-  TRY(agent.start());
+  agent::Host this_host(runner, {o.host_name, o.run_dir, disks_dir(o), probe});
+  TRY(this_host.start());
+  agent::HostAgent& agent = this_host.agent();
 
   SystemClock clock;
   SecureRandom random;
@@ -146,7 +147,7 @@ Result<int> run_controller(const OrieldOptions& o, const Roles& roles) {
   });
   io.run();
   controller.stop();
-  agent.stop();
+  this_host.stop();
   return 0;
 }
 

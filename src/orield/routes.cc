@@ -12,9 +12,9 @@ std::unique_ptr<api::ConsoleBackend> add_controller_routes(net::Router& router, 
   return api::add_console_routes(router, controller, {.upload_dir = upload_dir});
 }
 
-void add_agent_role_routes(net::Router& router, const agent::AgentApi& api) {
+void add_agent_role_routes(net::Router& router, agent::Host& host, std::string cluster_token, std::string epoch) {
   router.add("GET", "/healthz", [](const net::Request&) { return net::Response::json(200, {{"status", "ok"}}); });
-  agent::add_agent_routes(router, api);
+  host.serve(router, std::move(cluster_token), std::move(epoch));
 }
 
 }  // namespace oriel

@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "oriel/agent/agent_routes.h"
+#include "oriel/agent/host.h"
 #include "oriel/api/rest.h"
 #include "oriel/controller/controller.h"
 #include "oriel/display/gateway.h"
@@ -21,7 +21,8 @@ std::unique_ptr<api::ConsoleBackend> add_controller_routes(net::Router& router, 
                                                            display::Gateway& gateway, const std::string& web_dir,
                                                            const std::string& upload_dir);
 
-// The agent role on a host of its own: /healthz and /agent/v1.
-void add_agent_role_routes(net::Router& router, const agent::AgentApi& api);
+// The agent role on a host of its own: /healthz, and /agent/v1 with the
+// cluster token (agent::Host::serve; `epoch` is random per start).
+void add_agent_role_routes(net::Router& router, agent::Host& host, std::string cluster_token, std::string epoch);
 
 }  // namespace oriel

@@ -10,7 +10,7 @@
 #include <set>
 #include <thread>
 
-#include "oriel/agent/local_agent.h"
+#include "oriel/agent/host.h"
 #include "oriel/controller/controller.h"
 #include "store_test_backends.h"
 
@@ -32,7 +32,7 @@ class BrokerTest : public ::testing::TestWithParam<test_support::Backend> {
     auto store = db_->open();
     ASSERT_TRUE(store.ok()) << store.error().message();
     store_ = std::move(store).value();
-    agent_ = std::make_unique<agent::LocalAgent>(
+    agent_ = std::make_unique<agent::Host>(
         runner_, agent::LocalAgentOptions{"host-1", (dir_ / "run").string(), (dir_ / "disks").string(),
                                           {agent::Accelerator::kTcg, "test"}});
     ControllerOptions options;
@@ -40,7 +40,7 @@ class BrokerTest : public ::testing::TestWithParam<test_support::Backend> {
     options.cpu_overcommit = 64;
     options.memory_overcommit = 8;
     options.ticket_ttl = 60s;
-    controller_ = std::make_unique<Controller>(*store_, *agent_, clock_, random_, options);
+    controller_ = std::make_unique<Controller>(*store_, agent_->agent(), clock_, random_, options);
     ASSERT_TRUE(controller_->bootstrap("admin-password").ok());
     admin_ = Principal{"", "admin", "admin", ""};
     store::ImageRecord image;
@@ -87,7 +87,7 @@ class BrokerTest : public ::testing::TestWithParam<test_support::Backend> {
   ManualClock clock_{from_unix_ms(1'795'000'000'000)};
   SeededRandom random_{42};
   std::unique_ptr<store::Store> store_;
-  std::unique_ptr<agent::LocalAgent> agent_;
+  std::unique_ptr<agent::Host> agent_;
   std::unique_ptr<Controller> controller_;
   Principal admin_;
   int pools_ = 0;

@@ -12,8 +12,7 @@
 #include <set>
 #include <sstream>
 
-#include "oriel/agent/agent_journal.h"
-#include "oriel/agent/local_agent.h"
+#include "oriel/agent/host.h"
 #include "oriel/common/process.h"
 #include "oriel/common/random.h"
 
@@ -42,18 +41,16 @@ class OpenApiTest : public ::testing::Test {
     // With a web build, the web client's own routes exist too.
     std::ofstream(dir_ / "web" / "index.html") << "<!doctype html>";
     store_ = store::open_sqlite_store((dir_ / "oriel.db").string()).value();
-    agent_ = std::make_unique<agent::LocalAgent>(
+    agent_ = std::make_unique<agent::Host>(
         runner_, agent::LocalAgentOptions{"host-1", (dir_ / "run").string(), (dir_ / "disks").string(),
                                           {agent::Accelerator::kTcg, "test"}});
     controller::ControllerOptions options;
     options.data_dir = dir_.string();
-    controller_ = std::make_unique<controller::Controller>(*store_, *agent_, clock_, random_, options);
+    controller_ = std::make_unique<controller::Controller>(*store_, agent_->agent(), clock_, random_, options);
     gateway_ = std::make_unique<display::Gateway>(display::GatewayHooks{}, 1);
     console_ = add_controller_routes(controller_router_, *controller_, *gateway_, (dir_ / "web").string(),
                                      (dir_ / "uploads").string());
-    journal_ = std::make_unique<agent::AgentJournal>(*agent_, "test");
-    agent_api_ = std::make_unique<agent::AgentApi>(agent::AgentApi{*agent_, *journal_, "token", (dir_ / "run").string()});
-    add_agent_role_routes(agent_router_, *agent_api_);
+    add_agent_role_routes(agent_router_, *agent_, "token", "test");
     document_ = read_file(fs::path(ORIEL_SOURCE_DIR) / "docs" / "openapi.json");
     auto parsed = parse_json(document_);
     ASSERT_TRUE(parsed.ok()) << parsed.error().message();
@@ -107,12 +104,10 @@ class OpenApiTest : public ::testing::Test {
   SystemClock clock_;
   SecureRandom random_;
   std::unique_ptr<store::Store> store_;
-  std::unique_ptr<agent::LocalAgent> agent_;
+  std::unique_ptr<agent::Host> agent_;
   std::unique_ptr<controller::Controller> controller_;
   std::unique_ptr<display::Gateway> gateway_;
   std::unique_ptr<api::ConsoleBackend> console_;
-  std::unique_ptr<agent::AgentJournal> journal_;
-  std::unique_ptr<agent::AgentApi> agent_api_;
   net::Router controller_router_, agent_router_;
   std::string document_;
   Json spec_;

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "oriel/agent/host.h"
 #include "oriel/agent/host_agent.h"
 #include "oriel/agent/host_probe.h"
 #include "oriel/agent/migration.h"
@@ -31,14 +32,6 @@ class QmpClient;
 struct QmpEvent;
 struct MigrationObservation;
 enum class MigrationAction;
-
-struct LocalAgentOptions {
-  std::string host_name;
-  std::string run_dir;    // vms/<id>/ with sockets, pidfile, serial log
-  std::string disks_dir;  // <id>.qcow2 linked clones
-  ProbeResult accelerator;
-  std::chrono::milliseconds kill_timeout{std::chrono::seconds(5)};
-};
 
 class LocalAgent final : public HostAgent {
  public:

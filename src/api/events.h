@@ -70,7 +70,7 @@ struct Topic {
 std::vector<Topic> controller_topics(controller::Controller& c);
 
 class EventConnection;
-// Who a token belongs to (Controller::authenticate); an error closes the stream.
+// Who a token belongs to (Identity::authenticate); an error closes the stream.
 using Authenticator = std::function<Result<controller::Principal>(std::string_view token)>;
 
 // Owns the connections and a thread that looks for changes every

@@ -73,7 +73,7 @@ struct UploadLimits {
   std::chrono::seconds idle_limit{24 * 3600};
 };
 
-// What an upload becomes: the image import (Controller::create_image), and
+// What an upload becomes: the image import (Images::create), and
 // whether it is still reading the file.
 struct ImportHooks {
   std::function<Result<store::ImageRecord>(const controller::Principal&, controller::CreateImage)> start;

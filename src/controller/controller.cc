@@ -99,7 +99,7 @@ Controller::Controller(store::Store& store, agent::HostAgent& agent, Clock& cloc
   };
   hooks.ended = [&core] { core.poke_desktops(); };
   core.migrations =
-      std::make_unique<Migrations>(store, core.fleet, clock, std::move(hooks), o.migration, o.parallel_migrations);
+      std::make_unique<Migrations>(store, store, core.fleet, clock, std::move(hooks), o.migration, o.parallel_migrations);
   core.placement.set_reservations([&core] { return core.migrations->reserved(); });
   std::string images = (o.shared_dir.empty() ? o.data_dir : o.shared_dir) + "/images";
   core.importer = std::make_unique<ImageImporter>(store, agent, clock, images);

@@ -21,15 +21,15 @@ Result<std::string> copy_boot_file(const std::string& from, const std::string& d
 
 }  // namespace
 
-ImageImporter::ImageImporter(store::Store& store, agent::HostAgent& agent, Clock& clock, std::string images_dir)
-    : store_(store), agent_(agent), clock_(clock), images_dir_(std::move(images_dir)) {}
+ImageImporter::ImageImporter(store::ImageStore& images, agent::HostAgent& agent, Clock& clock, std::string images_dir)
+    : images_(images), agent_(agent), clock_(clock), images_dir_(std::move(images_dir)) {}
 
 ImageImporter::~ImageImporter() { stop(); }
 
 std::string ImageImporter::image_dir(const std::string& image_id) const { return images_dir_ + "/" + image_id; }
 
 void ImageImporter::start() {
-  if (auto all = store_.images(); all.ok()) {
+  if (auto all = images_.images(); all.ok()) {
     for (const auto& image : *all) {
       if (image.state == "importing") enqueue(image.id);
     }
@@ -68,7 +68,7 @@ void ImageImporter::loop() {
 }
 
 void ImageImporter::import(const std::string& image_id) {
-  auto image = store_.image(image_id);
+  auto image = images_.image(image_id);
   if (!image.ok() || image->state != "importing") return;  // deleted meanwhile
   spdlog::info("image {}: importing {} ({})", image_id, image->source_path, image->requested_format);
   auto result = run_import(*image);
@@ -84,7 +84,7 @@ void ImageImporter::import(const std::string& image_id) {
     fs::remove_all(image_dir(image_id), ec);  // a failed import leaves nothing behind
     spdlog::warn("image {}: import failed: {}", image_id, image->error);
   }
-  if (!store_.update_image(*image).ok()) {
+  if (!images_.update_image(*image).ok()) {
     std::error_code ec;
     fs::remove_all(image_dir(image_id), ec);  // deleted while importing
   }
@@ -109,7 +109,7 @@ Result<void> ImageImporter::run_import(store::ImageRecord& image) {
     last_write = now;
     image.progress = percent;
     image.updated_at = clock_.now();
-    (void)store_.update_image(image);
+    (void)images_.update_image(image);
   };
   auto imported = TRY(agent_.import_image(request));
   image.source_format = imported.source_format;

@@ -17,7 +17,7 @@ namespace oriel::controller {
 
 class ImageImporter {
  public:
-  ImageImporter(store::Store& store, agent::HostAgent& agent, Clock& clock, std::string images_dir);
+  ImageImporter(store::ImageStore& images, agent::HostAgent& agent, Clock& clock, std::string images_dir);
   ~ImageImporter();
 
   void start();
@@ -30,7 +30,7 @@ class ImageImporter {
   void import(const std::string& image_id);
   Result<void> run_import(store::ImageRecord& image);
 
-  store::Store& store_;
+  store::ImageStore& images_;
   agent::HostAgent& agent_;
   Clock& clock_;
   std::string images_dir_;

@@ -26,9 +26,9 @@ struct Migrations::Active {
   bool cancel = false;           // GUARDED_BY(mu)
 };
 
-Migrations::Migrations(store::Store& store, Fleet& fleet, Clock& clock, MigrationHooks hooks,
-                       agent::MigrationOptions options, size_t parallel)
-    : store_(store), fleet_(fleet), clock_(clock), hooks_(std::move(hooks)), options_(options),
+Migrations::Migrations(store::DesktopStore& desktops, store::ImageStore& images, Fleet& fleet, Clock& clock,
+                       MigrationHooks hooks, agent::MigrationOptions options, size_t parallel)
+    : desktops_(desktops), images_(images), fleet_(fleet), clock_(clock), hooks_(std::move(hooks)), options_(options),
       pool_(std::max<size_t>(1, parallel)) {}
 
 Migrations::~Migrations() { stop(); }
@@ -115,14 +115,14 @@ void Migrations::run(std::shared_ptr<Active> m) {
   if (!source || !target || m->target == d.host_id) {
     return give_up(fmt::format("host '{}' cannot be reached", !source ? d.host_id : m->target));
   }
-  auto spec = vm_spec_for(store_, d, *target);
+  auto spec = vm_spec_for(images_, d, *target);
   if (!spec.ok()) return give_up(spec.error().message());
   agent::IncomingRequest request;
   request.spec = std::move(*spec);
   bool shared = source->disk_path(d.id) == target->disk_path(d.id);
   request.storage = shared ? agent::MigrationStorage::kShared : agent::MigrationStorage::kCopy;
   if (!shared) {
-    auto golden = golden_path_of(store_, d);
+    auto golden = golden_path_of(images_, d);
     if (!golden.ok()) return give_up(golden.error().message());
     request.golden_path = *golden;
   }
@@ -214,7 +214,7 @@ void Migrations::finish(const std::shared_ptr<Active>& m, const agent::Migration
 void Migrations::record(const std::string& desktop_id, const std::string& host_id, const std::string& error) {
   // Retried: another writer (a session, a pool change) may bump the version.
   for (int attempt = 0; attempt < 20; ++attempt) {
-    auto d = store_.desktop(desktop_id);
+    auto d = desktops_.desktop(desktop_id);
     if (!d.ok()) return;
     if (d->state != state_name(DesktopState::kMigrating)) return;
     d->host_id = host_id;
@@ -222,7 +222,7 @@ void Migrations::record(const std::string& desktop_id, const std::string& host_i
     d->pending_op.clear();
     d->error = error;
     d->updated_at = clock_.now();
-    auto written = store_.update_desktop(*d);
+    auto written = desktops_.update_desktop(*d);
     if (written.ok() || written.error().code() != ErrorCode::kConflict) return;
   }
 }

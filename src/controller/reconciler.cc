@@ -145,14 +145,14 @@ Result<store::DesktopRecord> Reconciler::write(store::DesktopRecord d, std::stri
   return store_.update_desktop(d);
 }
 
-Result<std::string> golden_path_of(store::Store& store, const store::DesktopRecord& d) {
-  auto image = TRY(store.image(d.image_id));
+Result<std::string> golden_path_of(store::ImageStore& images, const store::DesktopRecord& d) {
+  auto image = TRY(images.image(d.image_id));
   if (image.state != "ready") return Error::Conflict(fmt::format("image '{}' is not ready", image.id));
   return image.path;
 }
 
-Result<agent::VmSpec> vm_spec_for(store::Store& store, const store::DesktopRecord& d, agent::HostAgent& agent) {
-  auto image = TRY(store.image(d.image_id));
+Result<agent::VmSpec> vm_spec_for(store::ImageStore& images, const store::DesktopRecord& d, agent::HostAgent& agent) {
+  auto image = TRY(images.image(d.image_id));
   agent::VmSpec spec;
   spec.id = d.id;
   spec.name = d.name;

@@ -7,11 +7,11 @@ namespace oriel::controller {
 namespace {
 
 // Records a failure on the desktop; the step's own error is what we report.
-Error fail(store::Store& store, Clock& clock, store::DesktopRecord d, const Error& why) {
+Error fail(store::DesktopStore& desktops, Clock& clock, store::DesktopRecord d, const Error& why) {
   d.state = std::string(state_name(DesktopState::kFailed));
   d.error = why.message();
   d.updated_at = clock.now();
-  (void)store.update_desktop(d);
+  (void)desktops.update_desktop(d);
   return why;
 }
 

@@ -1,6 +1,6 @@
 // Sessions: logon picks and assigns a desktop and issues a one-time display
 // ticket; logoff gives a pooled desktop back reset to its image. Decisions
-// are serialized per pool (and by placement_mu_ where they spend capacity)
+// are serialized per pool (and by the Placement lock where they spend capacity)
 // and written with compare-and-swap, and the store's unique indexes refuse a
 // second open session on one desktop: a desktop is never handed to two users.
 #include "oriel/controller/sessions.h"

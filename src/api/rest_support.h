@@ -38,10 +38,11 @@ struct Answer {
     return a;
   }
   // A reply about no object of its own: the path's {id} names it, if any.
-  static Answer done(int status, Json body = Json::object()) { return {Response::json(status, body)}; }
+  static Answer done(int status, const Json& body = Json::object()) { return {Response::json(status, body)}; }
   // A refusal the handler answers itself (not an Error of the controller).
   static Answer refused(int status, std::string code, std::string message) {
-    return {http_error(status, code, message), "", "", code, message};
+    Response response = http_error(status, code, message);
+    return {std::move(response), "", "", std::move(code), std::move(message)};
   }
 };
 

@@ -25,7 +25,7 @@ struct WebSocketOptions {
   // A message above this closes the connection with 1009 (RFC 6455 §7.4.1)
   // after it was read whole, so the peer can still read the close frame;
   // beyond four times this the socket is cut at once.
-  size_t max_message_bytes = 16 * 1024;
+  size_t max_message_bytes = size_t{16} * 1024;
   // Bytes waiting to be written beyond which the peer is taken to be too slow
   // and the connection closes with `overflow_code`; 0: no limit (the owner
   // bounds what it queues itself).

@@ -12,7 +12,7 @@ AgentJournal::AgentJournal(LocalAgent& agent, std::string epoch) : agent_(agent)
 void AgentJournal::changed() {
   std::function<void()> listener;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     ++seq_;
     listener = listener_;
   }
@@ -22,7 +22,7 @@ void AgentJournal::changed() {
 void AgentJournal::exited(const std::string& vm_id, VmExit why) {
   std::function<void()> listener;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     exits_.push_back({++seq_, vm_id, why});
     if (exits_.size() > kKeptExits) exits_.pop_front();
     listener = listener_;
@@ -39,17 +39,17 @@ AgentSnapshot AgentJournal::snapshot() {
   AgentSnapshot s;
   s.epoch = epoch_;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     s.seq = seq_;
   }
   s.vms = agent_.vms();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   s.exits.assign(exits_.begin(), exits_.end());
   return s;
 }
 
 void AgentJournal::set_listener(std::function<void()> on_change) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   listener_ = std::move(on_change);
 }
 

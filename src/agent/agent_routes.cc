@@ -11,9 +11,9 @@
 #include <boost/beast/core/error.hpp>
 
 #include <deque>
-#include <mutex>
 
 #include "oriel/common/log.h"
+#include "oriel/common/mutex.h"
 #include "oriel/common/secret.h"
 #include "oriel/net/websocket.h"
 
@@ -42,7 +42,7 @@ class AnswerMemory {
     std::shared_ptr<Entry> entry;
     bool first = false;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       expire();
       auto& slot = entries_[request_id];
       if (!slot) {
@@ -52,25 +52,25 @@ class AnswerMemory {
       }
       entry = slot;
     }
-    std::unique_lock lock(entry->mu);
+    UniqueMutexLock lock(entry->mu);
     if (first) {
       entry->response = run();
       entry->done = true;
       entry->cv.notify_all();
     } else {
-      entry->cv.wait(lock, [&] { return entry->done; });
+      entry->cv.wait(lock, [&]() ORIEL_REQUIRES(entry->mu) { return entry->done; });
     }
     return entry->response;
   }
 
  private:
   struct Entry {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-    Response response;
+    Mutex mu;
+    CondVar cv;
+    bool done ORIEL_GUARDED_BY(mu) = false;
+    Response response ORIEL_GUARDED_BY(mu);
   };
-  void expire() {
+  void expire() ORIEL_REQUIRES(mu_) {
     auto now = Clock::now();
     while (!order_.empty() && (order_.size() > kMaxEntries || now - order_.front().first > kKeepFor)) {
       entries_.erase(order_.front().second);
@@ -80,9 +80,9 @@ class AnswerMemory {
 
   static constexpr size_t kMaxEntries = 4096;
   static constexpr auto kKeepFor = std::chrono::minutes(10);
-  std::mutex mu_;
-  std::map<std::string, std::shared_ptr<Entry>> entries_;       // GUARDED_BY(mu_)
-  std::deque<std::pair<Clock::time_point, std::string>> order_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::map<std::string, std::shared_ptr<Entry>> entries_ ORIEL_GUARDED_BY(mu_);
+  std::deque<std::pair<Clock::time_point, std::string>> order_ ORIEL_GUARDED_BY(mu_);
 };
 
 // VM ids are Oriel's ("d-" and hex); anything else is refused before it

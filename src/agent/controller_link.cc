@@ -14,7 +14,7 @@ ControllerLink::~ControllerLink() { stop(); }
 
 void ControllerLink::start() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = false;
   }
   journal_.set_listener([this] { poke(); });
@@ -24,7 +24,7 @@ void ControllerLink::start() {
 void ControllerLink::stop() {
   journal_.set_listener(nullptr);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   wake_.notify_all();
@@ -33,26 +33,26 @@ void ControllerLink::stop() {
 
 void ControllerLink::poke() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     poked_ = true;
   }
   wake_.notify_all();
 }
 
 std::string ControllerLink::host_id() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return host_id_;
 }
 
 void ControllerLink::run() {
-  std::unique_lock lock(mu_);
+  UniqueMutexLock lock(mu_);
   while (!stopping_) {
     poked_ = false;
     lock.unlock();
     beat();
     fence_if_expired(Steady::now());
     lock.lock();
-    wake_.wait_for(lock, options_.interval, [&] { return stopping_ || poked_; });
+    wake_.wait_for(lock, options_.interval, [&]() ORIEL_REQUIRES(mu_) { return stopping_ || poked_; });
   }
 }
 
@@ -85,7 +85,7 @@ bool ControllerLink::beat() {
       continue;
     }
     answered = true;
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (host_id_ != *host_id) spdlog::info("registered with the controller at {} as host {}", url, *host_id);
     if (fenced_) spdlog::warn("the controller at {} answers again", url);
     host_id_ = *host_id;
@@ -103,7 +103,7 @@ bool ControllerLink::beat() {
 
 void ControllerLink::fence_if_expired(Steady::time_point now) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     // A heartbeat round can hold this thread for request_timeout per
     // controller: fence that much early, so the VMs are gone before the lease ends.
     // (One try per controller.)

@@ -41,7 +41,7 @@ Result<void> LocalAgent::start() {
 void LocalAgent::stop() {
   std::map<std::string, std::shared_ptr<Vm>> vms;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     vms.swap(vms_);
     on_exit_ = nullptr;  // closing the QMP connections is not an exit
     on_arrival_ = nullptr;
@@ -87,23 +87,23 @@ HostReport LocalAgent::report() {
 }
 
 void LocalAgent::set_exit_handler(std::function<void(const std::string&, VmExit)> handler) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   on_exit_ = std::move(handler);
 }
 
 void LocalAgent::set_arrival_handler(std::function<void(const std::string&)> handler) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   on_arrival_ = std::move(handler);
 }
 
 std::shared_ptr<LocalAgent::Vm> LocalAgent::find(const std::string& vm_id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = vms_.find(vm_id);
   return it == vms_.end() ? nullptr : it->second;
 }
 
 std::map<std::string, VmStatus> LocalAgent::vms() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::map<std::string, VmStatus> out;
   for (const auto& [id, vm] : vms_) out[id] = vm->paused ? VmStatus::kPaused : VmStatus::kRunning;
   return out;
@@ -112,7 +112,7 @@ std::map<std::string, VmStatus> LocalAgent::vms() {
 void LocalAgent::kill_all() {
   std::vector<std::shared_ptr<Vm>> all;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (auto& [id, vm] : vms_) {
       vm->host_stop = true;
       all.push_back(vm);
@@ -127,7 +127,7 @@ void LocalAgent::kill_all() {
 }
 
 VmStatus LocalAgent::vm_status(const std::string& vm_id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = vms_.find(vm_id);
   if (it == vms_.end()) return VmStatus::kAbsent;
   return it->second->paused ? VmStatus::kPaused : VmStatus::kRunning;

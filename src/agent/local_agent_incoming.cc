@@ -147,7 +147,7 @@ Result<MigrationTarget> LocalAgent::prepare_incoming(const IncomingRequest& requ
   in->progress.state = MigrationState::kIncoming;
   in->progress.storage = request.storage;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = incoming_.find(id);
     if (it != incoming_.end() && it->second->progress.state == MigrationState::kIncoming) {
       return Error::Conflict(fmt::format("virtual machine '{}' already waits for an incoming migration", id));
@@ -173,7 +173,7 @@ Result<MigrationTarget> LocalAgent::prepare_incoming(const IncomingRequest& requ
   }
   if (!target.ok()) {
     discard_incoming(in);
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (auto it = incoming_.find(id); it != incoming_.end() && it->second == in) incoming_.erase(it);
   }
   return target;
@@ -189,7 +189,7 @@ Result<MigrationTarget> LocalAgent::start_incoming(const std::shared_ptr<Incomin
   vm->paused = true;
   vm->incoming = true;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     in->vm = vm;
   }
   TRY(connect_qmp(vm));
@@ -216,7 +216,7 @@ void LocalAgent::discard_incoming(const std::shared_ptr<Incoming>& in) {
   std::shared_ptr<Vm> vm;
   std::shared_ptr<QmpClient> qmp;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     vm = in->vm;
     if (vm) qmp = vm->qmp;
   }
@@ -237,7 +237,7 @@ void LocalAgent::discard_incoming(const std::shared_ptr<Incoming>& in) {
 bool LocalAgent::incoming_closed(const std::shared_ptr<Vm>& vm) {
   std::shared_ptr<Incoming> in;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!vm->incoming) return false;
     auto it = incoming_.find(vm->spec.id);
     if (it != incoming_.end() && it->second->vm == vm) in = it->second;
@@ -248,7 +248,7 @@ bool LocalAgent::incoming_closed(const std::shared_ptr<Vm>& vm) {
   if (!in) return true;  // discarded already
   std::string why;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (in->progress.state == MigrationState::kIncoming) {
       in->progress.state = MigrationState::kFailed;
       if (in->progress.error.empty()) in->progress.error = "QEMU on the target exited before the migration completed";
@@ -272,7 +272,7 @@ void LocalAgent::on_migration_event(const std::shared_ptr<Vm>& vm, const QmpEven
   std::shared_ptr<QmpClient> qmp;
   std::function<void(const std::string&)> on_arrival;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (vm->incoming) {
       auto it = incoming_.find(vm->spec.id);
       if (it == incoming_.end() || it->second->vm != vm) return;  // being discarded
@@ -308,7 +308,7 @@ void LocalAgent::on_migration_event(const std::shared_ptr<Vm>& vm, const QmpEven
 }
 
 Result<void> LocalAgent::finish_incoming(const std::string& vm_id, std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mu_);
+  UniqueMutexLock lock(mu_);
   auto it = incoming_.find(vm_id);
   if (it == incoming_.end()) {
     if (vms_.count(vm_id)) return Ok();
@@ -328,7 +328,7 @@ Result<void> LocalAgent::finish_incoming(const std::string& vm_id, std::chrono::
 Result<void> LocalAgent::abort_incoming(const std::string& vm_id) {
   std::shared_ptr<Incoming> in;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = incoming_.find(vm_id);
     if (it == incoming_.end()) return Ok();
     if (it->second->progress.state == MigrationState::kCompleted) {
@@ -344,7 +344,7 @@ Result<void> LocalAgent::abort_incoming(const std::string& vm_id) {
 }
 
 Result<void> LocalAgent::check_not_incoming(const std::string& vm_id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = incoming_.find(vm_id);
   if (it != incoming_.end() && it->second->progress.state == MigrationState::kIncoming) {
     return Error::Conflict(fmt::format("virtual machine '{}' is migrating to this host", vm_id));
@@ -361,7 +361,7 @@ void LocalAgent::settle_migration_leftover(const std::shared_ptr<Vm>& vm, const 
     // A target nobody will finish: the source rolls back when it goes.
     spdlog::warn("vm {}: a migration target left from before the agent's restart; stopping it", id);
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       vm->exit_reported = true;  // no desktop's exit
       if (auto it = vms_.find(id); it != vms_.end() && it->second == vm) vms_.erase(it);
     }
@@ -375,7 +375,7 @@ void LocalAgent::settle_migration_leftover(const std::shared_ptr<Vm>& vm, const 
     // It migrated away while the agent was down: the guest runs elsewhere.
     spdlog::info("vm {}: migrated away while the agent was down; quitting the source QEMU", id);
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       vm->migrated = true;
     }
     (void)qmp->execute_sync("quit", Json::object(), 2s);

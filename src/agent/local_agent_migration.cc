@@ -152,7 +152,7 @@ Result<void> LocalAgent::migrate(const std::string& vm_id, const MigrationTarget
   m->progress.state = public_state(m->phase);
   m->progress.storage = disk ? MigrationStorage::kCopy : MigrationStorage::kShared;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (vm->migrated) return Error::Conflict(fmt::format("virtual machine '{}' has migrated away", vm_id));
     auto it = outgoing_.find(vm_id);
     if (it != outgoing_.end() && !is_final(public_state(it->second->phase))) {
@@ -223,7 +223,7 @@ Result<void> LocalAgent::start_outgoing(const std::shared_ptr<Outgoing>& m, QmpC
 
 void LocalAgent::fail_outgoing(const std::shared_ptr<Outgoing>& m, const std::string& why) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     m->phase = MigrationPhase::kFailed;
     m->progress.state = MigrationState::kFailed;
     m->progress.error = why;
@@ -246,7 +246,7 @@ asio::awaitable<void> LocalAgent::drive_migration(std::shared_ptr<Outgoing> m, s
     MigrationStep step{MigrationPhase::kFailed};
     MigrationPhase before{};
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       before = m->phase;
       step = next_migration_step(m->phase, seen);
       if (step.next != m->phase) {
@@ -272,7 +272,7 @@ asio::awaitable<MigrationObservation> LocalAgent::observe(const std::shared_ptr<
   MigrationObservation o;
   o.copy_disk = m->disk.has_value();
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = vms_.find(m->vm_id);
     o.source_gone = it == vms_.end() || it->second != m->vm;
     o.cancel_requested = m->cancel_requested;
@@ -285,7 +285,7 @@ asio::awaitable<MigrationObservation> LocalAgent::observe(const std::shared_ptr<
     if (!info.ok()) break;
     bool figures_pending = json_str(*info, "status") == "completed" && info->value("total-time", 0) == 0;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       std::string reason = m->progress.error;
       apply_migration_info(*info, m->progress);
       if (m->phase == MigrationPhase::kRollingBack && !reason.empty()) m->progress.error = reason;  // ours stays
@@ -301,13 +301,13 @@ asio::awaitable<MigrationObservation> LocalAgent::observe(const std::shared_ptr<
       auto job = find_mirror_job(*jobs, kMirrorJob);
       m->driver.job = job.state;
       o.job_error = job.error;
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (job.total >= 0) m->progress.disk_total_bytes = job.total;
       if (job.done >= 0) m->progress.disk_copied_bytes = job.done;
     }
   }
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (m->driver.ram_started) {
       o.qemu_status = m->progress.qemu_status;
       o.error = m->progress.error;
@@ -323,7 +323,7 @@ asio::awaitable<MigrationObservation> LocalAgent::observe(const std::shared_ptr<
 asio::awaitable<void> LocalAgent::act(const std::shared_ptr<Outgoing>& m, QmpClient& qmp, MigrationAction action,
                                       const MigrationObservation& o) {
   if (action == MigrationAction::kQuitSource) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     m->vm->migrated = true;  // its exit is reported as kMigrated
   }
   if (action == MigrationAction::kKillSource) {
@@ -338,7 +338,7 @@ asio::awaitable<void> LocalAgent::act(const std::shared_ptr<Outgoing>& m, QmpCli
 }
 
 Result<MigrationProgress> LocalAgent::migration_progress(const std::string& vm_id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (auto it = outgoing_.find(vm_id); it != outgoing_.end()) return it->second->progress;
   if (auto it = incoming_.find(vm_id); it != incoming_.end()) return it->second->progress;
   return Error::NotFound("migration of virtual machine", vm_id);
@@ -346,13 +346,13 @@ Result<MigrationProgress> LocalAgent::migration_progress(const std::string& vm_i
 
 Result<MigrationProgress> LocalAgent::wait_for_migration(const std::string& vm_id,
                                                          std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mu_);
-  auto current = [&]() -> const MigrationProgress* {
+  UniqueMutexLock lock(mu_);
+  auto current = [&]() ORIEL_REQUIRES(mu_) -> const MigrationProgress* {
     if (auto it = outgoing_.find(vm_id); it != outgoing_.end()) return &it->second->progress;
     if (auto it = incoming_.find(vm_id); it != incoming_.end()) return &it->second->progress;
     return nullptr;
   };
-  auto settled = [&] {
+  auto settled = [&]() ORIEL_REQUIRES(mu_) {
     auto p = current();
     return !p || is_final(p->state);
   };
@@ -369,7 +369,7 @@ Result<MigrationProgress> LocalAgent::wait_for_migration(const std::string& vm_i
 Result<void> LocalAgent::cancel_migration(const std::string& vm_id) {
   std::shared_ptr<Outgoing> m;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = outgoing_.find(vm_id);
     if (it == outgoing_.end()) {
       if (incoming_.count(vm_id)) {
@@ -389,7 +389,7 @@ Result<void> LocalAgent::cancel_migration(const std::string& vm_id) {
     m->driver.poked = true;
     if (m->driver.wake) m->driver.wake->cancel();
   });
-  std::unique_lock lock(mu_);
+  UniqueMutexLock lock(mu_);
   migration_changed_.wait_for(lock, 30s, [&] { return is_final(m->progress.state); });
   if (m->progress.state == MigrationState::kCompleted) {
     return Error::Conflict(fmt::format("the migration of '{}' completed before it could be cancelled", vm_id));

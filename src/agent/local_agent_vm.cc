@@ -52,11 +52,11 @@ Result<void> LocalAgent::attach(const std::string& vm_id, VmSpec spec, pid_t pid
   vm->spec = std::move(spec);
   vm->pid = pid;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     vms_[vm_id] = vm;
   }
   if (auto connected = connect_qmp(vm); !connected.ok()) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     vms_.erase(vm_id);
     return connected;
   }
@@ -64,7 +64,7 @@ Result<void> LocalAgent::attach(const std::string& vm_id, VmSpec spec, pid_t pid
   if (status.ok()) {
     std::string runstate = status->value("status", "");
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       vm->paused = runstate != "running";
     }
     settle_migration_leftover(vm, runstate);  // a migration that outlived the agent's previous run
@@ -83,14 +83,14 @@ Result<void> LocalAgent::connect_qmp(const std::shared_ptr<Vm>& vm) {
     on_closed(vm_id);
   };
   auto client = TRY(QmpClient::connect_sync(io_.get_executor(), vm->paths.qmp_socket, 5s, on_event, closed));
-  std::lock_guard lock(mu_);  // the VM is already visible to other threads
+  MutexLock lock(mu_);  // the VM is already visible to other threads
   vm->qmp = std::move(client);
   return Ok();
 }
 
 void LocalAgent::on_vm_event(const std::shared_ptr<Vm>& vm, const QmpEvent& e) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (e.name == "SHUTDOWN") vm->guest_shutdown = e.data.is_object() && e.data.value("guest", false);
     if (e.name == "STOP") vm->paused = true;
     if (e.name == "RESUME") vm->paused = false;
@@ -111,7 +111,7 @@ void LocalAgent::on_closed(const std::string& vm_id) {
   std::function<void(const std::string&, VmExit)> handler;
   VmExit why = VmExit::kCrashed;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = vms_.find(vm_id);
     if (it == vms_.end() || it->second != vm || vm->exit_reported) return;
     vm->exit_reported = true;
@@ -128,7 +128,7 @@ void LocalAgent::on_closed(const std::string& vm_id) {
   // the other way round, an Oriel kill looked like a crash.
   if (handler) handler(vm_id, why);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (auto it = vms_.find(vm_id); it != vms_.end() && it->second == vm) vms_.erase(it);
   }
   exited_.notify_all();
@@ -159,7 +159,7 @@ Result<pid_t> LocalAgent::launch(const VmSpec& spec, QemuStart start) {
 }
 
 std::shared_ptr<QmpClient> LocalAgent::qmp_client(const std::shared_ptr<Vm>& vm) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return vm->qmp;  // null while attach() is still connecting
 }
 
@@ -172,7 +172,7 @@ Result<Json> LocalAgent::qmp(const std::string& vm_id, const std::string& comman
 
 Result<void> LocalAgent::shutdown_vm(const std::string& vm_id) {
   if (auto vm = find(vm_id)) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     vm->host_stop = true;
   }
   TRY(qmp(vm_id, "system_powerdown"));
@@ -188,7 +188,7 @@ Result<void> LocalAgent::kill_vm(const std::string& vm_id) {
   auto vm = find(vm_id);
   if (!vm) return Ok();
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     vm->host_stop = true;
   }
   auto client = qmp_client(vm);
@@ -198,8 +198,8 @@ Result<void> LocalAgent::kill_vm(const std::string& vm_id) {
     if (!wait_gone(vm->pid, 5s)) return Error::Internal(fmt::format("QEMU pid {} survives SIGKILL", vm->pid));
   }
   // Returns only once on_closed has run, so the exit is recorded first.
-  std::unique_lock lock(mu_);
-  bool gone = exited_.wait_for(lock, 5s, [&] {
+  UniqueMutexLock lock(mu_);
+  bool gone = exited_.wait_for(lock, 5s, [&]() ORIEL_REQUIRES(mu_) {
     auto it = vms_.find(vm_id);
     return it == vms_.end() || it->second != vm;
   });

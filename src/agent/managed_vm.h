@@ -8,17 +8,20 @@
 
 namespace oriel::agent {
 
-// One QEMU the agent manages.
+// One QEMU the agent manages. The fields marked "guarded by LocalAgent::mu_"
+// are read and written only with the owning agent's mu_ held. That cannot be
+// an ORIEL_GUARDED_BY annotation: the analysis would look for a mutex in the
+// Vm itself, not in the agent that holds it in vms_.
 struct LocalAgent::Vm {
   VmSpec spec;
   VmPaths paths;
   pid_t pid = -1;
-  std::shared_ptr<QmpClient> qmp;   // GUARDED_BY(LocalAgent::mu_); null until connected
-  bool paused = false;               // GUARDED_BY(LocalAgent::mu_)
+  std::shared_ptr<QmpClient> qmp;   // guarded by LocalAgent::mu_; null until connected
+  bool paused = false;               // guarded by LocalAgent::mu_
   bool host_stop = false;            // Oriel asked it to stop (ACPI, quit, kill)
   bool guest_shutdown = false;       // a SHUTDOWN event said the guest did it
   bool exit_reported = false;        // on_closed has told the exit handler
-  // Live migration (local_agent_migration.cc), GUARDED_BY(LocalAgent::mu_):
+  // Live migration (local_agent_migration.cc), guarded by LocalAgent::mu_:
   bool incoming = false;  // a target before switchover: in incoming_, not vms_; its exit is no desktop's
   bool migrated = false;  // the guest runs on another host now: QEMU's exit is VmExit::kMigrated
 };

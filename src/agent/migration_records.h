@@ -35,12 +35,14 @@ struct DriverState {
 };
 
 // A target: a QEMU waiting for the stream. Lives in incoming_ until the
-// next prepare_incoming or abort_incoming for the same VM.
+// next prepare_incoming or abort_incoming for the same VM. Like Vm's, the
+// fields "guarded by LocalAgent::mu_" are so by convention only: the analysis
+// cannot name the mutex of the agent that owns the record.
 struct LocalAgent::Incoming {
   std::shared_ptr<Vm> vm;
   MigrationStorage storage = MigrationStorage::kShared;
   bool made_disk = false;      // kCopy: prepare_incoming made the overlay, so failure removes it
-  MigrationProgress progress;  // GUARDED_BY(mu_): kIncoming, then kCompleted or kFailed
+  MigrationProgress progress;  // guarded by LocalAgent::mu_: kIncoming, then kCompleted or kFailed
 };
 
 // A source: the migration of one running VM. Lives in outgoing_ until the
@@ -52,7 +54,7 @@ struct LocalAgent::Outgoing {
   std::optional<NbdAddress> disk;  // kCopy
   int64_t ram_estimate = 0;        // the guest's RAM, until QEMU reports its total
 
-  // GUARDED_BY(LocalAgent::mu_)
+  // Guarded by LocalAgent::mu_:
   MigrationPhase phase = MigrationPhase::kMigrating;
   std::chrono::steady_clock::time_point phase_since = std::chrono::steady_clock::now();
   MigrationProgress progress;

@@ -30,7 +30,7 @@ RemoteAgent::~RemoteAgent() = default;
 
 std::unique_ptr<net::ApiClient> RemoteAgent::borrow() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!idle_.empty()) {
       auto client = std::move(idle_.back());
       idle_.pop_back();
@@ -45,7 +45,7 @@ std::unique_ptr<net::ApiClient> RemoteAgent::borrow() {
 }
 
 void RemoteAgent::give_back(std::unique_ptr<net::ApiClient> client) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (idle_.size() < 8) idle_.push_back(std::move(client));
 }
 
@@ -78,7 +78,7 @@ void RemoteAgent::update(const AgentSnapshot& snapshot) {
   std::vector<VmExitEvent> fresh;
   std::function<void(const std::string&, VmExit)> handler;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     bool same_epoch = snapshot.epoch == known_.epoch;
     if (same_epoch && snapshot.seq < known_.seq) return;  // older than what we have
     for (const auto& e : snapshot.exits) {
@@ -94,7 +94,7 @@ void RemoteAgent::update(const AgentSnapshot& snapshot) {
 
 void RemoteAgent::set_hello(const AgentHello& hello) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     disks_dir_ = hello.disks_dir;
     report_ = hello.report;
   }
@@ -102,7 +102,7 @@ void RemoteAgent::set_hello(const AgentHello& hello) {
 }
 
 HostReport RemoteAgent::report() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return report_;
 }
 
@@ -111,7 +111,7 @@ Result<ImportedImage> RemoteAgent::import_image(const ImageImportRequest&) {
 }
 
 std::string RemoteAgent::disk_path(const std::string& vm_id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return overlay_path(disks_dir_, vm_id);
 }
 
@@ -151,13 +151,13 @@ Result<void> RemoteAgent::reboot_vm(const std::string& vm_id) {
 }
 
 VmStatus RemoteAgent::vm_status(const std::string& vm_id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = known_.vms.find(vm_id);
   return it == known_.vms.end() ? VmStatus::kAbsent : it->second;
 }
 
 std::map<std::string, VmStatus> RemoteAgent::vms() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return known_.vms;
 }
 
@@ -210,7 +210,7 @@ Result<void> RemoteAgent::cancel_migration(const std::string& vm_id) {
 }
 
 void RemoteAgent::set_exit_handler(std::function<void(const std::string&, VmExit)> handler) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   on_exit_ = std::move(handler);
 }
 

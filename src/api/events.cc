@@ -8,6 +8,7 @@
 #include <boost/beast/core/error.hpp>
 
 #include "oriel/common/log.h"
+#include "oriel/common/mutex.h"
 #include "oriel/net/websocket.h"
 
 namespace oriel::api {
@@ -27,13 +28,13 @@ constexpr size_t kMaxQueuedBytes = 32 << 20;  // unsent: the browser is not read
 // Wakes the hub's thread early (a browser just sent its token); shared with
 // the connections so that a late one never touches a destroyed hub.
 struct EventHub::Wake {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool woken = false;    // GUARDED_BY(mu)
-  bool stopping = false; // GUARDED_BY(mu)
+  Mutex mu;
+  CondVar cv;
+  bool woken ORIEL_GUARDED_BY(mu) = false;
+  bool stopping ORIEL_GUARDED_BY(mu) = false;
   void notify() {
     {
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
       woken = true;
     }
     cv.notify_all();
@@ -61,7 +62,7 @@ class EventConnection final : public net::WebSocketConnection {
 
   // From the hub's thread.
   std::string token() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return token_;
   }
   bool open() const { return !finished(); }
@@ -81,8 +82,8 @@ class EventConnection final : public net::WebSocketConnection {
 
   asio::steady_timer sign_in_timer_;
   std::shared_ptr<EventHub::Wake> wake_;
-  mutable std::mutex mu_;
-  std::string token_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::string token_ ORIEL_GUARDED_BY(mu_);
 };
 
 // The first message carries the token; later ones are ignored (a browser may
@@ -92,7 +93,7 @@ void EventConnection::received(std::string_view text, bool) {
   auto token = parse_events_auth(text);
   if (!token.ok()) return begin_close(static_cast<std::uint16_t>(EventsClose::kBadMessage), token.error().message());
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     token_ = std::move(*token);
   }
   wake_->notify();
@@ -105,9 +106,10 @@ EventHub::~EventHub() { stop(); }
 
 void EventHub::start(std::function<void()> each_tick) {
   thread_ = std::thread([this, each_tick = std::move(each_tick)] {
-    std::unique_lock lock(wake_->mu);
+    UniqueMutexLock lock(wake_->mu);
     while (!wake_->stopping) {
-      wake_->cv.wait_for(lock, interval_, [this] { return wake_->stopping || wake_->woken; });
+      wake_->cv.wait_for(lock, interval_,
+                         [this]() ORIEL_REQUIRES(wake_->mu) { return wake_->stopping || wake_->woken; });
       if (wake_->stopping) break;
       wake_->woken = false;
       lock.unlock();
@@ -120,7 +122,7 @@ void EventHub::start(std::function<void()> each_tick) {
 
 void EventHub::stop() {
   {
-    std::lock_guard lock(wake_->mu);
+    MutexLock lock(wake_->mu);
     wake_->stopping = true;
   }
   wake_->cv.notify_all();
@@ -130,14 +132,14 @@ void EventHub::stop() {
 void EventHub::accept(const net::Request&, net::WebSocket&& ws) {
   auto c = std::make_shared<EventConnection>(std::move(ws), wake_);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     connections_.push_back(c);
   }
   c->start();
 }
 
 size_t EventHub::connection_count() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   size_t n = 0;
   for (const auto& weak : connections_) {
     if (auto c = weak.lock(); c && c->open()) ++n;
@@ -187,7 +189,7 @@ void update(EventConnection& c, const Principal& who, const Lists& lists, std::c
 void EventHub::tick() {
   std::vector<std::shared_ptr<EventConnection>> live;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     std::erase_if(connections_, [&](const std::weak_ptr<EventConnection>& weak) {
       auto c = weak.lock();
       if (!c || !c->open()) return true;

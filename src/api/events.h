@@ -8,16 +8,15 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "http_types.h"
+#include "oriel/common/mutex.h"
 #include "oriel/controller/controller.h"
 
 namespace oriel::api {
@@ -100,8 +99,8 @@ class EventHub {
   std::vector<Topic> topics_;
   std::chrono::milliseconds interval_;
   std::shared_ptr<Wake> wake_;  // shared with the connections, which may outlive the hub
-  mutable std::mutex mu_;
-  std::vector<std::weak_ptr<EventConnection>> connections_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::vector<std::weak_ptr<EventConnection>> connections_ ORIEL_GUARDED_BY(mu_);
   std::thread thread_;
 };
 

@@ -96,6 +96,7 @@ Result<void> UploadRegistry::save(const UploadRecord& u) const {
 // Takes back the uploads of an earlier run; anything else in the directory
 // (a data file without its description, a half-written one) goes.
 void UploadRegistry::load() {
+  MutexLock lock(mu_);  // uncontended: the constructor calls it
   std::set<std::string> keep;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir_, ec)) {
@@ -165,7 +166,7 @@ Result<UploadRecord> UploadRegistry::create(const Principal& who, NewUpload spec
   u.owner_id = who.user_id;
   u.owner_name = who.username;
   u.created_at = u.updated_at = clock_.now();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   TRY(check_room(u.spec.size));
   Fd fd(::open(data_path(u).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (fd.get() < 0) return Error::Unavailable(fmt::format("cannot create the upload's file: {}", std::strerror(errno)));
@@ -182,7 +183,7 @@ Result<UploadRecord> UploadRegistry::create(const Principal& who, NewUpload spec
 Result<std::vector<UploadRecord>> UploadRegistry::list(const Principal& who) {
   TRY(require_admin(who));
   std::vector<UploadRecord> out;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& [id, e] : uploads_) out.push_back(e->record);
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.created_at < b.created_at; });
   return out;
@@ -190,7 +191,7 @@ Result<std::vector<UploadRecord>> UploadRegistry::list(const Principal& who) {
 
 Result<std::shared_ptr<UploadRegistry::Entry>> UploadRegistry::find(const Principal& who, const std::string& id) {
   TRY(require_admin(who));
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = uploads_.find(id);
   if (it == uploads_.end()) return Error::NotFound("upload", id);
   return it->second;
@@ -198,7 +199,7 @@ Result<std::shared_ptr<UploadRegistry::Entry>> UploadRegistry::find(const Princi
 
 Result<UploadRecord> UploadRegistry::get(const Principal& who, const std::string& id) {
   auto e = TRY(find(who, id));
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return e->record;
 }
 
@@ -209,7 +210,7 @@ Result<UploadRecord> UploadRegistry::write(const Principal& who, const std::stri
   if (!writing.owns_lock()) return Error::Conflict("another chunk of this upload is being written: send one at a time");
   UploadRecord u;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!uploads_.count(id)) return Error::NotFound("upload", id);  // cancelled meanwhile
     u = e->record;
   }
@@ -222,7 +223,7 @@ Result<UploadRecord> UploadRegistry::write(const Principal& who, const std::stri
     if (::ftruncate(fd.get(), static_cast<off_t>(offset)) != 0) spdlog::warn("uploads: {}: truncate failed", id);
     return w.take_error();
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   e->record.received = offset + static_cast<int64_t>(bytes.size());
   e->record.updated_at = clock_.now();
   return e->record;
@@ -233,7 +234,7 @@ Result<store::ImageRecord> UploadRegistry::finish(const Principal& who, const st
   std::lock_guard writing(e->writing);
   UploadRecord u;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!uploads_.count(id)) return Error::NotFound("upload", id);
     u = e->record;
   }
@@ -250,7 +251,7 @@ Result<store::ImageRecord> UploadRegistry::finish(const Principal& who, const st
   }
   controller::CreateImage cmd{u.spec.name, data_path(u), u.spec.format, u.spec.boot};
   auto image = TRY(hooks_.start(who, std::move(cmd)));
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   e->record.state = "importing";
   e->record.image_id = image.id;
   e->record.updated_at = clock_.now();
@@ -263,14 +264,14 @@ Result<void> UploadRegistry::remove(const Principal& who, const std::string& id)
   std::lock_guard writing(e->writing);
   UploadRecord u;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     u = e->record;
   }
   if (u.state == "importing" && hooks_.importing(who, u.image_id)) {
     return Error::Conflict(fmt::format("image '{}' is being imported from this upload: delete the image instead",
                                        u.image_id));
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (uploads_.erase(id) == 0) return Error::NotFound("upload", id);
   erase_files(u);
   return Ok();
@@ -279,7 +280,7 @@ Result<void> UploadRegistry::remove(const Principal& who, const std::string& id)
 void UploadRegistry::sweep() {
   std::vector<std::shared_ptr<Entry>> all;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const auto& [id, e] : uploads_) all.push_back(e);
   }
   WallTime now = clock_.now();
@@ -288,13 +289,13 @@ void UploadRegistry::sweep() {
     if (!writing.owns_lock()) continue;  // busy: not abandoned
     UploadRecord u;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       u = e->record;
     }
     bool done = u.state == "importing" ? !hooks_.importing(owner_of(u), u.image_id)
                                        : abandoned(u, now, limits_.idle_limit);
     if (!done) continue;
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (uploads_.erase(u.id) == 0) continue;
     erase_files(u);
     spdlog::info("uploads: {} removed ({})", u.id, u.state == "importing" ? "imported" : "abandoned");

@@ -16,6 +16,7 @@
 #include "http_types.h"
 #include "oriel/common/clock.h"
 #include "oriel/common/json.h"
+#include "oriel/common/mutex.h"
 #include "oriel/common/random.h"
 #include "oriel/controller/controller.h"
 
@@ -105,8 +106,10 @@ class UploadRegistry {
   const UploadLimits& limits() const { return limits_; }
 
  private:
+  // `record` is guarded by the registry's mu_, by convention only: an
+  // ORIEL_GUARDED_BY here would name a mutex in the Entry itself.
   struct Entry {
-    UploadRecord record;  // GUARDED_BY(mu_)
+    UploadRecord record;  // guarded by UploadRegistry::mu_
     std::mutex writing;   // held while a chunk is written
   };
   std::string data_path(const UploadRecord& u) const;
@@ -115,15 +118,15 @@ class UploadRegistry {
   void load();
   void erase_files(const UploadRecord& u) const;
   Result<std::shared_ptr<Entry>> find(const controller::Principal& who, const std::string& id);
-  Result<void> check_room(int64_t size) const;  // caller holds mu_
+  Result<void> check_room(int64_t size) const ORIEL_REQUIRES(mu_);
 
   std::string dir_;
   UploadLimits limits_;
   ImportHooks hooks_;
   Clock& clock_;
   Random& random_;
-  mutable std::mutex mu_;
-  std::map<std::string, std::shared_ptr<Entry>> uploads_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<std::string, std::shared_ptr<Entry>> uploads_ ORIEL_GUARDED_BY(mu_);
 };
 
 void add_upload_routes(Router& router, controller::Controller& c, UploadRegistry& uploads);

@@ -33,7 +33,7 @@ SecureRandom::SecureRandom() {
 void SecureRandom::fill(void* buf, size_t len) { randombytes_buf(buf, len); }
 
 void SeededRandom::fill(void* buf, size_t len) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto* p = static_cast<unsigned char*>(buf);
   for (size_t i = 0; i < len; ++i) p[i] = static_cast<unsigned char>(engine_());
 }

@@ -45,7 +45,7 @@ Core::Core(store::Store& store, agent::HostAgent& agent, Clock& clock, Random& r
 Core::~Core() = default;
 
 std::mutex& PoolLocks::of(std::string_view pool_id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = locks_.find(pool_id);
   if (it == locks_.end()) it = locks_.emplace(std::string(pool_id), std::make_unique<std::mutex>()).first;
   return *it->second;

@@ -19,6 +19,7 @@
 #include "fleet.h"
 #include "oriel/agent/host_agent.h"
 #include "oriel/common/clock.h"
+#include "oriel/common/mutex.h"
 #include "oriel/common/random.h"
 #include "oriel/controller/controller.h"
 #include "oriel/store/store.h"
@@ -39,8 +40,8 @@ class PoolLocks {
   std::mutex& of(std::string_view pool_id);
 
  private:
-  std::mutex mu_;
-  std::map<std::string, std::unique_ptr<std::mutex>, std::less<>> locks_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::map<std::string, std::unique_ptr<std::mutex>, std::less<>> locks_ ORIEL_GUARDED_BY(mu_);
 };
 
 struct Core {

@@ -8,7 +8,7 @@ namespace oriel::controller {
 Fleet::Fleet(Random& random, std::string cluster_token) : random_(random), token_(std::move(cluster_token)) {}
 
 void Fleet::add_local(const std::string& host_id, agent::HostAgent& agent) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   local_id_ = host_id;
   // Not owned: the embedded agent belongs to orield's main.
   agents_[host_id] = std::shared_ptr<agent::HostAgent>(&agent, [](agent::HostAgent*) {});
@@ -18,7 +18,7 @@ void Fleet::add_local(const std::string& host_id, agent::HostAgent& agent) {
 void Fleet::heard(const std::string& host_id, const agent::AgentHello& hello) {
   std::shared_ptr<agent::RemoteAgent> remote;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (host_id == local_id_) return;  // a remote agent may not pose as this process's own
     auto it = agents_.find(host_id);
     if (it != agents_.end() && addresses_[host_id] == hello.url) {
@@ -35,7 +35,7 @@ void Fleet::heard(const std::string& host_id, const agent::AgentHello& hello) {
 }
 
 std::shared_ptr<agent::HostAgent> Fleet::agent(const std::string& host_id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = agents_.find(host_id);
   return it == agents_.end() ? nullptr : it->second;
 }
@@ -43,7 +43,7 @@ std::shared_ptr<agent::HostAgent> Fleet::agent(const std::string& host_id) {
 std::shared_ptr<agent::HostAgent> Fleet::sharing_disks_with(const std::string& host_id, const std::string& vm_id) {
   std::map<std::string, std::shared_ptr<agent::HostAgent>> all;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     all = agents_;
   }
   auto it = all.find(host_id);
@@ -56,7 +56,7 @@ std::shared_ptr<agent::HostAgent> Fleet::sharing_disks_with(const std::string& h
 }
 
 std::string Fleet::address(const std::string& host_id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = addresses_.find(host_id);
   return it == addresses_.end() ? std::string() : it->second;
 }
@@ -64,14 +64,14 @@ std::string Fleet::address(const std::string& host_id) {
 void Fleet::exited(const std::string& vm_id, agent::VmExit why) {
   ExitHandler handler;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     handler = on_exit_;
   }
   if (handler) handler(vm_id, why);
 }
 
 void Fleet::set_exit_handler(ExitHandler handler) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   on_exit_ = std::move(handler);
 }
 

@@ -8,12 +8,12 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "oriel/agent/agent_wire.h"
 #include "oriel/agent/host_agent.h"
+#include "oriel/common/mutex.h"
 #include "oriel/common/random.h"
 
 namespace oriel::controller {
@@ -46,11 +46,11 @@ class Fleet {
 
   Random& random_;
   const std::string token_;
-  std::mutex mu_;
-  std::string local_id_;                                               // GUARDED_BY(mu_)
-  std::map<std::string, std::shared_ptr<agent::HostAgent>> agents_;    // GUARDED_BY(mu_)
-  std::map<std::string, std::string> addresses_;                       // GUARDED_BY(mu_)
-  ExitHandler on_exit_;                                                // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::string local_id_ ORIEL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<agent::HostAgent>> agents_ ORIEL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> addresses_ ORIEL_GUARDED_BY(mu_);
+  ExitHandler on_exit_ ORIEL_GUARDED_BY(mu_);
 };
 
 }  // namespace oriel::controller

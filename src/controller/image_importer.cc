@@ -39,7 +39,7 @@ void ImageImporter::start() {
 
 void ImageImporter::stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
@@ -48,16 +48,16 @@ void ImageImporter::stop() {
 
 void ImageImporter::enqueue(const std::string& image_id) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     queue_.push_back(image_id);
   }
   cv_.notify_all();
 }
 
 void ImageImporter::loop() {
-  std::unique_lock lock(mu_);
+  UniqueMutexLock lock(mu_);
   while (true) {
-    cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    cv_.wait(lock, [this]() ORIEL_REQUIRES(mu_) { return stopping_ || !queue_.empty(); });
     if (stopping_) return;
     std::string id = queue_.front();
     queue_.pop_front();

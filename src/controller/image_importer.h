@@ -4,13 +4,12 @@
 // start (orield was killed mid-import) are imported again from scratch.
 #pragma once
 
-#include <condition_variable>
 #include <deque>
-#include <mutex>
 #include <thread>
 
 #include "oriel/agent/host_agent.h"
 #include "oriel/common/clock.h"
+#include "oriel/common/mutex.h"
 #include "oriel/store/store.h"
 
 namespace oriel::controller {
@@ -35,10 +34,10 @@ class ImageImporter {
   Clock& clock_;
   std::string images_dir_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::string> queue_;  // GUARDED_BY(mu_)
-  bool stopping_ = false;          // GUARDED_BY(mu_)
+  Mutex mu_;
+  CondVar cv_;
+  std::deque<std::string> queue_ ORIEL_GUARDED_BY(mu_);
+  bool stopping_ ORIEL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -6,6 +6,7 @@
 
 #include "desktop_state.h"
 #include "oriel/common/log.h"
+#include "oriel/common/mutex.h"
 #include "reconciler.h"
 
 namespace oriel::controller {
@@ -21,9 +22,9 @@ constexpr auto kFinishIncoming = std::chrono::seconds(10);
 struct Migrations::Active {
   store::DesktopRecord desktop;  // as it was when the migration started
   std::string target;
-  std::mutex mu;
-  MigrationView view;            // GUARDED_BY(mu)
-  bool cancel = false;           // GUARDED_BY(mu)
+  Mutex mu;
+  MigrationView view ORIEL_GUARDED_BY(mu);
+  bool cancel ORIEL_GUARDED_BY(mu) = false;
 };
 
 Migrations::Migrations(store::DesktopStore& desktops, store::ImageStore& images, Fleet& fleet, Clock& clock,
@@ -37,12 +38,15 @@ void Migrations::start(const store::DesktopRecord& d) {
   auto m = std::make_shared<Active>();
   m->desktop = d;
   m->target = migration_target(d).value_or("");
-  m->view.source_host = d.host_id;
-  m->view.target_host = m->target;
-  m->view.active = true;
-  m->view.started_at = clock_.now();
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(m->mu);  // not shared yet, but the view is m->mu's
+    m->view.source_host = d.host_id;
+    m->view.target_host = m->target;
+    m->view.active = true;
+    m->view.started_at = clock_.now();
+  }
+  {
+    MutexLock lock(mu_);
     if (stopping_ || active_.count(d.id)) return;
     active_[d.id] = m;
   }
@@ -50,13 +54,13 @@ void Migrations::start(const store::DesktopRecord& d) {
 }
 
 bool Migrations::active(const std::string& desktop_id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return active_.count(desktop_id) > 0;
 }
 
 std::map<std::string, std::pair<int64_t, int64_t>> Migrations::reserved() {
   std::map<std::string, std::pair<int64_t, int64_t>> out;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& [id, m] : active_) {
     auto& r = out[m->target];
     r.first += m->desktop.vcpus;
@@ -66,18 +70,18 @@ std::map<std::string, std::pair<int64_t, int64_t>> Migrations::reserved() {
 }
 
 Result<void> Migrations::cancel(const std::string& desktop_id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = active_.find(desktop_id);
   if (it == active_.end()) return Error::NotFound("migration of desktop", desktop_id);
-  std::lock_guard mlock(it->second->mu);
+  MutexLock mlock(it->second->mu);
   it->second->cancel = true;
   return Ok();
 }
 
 std::optional<MigrationView> Migrations::view(const std::string& desktop_id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (auto it = active_.find(desktop_id); it != active_.end()) {
-    std::lock_guard mlock(it->second->mu);
+    MutexLock mlock(it->second->mu);
     return it->second->view;
   }
   if (auto it = last_.find(desktop_id); it != last_.end()) return it->second;
@@ -86,7 +90,7 @@ std::optional<MigrationView> Migrations::view(const std::string& desktop_id) {
 
 void Migrations::stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   pool_.join();
@@ -142,13 +146,13 @@ void Migrations::run(std::shared_ptr<Active> m) {
     if (now.ok()) p = *now;
     bool cancel = false;
     {
-      std::lock_guard lock(m->mu);
+      MutexLock lock(m->mu);
       if (now.ok()) m->view.progress = p;
       cancel = m->cancel;
     }
     if (now.ok() && agent::is_final(p.state)) break;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (stopping_) return;  // the agents finish it; settle() after a restart
     }
     if (cancel && !cancel_sent) {
@@ -197,10 +201,10 @@ void Migrations::finish(const std::shared_ptr<Active>& m, const agent::Migration
                : fmt::format("live migration to host {} failed, the desktop stays where it was: {}", m->target, why));
   }
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     MigrationView view;
     {
-      std::lock_guard mlock(m->mu);
+      MutexLock mlock(m->mu);
       m->view.active = false;
       m->view.progress = p;
       view = m->view;

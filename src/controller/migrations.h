@@ -16,13 +16,13 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 
 #include "fleet.h"
 #include "oriel/agent/migration.h"
 #include "oriel/common/clock.h"
+#include "oriel/common/mutex.h"
 #include "oriel/controller/desktops.h"
 #include "oriel/store/store.h"
 #include "placement.h"
@@ -76,10 +76,10 @@ class Migrations {
   Clock& clock_;
   MigrationHooks hooks_;
   agent::MigrationOptions options_;
-  std::mutex mu_;
-  bool stopping_ = false;                                 // GUARDED_BY(mu_)
-  std::map<std::string, std::shared_ptr<Active>> active_;  // GUARDED_BY(mu_)
-  std::map<std::string, MigrationView> last_;             // GUARDED_BY(mu_): finished ones
+  Mutex mu_;
+  bool stopping_ ORIEL_GUARDED_BY(mu_) = false;
+  std::map<std::string, std::shared_ptr<Active>> active_ ORIEL_GUARDED_BY(mu_);
+  std::map<std::string, MigrationView> last_ ORIEL_GUARDED_BY(mu_);  // finished ones
   boost::asio::thread_pool pool_;
 };
 

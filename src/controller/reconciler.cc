@@ -19,7 +19,7 @@ Reconciler::~Reconciler() { stop(); }
 
 void Reconciler::start() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = false;
   }
   pool_ = std::make_unique<boost::asio::thread_pool>(options_.workers);
@@ -28,7 +28,7 @@ void Reconciler::start() {
 
 void Reconciler::stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   ticker_.stop();
@@ -41,7 +41,7 @@ void Reconciler::poke() { ticker_.poke(); }
 void Reconciler::on_vm_exit(const std::string& vm_id, agent::VmExit why) {
   spdlog::info("desktop {}: QEMU exited ({})", vm_id, agent::vm_exit_name(why));
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     last_exit_[vm_id] = why;
   }
   poke();
@@ -65,12 +65,12 @@ void Reconciler::scan() {
   std::stable_partition(all->begin(), all->end(), [](const auto& d) { return !d.assigned_user.empty(); });
   for (const auto& d : *all) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (stopping_ || busy_.count(d.id)) continue;
     }
     if (next_step(d, observe(d, *hosts)).kind == StepKind::kNone) continue;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       busy_.insert(d.id);
     }
     boost::asio::post(*pool_, [this, id = d.id] { work(id); });
@@ -90,7 +90,7 @@ Observation Reconciler::observe(const store::DesktopRecord& d, const HostStates&
     return o;
   }
   o.vm = agent && o.host == HostHealth::kUp ? agent->vm_status(d.id) : agent::VmStatus::kAbsent;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (auto it = last_exit_.find(d.id); it != last_exit_.end()) o.last_exit = it->second;
   return o;
 }
@@ -112,7 +112,7 @@ void Reconciler::work(const std::string& desktop_id) {
     }
   }
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     busy_.erase(desktop_id);
   }
   if (progressed) poke();  // the next step can follow at once
@@ -130,11 +130,11 @@ void Reconciler::sweep_strays(const std::vector<store::DesktopRecord>& all, cons
       // A migrating desktop runs on its source and waits on its target.
       if (it != by_id.end() && (it->second->host_id == host_id || it->second->state == "migrating")) continue;
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         if (stopping_ || busy_.count(vm_id)) continue;
       }
       spdlog::warn("host {}: VM {} belongs to no desktop of this host; stopping it", host_id, vm_id);
-      boost::asio::post(*pool_, [agent, vm_id] { (void)agent->kill_vm(vm_id); });
+      boost::asio::post(*pool_, [agent, id = vm_id] { (void)agent->kill_vm(id); });
     }
   }
 }

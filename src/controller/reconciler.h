@@ -13,13 +13,13 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 
 #include "desktop_state.h"
 #include "fleet.h"
 #include "oriel/agent/host_agent.h"
 #include "oriel/common/clock.h"
+#include "oriel/common/mutex.h"
 #include "oriel/store/store.h"
 #include "ticker.h"
 
@@ -73,10 +73,10 @@ class Reconciler {
   Clock& clock_;
   ReconcilerOptions options_;
 
-  std::mutex mu_;
-  bool stopping_ = false;                          // GUARDED_BY(mu_)
-  std::set<std::string> busy_;                     // GUARDED_BY(mu_)
-  std::map<std::string, agent::VmExit> last_exit_; // GUARDED_BY(mu_)
+  Mutex mu_;
+  bool stopping_ ORIEL_GUARDED_BY(mu_) = false;
+  std::set<std::string> busy_ ORIEL_GUARDED_BY(mu_);
+  std::map<std::string, agent::VmExit> last_exit_ ORIEL_GUARDED_BY(mu_);
   std::unique_ptr<boost::asio::thread_pool> pool_;
   // Scans on every poke and once per interval; pokes during a scan coalesce
   // and scans stay 25 ms apart: with many desktops in flight, every finished

@@ -87,7 +87,7 @@ Result<void> Reconciler::apply_vm_step(store::DesktopRecord d, const Step& step,
       if (!spec.ok()) return fail(store_, clock_, d, spec.error());
       d = TRY(write(d, state_name(DesktopState::kStarting)));
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         last_exit_.erase(d.id);
       }
       if (auto r = agent.start_vm(*spec); !r.ok()) return fail(store_, clock_, d, r.error().context("starting"));
@@ -174,7 +174,7 @@ Result<void> Reconciler::delete_desktop(store::DesktopRecord d, agent::HostAgent
   }
   TRY(store_.delete_desktop(d.id, d.version));
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     last_exit_.erase(d.id);
   }
   spdlog::info("desktop {} deleted", d.id);

@@ -4,10 +4,10 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <thread>
+
+#include "oriel/common/mutex.h"
 
 namespace oriel::controller {
 
@@ -19,14 +19,14 @@ class Ticker {
 
   void start() {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       stopping_ = false;
     }
     thread_ = std::thread([this] { loop(); });
   }
   void stop() {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       stopping_ = true;
     }
     cv_.notify_all();
@@ -34,7 +34,7 @@ class Ticker {
   }
   void poke() {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       poked_ = true;
     }
     cv_.notify_all();
@@ -42,25 +42,25 @@ class Ticker {
 
  private:
   void loop() {
-    std::unique_lock lock(mu_);
+    UniqueMutexLock lock(mu_);
     while (!stopping_) {
       poked_ = false;
       lock.unlock();
       auto ran = std::chrono::steady_clock::now();
       fn_();
       lock.lock();
-      cv_.wait_for(lock, interval_, [this] { return poked_ || stopping_; });
-      cv_.wait_until(lock, ran + min_gap_, [this] { return stopping_; });
+      cv_.wait_for(lock, interval_, [this]() ORIEL_REQUIRES(mu_) { return poked_ || stopping_; });
+      cv_.wait_until(lock, ran + min_gap_, [this]() ORIEL_REQUIRES(mu_) { return stopping_; });
     }
   }
 
   std::function<void()> fn_;
   std::chrono::milliseconds interval_;
   std::chrono::milliseconds min_gap_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool poked_ = false;    // GUARDED_BY(mu_)
-  bool stopping_ = true;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  CondVar cv_;
+  bool poked_ ORIEL_GUARDED_BY(mu_) = false;
+  bool stopping_ ORIEL_GUARDED_BY(mu_) = true;
   std::thread thread_;
 };
 

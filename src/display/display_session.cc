@@ -11,6 +11,7 @@
 #include <deque>
 
 #include "oriel/common/log.h"
+#include "oriel/common/mutex.h"
 #include "oriel/display/frame_encoder.h"
 #include "oriel/display/rate_control.h"
 #include "vnc_client.h"
@@ -67,14 +68,14 @@ class DisplaySession::Worker final : public VncEvents {
 
   void post(std::function<void(Worker&)> command) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       queue_.push_back(std::move(command));
     }
     wake();
   }
   void stop() {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       stopping_ = true;
     }
     wake();
@@ -83,7 +84,7 @@ class DisplaySession::Worker final : public VncEvents {
 
   bool has_client() const { return has_client_; }
   std::vector<microseconds> latencies() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return {latencies_.begin(), latencies_.end()};
   }
 
@@ -111,7 +112,7 @@ class DisplaySession::Worker final : public VncEvents {
   void end(CloseCode code, std::string reason) {
     if (sink_) sink_->close(code, std::move(reason));
     detach(sink_.get());
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
 
@@ -167,10 +168,10 @@ class DisplaySession::Worker final : public VncEvents {
   DisplayTarget target_;
   const SessionTimings timings_;
 
-  mutable std::mutex mu_;
-  std::deque<std::function<void(Worker&)>> queue_;  // GUARDED_BY(mu_)
-  bool stopping_ = false;                           // GUARDED_BY(mu_)
-  std::deque<microseconds> latencies_;              // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::deque<std::function<void(Worker&)>> queue_ ORIEL_GUARDED_BY(mu_);
+  bool stopping_ ORIEL_GUARDED_BY(mu_) = false;
+  std::deque<microseconds> latencies_ ORIEL_GUARDED_BY(mu_);
   std::atomic<bool> has_client_{false};
   int wake_fd_;
 
@@ -224,12 +225,12 @@ void DisplaySession::Worker::run() {
 bool DisplaySession::Worker::take_commands() {
   std::deque<std::function<void(Worker&)>> commands;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) return false;
     commands.swap(queue_);
   }
   for (auto& c : commands) c(*this);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return !stopping_;
 }
 
@@ -246,7 +247,7 @@ void DisplaySession::Worker::connect_backend(SteadyClock::time_point now) {
   }
   if (now - backend_lost_at_ >= timings_.backend_give_up) {
     fail(CloseCode::kDisplayUnavailable, "the desktop's display is not available; is the desktop running?");
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
     return;
   }
@@ -288,7 +289,7 @@ void DisplaySession::Worker::maybe_send(SteadyClock::time_point now) {
     std::vector<std::string> messages;
     auto stats = encoder_.encode(frame, damage_, now, rate_.quality(), messages);
     if (!damage_.empty()) {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       latencies_.push_back(duration_cast<microseconds>(SteadyClock::now() - std::max(first_damage_at_, last_ack_)));
       if (latencies_.size() > kLatencySamples) latencies_.pop_front();
     }

@@ -107,7 +107,7 @@ void Gateway::accept(const net::Request& request, net::WebSocket&& ws) {
   auto ticket = request.query.find("ticket");
   auto connection = std::make_shared<Connection>(*this, std::move(ws), session_id, request.remote_address);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) return connection->begin_close(CloseCode::kGoingAway, "the gateway is shutting down");
     open_[connection.get()] = connection;
   }
@@ -135,7 +135,7 @@ void Gateway::start(std::shared_ptr<Connection> connection, Result<DisplayTarget
   }
   std::shared_ptr<DisplaySession> session;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_ || !open_.count(connection.get())) return;
     Entry& entry = sessions_[target->session_id];
     if (!entry.session) entry.session = std::make_shared<DisplaySession>(*target, encoders_, timings_);
@@ -149,7 +149,7 @@ void Gateway::start(std::shared_ptr<Connection> connection, Result<DisplayTarget
 void Gateway::closed(const std::shared_ptr<Connection>& connection) {
   std::shared_ptr<DisplaySession> last;  // destroyed off the io thread: it joins its thread
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     open_.erase(connection.get());
     auto it = sessions_.find(connection->session_id());
     if (it != sessions_.end() && connection->has_session()) {
@@ -168,12 +168,12 @@ void Gateway::closed(const std::shared_ptr<Connection>& connection) {
 }
 
 void Gateway::end_session(const std::string& session_id, CloseCode code, std::string reason) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (auto it = sessions_.find(session_id); it != sessions_.end()) it->second.session->end(code, std::move(reason));
 }
 
 void Gateway::move_desktop(const std::string& desktop_id, const std::string& vnc) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (auto& [id, entry] : sessions_) {
     if (entry.session->target().desktop_id == desktop_id) entry.session->move_backend(vnc);
   }
@@ -182,7 +182,7 @@ void Gateway::move_desktop(const std::string& desktop_id, const std::string& vnc
 void Gateway::stop() {
   std::map<std::string, Entry> sessions;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) return;
     stopping_ = true;
     for (auto& [raw, weak] : open_) {
@@ -195,13 +195,13 @@ void Gateway::stop() {
 }
 
 size_t Gateway::session_count() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return sessions_.size();
 }
 
 std::vector<std::chrono::microseconds> Gateway::latencies() const {
   std::vector<std::chrono::microseconds> all;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& [id, entry] : sessions_) {
     auto l = entry.session->latencies();
     all.insert(all.end(), l.begin(), l.end());

@@ -12,12 +12,11 @@
 #include <boost/asio/io_context.hpp>
 
 #include <cstring>
-#include <condition_variable>
-#include <mutex>
 #include <optional>
 #include <thread>
 
 #include "oriel/common/log.h"
+#include "oriel/common/mutex.h"
 #include "oriel/net/websocket.h"
 
 namespace oriel::display {
@@ -57,13 +56,13 @@ asio::io_context& bridge_io() {
 // The answer of an open, which the caller may stop waiting for: a stream
 // that arrives after that is closed rather than leaked.
 struct Pending {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::optional<Result<int>> result;  // GUARDED_BY(mu)
-  bool abandoned = false;             // GUARDED_BY(mu)
+  Mutex mu;
+  CondVar cv;
+  std::optional<Result<int>> result ORIEL_GUARDED_BY(mu);
+  bool abandoned ORIEL_GUARDED_BY(mu) = false;
 
   void set(Result<int> r) {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     if (abandoned) {
       if (r.ok()) ::close(*r);
       return;
@@ -105,8 +104,9 @@ Result<int> open_vnc_stream(const std::string& address, const std::string& token
   if (!address.starts_with("ws://")) return open_unix(address);
   auto pending = std::make_shared<Pending>();
   asio::co_spawn(bridge_io(), open_remote(address, token, timeout, pending), asio::detached);
-  std::unique_lock lock(pending->mu);
-  if (!pending->cv.wait_for(lock, timeout + std::chrono::seconds(1), [&] { return pending->result.has_value(); })) {
+  UniqueMutexLock lock(pending->mu);
+  auto answered = [&]() ORIEL_REQUIRES(pending->mu) { return pending->result.has_value(); };
+  if (!pending->cv.wait_for(lock, timeout + std::chrono::seconds(1), answered)) {
     pending->abandoned = true;
     return Error::Timeout(fmt::format("no display stream from {} within {} ms", address, timeout.count()));
   }

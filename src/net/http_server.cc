@@ -6,7 +6,6 @@
 #include <array>
 #include <atomic>
 #include <cctype>
-#include <mutex>
 #include <optional>
 #include <set>
 
@@ -21,6 +20,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include "oriel/common/log.h"
+#include "oriel/common/mutex.h"
 
 namespace oriel::net {
 
@@ -153,8 +153,8 @@ struct HttpServer::State {
   tcp::acceptor acceptor;
   std::atomic<bool> stopping{false};
 
-  mutable std::mutex mu;
-  std::set<Session*> sessions;  // GUARDED_BY(mu)
+  mutable Mutex mu;
+  std::set<Session*> sessions ORIEL_GUARDED_BY(mu);
 
   // Accepts until the acceptor closes. Holds only this state, never the
   // server, which may be gone by the time an aborted accept completes.
@@ -166,11 +166,11 @@ struct HttpServer::State {
 class HttpServer::Session {
  public:
   Session(tcp::socket socket, std::shared_ptr<State> state) : stream_(std::move(socket)), state_(std::move(state)) {
-    std::lock_guard lock(state_->mu);
+    MutexLock lock(state_->mu);
     state_->sessions.insert(this);
   }
   ~Session() {
-    std::lock_guard lock(state_->mu);
+    MutexLock lock(state_->mu);
     state_->sessions.erase(this);
   }
   Session(const Session&) = delete;
@@ -286,7 +286,7 @@ asio::awaitable<bool> HttpServer::Session::upgrade(const RawRequest& msg) {
 // Leaves stop()'s list: the stream is about to move to a WebSocket handler,
 // which closes it itself.
 void HttpServer::Session::forget() {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   state_->sessions.erase(this);
 }
 
@@ -378,14 +378,14 @@ void HttpServer::stop() {
   beast::error_code ec;
   state_->acceptor.close(ec);
   {
-    std::lock_guard lock(state_->mu);
+    MutexLock lock(state_->mu);
     for (Session* session : state_->sessions) session->close();
   }
   workers_.join();
 }
 
 size_t HttpServer::connection_count() const {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   return state_->sessions.size();
 }
 
@@ -403,7 +403,7 @@ asio::awaitable<void> HttpServer::State::accept_loop(std::shared_ptr<State> stat
     }
     size_t open = 0;
     {
-      std::lock_guard lock(state->mu);
+      MutexLock lock(state->mu);
       open = state->sessions.size();
     }
     if (open >= state->limits.max_connections) {

@@ -7,9 +7,9 @@
 // leadership is a session-level advisory lock on a connection of its own.
 // libpqxx's exceptions end here: every one becomes a Result error.
 #include <charconv>
-#include <mutex>
 
 #include "oriel/common/log.h"
+#include "oriel/common/mutex.h"
 #include "postgres/pg_pool.h"
 #include "sql/rows.h"
 #include "sql/sql_store.h"
@@ -138,14 +138,14 @@ class PgBackend final : public sql::Backend {
 
   bool hold_leadership() override;
   void release_leadership() override {
-    std::lock_guard lock(leader_mu_);
+    MutexLock lock(leader_mu_);
     leader_.reset();  // closing the session releases the lock
   }
 
  private:
   PgPool pool_;
-  std::mutex leader_mu_;
-  std::unique_ptr<pqxx::connection> leader_;  // GUARDED_BY(leader_mu_): holds kLeaderLockKey while set
+  Mutex leader_mu_;
+  std::unique_ptr<pqxx::connection> leader_ ORIEL_GUARDED_BY(leader_mu_);  // holds kLeaderLockKey while set
 };
 
 Result<int> PgBackend::schema_version(sql::Tx& tx) {
@@ -163,7 +163,7 @@ Result<int> PgBackend::schema_version(sql::Tx& tx) {
 }
 
 bool PgBackend::hold_leadership() {
-  std::lock_guard lock(leader_mu_);
+  MutexLock lock(leader_mu_);
   try {
     if (leader_) {
       // Still ours while the session lives; a query proves it does.

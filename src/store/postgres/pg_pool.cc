@@ -113,8 +113,9 @@ Result<std::unique_ptr<pqxx::connection>> PgPool::connect() const {
 
 Result<PgPool::Lease> PgPool::acquire() {
   {
-    std::unique_lock lock(mu_);
-    if (!cv_.wait_for(lock, kAcquireTimeout, [&] { return !idle_.empty() || open_ < kMaxConnections; })) {
+    UniqueMutexLock lock(mu_);
+    auto available = [&]() ORIEL_REQUIRES(mu_) { return !idle_.empty() || open_ < kMaxConnections; };
+    if (!cv_.wait_for(lock, kAcquireTimeout, available)) {
       return Error::Unavailable(
           fmt::format("all {} PostgreSQL connections stayed busy for {} s", kMaxConnections, kAcquireTimeout.count()));
     }
@@ -127,7 +128,7 @@ Result<PgPool::Lease> PgPool::acquire() {
   }
   auto conn = connect();
   if (!conn.ok()) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     --open_;
     cv_.notify_one();
     return conn.take_error();
@@ -137,7 +138,7 @@ Result<PgPool::Lease> PgPool::acquire() {
 
 void PgPool::give_back(std::unique_ptr<pqxx::connection> conn, bool healthy) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (healthy) {
       idle_.push_back(std::move(conn));
     } else {
@@ -151,7 +152,7 @@ void PgPool::give_back(std::unique_ptr<pqxx::connection> conn, bool healthy) {
 void PgPool::drop_idle() {
   std::vector<std::unique_ptr<pqxx::connection>> dropped;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     dropped.swap(idle_);
     open_ -= dropped.size();
   }

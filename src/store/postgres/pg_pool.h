@@ -18,15 +18,14 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <pqxx/pqxx>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "oriel/common/mutex.h"
 #include "oriel/common/result.h"
 
 namespace oriel::store {
@@ -116,10 +115,10 @@ class PgPool {
   Error failed(Lease& lease, const std::exception& e, bool first_attempt, bool& again);
 
   const std::string conninfo_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::unique_ptr<pqxx::connection>> idle_;  // GUARDED_BY(mu_)
-  size_t open_ = 0;                                      // GUARDED_BY(mu_): idle and lent
+  Mutex mu_;
+  CondVar cv_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_ ORIEL_GUARDED_BY(mu_);
+  size_t open_ ORIEL_GUARDED_BY(mu_) = 0;  // idle and lent
 };
 
 }  // namespace oriel::store

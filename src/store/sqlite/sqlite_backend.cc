@@ -5,8 +5,8 @@
 // A single statement runs as it is, atomic by itself.
 // The schema version is the database's PRAGMA user_version. One orield per
 // database file, so it always leads.
-#include <mutex>
 
+#include "oriel/common/mutex.h"
 #include "sql/rows.h"
 #include "sql/sql_store.h"
 #include "sqlite/sqlite_db.h"
@@ -42,7 +42,7 @@ class SqliteBackend final : public sql::Backend {
   explicit SqliteBackend(SqliteDb db) : db_(std::move(db)) {}
 
   Result<void> transaction(sql::Access access, sql::TxFn fn) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     SqliteTx tx(db_);
     // One connection: nothing changes under the reads; one statement is
     // atomic by itself, and an explicit transaction would make it slower.
@@ -69,8 +69,8 @@ class SqliteBackend final : public sql::Backend {
   void release_leadership() override {}
 
  private:
-  std::mutex mu_;
-  SqliteDb db_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  SqliteDb db_ ORIEL_GUARDED_BY(mu_);
 };
 
 }  // namespace

@@ -8,11 +8,11 @@
 
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <string>
 
 #include "oriel/agent/agent_wire.h"
 #include "oriel/agent/local_agent.h"
+#include "oriel/common/mutex.h"
 
 namespace oriel::agent {
 
@@ -35,10 +35,10 @@ class AgentJournal {
 
   LocalAgent& agent_;
   const std::string epoch_;
-  std::mutex mu_;
-  uint64_t seq_ = 0;                      // GUARDED_BY(mu_)
-  std::deque<VmExitEvent> exits_;         // GUARDED_BY(mu_)
-  std::function<void()> listener_;        // GUARDED_BY(mu_)
+  Mutex mu_;
+  uint64_t seq_ ORIEL_GUARDED_BY(mu_) = 0;
+  std::deque<VmExitEvent> exits_ ORIEL_GUARDED_BY(mu_);
+  std::function<void()> listener_ ORIEL_GUARDED_BY(mu_);
 };
 
 }  // namespace oriel::agent

@@ -9,14 +9,13 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "oriel/agent/agent_journal.h"
 #include "oriel/agent/local_agent.h"
+#include "oriel/common/mutex.h"
 
 namespace oriel::agent {
 
@@ -53,14 +52,14 @@ class ControllerLink {
   AgentJournal& journal_;
   ControllerLinkOptions options_;
   std::thread thread_;
-  mutable std::mutex mu_;
-  std::condition_variable wake_;
-  bool stopping_ = false;                                 // GUARDED_BY(mu_)
-  bool poked_ = false;                                    // GUARDED_BY(mu_)
-  std::string host_id_;                                   // GUARDED_BY(mu_)
-  std::chrono::milliseconds lease_{0};                    // GUARDED_BY(mu_): 0 until granted
-  std::chrono::steady_clock::time_point last_answered_;   // GUARDED_BY(mu_): when that heartbeat was sent
-  bool fenced_ = false;                                   // GUARDED_BY(mu_): VMs killed since the last answer
+  mutable Mutex mu_;
+  CondVar wake_;
+  bool stopping_ ORIEL_GUARDED_BY(mu_) = false;
+  bool poked_ ORIEL_GUARDED_BY(mu_) = false;
+  std::string host_id_ ORIEL_GUARDED_BY(mu_);
+  std::chrono::milliseconds lease_ ORIEL_GUARDED_BY(mu_){0};  // 0 until granted
+  std::chrono::steady_clock::time_point last_answered_ ORIEL_GUARDED_BY(mu_);  // when that heartbeat was sent
+  bool fenced_ ORIEL_GUARDED_BY(mu_) = false;  // VMs killed since the last answer
   std::atomic<int> fencings_{0};
   size_t preferred_ = 0;                                  // the controller that answered last
 };

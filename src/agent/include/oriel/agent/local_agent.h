@@ -12,10 +12,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include <condition_variable>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -24,6 +22,7 @@
 #include "oriel/agent/host_probe.h"
 #include "oriel/agent/migration.h"
 #include "oriel/agent/qemu_process.h"
+#include "oriel/common/mutex.h"
 #include "oriel/common/process.h"
 
 namespace oriel::agent {
@@ -145,14 +144,14 @@ class LocalAgent final : public HostAgent {
   std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::thread io_thread_;
 
-  std::mutex mu_;
-  std::condition_variable exited_;                   // signalled when a VM leaves vms_
-  std::map<std::string, std::shared_ptr<Vm>> vms_;   // GUARDED_BY(mu_)
-  std::function<void(const std::string&, VmExit)> on_exit_;  // GUARDED_BY(mu_)
-  std::function<void(const std::string&)> on_arrival_;       // GUARDED_BY(mu_)
-  std::map<std::string, std::shared_ptr<Incoming>> incoming_;  // GUARDED_BY(mu_): targets, by VM id
-  std::map<std::string, std::shared_ptr<Outgoing>> outgoing_;  // GUARDED_BY(mu_): sources, by VM id
-  std::condition_variable migration_changed_;                  // a migration's state changed
+  Mutex mu_;
+  CondVar exited_;  // signalled when a VM leaves vms_
+  std::map<std::string, std::shared_ptr<Vm>> vms_ ORIEL_GUARDED_BY(mu_);
+  std::function<void(const std::string&, VmExit)> on_exit_ ORIEL_GUARDED_BY(mu_);
+  std::function<void(const std::string&)> on_arrival_ ORIEL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<Incoming>> incoming_ ORIEL_GUARDED_BY(mu_);  // targets, by VM id
+  std::map<std::string, std::shared_ptr<Outgoing>> outgoing_ ORIEL_GUARDED_BY(mu_);  // sources, by VM id
+  CondVar migration_changed_;  // a migration's state changed
 };
 
 }  // namespace oriel::agent

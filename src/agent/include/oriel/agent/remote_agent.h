@@ -8,12 +8,12 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 
 #include "oriel/agent/agent_wire.h"
 #include "oriel/agent/host_agent.h"
+#include "oriel/common/mutex.h"
 #include "oriel/common/random.h"
 
 namespace oriel::net {
@@ -74,13 +74,13 @@ class RemoteAgent final : public HostAgent {
 
   RemoteAgentOptions options_;
   Random& random_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<net::ApiClient>> idle_;  // GUARDED_BY(mu_): keep-alive connections
-  AgentSnapshot known_;                                // GUARDED_BY(mu_)
-  std::set<std::pair<std::string, uint64_t>> seen_exits_;  // GUARDED_BY(mu_): (epoch, seq)
-  std::string disks_dir_;                              // GUARDED_BY(mu_)
-  HostReport report_;                                  // GUARDED_BY(mu_)
-  std::function<void(const std::string&, VmExit)> on_exit_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::vector<std::unique_ptr<net::ApiClient>> idle_ ORIEL_GUARDED_BY(mu_);  // keep-alive connections
+  AgentSnapshot known_ ORIEL_GUARDED_BY(mu_);
+  std::set<std::pair<std::string, uint64_t>> seen_exits_ ORIEL_GUARDED_BY(mu_);  // (epoch, seq)
+  std::string disks_dir_ ORIEL_GUARDED_BY(mu_);
+  HostReport report_ ORIEL_GUARDED_BY(mu_);
+  std::function<void(const std::string&, VmExit)> on_exit_ ORIEL_GUARDED_BY(mu_);
 };
 
 }  // namespace oriel::agent

@@ -2,9 +2,9 @@
 #pragma once
 
 #include <chrono>
-#include <mutex>
 #include <string>
 
+#include "oriel/common/mutex.h"
 #include "oriel/common/result.h"
 
 namespace oriel {
@@ -27,17 +27,17 @@ class ManualClock final : public Clock {
  public:
   explicit ManualClock(WallTime start) : now_(start) {}
   WallTime now() const override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return now_;
   }
   void advance(std::chrono::milliseconds by) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     now_ += by;
   }
 
  private:
-  mutable std::mutex mu_;
-  WallTime now_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  WallTime now_ ORIEL_GUARDED_BY(mu_);
 };
 
 // RFC 3339 UTC with milliseconds: 2026-11-22T10:00:00.123Z.

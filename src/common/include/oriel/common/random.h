@@ -2,9 +2,10 @@
 #pragma once
 
 #include <cstdint>
-#include <mutex>
 #include <random>
 #include <string>
+
+#include "oriel/common/mutex.h"
 
 namespace oriel {
 
@@ -30,8 +31,8 @@ class SeededRandom final : public Random {
   void fill(void* buf, size_t len) override;
 
  private:
-  std::mutex mu_;
-  std::mt19937_64 engine_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::mt19937_64 engine_ ORIEL_GUARDED_BY(mu_);
 };
 
 // A new object id: prefix, '-', 16 hex characters ("d-3f9a0c...").

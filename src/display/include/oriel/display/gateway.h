@@ -16,9 +16,9 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "oriel/common/mutex.h"
 #include "oriel/net/http.h"
 #include "oriel/common/result.h"
 #include "oriel/display/protocol.h"
@@ -94,10 +94,10 @@ class Gateway {
   SessionTimings timings_;
   boost::asio::thread_pool encoders_;
   boost::asio::thread_pool control_;
-  mutable std::mutex mu_;
-  std::map<std::string, Entry> sessions_;                  // GUARDED_BY(mu_)
-  std::map<Connection*, std::weak_ptr<Connection>> open_;  // GUARDED_BY(mu_)
-  bool stopping_ = false;                                  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<std::string, Entry> sessions_ ORIEL_GUARDED_BY(mu_);
+  std::map<Connection*, std::weak_ptr<Connection>> open_ ORIEL_GUARDED_BY(mu_);
+  bool stopping_ ORIEL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace oriel::display

@@ -47,11 +47,15 @@ double qemu_img_overlay_ms(const std::string& golden, const std::string& dir) {
 double bare_qemu_boot_ms(const TestGuest& g, const std::string& dir) {
   std::string serial = dir + "/bare-serial.log";
   std::remove(serial.c_str());
-  std::string cmd = "qemu-img create -q -f qcow2 -F raw -b " + g.disk + " " + dir + "/bare.qcow2 && "
+  std::string cmd = "qemu-img create -q -f qcow2 -F raw -b " + g.disk + " " + dir +
+                    "/bare.qcow2 && "
                     "qemu-system-x86_64 -accel tcg,thread=multi -M q35 -m 256 -nodefaults -vga std -display none "
-                    "-kernel " + g.kernel + " -initrd " + g.initrd + " -append '" + g.cmdline + "' "
-                    "-drive file=" + dir + "/bare.qcow2,if=virtio,format=qcow2 -serial file:" + serial +
-                    " -daemonize -pidfile " + dir + "/bare.pid";
+                    "-kernel " +
+                    g.kernel + " -initrd " + g.initrd + " -append '" + g.cmdline +
+                    "' "
+                    "-drive file=" +
+                    dir + "/bare.qcow2,if=virtio,format=qcow2 -serial file:" + serial + " -daemonize -pidfile " + dir +
+                    "/bare.pid";
   auto t = Clock::now();
   if (std::system(cmd.c_str()) != 0) return -1;
   bool ok = wait_for_text(serial, "ORIEL-GUEST-READY", 30s);

@@ -28,10 +28,10 @@
 #include "bench_util.h"
 #include "harness.h"
 #include "oriel/agent/host.h"
-#include "oriel/net/http.h"
 #include "oriel/api/rest.h"
 #include "oriel/common/log.h"
 #include "oriel/controller/controller.h"
+#include "oriel/net/http.h"
 #include "oriel/store/store.h"
 
 using namespace oriel;
@@ -130,8 +130,8 @@ std::vector<StormUser> populate(Broker& b, const TestGuest& guest) {
   must(b.store->insert_image(image), "image");
   std::vector<std::string> pools;
   for (int p = 0; p < kPools; ++p) {
-    controller::CreatePool cmd{"storm-" + std::to_string(p), tenant.id, image.id, "pooled", kPerPool, kPerPool,
-                               1, 256, 0, "up-front"};
+    controller::CreatePool cmd{
+        "storm-" + std::to_string(p), tenant.id, image.id, "pooled", kPerPool, kPerPool, 1, 256, 0, "up-front"};
     pools.push_back(must(b.controller.pools().create(admin, cmd), "pool").pool.id);
   }
   std::vector<StormUser> users;
@@ -301,8 +301,8 @@ bool logon_storm(const Options& o) {
     if (o.http) {
       logoff_all(b, answers, users);
       answers = http_storm(b, users, o.threads, wall);
-      print_storm("context: the same storm over HTTP (POST /api/v1/sessions, keep-alive, 4 server workers)",
-                  answers, wall, o.threads);
+      print_storm("context: the same storm over HTTP (POST /api/v1/sessions, keep-alive, 4 server workers)", answers,
+                  wall, o.threads);
       ok &= check("check", answers, users, *b.store);
     }
     b.controller.stop();
@@ -327,8 +327,8 @@ double qemu_img_overlays_s(const std::string& golden, int n) {
   std::string dir = make_temp_dir("overlays");
   auto t = Steady::now();
   for (int i = 0; i < n; ++i) {
-    std::string cmd = "qemu-img create -q -f qcow2 -b " + golden + " -F qcow2 " + dir + "/" + std::to_string(i) +
-                      ".qcow2";
+    std::string cmd =
+        "qemu-img create -q -f qcow2 -b " + golden + " -F qcow2 " + dir + "/" + std::to_string(i) + ".qcow2";
     if (std::system(cmd.c_str()) != 0) return -1;
   }
   double s = ms_since(t) / 1000;
@@ -345,8 +345,8 @@ bool pool_reconcile(const Options& o) {
   std::string golden = orield.data_dir() + "/images/" + image + "/disk.qcow2";
   if (!fs::exists(golden)) throw std::runtime_error("no golden image at " + golden);
   std::string tenant = must(api.post("/api/v1/tenants", {{"name", "reconcile"}}), "tenant")["id"];
-  Json body = {{"name", "big"},     {"tenant_id", tenant}, {"image_id", image},         {"type", "pooled"},
-               {"size", o.pool_size}, {"spare", 0},        {"provisioning", "up-front"}, {"vcpus", 1},
+  Json body = {{"name", "big"},       {"tenant_id", tenant}, {"image_id", image},          {"type", "pooled"},
+               {"size", o.pool_size}, {"spare", 0},          {"provisioning", "up-front"}, {"vcpus", 1},
                {"memory_mb", 256}};
   auto t = Steady::now();
   std::string pool = must(api.post("/api/v1/pools", body), "pool")["id"];
@@ -367,8 +367,7 @@ bool pool_reconcile(const Options& o) {
   bool ok = done && failed == 0 && overlays == static_cast<size_t>(o.pool_size);
   std::printf("pool of %d (pooled, up-front, spare 0) via POST /api/v1/pools: %d desktop records after %.0f ms, "
               "all %d stopped with their qcow2 overlay after %.2f s (%.1f ms per desktop)\n",
-              o.pool_size, o.pool_size, all_recorded, o.pool_size, converged / 1000,
-              converged / o.pool_size);
+              o.pool_size, o.pool_size, all_recorded, o.pool_size, converged / 1000, converged / o.pool_size);
   std::printf("  floor: %d sequential `qemu-img create -f qcow2 -b <same golden> -F qcow2`: %.2f s\n", o.pool_size,
               qemu_img_overlays_s(golden, o.pool_size));
   std::printf("  check: %zu stopped, %zu failed, %zu overlay files: %s\n", stopped, failed, overlays,
@@ -400,9 +399,17 @@ bool audit_query(const Options& o) {
   for (int64_t i = 0; i < o.events; ++i) {
     auto r = rng();
     int tenant = static_cast<int>(r % kTenants), user = static_cast<int>((r >> 8) % 20);
-    store::AuditEvent e{0, base + step * i, tenants[tenant], fmt::format("u-{}-{}", tenant, user),
-                        fmt::format("user{}", user), actions[(r >> 16) % 5], "p-0123456789abcdef",
-                        "10.0.0.1", 201, "ok", ""};
+    store::AuditEvent e{0,
+                        base + step * i,
+                        tenants[tenant],
+                        fmt::format("u-{}-{}", tenant, user),
+                        fmt::format("user{}", user),
+                        actions[(r >> 16) % 5],
+                        "p-0123456789abcdef",
+                        "10.0.0.1",
+                        201,
+                        "ok",
+                        ""};
     must(store->append_audit(e), "append");
     ++per_day[tenant][(step * i) / 24h];
   }
@@ -459,8 +466,9 @@ Options parse(int argc, char** argv) {
     else if (a == "--no-http") o.http = false;
     else if (a == "--pool-size") o.pool_size = std::stoi(next());
     else if (a == "--events") o.events = std::stoll(next());
-    else throw std::runtime_error("usage: broker_bench [--only storm|reconcile|audit] [--threads N] [--no-http] "
-                                  "[--pool-size N] [--events N]");
+    else
+      throw std::runtime_error("usage: broker_bench [--only storm|reconcile|audit] [--threads N] [--no-http] "
+                               "[--pool-size N] [--events N]");
   }
   if (!o.only.empty() && o.only != "storm" && o.only != "reconcile" && o.only != "audit") {
     throw std::runtime_error("--only takes storm, reconcile or audit");

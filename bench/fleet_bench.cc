@@ -193,7 +193,8 @@ int main(int argc, char** argv) {
     } else if (a == "--memory") {
       o.memory_mb = std::stoi(next());
     } else {
-      std::fprintf(stderr, "usage: fleet_bench [--only scheduler|failover|leader|migration] [--runs N] [--memory MiB]\n");
+      std::fprintf(stderr,
+                   "usage: fleet_bench [--only scheduler|failover|leader|migration] [--runs N] [--memory MiB]\n");
       return 2;
     }
   }

@@ -202,8 +202,8 @@ void print_summary(const Config& c) {
                   ? "unlimited"
                   : fmt::format("{} MiB/s", o.max_bandwidth_bytes_per_s >> 20).c_str(),
               std::string(agent::migration_storage_name(c.storage)).c_str(), c.samples.size());
-  std::printf("  downtime %s\n  total    %s\n  setup    %s\n  migrate() to source QEMU gone %s\n",
-              range(down).c_str(), range(total).c_str(), range(setup).c_str(), range(wall).c_str());
+  std::printf("  downtime %s\n  total    %s\n  setup    %s\n  migrate() to source QEMU gone %s\n", range(down).c_str(),
+              range(total).c_str(), range(setup).c_str(), range(wall).c_str());
 }
 
 Options parse(int argc, char** argv) {

@@ -111,7 +111,8 @@ std::vector<Workload> workloads() {
 
 void encoder_figures(int frames) {
   boost::asio::thread_pool pool(std::max(1u, std::thread::hardware_concurrency()));
-  std::printf("Encoder, %dx%d, %d frames per workload (Solid, Copy, PNG; JPEG at quality 80 for photos)\n", kWidth, kHeight, frames);
+  std::printf("Encoder, %dx%d, %d frames per workload (Solid, Copy, PNG; JPEG at quality 80 for photos)\n", kWidth,
+              kHeight, frames);
   std::printf("%-36s %14s %14s %12s %14s\n", "workload", "bytes/frame", "ms/frame 1T", "MP/s 1T", "MP/s pool");
   for (const auto& w : workloads()) {
     double mps[2] = {0, 0};
@@ -192,11 +193,13 @@ void gateway_figures(int seconds) {
   std::string dir = testing::make_temp_dir("display-bench");
   std::string vnc = dir + "/vnc.sock", pidfile = dir + "/qemu.pid";
   SystemProcessRunner runner;
+  // clang-format off
   auto qemu = runner.run({"qemu-system-x86_64", "-accel", "tcg,thread=multi", "-m", "192", "-machine", "q35",
                           "-kernel", guest.kernel, "-initrd", guest.initrd, "-append", guest.cmdline, "-vga", "std",
                           "-display", "none", "-vnc", "unix:" + vnc, "-serial", "file:" + dir + "/serial.log",
                           "-daemonize", "-pidfile", pidfile},
                          {.timeout = 30s});
+  // clang-format on
   if (!qemu.ok() || qemu->exit_code != 0) {
     std::printf("gateway: QEMU did not start\n");
     return;

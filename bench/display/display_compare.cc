@@ -71,22 +71,14 @@ Result<Options> parse(int argc, char** argv) {
     std::string a = argv[i];
     if (i + 1 >= argc) return Error::InvalidArgument(a + " needs a value");
     std::string v = argv[++i];
-    if (a == "--only")
-      o.parts = split(v);
-    else if (a == "--workloads")
-      o.workloads = split(v);
-    else if (a == "--frames")
-      o.frames = std::atoi(v.c_str());
-    else if (a == "--tight-quality")
-      o.tight.tight_quality = std::clamp(std::atoi(v.c_str()), 0, 9);
-    else if (a == "--tight-compress")
-      o.tight.tight_compress = std::clamp(std::atoi(v.c_str()), 0, 9);
-    else if (a == "--workload-dir")
-      o.dir = v;
-    else if (a == "--dump-dir")
-      o.dump_dir = v;
-    else
-      return Error::InvalidArgument("unknown option " + a);
+    if (a == "--only") o.parts = split(v);
+    else if (a == "--workloads") o.workloads = split(v);
+    else if (a == "--frames") o.frames = std::atoi(v.c_str());
+    else if (a == "--tight-quality") o.tight.tight_quality = std::clamp(std::atoi(v.c_str()), 0, 9);
+    else if (a == "--tight-compress") o.tight.tight_compress = std::clamp(std::atoi(v.c_str()), 0, 9);
+    else if (a == "--workload-dir") o.dir = v;
+    else if (a == "--dump-dir") o.dump_dir = v;
+    else return Error::InvalidArgument("unknown option " + a);
   }
   for (const auto& p : o.parts) {
     if (p != "oriel" && p != "zrle" && p != "tight") return Error::InvalidArgument("--only takes oriel, zrle, tight");

@@ -4,8 +4,8 @@
 
 #include <png.h>
 
-#include <cstdio>  // jpeglib.h uses FILE without including it
 #include <jpeglib.h>
+#include <cstdio>  // jpeglib.h uses FILE without including it
 
 #include <algorithm>
 #include <chrono>

@@ -32,8 +32,8 @@ struct OrielSettings {
   int jpeg_quality = 80;  // the gateway's default (RateControl on a fast link)
   bool allow_lossy = true;
   display::Deflate deflate = display::Deflate::kFast;  // kDense: RateControl on a slow link
-  int frame_interval_ms = 100;  // the replay's clock: frames 100 ms apart
-  int passes = 3;               // time: the fastest pass
+  int frame_interval_ms = 100;                         // the replay's clock: frames 100 ms apart
+  int passes = 3;                                      // time: the fastest pass
 };
 
 // Encodes every frame (damage: the 16 x 16 cells that changed) and decodes

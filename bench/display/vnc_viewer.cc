@@ -184,20 +184,13 @@ long CountingRelay::message_size(const std::string& in) {
   if (in.empty()) return 0;
   auto need = [&](size_t n) { return in.size() >= n; };
   switch (uint8_t(in[0])) {
-    case 0:
-      return 20;  // SetPixelFormat
-    case 2:
-      return need(4) ? 4 + 4 * long(uint8_t(in[2]) << 8 | uint8_t(in[3])) : 0;  // SetEncodings
-    case 3:
-      return 10;  // FramebufferUpdateRequest
-    case 4:
-      return 8;  // KeyEvent
-    case 5:
-      return 6;  // PointerEvent
-    case 6:
-      return need(8) ? 8 + long(be32(in, 4)) : 0;  // ClientCutText
-    default:
-      return -1;
+    case 0: return 20;                                                                // SetPixelFormat
+    case 2: return need(4) ? 4 + 4 * long(uint8_t(in[2]) << 8 | uint8_t(in[3])) : 0;  // SetEncodings
+    case 3: return 10;                                                                // FramebufferUpdateRequest
+    case 4: return 8;                                                                 // KeyEvent
+    case 5: return 6;                                                                 // PointerEvent
+    case 6: return need(8) ? 8 + long(be32(in, 4)) : 0;                               // ClientCutText
+    default: return -1;
   }
 }
 

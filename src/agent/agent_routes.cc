@@ -89,7 +89,8 @@ class AnswerMemory {
 // reaches a path on disk.
 Result<std::string> vm_id_of(const Request& r) {
   const std::string& id = r.params.at("id");
-  bool plain = !id.empty() && id.size() <= 64 && id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos;
+  bool plain = !id.empty() && id.size() <= 64 &&
+               id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos;
   if (!plain) return Error::InvalidArgument(fmt::format("'{}' is not a VM id", id));
   return id;
 }
@@ -181,8 +182,7 @@ Result<Json> vm_action(const AgentApi& api, const Request& r, const std::string&
     TRY(json_only_fields(body, {"target", "options"}));
     if (!body.contains("target")) return Error::InvalidArgument("'target' is missing");
     auto target = TRY(MigrationTarget::from_json(body["target"]));
-    auto options = body.contains("options") ? TRY(MigrationOptions::from_json(body["options"]))
-                                            : MigrationOptions{};
+    auto options = body.contains("options") ? TRY(MigrationOptions::from_json(body["options"])) : MigrationOptions{};
     return done(api.agent.migrate(id, target, options));
   }
   if (action == "cancel-migration") return done(api.agent.cancel_migration(id));
@@ -215,22 +215,22 @@ void add_agent_routes(Router& router, const AgentApi& api) {
                                 {"disks_dir", api.agent.options().disks_dir},
                                 {"snapshot", to_json(api.journal.snapshot())}});
   });
-  router.add("PUT", "/agent/v1/vms/{id}", command(api, memory, plain([&api](const Request& r, const std::string& id) {
-               return start_vm(api, r, id);
-             })));
+  router.add(
+      "PUT", "/agent/v1/vms/{id}",
+      command(api, memory, plain([&api](const Request& r, const std::string& id) { return start_vm(api, r, id); })));
   router.add("POST", "/agent/v1/vms/{id}/{action}",
              command(api, memory, [&api](const Request& r, const std::string& id) { return vm_action(api, r, id); }));
   router.add("PUT", "/agent/v1/disks/{id}",
              command(api, memory, plain([&api](const Request& r, const std::string& id) -> Result<void> {
-               return api.agent.create_disk(id, TRY(golden_path_of(r)));
-             })));
+                       return api.agent.create_disk(id, TRY(golden_path_of(r)));
+                     })));
   router.add("POST", "/agent/v1/disks/{id}/reset",
              command(api, memory, plain([&api](const Request& r, const std::string& id) -> Result<void> {
-               return api.agent.reset_disk(id, TRY(golden_path_of(r)));
-             })));
-  router.add("DELETE", "/agent/v1/disks/{id}", command(api, memory, plain([&api](const Request&, const std::string& id) {
-               return api.agent.delete_disk(id);
-             })));
+                       return api.agent.reset_disk(id, TRY(golden_path_of(r)));
+                     })));
+  router.add(
+      "DELETE", "/agent/v1/disks/{id}",
+      command(api, memory, plain([&api](const Request&, const std::string& id) { return api.agent.delete_disk(id); })));
   router.add("GET", "/agent/v1/vms/{id}/screenshot", query(api, [&api](const std::string& id) {
                auto png = api.agent.screenshot_png(id);
                return png.ok() ? Response::bytes(200, "image/png", std::move(*png)) : Response::error(png.error());

@@ -50,8 +50,11 @@ std::optional<VmStatus> parse_vm_status(std::string_view name) {
 }
 
 Json to_json(const HostReport& r) {
-  return {{"name", r.name}, {"accelerator", accelerator_name(r.accelerator)}, {"accelerator_reason", r.accelerator_reason},
-          {"cpus", r.cpus}, {"memory_mb", r.memory_mb}};
+  return {{"name", r.name},
+          {"accelerator", accelerator_name(r.accelerator)},
+          {"accelerator_reason", r.accelerator_reason},
+          {"cpus", r.cpus},
+          {"memory_mb", r.memory_mb}};
 }
 
 Result<HostReport> host_report_from_json(const Json& j) {

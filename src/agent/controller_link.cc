@@ -1,7 +1,7 @@
 #include "oriel/agent/controller_link.h"
 
-#include "oriel/net/client.h"
 #include "oriel/common/log.h"
+#include "oriel/net/client.h"
 
 namespace oriel::agent {
 

@@ -28,9 +28,8 @@ void Host::serve(net::Router& router, std::string cluster_token, std::string epo
 }
 
 void Host::join(std::vector<std::string> controller_urls, std::string own_url) {
-  link_ = std::make_unique<ControllerLink>(*agent_, *journal_,
-                                           ControllerLinkOptions{std::move(controller_urls), api_->cluster_token,
-                                                                 std::move(own_url)});
+  link_ = std::make_unique<ControllerLink>(
+      *agent_, *journal_, ControllerLinkOptions{std::move(controller_urls), api_->cluster_token, std::move(own_url)});
   link_->start();
 }
 

@@ -34,14 +34,15 @@ std::string qemu_version(ProcessRunner& runner) {
 // The cache holds one line: "<qemu version>|<host kernel>|<kvm|tcg>".
 std::string cache_key(const std::string& qemu) { return qemu + "|" + host_kernel_release() + "|"; }
 
-bool kvm_boots(ProcessRunner& runner, const std::string& kernel, std::chrono::milliseconds timeout,
-               std::string& why) {
+bool kvm_boots(ProcessRunner& runner, const std::string& kernel, std::chrono::milliseconds timeout, std::string& why) {
   ProcessOptions options;
   options.timeout = timeout;
-  auto r = runner.run({"qemu-system-x86_64", "-accel", "kvm", "-cpu", "host", "-machine", "q35", "-m", "256",
-                       "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-no-reboot",
-                       "-kernel", kernel, "-append", "console=ttyS0 panic=-1 root=/dev/oriel-probe-none"},
-                      options);
+  auto r = runner.run(
+      {"qemu-system-x86_64", "-accel",   "kvm",  "-cpu",    "host",
+       "-machine",           "q35",      "-m",   "256",     "-nodefaults",
+       "-no-user-config",    "-display", "none", "-serial", "stdio",
+       "-no-reboot",         "-kernel",  kernel, "-append", "console=ttyS0 panic=-1 root=/dev/oriel-probe-none"},
+      options);
   if (!r.ok()) {
     why = fmt::format("a guest kernel did not finish booting under KVM within {} ms", timeout.count());
     return false;

@@ -31,8 +31,8 @@ Result<void> LocalAgent::start() {
   fs::create_directories(options_.run_dir + "/vms", ec);
   fs::create_directories(options_.disks_dir, ec);
   if (ec) return Error::InvalidArgument(fmt::format("cannot create agent directories: {}", ec.message()));
-  work_ = std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
-      io_.get_executor());
+  work_ =
+      std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(io_.get_executor());
   io_thread_ = std::thread([this] { io_.run(); });
   reattach_all();
   return Ok();

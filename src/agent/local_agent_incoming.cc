@@ -34,9 +34,7 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 // HOST as it is written in a URI: an IPv6 address in brackets.
-std::string uri_host(const std::string& host) {
-  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
-}
+std::string uri_host(const std::string& host) { return host.find(':') != std::string::npos ? "[" + host + "]" : host; }
 
 // A TCP port free on `host` now: bound, read and released. QEMU's NBD
 // server cannot be asked which port it got for port 0 (migrate-incoming can,
@@ -160,8 +158,8 @@ Result<MigrationTarget> LocalAgent::prepare_incoming(const IncomingRequest& requ
   if (request.storage == MigrationStorage::kCopy) {
     spec.disk_path = disk_path(id);
     if (fs::exists(spec.disk_path)) {
-      target = Error::Conflict(fmt::format("this host still has a disk for '{}' ({}); delete it first", id,
-                                           spec.disk_path));
+      target =
+          Error::Conflict(fmt::format("this host still has a disk for '{}' ({}); delete it first", id, spec.disk_path));
     } else if (auto made = create_linked_clone(runner_, request.golden_path, spec.disk_path); !made.ok()) {
       target = made.error().context("making the target's overlay");
     } else {

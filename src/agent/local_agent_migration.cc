@@ -63,8 +63,8 @@ Result<void> start_mirror(QmpClient& qmp, const NbdAddress& disk, bool& node_att
                                           disk.export_name, added.error().message()));
   }
   node_attached = true;
-  Json mirror = {{"job-id", kMirrorJob}, {"device", kDriveId},          {"target", kDiskNode},
-                 {"sync", "top"},        {"copy-mode", "write-blocking"}, {"auto-dismiss", false}};
+  Json mirror = {{"job-id", kMirrorJob},          {"device", kDriveId},   {"target", kDiskNode}, {"sync", "top"},
+                 {"copy-mode", "write-blocking"}, {"auto-dismiss", false}};
   if (auto started = qmp.execute_sync("blockdev-mirror", mirror); !started.ok()) {
     if (qmp.execute_sync("blockdev-del", {{"node-name", kDiskNode}}).ok()) node_attached = false;
     return started.error().context("starting the disk copy");
@@ -208,14 +208,14 @@ Result<void> LocalAgent::start_outgoing(const std::shared_ptr<Outgoing>& m, QmpC
     std::string status = info.ok() ? json_str(*info, "status") : "";
     std::string error = info.ok() ? json_str(*info, "error-desc") : "";
     if (status == "failed") {
-      return Error::Unavailable(fmt::format("cannot migrate to {}: {}", m->target.uri,
-                                            error.empty() ? "QEMU's migration failed" : error));
+      return Error::Unavailable(
+          fmt::format("cannot migrate to {}: {}", m->target.uri, error.empty() ? "QEMU's migration failed" : error));
     }
     if (!status.empty() && status != "setup") return Ok();
     if (Clock::now() >= deadline) {
       (void)qmp.execute_sync("migrate_cancel");
-      return Error::Timeout(fmt::format("QEMU did not connect to {} within {} ms", m->target.uri,
-                                        options.connect_timeout_ms));
+      return Error::Timeout(
+          fmt::format("QEMU did not connect to {} within {} ms", m->target.uri, options.connect_timeout_ms));
     }
     std::this_thread::sleep_for(10ms);
   }
@@ -344,8 +344,7 @@ Result<MigrationProgress> LocalAgent::migration_progress(const std::string& vm_i
   return Error::NotFound("migration of virtual machine", vm_id);
 }
 
-Result<MigrationProgress> LocalAgent::wait_for_migration(const std::string& vm_id,
-                                                         std::chrono::milliseconds timeout) {
+Result<MigrationProgress> LocalAgent::wait_for_migration(const std::string& vm_id, std::chrono::milliseconds timeout) {
   UniqueMutexLock lock(mu_);
   auto current = [&]() ORIEL_REQUIRES(mu_) -> const MigrationProgress* {
     if (auto it = outgoing_.find(vm_id); it != outgoing_.end()) return &it->second->progress;

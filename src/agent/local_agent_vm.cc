@@ -115,8 +115,8 @@ void LocalAgent::on_closed(const std::string& vm_id) {
     auto it = vms_.find(vm_id);
     if (it == vms_.end() || it->second != vm || vm->exit_reported) return;
     vm->exit_reported = true;
-    why = vm->migrated        ? VmExit::kMigrated
-          : vm->host_stop     ? VmExit::kHostRequest
+    why = vm->migrated         ? VmExit::kMigrated
+          : vm->host_stop      ? VmExit::kHostRequest
           : vm->guest_shutdown ? VmExit::kGuestPoweroff
                                : VmExit::kCrashed;
     handler = on_exit_;
@@ -214,8 +214,8 @@ Result<void> LocalAgent::kill_vm(const std::string& vm_id) {
 Result<std::string> LocalAgent::screenshot_png(const std::string& vm_id) {
   auto vm = find(vm_id);
   if (!vm) return Error::Conflict(fmt::format("virtual machine '{}' is not running", vm_id));
-  std::string file = fmt::format("{}/screendump-{}.png", vm->paths.dir,
-                                 std::hash<std::thread::id>{}(std::this_thread::get_id()));
+  std::string file =
+      fmt::format("{}/screendump-{}.png", vm->paths.dir, std::hash<std::thread::id>{}(std::this_thread::get_id()));
   TRY(qmp(vm_id, "screendump", {{"filename", file}, {"format", "png"}}));
   std::ifstream in(file, std::ios::binary);
   std::string png((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

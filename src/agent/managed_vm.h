@@ -16,11 +16,11 @@ struct LocalAgent::Vm {
   VmSpec spec;
   VmPaths paths;
   pid_t pid = -1;
-  std::shared_ptr<QmpClient> qmp;   // guarded by LocalAgent::mu_; null until connected
-  bool paused = false;               // guarded by LocalAgent::mu_
-  bool host_stop = false;            // Oriel asked it to stop (ACPI, quit, kill)
-  bool guest_shutdown = false;       // a SHUTDOWN event said the guest did it
-  bool exit_reported = false;        // on_closed has told the exit handler
+  std::shared_ptr<QmpClient> qmp;  // guarded by LocalAgent::mu_; null until connected
+  bool paused = false;             // guarded by LocalAgent::mu_
+  bool host_stop = false;          // Oriel asked it to stop (ACPI, quit, kill)
+  bool guest_shutdown = false;     // a SHUTDOWN event said the guest did it
+  bool exit_reported = false;      // on_closed has told the exit handler
   // Live migration (local_agent_migration.cc), guarded by LocalAgent::mu_:
   bool incoming = false;  // a target before switchover: in incoming_, not vms_; its exit is no desktop's
   bool migrated = false;  // the guest runs on another host now: QEMU's exit is VmExit::kMigrated

@@ -35,15 +35,15 @@ enum class MirrorJob {
 };
 
 struct MigrationObservation {
-  bool copy_disk = false;            // kCopy
-  std::string qemu_status;           // query-migrate's status; "" when none
+  bool copy_disk = false;   // kCopy
+  std::string qemu_status;  // query-migrate's status; "" when none
   MirrorJob job = MirrorJob::kAbsent;
-  bool disk_node = false;            // the NBD client node is still attached
-  std::string error;                 // QEMU's error-desc
-  std::string job_error;             // the mirror job's error
-  std::string local_error;           // a QMP command of the driver's failed
+  bool disk_node = false;   // the NBD client node is still attached
+  std::string error;        // QEMU's error-desc
+  std::string job_error;    // the mirror job's error
+  std::string local_error;  // a QMP command of the driver's failed
   bool cancel_requested = false;
-  bool source_gone = false;          // the source QEMU has exited (and been reported)
+  bool source_gone = false;  // the source QEMU has exited (and been reported)
   std::chrono::milliseconds in_phase{0};
 };
 

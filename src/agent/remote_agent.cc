@@ -1,7 +1,7 @@
 #include "oriel/agent/remote_agent.h"
 
-#include "oriel/net/client.h"
 #include "oriel/common/log.h"
+#include "oriel/net/client.h"
 
 namespace oriel::agent {
 namespace {
@@ -67,7 +67,8 @@ Result<Json> RemoteAgent::command(std::string_view method, const std::string& pa
   give_back(std::move(client));
   if (res->status < 200 || res->status >= 300) return agent_error(*res, path);
   auto json = parse_json(res->body);
-  if (!json.ok()) return Error::Internal(fmt::format("agent at {} answered with a body that is not JSON", options_.url));
+  if (!json.ok())
+    return Error::Internal(fmt::format("agent at {} answered with a body that is not JSON", options_.url));
   if (json->is_object() && json->contains("snapshot")) {
     if (auto snap = agent_snapshot_from_json((*json)["snapshot"]); snap.ok()) update(*snap);
   }
@@ -177,7 +178,8 @@ Result<std::string> RemoteAgent::screenshot_png(const std::string& vm_id) {
 
 Result<MigrationTarget> RemoteAgent::prepare_incoming(const IncomingRequest& request) {
   Json answer = TRY(command("POST", "/agent/v1/vms/" + request.spec.id + "/incoming", request.to_json()));
-  if (!answer.contains("target")) return Error::Internal(fmt::format("agent at {} sent no migration target", options_.url));
+  if (!answer.contains("target"))
+    return Error::Internal(fmt::format("agent at {} sent no migration target", options_.url));
   return MigrationTarget::from_json(answer["target"]);
 }
 

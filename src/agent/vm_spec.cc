@@ -39,7 +39,7 @@ Json BootSpec::to_json() const {
 }
 
 Json VmSpec::to_json() const {
-  return {{"id", id},          {"name", name},        {"vcpus", vcpus},          {"memory_mb", memory_mb},
+  return {{"id", id},          {"name", name},           {"vcpus", vcpus},    {"memory_mb", memory_mb},
           {"disk", disk_path}, {"boot", boot.to_json()}, {"network", network}};
 }
 
@@ -57,16 +57,21 @@ Result<VmSpec> VmSpec::from_json(const Json& j) {
 
 VmPaths VmPaths::in(const std::string& run_dir, const std::string& vm_id) {
   std::string dir = run_dir + "/vms/" + vm_id;
-  return {dir,           dir + "/qmp.sock",  dir + "/vnc.sock", dir + "/qemu.pid",
-          dir + "/serial.log", dir + "/uefi-vars.fd", dir + "/spec.json"};
+  return {dir,
+          dir + "/qmp.sock",
+          dir + "/vnc.sock",
+          dir + "/qemu.pid",
+          dir + "/serial.log",
+          dir + "/uefi-vars.fd",
+          dir + "/spec.json"};
 }
 
 Result<void> check_run_dir(const std::string& run_dir) {
   size_t longest = VmPaths::in(run_dir, "d-0123456789abcdef").qmp_socket.size();
   if (longest >= sizeof(sockaddr_un{}.sun_path)) {
-    return Error::InvalidArgument(fmt::format(
-        "run directory '{}' is too long for unix sockets ({} of {} bytes); choose a shorter --run-dir", run_dir,
-        longest, sizeof(sockaddr_un{}.sun_path) - 1));
+    return Error::InvalidArgument(
+        fmt::format("run directory '{}' is too long for unix sockets ({} of {} bytes); choose a shorter --run-dir",
+                    run_dir, longest, sizeof(sockaddr_un{}.sun_path) - 1));
   }
   return Ok();
 }

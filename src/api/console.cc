@@ -15,7 +15,9 @@ constexpr auto kSweepInterval = std::chrono::seconds(30);
 
 ImportHooks import_hooks(controller::Controller& c) {
   ImportHooks hooks;
-  hooks.start = [&c](const Principal& who, controller::CreateImage cmd) { return c.images().create(who, std::move(cmd)); };
+  hooks.start = [&c](const Principal& who, controller::CreateImage cmd) {
+    return c.images().create(who, std::move(cmd));
+  };
   hooks.importing = [&c](const Principal& who, const std::string& image_id) {
     auto image = c.images().get(who, image_id);
     return image.ok() && image->state == "importing";
@@ -26,8 +28,7 @@ ImportHooks import_hooks(controller::Controller& c) {
 class Backend final : public ConsoleBackend {
  public:
   Backend(controller::Controller& c, const ConsoleOptions& o)
-      : uploads_(o.upload_dir,
-                 UploadLimits{o.max_upload_bytes, o.max_active_uploads, o.upload_idle_limit},
+      : uploads_(o.upload_dir, UploadLimits{o.max_upload_bytes, o.max_active_uploads, o.upload_idle_limit},
                  import_hooks(c), clock_, random_),
         hub_([&c](std::string_view token) { return c.identity().authenticate(token); }, topics(c), o.event_interval) {}
   ~Backend() override { hub_.stop(); }

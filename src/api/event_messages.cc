@@ -46,7 +46,9 @@ Json changes_message(std::string_view topic, const TopicChanges& changes) {
 
 Json hello_message(const controller::Principal& who, const std::vector<std::string>& topics,
                    std::chrono::milliseconds interval) {
-  Json user = {{"id", who.user_id}, {"username", who.username}, {"role", who.role},
+  Json user = {{"id", who.user_id},
+               {"username", who.username},
+               {"role", who.role},
                {"tenant_id", who.tenant_id.empty() ? Json(nullptr) : Json(who.tenant_id)}};
   return {{"type", "hello"}, {"user", user}, {"topics", topics}, {"interval_ms", interval.count()}};
 }

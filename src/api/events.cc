@@ -56,7 +56,8 @@ class EventConnection final : public net::WebSocketConnection {
     start_reading();
     sign_in_timer_.expires_after(kSignInTime);
     sign_in_timer_.async_wait([self = shared(), this](beast::error_code ec) {
-      if (!ec && token().empty()) begin_close(static_cast<std::uint16_t>(EventsClose::kUnauthenticated), "no token was sent");
+      if (!ec && token().empty())
+        begin_close(static_cast<std::uint16_t>(EventsClose::kUnauthenticated), "no token was sent");
     });
   }
 
@@ -100,7 +101,10 @@ void EventConnection::received(std::string_view text, bool) {
 }
 
 EventHub::EventHub(Authenticator authenticate, std::vector<Topic> topics, std::chrono::milliseconds interval)
-    : authenticate_(std::move(authenticate)), topics_(std::move(topics)), interval_(interval), wake_(std::make_shared<Wake>()) {}
+    : authenticate_(std::move(authenticate)),
+      topics_(std::move(topics)),
+      interval_(interval),
+      wake_(std::make_shared<Wake>()) {}
 
 EventHub::~EventHub() { stop(); }
 
@@ -198,7 +202,7 @@ void EventHub::tick() {
     });
   }
   std::map<std::string, Result<Principal>> principals;  // by token
-  std::map<std::string, Lists> lists;                    // by user id
+  std::map<std::string, Lists> lists;                   // by user id
   for (const auto& c : live) {
     std::string token = c->token();
     if (token.empty()) continue;  // not signed in yet: its timer closes it

@@ -26,7 +26,7 @@ namespace oriel::api {
 // One topic's list, indexed by each item's key (its "id", or "seq" for
 // audit events) with the item's serialized form to compare.
 struct TopicItems {
-  Json items = Json::array();               // as the controller listed them
+  Json items = Json::array();                // as the controller listed them
   std::vector<std::string> order;            // their keys, in that order
   std::map<std::string, std::string> dumps;  // key → item.dump()
 };

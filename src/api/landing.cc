@@ -78,9 +78,8 @@ setInterval(() => { if (token) show().catch(() => {}); }, 2000);
 }  // namespace
 
 void add_landing_page(Router& router, std::string_view path) {
-  router.add("GET", path, [](const Request&) {
-    return Response::bytes(200, "text/html; charset=utf-8", std::string(kPage));
-  });
+  router.add("GET", path,
+             [](const Request&) { return Response::bytes(200, "text/html; charset=utf-8", std::string(kPage)); });
 }
 
 }  // namespace oriel::api

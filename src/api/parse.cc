@@ -115,8 +115,8 @@ Result<controller::UpdatePool> parse_update_pool(std::string_view body) {
       return Error::Unprocessable(fmt::format("a pool's {} cannot change: create another pool", fixed));
     }
   }
-  TRY(json_only_fields(j, {"name", "image_id", "size", "spare", "vcpus", "memory_mb", "idle_timeout_s",
-                           "provisioning", "clipboard"}));
+  TRY(json_only_fields(
+      j, {"name", "image_id", "size", "spare", "vcpus", "memory_mb", "idle_timeout_s", "provisioning", "clipboard"}));
   controller::UpdatePool cmd;
   cmd.name = TRY(json_opt_string(j, "name"));
   cmd.image_id = TRY(json_opt_string(j, "image_id"));
@@ -132,7 +132,8 @@ Result<controller::UpdatePool> parse_update_pool(std::string_view body) {
 
 Result<std::string> parse_id_field(std::string_view body, std::string_view field) {
   auto j = TRY(parse_json(body));
-  if (!j.is_object() || j.size() != 1) return Error::InvalidArgument(fmt::format("the body must be {{\"{}\": ...}}", field));
+  if (!j.is_object() || j.size() != 1)
+    return Error::InvalidArgument(fmt::format("the body must be {{\"{}\": ...}}", field));
   return json_string(j, field);
 }
 

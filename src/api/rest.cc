@@ -71,9 +71,8 @@ void add_cluster_routes(Router& r, Controller& c) {
     if (!hello.ok()) return Response::error(hello.error());
     auto answer = c.hosts().heartbeat(req.bearer_token(), *hello);
     if (!answer.ok()) return Response::error(answer.error());
-    return Response::json(200, {{"host_id", answer->host_id},
-                                {"lease_ms", answer->lease.count()},
-                                {"leader", c.leading()}});
+    return Response::json(200,
+                          {{"host_id", answer->host_id}, {"lease_ms", answer->lease.count()}, {"leader", c.leading()}});
   });
 }
 
@@ -91,7 +90,8 @@ void add_auth_routes(Router& r, Controller& c) {
     record_audit(c, "auth.login", req, &tried, answer, tried.username);
     return answer.ok() ? std::move(answer->response) : Response::error(answer.error());
   });
-  r.add("POST", "/api/v1/auth/logout", audited(c, "auth.logout", [&c](const Principal&, const Request& req) -> Result<Answer> {
+  r.add("POST", "/api/v1/auth/logout",
+        audited(c, "auth.logout", [&c](const Principal&, const Request& req) -> Result<Answer> {
           TRY(c.identity().logout(req.bearer_token()));
           return Answer::done(200);
         }));
@@ -112,7 +112,8 @@ void add_host_routes(Router& r, Controller& c) {
 }
 
 void add_image_routes(Router& r, Controller& c) {
-  r.add("POST", "/api/v1/images", audited(c, "image.create", [&c](const Principal& who, const Request& req) -> Result<Answer> {
+  r.add("POST", "/api/v1/images",
+        audited(c, "image.create", [&c](const Principal& who, const Request& req) -> Result<Answer> {
           return Answer::of(202, view::Image::of(TRY(c.images().create(who, TRY(parse_create_image(req.body))))));
         }));
   r.add("GET", "/api/v1/images", authed(c, [&c](const Principal& who, const Request&) -> Result<Response> {
@@ -121,7 +122,8 @@ void add_image_routes(Router& r, Controller& c) {
   r.add("GET", "/api/v1/images/{id}", authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
           return Response::json(200, view::Image::of(TRY(c.images().get(who, id(req)))).json());
         }));
-  r.add("DELETE", "/api/v1/images/{id}", audited(c, "image.delete", [&c](const Principal& who, const Request& req) -> Result<Answer> {
+  r.add("DELETE", "/api/v1/images/{id}",
+        audited(c, "image.delete", [&c](const Principal& who, const Request& req) -> Result<Answer> {
           TRY(c.images().remove(who, id(req)));
           return Answer::done(200);
         }));
@@ -135,7 +137,8 @@ Result<Answer> desktop_action(Controller& c, const Principal& who, const Request
   if (name == "migrate") {
     return Answer::of(202, view::Desktop::of(TRY(desktops.migrate(who, id(req), TRY(parse_migrate(req.body))))));
   }
-  if (name == "cancel-migration") return Answer::of(202, view::Desktop::of(TRY(desktops.cancel_migration(who, id(req)))));
+  if (name == "cancel-migration")
+    return Answer::of(202, view::Desktop::of(TRY(desktops.cancel_migration(who, id(req)))));
   auto action = parse_action(name);
   if (!action.ok()) {
     TRY(desktops.get(who, id(req)));  // another tenant's desktop is a 404 whatever the action
@@ -145,7 +148,8 @@ Result<Answer> desktop_action(Controller& c, const Principal& who, const Request
 }
 
 void add_desktop_routes(Router& r, Controller& c) {
-  r.add("POST", "/api/v1/desktops", audited(c, "desktop.create", [&c](const Principal& who, const Request& req) -> Result<Answer> {
+  r.add("POST", "/api/v1/desktops",
+        audited(c, "desktop.create", [&c](const Principal& who, const Request& req) -> Result<Answer> {
           return Answer::of(201, view::Desktop::of(TRY(c.desktops().create(who, TRY(parse_create_desktop(req.body))))));
         }));
   r.add("GET", "/api/v1/desktops", authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
@@ -163,7 +167,8 @@ void add_desktop_routes(Router& r, Controller& c) {
   r.add("POST", "/api/v1/desktops/{id}/actions/{action}",
         audited(c, "desktop.{action}",
                 [&c](const Principal& who, const Request& req) { return desktop_action(c, who, req); }));
-  r.add("DELETE", "/api/v1/desktops/{id}", audited(c, "desktop.delete", [&c](const Principal& who, const Request& req) -> Result<Answer> {
+  r.add("DELETE", "/api/v1/desktops/{id}",
+        audited(c, "desktop.delete", [&c](const Principal& who, const Request& req) -> Result<Answer> {
           return Answer::of(202, view::Desktop::of(TRY(c.desktops().remove(who, id(req)))));
         }));
   r.add("GET", "/api/v1/desktops/{id}/screenshot",
@@ -180,9 +185,8 @@ void add_rest_routes(Router& router, Controller& controller) {
     return Response::json(200, {{"status", "ok"}, {"leader", controller.leading()}});
   });
   // The API's own description (docs/openapi.json): no sign-in, as the docs are public.
-  router.add("GET", "/api/v1/openapi.json", [](const Request&) {
-    return Response::bytes(200, "application/json", std::string(openapi_document()));
-  });
+  router.add("GET", "/api/v1/openapi.json",
+             [](const Request&) { return Response::bytes(200, "application/json", std::string(openapi_document())); });
   add_auth_routes(router, controller);
   add_host_routes(router, controller);
   add_image_routes(router, controller);

@@ -18,8 +18,10 @@ std::string query(const Request& req, const char* key) {
 const std::string& id(const Request& req) { return req.params.at("id"); }
 
 void add_tenant_routes(Router& r, Controller& c) {
-  r.add("POST", "/api/v1/tenants", audited(c, "tenant.create", [&c](const Principal& who, const Request& req) -> Result<Answer> {
-          return Answer::of(201, view::Tenant::of(TRY(c.identity().create_tenant(who, TRY(parse_create_tenant(req.body))))));
+  r.add("POST", "/api/v1/tenants",
+        audited(c, "tenant.create", [&c](const Principal& who, const Request& req) -> Result<Answer> {
+          return Answer::of(201,
+                            view::Tenant::of(TRY(c.identity().create_tenant(who, TRY(parse_create_tenant(req.body))))));
         }));
   r.add("GET", "/api/v1/tenants", authed(c, [&c](const Principal& who, const Request&) -> Result<Response> {
           return Response::json(200, view::list<view::Tenant>(TRY(c.identity().tenants(who))));
@@ -27,14 +29,16 @@ void add_tenant_routes(Router& r, Controller& c) {
   r.add("GET", "/api/v1/tenants/{id}", authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
           return Response::json(200, view::Tenant::of(TRY(c.identity().tenant(who, id(req)))).json());
         }));
-  r.add("DELETE", "/api/v1/tenants/{id}", audited(c, "tenant.delete", [&c](const Principal& who, const Request& req) -> Result<Answer> {
+  r.add("DELETE", "/api/v1/tenants/{id}",
+        audited(c, "tenant.delete", [&c](const Principal& who, const Request& req) -> Result<Answer> {
           TRY(c.identity().delete_tenant(who, id(req)));
           return Answer::done(200);
         }));
 }
 
 void add_user_routes(Router& r, Controller& c) {
-  r.add("POST", "/api/v1/users", audited(c, "user.create", [&c](const Principal& who, const Request& req) -> Result<Answer> {
+  r.add("POST", "/api/v1/users",
+        audited(c, "user.create", [&c](const Principal& who, const Request& req) -> Result<Answer> {
           return Answer::of(201, view::User::of(TRY(c.identity().create_user(who, TRY(parse_create_user(req.body))))));
         }));
   r.add("GET", "/api/v1/users", authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
@@ -43,17 +47,21 @@ void add_user_routes(Router& r, Controller& c) {
   r.add("GET", "/api/v1/users/{id}", authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
           return Response::json(200, view::User::of(TRY(c.identity().user(who, id(req)))).json());
         }));
-  r.add("PATCH", "/api/v1/users/{id}", audited(c, "user.update", [&c](const Principal& who, const Request& req) -> Result<Answer> {
-          return Answer::of(200, view::User::of(TRY(c.identity().update_user(who, id(req), TRY(parse_update_user(req.body))))));
+  r.add("PATCH", "/api/v1/users/{id}",
+        audited(c, "user.update", [&c](const Principal& who, const Request& req) -> Result<Answer> {
+          return Answer::of(
+              200, view::User::of(TRY(c.identity().update_user(who, id(req), TRY(parse_update_user(req.body))))));
         }));
-  r.add("DELETE", "/api/v1/users/{id}", audited(c, "user.delete", [&c](const Principal& who, const Request& req) -> Result<Answer> {
+  r.add("DELETE", "/api/v1/users/{id}",
+        audited(c, "user.delete", [&c](const Principal& who, const Request& req) -> Result<Answer> {
           TRY(c.identity().delete_user(who, id(req)));
           return Answer::done(200);
         }));
 }
 
 void add_pool_routes(Router& r, Controller& c) {
-  r.add("POST", "/api/v1/pools", audited(c, "pool.create", [&c](const Principal& who, const Request& req) -> Result<Answer> {
+  r.add("POST", "/api/v1/pools",
+        audited(c, "pool.create", [&c](const Principal& who, const Request& req) -> Result<Answer> {
           return Answer::of(201, view::Pool::of(TRY(c.pools().create(who, TRY(parse_create_pool(req.body))))));
         }));
   r.add("GET", "/api/v1/pools", authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
@@ -62,10 +70,12 @@ void add_pool_routes(Router& r, Controller& c) {
   r.add("GET", "/api/v1/pools/{id}", authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
           return Response::json(200, view::Pool::of(TRY(c.pools().get(who, id(req)))).json());
         }));
-  r.add("PATCH", "/api/v1/pools/{id}", audited(c, "pool.update", [&c](const Principal& who, const Request& req) -> Result<Answer> {
+  r.add("PATCH", "/api/v1/pools/{id}",
+        audited(c, "pool.update", [&c](const Principal& who, const Request& req) -> Result<Answer> {
           return Answer::of(200, view::Pool::of(TRY(c.pools().update(who, id(req), TRY(parse_update_pool(req.body))))));
         }));
-  r.add("DELETE", "/api/v1/pools/{id}", audited(c, "pool.delete", [&c](const Principal& who, const Request& req) -> Result<Answer> {
+  r.add("DELETE", "/api/v1/pools/{id}",
+        audited(c, "pool.delete", [&c](const Principal& who, const Request& req) -> Result<Answer> {
           return Answer::of(202, view::Pool::of(TRY(c.pools().remove(who, id(req)))));
         }));
   r.add("POST", "/api/v1/pools/{id}/entitlements",
@@ -77,7 +87,8 @@ void add_pool_routes(Router& r, Controller& c) {
   r.add("GET", "/api/v1/pools/{id}/entitlements",
         authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
           Json out = Json::array();
-          for (const auto& u : TRY(c.pools().entitlements(who, id(req)))) out.push_back(view::Entitlement::of(id(req), u).json());
+          for (const auto& u : TRY(c.pools().entitlements(who, id(req))))
+            out.push_back(view::Entitlement::of(id(req), u).json());
           return Response::json(200, out);
         }));
   r.add("DELETE", "/api/v1/pools/{id}/entitlements/{user_id}",
@@ -99,7 +110,8 @@ Answer session_answer(int status, const controller::SessionView& v, const Reques
 }
 
 void add_session_routes(Router& r, Controller& c) {
-  r.add("POST", "/api/v1/sessions", audited(c, "session.logon", [&c](const Principal& who, const Request& req) -> Result<Answer> {
+  r.add("POST", "/api/v1/sessions",
+        audited(c, "session.logon", [&c](const Principal& who, const Request& req) -> Result<Answer> {
           auto pool_id = TRY(parse_id_field(req.body, "pool_id"));
           auto session = TRY(c.sessions().logon(who, pool_id, req.remote_address));
           return session_answer(session.created ? 201 : 200, session, req);
@@ -115,14 +127,16 @@ void add_session_routes(Router& r, Controller& c) {
   r.add("GET", "/api/v1/sessions/{id}", authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
           return Response::json(200, view::Session::of(TRY(c.sessions().get(who, id(req)))).json());
         }));
-  r.add("POST", "/api/v1/sessions/{id}/tickets", audited(c, "session.ticket", [&c](const Principal& who, const Request& req) -> Result<Answer> {
+  r.add("POST", "/api/v1/sessions/{id}/tickets",
+        audited(c, "session.ticket", [&c](const Principal& who, const Request& req) -> Result<Answer> {
           return session_answer(201, TRY(c.sessions().new_ticket(who, id(req))), req);
         }));
   r.add("POST", "/api/v1/sessions/{id}/actions/disconnect",
         audited(c, "session.disconnect", [&c](const Principal& who, const Request& req) -> Result<Answer> {
           return Answer::of(200, view::Session::of(TRY(c.sessions().disconnect(who, id(req)))));
         }));
-  r.add("DELETE", "/api/v1/sessions/{id}", audited(c, "session.logoff", [&c](const Principal& who, const Request& req) -> Result<Answer> {
+  r.add("DELETE", "/api/v1/sessions/{id}",
+        audited(c, "session.logoff", [&c](const Principal& who, const Request& req) -> Result<Answer> {
           return Answer::of(202, view::Session::of(TRY(c.sessions().logoff(who, id(req)))));
         }));
 }

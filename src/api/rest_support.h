@@ -21,8 +21,8 @@ Handler authed(controller::Controller& c, AuthedHandler fn);
 // of it, taken from the typed object answered rather than from the reply.
 struct Answer {
   Response response;
-  std::string target;     // the object acted on, when the path names none
-  std::string tenant_id;  // the object's tenant, when it has one
+  std::string target;         // the object acted on, when the path names none
+  std::string tenant_id;      // the object's tenant, when it has one
   std::string result = "ok";  // or the code of a refusal the handler answers itself
   std::string detail;
 

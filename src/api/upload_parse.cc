@@ -57,8 +57,8 @@ Result<int64_t> parse_chunk_offset(const std::map<std::string, std::string>& que
 
 Result<void> check_chunk(int64_t offset, int64_t length, int64_t received, int64_t size) {
   if (offset != received) {
-    return Error::Conflict(fmt::format("the upload has {} bytes: send the chunk at offset {}, not {}", received,
-                                       received, offset));
+    return Error::Conflict(
+        fmt::format("the upload has {} bytes: send the chunk at offset {}, not {}", received, received, offset));
   }
   if (length <= 0) return Error::InvalidArgument("the chunk is empty");
   if (length > size - offset) {

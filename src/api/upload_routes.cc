@@ -28,10 +28,12 @@ void add_upload_routes(Router& r, Controller& c, UploadRegistry& uploads) {
           for (const auto& u : TRY(uploads.list(who))) out.push_back(upload_json(u, idle));
           return Response::json(200, out);
         }));
-  r.add("GET", "/api/v1/uploads/{id}", authed(c, [&uploads, idle](const Principal& who, const Request& req) -> Result<Response> {
+  r.add("GET", "/api/v1/uploads/{id}",
+        authed(c, [&uploads, idle](const Principal& who, const Request& req) -> Result<Response> {
           return Response::json(200, upload_json(TRY(uploads.get(who, req.params.at("id"))), idle));
         }));
-  r.add("PUT", "/api/v1/uploads/{id}", authed(c, [&uploads, idle](const Principal& who, const Request& req) -> Result<Response> {
+  r.add("PUT", "/api/v1/uploads/{id}",
+        authed(c, [&uploads, idle](const Principal& who, const Request& req) -> Result<Response> {
           auto offset = TRY(parse_chunk_offset(req.query));
           return Response::json(200, upload_json(TRY(uploads.write(who, req.params.at("id"), offset, req.body)), idle));
         }));

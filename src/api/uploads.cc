@@ -139,8 +139,8 @@ Result<void> UploadRegistry::check_room(int64_t size) const {
     promised += e->record.spec.size - e->record.received;
   }
   if (active >= limits_.max_active) {
-    return Error::Unavailable(fmt::format("{} uploads are in progress, the most at once: finish or cancel one first",
-                                          active));
+    return Error::Unavailable(
+        fmt::format("{} uploads are in progress, the most at once: finish or cancel one first", active));
   }
   struct statvfs fsinfo {};
   if (::statvfs(dir_.c_str(), &fsinfo) != 0) {
@@ -240,8 +240,8 @@ Result<store::ImageRecord> UploadRegistry::finish(const Principal& who, const st
   }
   if (u.state != "uploading") return Error::Conflict("the upload is already finished");
   if (u.received != u.spec.size) {
-    return Error::Conflict(fmt::format("the upload has {} of its {} bytes: send the rest first", u.received,
-                                       u.spec.size));
+    return Error::Conflict(
+        fmt::format("the upload has {} of its {} bytes: send the rest first", u.received, u.spec.size));
   }
   {
     Fd fd(::open(data_path(u).c_str(), O_RDONLY | O_CLOEXEC));
@@ -268,8 +268,8 @@ Result<void> UploadRegistry::remove(const Principal& who, const std::string& id)
     u = e->record;
   }
   if (u.state == "importing" && hooks_.importing(who, u.image_id)) {
-    return Error::Conflict(fmt::format("image '{}' is being imported from this upload: delete the image instead",
-                                       u.image_id));
+    return Error::Conflict(
+        fmt::format("image '{}' is being imported from this upload: delete the image instead", u.image_id));
   }
   MutexLock lock(mu_);
   if (uploads_.erase(id) == 0) return Error::NotFound("upload", id);
@@ -292,8 +292,8 @@ void UploadRegistry::sweep() {
       MutexLock lock(mu_);
       u = e->record;
     }
-    bool done = u.state == "importing" ? !hooks_.importing(owner_of(u), u.image_id)
-                                       : abandoned(u, now, limits_.idle_limit);
+    bool done =
+        u.state == "importing" ? !hooks_.importing(owner_of(u), u.image_id) : abandoned(u, now, limits_.idle_limit);
     if (!done) continue;
     MutexLock lock(mu_);
     if (uploads_.erase(u.id) == 0) continue;

@@ -52,11 +52,11 @@ std::string upload_extension(std::string_view format, std::string_view filename)
 struct UploadRecord {
   std::string id;
   NewUpload spec;
-  std::string state = "uploading";  // uploading | importing
-  std::string image_id;             // once finished
-  std::string owner_id, owner_name; // the administrator who started it
-  WallTime created_at, updated_at;  // updated_at: the last chunk
-  int64_t received = 0;             // bytes on disk (the data file's size)
+  std::string state = "uploading";   // uploading | importing
+  std::string image_id;              // once finished
+  std::string owner_id, owner_name;  // the administrator who started it
+  WallTime created_at, updated_at;   // updated_at: the last chunk
+  int64_t received = 0;              // bytes on disk (the data file's size)
 };
 
 // An upload no chunk has reached for `idle_limit` is abandoned.

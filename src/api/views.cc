@@ -107,8 +107,16 @@ Json Desktop::json() const {
 
 Host Host::of(const controller::HostView& v) {
   const auto& h = v.host;
-  return {h.id,     h.name,           h.state,        h.accelerator, h.cpus, h.memory_mb, v.cpus_allocated,
-          v.memory_allocated_mb, v.desktops, h.last_heartbeat_at};
+  return {h.id,
+          h.name,
+          h.state,
+          h.accelerator,
+          h.cpus,
+          h.memory_mb,
+          v.cpus_allocated,
+          v.memory_allocated_mb,
+          v.desktops,
+          h.last_heartbeat_at};
 }
 
 Json Host::json() const {
@@ -214,8 +222,17 @@ Json Entitlement::json() const {
 
 Session Session::of(const controller::SessionView& v, std::string_view host) {
   const auto& s = v.session;
-  Session o{s.id,          s.pool_id,        s.tenant_id, s.user_id, v.username, s.desktop_id, s.state,
-            s.client_address, s.created_at, s.last_activity_at, unless_epoch(s.ended_at)};
+  Session o{s.id,
+            s.pool_id,
+            s.tenant_id,
+            s.user_id,
+            v.username,
+            s.desktop_id,
+            s.state,
+            s.client_address,
+            s.created_at,
+            s.last_activity_at,
+            unless_epoch(s.ended_at)};
   if (v.ticket) {
     o.display_url = fmt::format("ws://{}/display/{}?ticket={}", host, s.id, v.ticket->ticket);
     o.ticket_expires_at = v.ticket->expires_at;
@@ -244,8 +261,9 @@ Json Session::json() const {
 }
 
 AuditEvent AuditEvent::of(const store::AuditEvent& e) {
-  return {e.seq,    e.at,     unless_empty(e.tenant_id), unless_empty(e.user_id), e.username, e.action,
-          e.target, e.address, e.status,                e.result,                unless_empty(e.detail)};
+  return {
+      e.seq,    e.at,     unless_empty(e.tenant_id), unless_empty(e.user_id), e.username, e.action, e.target, e.address,
+      e.status, e.result, unless_empty(e.detail)};
 }
 
 Json AuditEvent::json() const {
@@ -273,8 +291,11 @@ Json usage_json(const controller::UsageReport& r) {
                         {"desktop_hours", d.hours}});
   }
   for (const auto& s : r.sessions) {
-    sessions.push_back({{"day", s.day}, {"tenant_id", s.tenant_id}, {"user_id", s.user_id},
-                        {"username", s.username}, {"session_hours", s.hours}});
+    sessions.push_back({{"day", s.day},
+                        {"tenant_id", s.tenant_id},
+                        {"user_id", s.user_id},
+                        {"username", s.username},
+                        {"session_hours", s.hours}});
   }
   return {{"from", r.from_day}, {"to", r.to_day}, {"desktops", desktops}, {"sessions", sessions}};
 }

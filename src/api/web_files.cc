@@ -16,10 +16,14 @@ namespace fs = std::filesystem;
 
 std::string_view content_type(const fs::path& file) {
   static const std::pair<std::string_view, std::string_view> kTypes[] = {
-      {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
-      {".css", "text/css; charset=utf-8"},   {".map", "application/json"},
-      {".png", "image/png"},                 {".svg", "image/svg+xml"},
-      {".ico", "image/x-icon"},              {".woff2", "font/woff2"},
+      {".html", "text/html; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".map", "application/json"},
+      {".png", "image/png"},
+      {".svg", "image/svg+xml"},
+      {".ico", "image/x-icon"},
+      {".woff2", "font/woff2"},
       {".json", "application/json"},
   };
   std::string ext = file.extension().string();

@@ -11,8 +11,8 @@
 #include <string_view>
 
 #include "credentials.h"
-#include "oriel/net/client.h"
 #include "oriel/common/clock.h"
+#include "oriel/net/client.h"
 
 namespace CLI {
 class App;
@@ -61,9 +61,9 @@ class Context {
   bool stderr_is_terminal = false;
   std::chrono::milliseconds import_poll{200};
   std::chrono::milliseconds desktop_poll{500};
-  const Clock* clock;        // for ages in tables
-  bool hint_login = true;    // suggest `oriel login` on a 401
-  int status = kExitOk;      // exit status of the command that ran
+  const Clock* clock;      // for ages in tables
+  bool hint_login = true;  // suggest `oriel login` on a 401
+  int status = kExitOk;    // exit status of the command that ran
 
   bool json_output() const { return options.output == "json"; }
   void print_json(const Json& j);

@@ -80,8 +80,8 @@ int finish(Context& ctx, const Json& d, const std::string& say) {
 Result<int> run_create(Context& ctx, const CreateOptions& o) {
   int64_t memory_mib = TRY(parse_memory_mib(o.memory));
   ApiClient* api = TRY(ctx.api());
-  Json body = {{"name", o.name}, {"image_id", o.image}, {"vcpus", o.vcpus}, {"memory_mb", memory_mib},
-               {"start", !o.no_start}};
+  Json body = {
+      {"name", o.name}, {"image_id", o.image}, {"vcpus", o.vcpus}, {"memory_mb", memory_mib}, {"start", !o.no_start}};
   Json d = TRY(api->post("/api/v1/desktops", body));
   if (o.wait) d = TRY(wait_for_desktop(ctx, *api, std::move(d)));
   return finish(ctx, d, render_fields(desktop_fields(d)));
@@ -130,10 +130,10 @@ Result<int> run_migrate(Context& ctx, const TargetOptions& o) {
     return finish(ctx, d, fmt::format("{}: migrating ({}).\n", label(d, true), field_text(d, "pending_action")));
   }
   d = TRY(wait_for_desktop(ctx, *api, std::move(d)));
-  std::string outcome = field_text(d, "error") == "-"
-                            ? fmt::format("{} runs on host {}.\n", label(d, true), field_text(d, "host_id"))
-                            : fmt::format("{} stays on host {}: {}\n", label(d, true), field_text(d, "host_id"),
-                                          field_text(d, "error"));
+  std::string outcome =
+      field_text(d, "error") == "-"
+          ? fmt::format("{} runs on host {}.\n", label(d, true), field_text(d, "host_id"))
+          : fmt::format("{} stays on host {}: {}\n", label(d, true), field_text(d, "host_id"), field_text(d, "error"));
   return finish(ctx, d, outcome);
 }
 
@@ -215,8 +215,8 @@ void add_action_commands(CLI::App& desktop, Context& ctx) {
       {"reset", "Discard the desktop's changes: back to its image"}};
   for (const auto& [action, help] : kActions) {
     auto o = std::make_shared<TargetOptions>();
-    auto* cmd = add_target_command(desktop, action, help, *o,
-                                   "Wait until the action is done; exit 7 if the desktop fails");
+    auto* cmd =
+        add_target_command(desktop, action, help, *o, "Wait until the action is done; exit 7 if the desktop fails");
     on_run(cmd, ctx, [&ctx, o, action = action] { return run_action(ctx, action, *o); });
   }
   auto o = std::make_shared<TargetOptions>();
@@ -225,8 +225,8 @@ void add_action_commands(CLI::App& desktop, Context& ctx) {
   migrate->add_option("--host", o->host, "Host id to move to (default: the scheduler's choice)");
   on_run(migrate, ctx, [&ctx, o] { return run_migrate(ctx, *o); });
   auto c = std::make_shared<TargetOptions>();
-  auto* cancel = add_target_command(desktop, "cancel-migration", "Stop a migration; the desktop stays where it was",
-                                    *c, "Wait until it is rolled back");
+  auto* cancel = add_target_command(desktop, "cancel-migration", "Stop a migration; the desktop stays where it was", *c,
+                                    "Wait until it is rolled back");
   on_run(cancel, ctx, [&ctx, c] { return run_action(ctx, "cancel-migration", *c); });
 }
 
@@ -244,7 +244,8 @@ void add_desktop_commands(CLI::App& app, Context& ctx) {
   on_run(list, ctx, [&ctx, filter] { return run_list(ctx, filter->first, filter->second); });
 
   auto o = std::make_shared<TargetOptions>();
-  on_run(add_target_command(*desktop, "show", "Show one desktop", *o, ""), ctx, [&ctx, o] { return run_show(ctx, o->id); });
+  on_run(add_target_command(*desktop, "show", "Show one desktop", *o, ""), ctx,
+         [&ctx, o] { return run_show(ctx, o->id); });
   add_action_commands(*desktop, ctx);
   auto* del = add_target_command(*desktop, "delete", "Delete a desktop and its disk", *o, "Wait until it is gone");
   on_run(del, ctx, [&ctx, o] { return run_delete(ctx, *o); });

@@ -59,7 +59,8 @@ void add_shape_options(CLI::App* cmd, PoolShape& s, bool required) {
   cmd->add_option("--provisioning", s.provisioning,
                   "on-demand (assigned desktops plus the spares) or up-front (all size desktops exist)")
       ->check(CLI::IsMember({"on-demand", "up-front"}));
-  cmd->add_option("--clipboard", s.clipboard, "Clipboard between browser and desktop: both, to-desktop, to-client, none")
+  cmd->add_option("--clipboard", s.clipboard,
+                  "Clipboard between browser and desktop: both, to-desktop, to-client, none")
       ->check(CLI::IsMember({"both", "to-desktop", "to-client", "none"}));
 }
 
@@ -139,9 +140,8 @@ void add_pool_commands(CLI::App& app, Context& ctx) {
 
   auto* show = pool->add_subcommand("show", "Show one pool with its live counts and why it is short, if it is");
   show->add_option("ID", o->id, "Pool id")->required();
-  on_run(show, ctx, [&ctx, o]() -> Result<int> {
-    return print_pool(ctx, TRY(TRY(ctx.api())->get(api_path("pools", o->id))));
-  });
+  on_run(show, ctx,
+         [&ctx, o]() -> Result<int> { return print_pool(ctx, TRY(TRY(ctx.api())->get(api_path("pools", o->id)))); });
 
   add_set(*pool, ctx, o);
 

@@ -282,8 +282,8 @@ std::string usage_tables(const Json& report) {
   Table sessions({"DAY", "TENANT", "USER", "HOURS"});
   if (report.is_object()) {
     for_each_item(report.value("desktops", Json()), [&](const Json& d) {
-      desktops.add_row({field_text(d, "day"), field_text(d, "tenant_id"), field_text(d, "pool_id"),
-                        hours_text(d, "desktop_hours")});
+      desktops.add_row(
+          {field_text(d, "day"), field_text(d, "tenant_id"), field_text(d, "pool_id"), hours_text(d, "desktop_hours")});
     });
     for_each_item(report.value("sessions", Json()), [&](const Json& s) {
       sessions.add_row({field_text(s, "day"), field_text(s, "tenant_id"),

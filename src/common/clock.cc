@@ -24,8 +24,8 @@ Result<WallTime> parse_rfc3339(std::string_view text) {
   int millis = 0;
   std::string s(text);
   int consumed = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                  &tm.tm_min, &tm.tm_sec, &consumed) != 6) {
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                  &tm.tm_sec, &consumed) != 6) {
     return Error::InvalidArgument(fmt::format("'{}' is not an RFC 3339 time", text));
   }
   std::string_view rest = text.substr(static_cast<size_t>(consumed));

@@ -16,8 +16,8 @@ Result<store::TenantRecord> visible_tenant(store::TenantStore& tenants, const Pr
 
 Result<store::UserRecord> visible_user(store::UserStore& users, const Principal& who, std::string_view id) {
   auto user = users.user_by_id(id);
-  bool visible = user.ok() && (who.admin() || user->id == who.user_id ||
-                               (who.tenant_admin() && user->tenant_id == who.tenant_id));
+  bool visible =
+      user.ok() && (who.admin() || user->id == who.user_id || (who.tenant_admin() && user->tenant_id == who.tenant_id));
   if (!visible) return Error::NotFound("user", id);
   return user;
 }
@@ -40,8 +40,7 @@ Result<store::PoolRecord> managed_pool(store::PoolStore& pools, const Principal&
   return pool;
 }
 
-Result<store::SessionRecord> visible_session(store::SessionStore& sessions, const Principal& who,
-                                             std::string_view id) {
+Result<store::SessionRecord> visible_session(store::SessionStore& sessions, const Principal& who, std::string_view id) {
   auto session = sessions.session(id);
   bool visible = session.ok() && (who.admin() || session->user_id == who.user_id ||
                                   (who.tenant_admin() && session->tenant_id == who.tenant_id));
@@ -49,8 +48,7 @@ Result<store::SessionRecord> visible_session(store::SessionStore& sessions, cons
   return session;
 }
 
-Result<store::DesktopRecord> visible_desktop(store::DesktopStore& desktops, const Principal& who,
-                                             std::string_view id) {
+Result<store::DesktopRecord> visible_desktop(store::DesktopStore& desktops, const Principal& who, std::string_view id) {
   auto d = desktops.desktop(id);
   if (!d.ok() || !sees(who, *d)) return Error::NotFound("desktop", id);
   return d;

@@ -20,10 +20,8 @@ Result<store::UserRecord> visible_user(store::UserStore& users, const Principal&
 Result<store::PoolRecord> visible_pool(store::PoolStore& pools, const Principal& who, std::string_view id);
 // Visible and the caller's to manage (an admin, or the tenant's admin).
 Result<store::PoolRecord> managed_pool(store::PoolStore& pools, const Principal& who, std::string_view id);
-Result<store::SessionRecord> visible_session(store::SessionStore& sessions, const Principal& who,
-                                             std::string_view id);
-Result<store::DesktopRecord> visible_desktop(store::DesktopStore& desktops, const Principal& who,
-                                             std::string_view id);
+Result<store::SessionRecord> visible_session(store::SessionStore& sessions, const Principal& who, std::string_view id);
+Result<store::DesktopRecord> visible_desktop(store::DesktopStore& desktops, const Principal& who, std::string_view id);
 // Whether `who` sees desktop `d`: admins, its tenant's admins, its user.
 bool sees(const Principal& who, const store::DesktopRecord& d);
 

@@ -98,12 +98,13 @@ Controller::Controller(store::Store& store, agent::HostAgent& agent, Clock& cloc
     core.desktop_moved(desktop_id, host_id);
   };
   hooks.ended = [&core] { core.poke_desktops(); };
-  core.migrations =
-      std::make_unique<Migrations>(store, store, core.fleet, clock, std::move(hooks), o.migration, o.parallel_migrations);
+  core.migrations = std::make_unique<Migrations>(store, store, core.fleet, clock, std::move(hooks), o.migration,
+                                                 o.parallel_migrations);
   core.placement.set_reservations([&core] { return core.migrations->reserved(); });
   std::string images = (o.shared_dir.empty() ? o.data_dir : o.shared_dir) + "/images";
   core.importer = std::make_unique<ImageImporter>(store, agent, clock, images);
-  core.fleet.set_exit_handler([&core](const std::string& id, agent::VmExit why) { core.reconciler->on_vm_exit(id, why); });
+  core.fleet.set_exit_handler(
+      [&core](const std::string& id, agent::VmExit why) { core.reconciler->on_vm_exit(id, why); });
 
   sessions_ = std::make_unique<Sessions>(core);
   identity_ = std::make_unique<Identity>(core, *sessions_);
@@ -121,9 +122,9 @@ Result<void> Controller::bootstrap(std::string_view admin_password) {
   if (core.options.embedded_host) {
     auto report = core.embedded_agent.report();
     core.host_id = host_id_for(report.name);
-    store::HostRecord host{core.host_id, report.name, "ready",
-                           std::string(agent::accelerator_name(report.accelerator)), report.cpus, report.memory_mb,
-                           "", core.clock.now()};
+    store::HostRecord host{
+        core.host_id, report.name,      "ready", std::string(agent::accelerator_name(report.accelerator)),
+        report.cpus,  report.memory_mb, "",      core.clock.now()};
     if (auto old = core.store.host(core.host_id); old.ok()) host.state = old->state;
     TRY(core.store.upsert_host(host));
     core.fleet.add_local(core.host_id, core.embedded_agent);

@@ -102,7 +102,8 @@ std::string cancel_migrate_op(const std::string& host_id) { return std::string(k
 
 std::optional<std::string> migration_target(const store::DesktopRecord& d) {
   for (auto prefix : {kMigrateOp, kCancelMigrateOp}) {
-    if (d.pending_op.starts_with(prefix) && d.pending_op.size() > prefix.size()) return d.pending_op.substr(prefix.size());
+    if (d.pending_op.starts_with(prefix) && d.pending_op.size() > prefix.size())
+      return d.pending_op.substr(prefix.size());
   }
   return std::nullopt;
 }

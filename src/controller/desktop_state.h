@@ -16,13 +16,13 @@ namespace oriel::controller {
 enum class DesktopState {
   kProvisioning,  // record written, disk not made yet
   kStopped,
-  kStarting,      // QEMU being started
+  kStarting,  // QEMU being started
   kRunning,
-  kStopping,      // ACPI shutdown asked; hard stop at deadline_ms
-  kResetting,     // overlay being discarded and recreated
-  kFailed,        // needs an operator (or a start) to go on; error says why
+  kStopping,   // ACPI shutdown asked; hard stop at deadline_ms
+  kResetting,  // overlay being discarded and recreated
+  kFailed,     // needs an operator (or a start) to go on; error says why
   kDeleting,
-  kMigrating,     // live migration to the host in pending_op ("migrate:<host id>"); the Migrations own it
+  kMigrating,  // live migration to the host in pending_op ("migrate:<host id>"); the Migrations own it
 };
 
 std::string_view state_name(DesktopState s);
@@ -30,23 +30,23 @@ std::optional<DesktopState> parse_state(std::string_view s);
 
 // What the reconciler does next for one desktop.
 enum class StepKind {
-  kNone,            // settled, or waiting for a deadline
-  kCreateDisk,      // provisioning → stopped
-  kStartVm,         // write starting, start QEMU
-  kMarkRunning,     // QEMU runs: record it
-  kShutdownVm,      // write stopping with a deadline, press the power button
-  kKillVm,          // hard stop (deadline passed, reset or delete of a running VM)
-  kMarkStopped,     // QEMU gone after a stop: record it
-  kMarkFailed,      // QEMU gone on its own: record why
+  kNone,               // settled, or waiting for a deadline
+  kCreateDisk,         // provisioning → stopped
+  kStartVm,            // write starting, start QEMU
+  kMarkRunning,        // QEMU runs: record it
+  kShutdownVm,         // write stopping with a deadline, press the power button
+  kKillVm,             // hard stop (deadline passed, reset or delete of a running VM)
+  kMarkStopped,        // QEMU gone after a stop: record it
+  kMarkFailed,         // QEMU gone on its own: record why
   kRestartAfterCrash,  // QEMU gone on its own: stopped, error kRestartedAfterCrash, started again (desired running)
-  kMarkGuestOff,    // the guest powered off by itself: now stopped, desired stopped
-  kRebootVm,        // hard reset of the guest, clear pending_op
-  kResetDisk,       // write resetting, recreate the overlay, clear pending_op
-  kClearPendingOp,  // an op that no longer applies (reboot of a stopped desktop)
-  kDeleteDisk,      // write deleting, delete the overlay, then the record
-  kRelocate,        // its host is down: another host, state stopped (or provisioning), to start there
-  kStartMigration,  // running with pending_op "migrate:<host>" (asked for on any controller): migrating, under way
-  kSettleMigration, // migrating: let the migration finish, or (no one follows it) find where the guest runs
+  kMarkGuestOff,       // the guest powered off by itself: now stopped, desired stopped
+  kRebootVm,           // hard reset of the guest, clear pending_op
+  kResetDisk,          // write resetting, recreate the overlay, clear pending_op
+  kClearPendingOp,     // an op that no longer applies (reboot of a stopped desktop)
+  kDeleteDisk,         // write deleting, delete the overlay, then the record
+  kRelocate,           // its host is down: another host, state stopped (or provisioning), to start there
+  kStartMigration,     // running with pending_op "migrate:<host>" (asked for on any controller): migrating, under way
+  kSettleMigration,    // migrating: let the migration finish, or (no one follows it) find where the guest runs
 };
 
 // What the controller knows of a desktop's host.

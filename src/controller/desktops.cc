@@ -23,9 +23,7 @@ Result<void> apply_action(Placement& placement, DesktopAction action, store::Des
         d.error.clear();
       }
       return Ok();
-    case DesktopAction::kStop:
-      d.desired = "stopped";
-      return Ok();
+    case DesktopAction::kStop: d.desired = "stopped"; return Ok();
     case DesktopAction::kReboot:
       if (d.state != state_name(DesktopState::kRunning)) {
         return Error::Conflict(fmt::format("desktop '{}' is {}, not running", d.id, public_state_name(d.state)));
@@ -99,7 +97,8 @@ Result<store::DesktopRecord> Desktops::act(const Principal& who, std::string_vie
 
 Result<store::DesktopRecord> Desktops::remove(const Principal& who, std::string_view id) {
   Core::Asker asker{who};
-  if (!who.admin() && !who.tenant_admin()) asker.allowed = Error::PermissionDenied("only administrators delete desktops");
+  if (!who.admin() && !who.tenant_admin())
+    asker.allowed = Error::PermissionDenied("only administrators delete desktops");
   return core_.change_desktop(
       id,
       [](store::DesktopRecord& d) -> Result<void> {

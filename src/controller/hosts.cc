@@ -50,9 +50,16 @@ Result<HeartbeatAnswer> Hosts::heartbeat(std::string_view cluster_token, const a
   }
   TRY(check_name("host", hello.report.name));
   std::string id = host_id_for(hello.report.name);
-  if (id == core_.host_id) return Error::Conflict(fmt::format("host name '{}' is this controller's own", hello.report.name));
-  store::HostRecord host{id, hello.report.name, "ready", std::string(agent::accelerator_name(hello.report.accelerator)),
-                         hello.report.cpus, hello.report.memory_mb, hello.url, core_.clock.now()};
+  if (id == core_.host_id)
+    return Error::Conflict(fmt::format("host name '{}' is this controller's own", hello.report.name));
+  store::HostRecord host{id,
+                         hello.report.name,
+                         "ready",
+                         std::string(agent::accelerator_name(hello.report.accelerator)),
+                         hello.report.cpus,
+                         hello.report.memory_mb,
+                         hello.url,
+                         core_.clock.now()};
   auto old = core_.store.host(id);
   if (old.ok()) {
     // Maintenance is the administrator's to end; a host that was down and
@@ -60,8 +67,8 @@ Result<HeartbeatAnswer> Hosts::heartbeat(std::string_view cluster_token, const a
     if (old->state == "maintenance") host.state = old->state;
     if (old->state == "down") spdlog::warn("host {} ({}) is back", id, host.name);
   } else {
-    spdlog::info("host {} ({}) joined at {}: {} CPUs, {} MiB, {}", id, host.name, hello.url, host.cpus,
-                 host.memory_mb, host.accelerator);
+    spdlog::info("host {} ({}) joined at {}: {} CPUs, {} MiB, {}", id, host.name, hello.url, host.cpus, host.memory_mb,
+                 host.accelerator);
   }
   TRY(core_.store.upsert_host(host));
   core_.fleet.heard(id, hello);
@@ -76,7 +83,8 @@ void watch_hosts(Core& core) {
   for (auto host : *hosts) {
     if (host.state == "maintenance") drain(core, host);
     bool remote = !host.address.empty();
-    if (!remote || host.state == "down" || now - host.last_heartbeat_at < core.options.host_lease + core.options.host_grace) {
+    if (!remote || host.state == "down" ||
+        now - host.last_heartbeat_at < core.options.host_lease + core.options.host_grace) {
       continue;
     }
     auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(now - host.last_heartbeat_at);
@@ -109,7 +117,8 @@ Result<HostView> Hosts::act(const Principal& who, std::string_view id, HostActio
       host.state = "maintenance";
       break;
     case HostAction::kActivate:
-      if (host.state == "down") return Error::Conflict(fmt::format("host '{}' is down: it is ready again when its agent is back", host.name));
+      if (host.state == "down")
+        return Error::Conflict(fmt::format("host '{}' is down: it is ready again when its agent is back", host.name));
       if (host.state != "ready") spdlog::info("host {} ({}): ready again", host.id, host.name);
       host.state = "ready";
       break;
@@ -157,7 +166,8 @@ void drain(Core& core, const store::HostRecord& host) {
       auto moved = d;
       moved.host_id = *target;
       moved.updated_at = core.clock.now();
-      if (core.store.update_desktop(moved).ok()) spdlog::info("host {}: stopped desktop {} moved to {}", host.name, d.id, *target);
+      if (core.store.update_desktop(moved).ok())
+        spdlog::info("host {}: stopped desktop {} moved to {}", host.name, d.id, *target);
     }
   }
 }
@@ -166,8 +176,8 @@ void drain(Core& core, const store::HostRecord& host) {
 
 Result<store::DesktopRecord> request_migration(Core& core, store::DesktopRecord d, std::string target) {
   if (d.state != state_name(DesktopState::kRunning) || d.desired != "running") {
-    return Error::Conflict(fmt::format("desktop '{}' is {}: only a running desktop migrates", d.id,
-                                       public_state_name(d.state)));
+    return Error::Conflict(
+        fmt::format("desktop '{}' is {}: only a running desktop migrates", d.id, public_state_name(d.state)));
   }
   if (!d.pending_op.empty()) return Error::Conflict(fmt::format("desktop '{}' has a {} under way", d.id, d.pending_op));
   auto loads = TRY(core.placement.loads());
@@ -177,7 +187,8 @@ Result<store::DesktopRecord> request_migration(Core& core, store::DesktopRecord 
   }
   if (!target.empty()) {
     auto host = TRY(core.store.host(target));
-    if (host.id == d.host_id) return Error::Conflict(fmt::format("desktop '{}' runs on host '{}' already", d.id, host.name));
+    if (host.id == d.host_id)
+      return Error::Conflict(fmt::format("desktop '{}' runs on host '{}' already", d.id, host.name));
     if (host.state != "ready") return Error::Conflict(fmt::format("host '{}' is {}, not ready", host.name, host.state));
   }
   std::string chosen = TRY(core.placement.scheduler().place(loads, {d.vcpus, d.memory_mb}));

@@ -29,7 +29,12 @@ struct Migrations::Active {
 
 Migrations::Migrations(store::DesktopStore& desktops, store::ImageStore& images, Fleet& fleet, Clock& clock,
                        MigrationHooks hooks, agent::MigrationOptions options, size_t parallel)
-    : desktops_(desktops), images_(images), fleet_(fleet), clock_(clock), hooks_(std::move(hooks)), options_(options),
+    : desktops_(desktops),
+      images_(images),
+      fleet_(fleet),
+      clock_(clock),
+      hooks_(std::move(hooks)),
+      options_(options),
       pool_(std::max<size_t>(1, parallel)) {}
 
 Migrations::~Migrations() { stop(); }

@@ -26,7 +26,8 @@ Result<void> check_pool_shape(const store::PoolRecord& p) {
     return Error::InvalidArgument(fmt::format("spare must be 0 to size ({})", p.size));
   }
   if (p.vcpus < 1 || p.vcpus > 512) return Error::InvalidArgument("vcpus must be 1 to 512");
-  if (p.memory_mb < 64 || p.memory_mb > 16 * 1024 * 1024) return Error::InvalidArgument("memory_mb must be 64 to 16777216");
+  if (p.memory_mb < 64 || p.memory_mb > 16 * 1024 * 1024)
+    return Error::InvalidArgument("memory_mb must be 64 to 16777216");
   if (p.idle_timeout_s < 0) return Error::InvalidArgument("idle_timeout_s must not be negative");
   return Ok();
 }
@@ -171,8 +172,7 @@ Result<PoolView> Pools::remove(const Principal& who, std::string_view id) {
   });
 }
 
-Result<store::UserRecord> Pools::entitle(const Principal& who, std::string_view pool_id,
-                                              std::string_view user_id) {
+Result<store::UserRecord> Pools::entitle(const Principal& who, std::string_view pool_id, std::string_view user_id) {
   auto p = TRY(managed_pool(core_.store, who, pool_id));
   auto user = TRY(visible_user(core_.store, who, user_id));
   if (user.tenant_id != p.tenant_id) {

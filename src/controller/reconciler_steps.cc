@@ -25,8 +25,7 @@ void clear_error(store::DesktopRecord& d) {
 
 Result<void> Reconciler::apply(store::DesktopRecord d, const Step& step, HostHealth host) {
   switch (step.kind) {
-    case StepKind::kNone:
-      return Ok();
+    case StepKind::kNone: return Ok();
     case StepKind::kMarkRunning:
       clear_error(d);
       TRY(write(d, state_name(DesktopState::kRunning)));
@@ -40,8 +39,7 @@ Result<void> Reconciler::apply(store::DesktopRecord d, const Step& step, HostHea
       d.desired = "stopped";
       TRY(write(d, state_name(DesktopState::kStopped)));
       return Ok();
-    case StepKind::kMarkFailed:
-      return fail(store_, clock_, d, Error::Unavailable(step.reason));
+    case StepKind::kMarkFailed: return fail(store_, clock_, d, Error::Unavailable(step.reason));
     case StepKind::kRestartAfterCrash:
       spdlog::warn("desktop {}: QEMU exited unexpectedly; starting it again on host {}", d.id, d.host_id);
       d.error = fmt::format("{} at {}", kRestartedAfterCrash, format_rfc3339(clock_.now()));
@@ -51,8 +49,7 @@ Result<void> Reconciler::apply(store::DesktopRecord d, const Step& step, HostHea
       d.pending_op.clear();
       TRY(write(d, d.state));
       return Ok();
-    case StepKind::kRelocate:
-      return relocate(std::move(d));
+    case StepKind::kRelocate: return relocate(std::move(d));
     case StepKind::kStartMigration:
       if (!options_.start_migration) return Error::Unavailable("no migrations here");
       return options_.start_migration(d);
@@ -64,8 +61,7 @@ Result<void> Reconciler::apply(store::DesktopRecord d, const Step& step, HostHea
       auto agent = host == HostHealth::kDown ? fleet_.sharing_disks_with(d.host_id, d.id) : fleet_.agent(d.host_id);
       return delete_desktop(std::move(d), agent.get());
     }
-    default:
-      break;
+    default: break;
   }
   auto agent = fleet_.agent(d.host_id);
   if (!agent) return Error::Unavailable(fmt::format("host '{}' cannot be reached", d.host_id));
@@ -105,8 +101,7 @@ Result<void> Reconciler::apply_vm_step(store::DesktopRecord d, const Step& step,
       }
       return Ok();
     }
-    case StepKind::kKillVm:
-      return agent.kill_vm(d.id);
+    case StepKind::kKillVm: return agent.kill_vm(d.id);
     case StepKind::kRebootVm:
       TRY(agent.reboot_vm(d.id));
       d.pending_op.clear();
@@ -122,8 +117,7 @@ Result<void> Reconciler::apply_vm_step(store::DesktopRecord d, const Step& step,
       spdlog::info("desktop {} reset to its image", d.id);
       return Ok();
     }
-    default:
-      return Ok();
+    default: return Ok();
   }
 }
 
@@ -153,9 +147,9 @@ Result<void> Reconciler::relocate(store::DesktopRecord d) {
     if (!d.pool_id.empty() && d.assigned_user.empty()) {
       state = DesktopState::kProvisioning;  // a free pool desktop: a fresh clone will do
     } else {
-      return fail(store_, clock_, d, Error::Unavailable(fmt::format(
-                                         "host '{}' is down and this desktop's disk was on it (no shared storage)",
-                                         old_host)));
+      return fail(store_, clock_, d,
+                  Error::Unavailable(fmt::format(
+                      "host '{}' is down and this desktop's disk was on it (no shared storage)", old_host)));
     }
   } else if (state != DesktopState::kProvisioning && state != DesktopState::kResetting) {
     state = DesktopState::kStopped;

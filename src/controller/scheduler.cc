@@ -14,9 +14,9 @@ Result<void> Scheduler::check_room(const HostLoad& h, const Demand& demand) cons
   double cpus = static_cast<double>(h.vcpus + demand.vcpus);
   double mem = static_cast<double>(h.memory_mb + demand.memory_mb);
   if (cpus > cpu_limit(h.host) || mem > memory_limit(h.host)) {
-    return Error::Unavailable(fmt::format(
-        "no capacity: host {} would need {} vCPUs (limit {:.0f}) and {} MiB (limit {:.0f})", h.host.name,
-        h.vcpus + demand.vcpus, cpu_limit(h.host), h.memory_mb + demand.memory_mb, memory_limit(h.host)));
+    return Error::Unavailable(
+        fmt::format("no capacity: host {} would need {} vCPUs (limit {:.0f}) and {} MiB (limit {:.0f})", h.host.name,
+                    h.vcpus + demand.vcpus, cpu_limit(h.host), h.memory_mb + demand.memory_mb, memory_limit(h.host)));
   }
   return Ok();
 }
@@ -32,7 +32,8 @@ Result<std::string> Scheduler::place(const std::vector<HostLoad>& hosts, const D
     double cpu_cap = cpu_limit(h.host), mem_cap = memory_limit(h.host);
     if (!largest || cpu_cap * mem_cap > cpu_limit(largest->host) * memory_limit(largest->host)) largest = &h;
     if (demand.vcpus > cpu_cap || demand.memory_mb > mem_cap) continue;
-    double cpu_after = static_cast<double>(h.vcpus + demand.vcpus), mem_after = static_cast<double>(h.memory_mb + demand.memory_mb);
+    double cpu_after = static_cast<double>(h.vcpus + demand.vcpus),
+           mem_after = static_cast<double>(h.memory_mb + demand.memory_mb);
     if (cpu_after > cpu_cap || mem_after > mem_cap) continue;
     // The load a host would have afterwards: its most used dimension.
     double load = std::max(cpu_after / cpu_cap, mem_after / mem_cap);

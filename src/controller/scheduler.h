@@ -25,7 +25,7 @@ struct SchedulerOptions {
 
 struct HostLoad {
   store::HostRecord host;
-  int64_t vcpus = 0;      // allocated to desktops meant to run there
+  int64_t vcpus = 0;  // allocated to desktops meant to run there
   int64_t memory_mb = 0;
 };
 
@@ -65,7 +65,6 @@ Result<std::string> place_desktop(const Scheduler& scheduler, std::vector<HostLo
                                   const store::DesktopRecord& d);
 // Whether `d` may be started where it is: Ok when it is meant to run already
 // (its allocation is counted), else whether its host has room for it.
-Result<void> room_to_run(const Scheduler& scheduler, const std::vector<HostLoad>& loads,
-                         const store::DesktopRecord& d);
+Result<void> room_to_run(const Scheduler& scheduler, const std::vector<HostLoad>& loads, const store::DesktopRecord& d);
 
 }  // namespace oriel::controller

@@ -107,8 +107,16 @@ Result<std::pair<store::SessionRecord, bool>> Sessions::try_logon(const Principa
   d.assigned_user = who.user_id;
   d.desired = "running";
   d.updated_at = now;
-  store::SessionRecord s{new_id(core_.random, "s"), pool.id, pool.tenant_id, who.user_id, d.id, "connecting",
-                         std::string(client_address), now, now, WallTime{}};
+  store::SessionRecord s{new_id(core_.random, "s"),
+                         pool.id,
+                         pool.tenant_id,
+                         who.user_id,
+                         d.id,
+                         "connecting",
+                         std::string(client_address),
+                         now,
+                         now,
+                         WallTime{}};
   TRY(core_.store.open_session(s, d, {token_hash(ticket.ticket), s.id, d.id, ticket.expires_at, {}}));
   spdlog::info("session {}: {} logged on to pool {} and got desktop {}", s.id, who.username, pool.id, d.id);
   return std::pair{s, true};
@@ -130,7 +138,8 @@ Result<store::DesktopRecord> Sessions::desktop_for(const Principal& who, store::
   if (pick) return *pick;
   int64_t count = std::count_if(desktops.begin(), desktops.end(), [](const auto& x) { return x.desired != "deleted"; });
   if (count >= pool.size) {
-    return Error::Unavailable(fmt::format("pool '{}' is full: all {} of its desktops are in use", pool.name, pool.size));
+    return Error::Unavailable(
+        fmt::format("pool '{}' is full: all {} of its desktops are in use", pool.name, pool.size));
   }
   std::lock_guard placement(core_.placement.mutex());
   store::DesktopRecord d;

@@ -185,7 +185,7 @@ class DisplaySession::Worker final : public VncEvents {
   bool resized_ = false;
   std::vector<Rect> damage_;
   SteadyClock::time_point first_damage_at_;
-  std::string cursor_, clipboard_;  // messages waiting for the next send
+  std::string cursor_, clipboard_;   // messages waiting for the next send
   std::vector<ClientMessage> held_;  // input for the desktop while it reconnects
   uint32_t sent_ = 0, acked_ = 0;
   SteadyClock::time_point last_ack_;

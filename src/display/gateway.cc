@@ -117,21 +117,20 @@ void Gateway::accept(const net::Request& request, net::WebSocket&& ws) {
   }
   asio::post(control_, [this, connection, session_id, t = ticket->second] {
     auto target = hooks_.redeem(session_id, t);
-    asio::post(connection->get_executor(), [this, connection, target = std::move(target)]() mutable {
-      start(connection, std::move(target));
-    });
+    asio::post(connection->get_executor(),
+               [this, connection, target = std::move(target)]() mutable { start(connection, std::move(target)); });
   });
 }
 
 void Gateway::start(std::shared_ptr<Connection> connection, Result<DisplayTarget> target) {
   if (!target.ok()) {
     auto code = target.error().code();
-    bool ticket = code == ErrorCode::kNotFound || code == ErrorCode::kUnauthenticated ||
-                  code == ErrorCode::kPermissionDenied;
+    bool ticket =
+        code == ErrorCode::kNotFound || code == ErrorCode::kUnauthenticated || code == ErrorCode::kPermissionDenied;
     spdlog::info("display {}: refused: {}", connection->session_id(), target.error().message());
-    return connection->begin_close(ticket ? CloseCode::kBadTicket : CloseCode::kDisplayUnavailable,
-                                   ticket ? "the display ticket is invalid, expired or already used"
-                                          : target.error().message());
+    return connection->begin_close(
+        ticket ? CloseCode::kBadTicket : CloseCode::kDisplayUnavailable,
+        ticket ? "the display ticket is invalid, expired or already used" : target.error().message());
   }
   std::shared_ptr<DisplaySession> session;
   {

@@ -84,9 +84,9 @@ uint32_t qemu_keycode(uint16_t scancode) {
 // QEMU numbers its one screen 0, and fails on the next, larger update.
 // Without it QEMU announces resizes with the plain DesktopSize.
 bool set_encodings(rfbClient* c) {
-  const uint32_t kEncodings[] = {rfbEncodingRaw,           rfbEncodingCopyRect,   rfbEncodingRichCursor,
-                                 rfbEncodingXCursor,       rfbEncodingNewFBSize,  rfbEncodingLastRect,
-                                 rfbEncodingQemuExtendedKeyEvent};
+  const uint32_t kEncodings[] = {
+      rfbEncodingRaw,       rfbEncodingCopyRect, rfbEncodingRichCursor,          rfbEncodingXCursor,
+      rfbEncodingNewFBSize, rfbEncodingLastRect, rfbEncodingQemuExtendedKeyEvent};
   std::string msg = {static_cast<char>(rfbSetEncodings), 0, 0, static_cast<char>(std::size(kEncodings))};
   for (uint32_t e : kEncodings) {
     for (int shift = 24; shift >= 0; shift -= 8) msg += static_cast<char>(e >> shift);  // big-endian (RFB 7.1)

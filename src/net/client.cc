@@ -30,7 +30,8 @@ constexpr uint64_t kMaxBodyBytes = uint64_t{256} << 20;
 
 // RFC 9110 §5.6.2 token characters, for the method.
 bool is_tchar(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  return std::isalnum(static_cast<unsigned char>(c)) ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
 bool is_visible_ascii(std::string_view s) {
@@ -96,14 +97,23 @@ ErrorCode parse_error_code(std::string_view code, int status) {
     if (!code.empty() && error_code_name(c) == code) return c;
   }
   switch (status) {
-    case 400: case 405: case 413: case 414: case 415: case 431: return ErrorCode::kInvalidArgument;
+    case 400:
+    case 405:
+    case 413:
+    case 414:
+    case 415:
+    case 431: return ErrorCode::kInvalidArgument;
     case 401: return ErrorCode::kUnauthenticated;
     case 403: return ErrorCode::kPermissionDenied;
-    case 404: case 410: return ErrorCode::kNotFound;
+    case 404:
+    case 410: return ErrorCode::kNotFound;
     case 409: return ErrorCode::kConflict;
     case 422: return ErrorCode::kUnprocessable;
-    case 429: case 502: case 503: return ErrorCode::kUnavailable;
-    case 408: case 504: return ErrorCode::kTimeout;
+    case 429:
+    case 502:
+    case 503: return ErrorCode::kUnavailable;
+    case 408:
+    case 504: return ErrorCode::kTimeout;
     default: return ErrorCode::kInternal;
   }
 }
@@ -252,7 +262,8 @@ Result<Json> ApiClient::call_json(std::string_view method, std::string_view path
   if (res.status < 200 || res.status >= 300) return error_from_response(res);
   if (res.body.empty()) return Json::object();
   auto parsed = parse_json(res.body);
-  if (!parsed.ok()) return Error::Internal(fmt::format("orield answered HTTP {} with a body that is not JSON", res.status));
+  if (!parsed.ok())
+    return Error::Internal(fmt::format("orield answered HTTP {} with a body that is not JSON", res.status));
   return std::move(parsed).value();
 }
 

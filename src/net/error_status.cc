@@ -18,9 +18,7 @@ int http_status(ErrorCode code) {
   return 500;
 }
 
-Response Response::error(const Error& e) {
-  return http_error(http_status(e.code()), e.code_name(), e.message());
-}
+Response Response::error(const Error& e) { return http_error(http_status(e.code()), e.code_name(), e.message()); }
 
 Response http_error(int status, std::string_view code, std::string_view message) {
   return Response::json(status, {{"error", {{"code", code}, {"message", message}}}});

@@ -238,7 +238,7 @@ asio::awaitable<void> HttpServer::Session::serve() {
 // two is where a later WebSocket upgrade would take the stream over, and where
 // "Expect: 100-continue" is answered (RFC 7231 §5.1.1).
 asio::awaitable<beast::error_code> HttpServer::Session::read_request(http::request_parser<http::string_body>& parser,
-                                                                    beast::flat_buffer& buffer) {
+                                                                     beast::flat_buffer& buffer) {
   const HttpLimits& limits = state_->limits;
   parser.body_limit(limits.max_body_bytes);
   parser.header_limit(static_cast<std::uint32_t>(std::min<size_t>(limits.max_header_bytes, UINT32_MAX)));
@@ -270,8 +270,8 @@ asio::awaitable<bool> HttpServer::Session::upgrade(const RawRequest& msg) {
   WebSocket ws(std::move(stream_));
   ws.next_layer().expires_never();  // the WebSocket's own timeouts from here on
   ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
-  ws.set_option(websocket::stream_base::decorator(
-      [](websocket::response_type& res) { res.set(http::field::server, "orield"); }));
+  ws.set_option(
+      websocket::stream_base::decorator([](websocket::response_type& res) { res.set(http::field::server, "orield"); }));
   beast::error_code ec;
   co_await ws.async_accept(msg, asio::redirect_error(use_awaitable, ec));
   if (ec) {

@@ -3,8 +3,8 @@
 #include <set>
 #include <stdexcept>
 
-#include "oriel/net/http.h"
 #include "oriel/common/log.h"
+#include "oriel/net/http.h"
 
 namespace oriel::net {
 namespace {
@@ -63,8 +63,8 @@ Response method_not_allowed(const Request& request, const std::vector<std::strin
   if (methods.count("GET")) methods.insert("HEAD");
   std::string allow;
   for (const auto& m : methods) allow += (allow.empty() ? "" : ", ") + m;
-  auto r = http_error(405, "method_not_allowed", fmt::format("{} is not allowed on {}; use {}", request.method,
-                                                             request.path, allow));
+  auto r = http_error(405, "method_not_allowed",
+                      fmt::format("{} is not allowed on {}; use {}", request.method, request.path, allow));
   r.headers.emplace_back("Allow", allow);
   return r;
 }

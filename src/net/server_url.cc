@@ -7,9 +7,7 @@
 namespace oriel::net {
 namespace {
 
-bool is_host_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
-}
+bool is_host_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_'; }
 
 bool is_ipv6_char(char c) { return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.'; }
 
@@ -22,7 +20,8 @@ bool has_control_or_space(std::string_view s) {
 
 // "8080" → 8080; anything else (empty, signs, > 65535, 0) is an error.
 Result<uint16_t> parse_port(std::string_view text) {
-  if (text.empty() || text.size() > 5 || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+  if (text.empty() || text.size() > 5 ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     return Error::InvalidArgument("bad port");
   }
   int port = std::stoi(std::string(text));

@@ -3,8 +3,8 @@
 // handler never sees bytes that would break JSON serialization later.
 #include <cctype>
 
-#include "oriel/net/http.h"
 #include "oriel/common/utf8.h"
+#include "oriel/net/http.h"
 
 namespace oriel::net {
 namespace {

@@ -62,9 +62,8 @@ void WebSocketConnection::start_reading() {
 }
 
 void WebSocketConnection::send(std::string message) {
-  asio::post(ws_.get_executor(), [self = shared_from_this(), m = std::move(message)]() mutable {
-    self->queue(std::move(m));
-  });
+  asio::post(ws_.get_executor(),
+             [self = shared_from_this(), m = std::move(message)]() mutable { self->queue(std::move(m)); });
 }
 
 void WebSocketConnection::close(std::uint16_t code, std::string reason) {
@@ -195,9 +194,8 @@ asio::awaitable<Result<WebSocket>> connect_websocket(std::string url, std::strin
   if (!ec) co_await stream.async_connect(endpoints, asio::redirect_error(use_awaitable, ec));
   if (ec) co_return Error::Unavailable(fmt::format("cannot reach {}:{}: {}", u.host, u.port, ec.message()));
   if (!token.empty()) {
-    ws.set_option(websocket::stream_base::decorator([token](websocket::request_type& req) {
-      req.set(beast::http::field::authorization, "Bearer " + token);
-    }));
+    ws.set_option(websocket::stream_base::decorator(
+        [token](websocket::request_type& req) { req.set(beast::http::field::authorization, "Bearer " + token); }));
   }
   co_await ws.async_handshake(u.host + ":" + u.port, u.target, asio::redirect_error(use_awaitable, ec));
   stream.expires_never();

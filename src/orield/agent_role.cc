@@ -28,7 +28,8 @@ std::vector<std::string> split_urls(const std::string& list) {
 }
 
 Result<void> check_agent_options(const OrieldOptions& o) {
-  if (o.cluster_token.empty()) return Error::InvalidArgument("--roles agent needs --cluster-token (or ORIEL_CLUSTER_TOKEN)");
+  if (o.cluster_token.empty())
+    return Error::InvalidArgument("--roles agent needs --cluster-token (or ORIEL_CLUSTER_TOKEN)");
   if (split_urls(o.controller_url).empty()) return Error::InvalidArgument("--roles agent needs --controller URL");
   return Ok();
 }

@@ -10,16 +10,16 @@
 #include <fstream>
 #include <thread>
 
-#include "oriel/agent/host_probe.h"
+#include "options.h"
 #include "oriel/agent/host.h"
-#include "oriel/net/http.h"
+#include "oriel/agent/host_probe.h"
+#include "oriel/agent/vm_spec.h"
 #include "oriel/api/rest.h"
 #include "oriel/common/log.h"
-#include "oriel/agent/vm_spec.h"
 #include "oriel/controller/controller.h"
 #include "oriel/display/gateway.h"
+#include "oriel/net/http.h"
 #include "oriel/store/store.h"
-#include "options.h"
 #include "roles.h"
 #include "routes.h"
 
@@ -53,14 +53,18 @@ display::GatewayHooks gateway_hooks(controller::Controller& controller, const Or
     auto grant = TRY(controller.sessions().redeem_ticket(ticket));
     if (grant.session.id != session_id) return Error::NotFound("ticket", "(for another session)");
     if (grant.desktop.state != "running") {
-      return Error::Unavailable(fmt::format("the desktop is not running (it is {}); try again in a moment",
-                                            grant.desktop.state));
+      return Error::Unavailable(
+          fmt::format("the desktop is not running (it is {}); try again in a moment", grant.desktop.state));
     }
     uint8_t policy = 0;
     if (grant.clipboard == "both" || grant.clipboard == "to-desktop") policy |= display::kClipboardToDesktop;
     if (grant.clipboard == "both" || grant.clipboard == "to-client") policy |= display::kClipboardToClient;
-    return display::DisplayTarget{grant.session.id, grant.desktop.id, grant.desktop.name,
-                                  vnc_address(grant.desktop.id, grant.host_address, run_dir), token, policy};
+    return display::DisplayTarget{grant.session.id,
+                                  grant.desktop.id,
+                                  grant.desktop.name,
+                                  vnc_address(grant.desktop.id, grant.host_address, run_dir),
+                                  token,
+                                  policy};
   };
   hooks.activity = [&controller](const std::string& id) { (void)controller.sessions().activity(id); };
   hooks.disconnected = [&controller](const std::string& id) { (void)controller.sessions().display_closed(id); };

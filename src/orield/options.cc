@@ -88,7 +88,8 @@ std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& o)
   app.add_option("--memory-overcommit", o.memory_overcommit, "Guest memory allowed per host memory")
       ->check(CLI::Range(0.1, 8.0))
       ->capture_default_str();
-  app.add_option("--placement", o.placement, "Where new desktops go: spread (least loaded host) or pack (fullest host that fits)")
+  app.add_option("--placement", o.placement,
+                 "Where new desktops go: spread (least loaded host) or pack (fullest host that fits)")
       ->check(CLI::IsMember({"spread", "pack"}))
       ->capture_default_str();
   app.add_option("--ticket-ttl-s", o.ticket_ttl_s, "Seconds a one-time display ticket stays valid")

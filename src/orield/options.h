@@ -32,9 +32,9 @@ struct OrieldOptions {
   std::string web_dir;      // default: the web/ build next to the binary's bin/
   int encoder_threads = 0;  // 0: one per core
   int display_ack_timeout_s = 30;
-  std::string database;     // "" or "sqlite": DATA/oriel.db; else a PostgreSQL connection string
-  std::string shared_dir;   // storage all hosts see (images, overlays); empty: none
-  std::string advertise;    // the agent's address as the controller should call it (default: --listen's host)
+  std::string database;    // "" or "sqlite": DATA/oriel.db; else a PostgreSQL connection string
+  std::string shared_dir;  // storage all hosts see (images, overlays); empty: none
+  std::string advertise;   // the agent's address as the controller should call it (default: --listen's host)
   int host_lease_ms = 6000;
   int host_grace_ms = 2000;
   int migration_downtime_ms = 50;  // QEMU's downtime limit for live migration

@@ -51,9 +51,7 @@ agent::ProbeResult choose_accelerator(ProcessRunner& runner, const OrieldOptions
   return agent::probe_accelerator(runner, {o.probe_kernel, o.data_dir + "/accelerator-probe"});
 }
 
-std::string disks_dir(const OrieldOptions& o) {
-  return (o.shared_dir.empty() ? o.data_dir : o.shared_dir) + "/disks";
-}
+std::string disks_dir(const OrieldOptions& o) { return (o.shared_dir.empty() ? o.data_dir : o.shared_dir) + "/disks"; }
 
 std::string http_url(const std::string& host, uint16_t port) {
   return fmt::format("http://{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host, port);

@@ -4,10 +4,10 @@
 #include <cstdint>
 #include <string>
 
+#include "options.h"
 #include "oriel/agent/host_probe.h"
 #include "oriel/common/process.h"
 #include "oriel/common/result.h"
-#include "options.h"
 
 namespace oriel {
 

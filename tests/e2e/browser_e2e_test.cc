@@ -66,9 +66,14 @@ TEST(BrowserTest, AUserSignsInTypesIntoTheDesktopAndTheTabSurvivesAnOrieldRestar
   std::string out = make_temp_dir("browser");
   auto n = std::random_device{}() % 1000000;
   std::string word = "chromium" + std::to_string(n), word2 = "again" + std::to_string(n);
-  Json args = {{"url", orield.url()}, {"username", carla.username}, {"password", carla.password},
-               {"pool", pool},        {"word", word},               {"word2", word2},
-               {"out", out},          {"web", std::string(ORIEL_SOURCE_DIR) + "/web"}};
+  Json args = {{"url", orield.url()},
+               {"username", carla.username},
+               {"password", carla.password},
+               {"pool", pool},
+               {"word", word},
+               {"word2", word2},
+               {"out", out},
+               {"web", std::string(ORIEL_SOURCE_DIR) + "/web"}};
   auto browser = std::async(std::launch::async, [&] {
     SystemProcessRunner runner;
     return runner.run({ORIEL_NODE, std::string(ORIEL_SOURCE_DIR) + "/tests/e2e/display_e2e.mjs", args.dump()},

@@ -54,8 +54,10 @@ void check_upload_errors(net::ApiClient& admin, net::ApiClient& tenant_admin, co
 std::string half_upload(net::ApiClient& admin, const std::string& file, size_t chunks) {
   std::string bytes = read_file(file);
   auto created = call(admin, "POST", "/api/v1/uploads",
-                      {{"name", "Guest resumed"}, {"filename", fs::path(file).filename().string()},
-                       {"size", bytes.size()}, {"format", "raw"}});
+                      {{"name", "Guest resumed"},
+                       {"filename", fs::path(file).filename().string()},
+                       {"size", bytes.size()},
+                       {"format", "raw"}});
   if (created.status != 201) throw std::runtime_error("creating the upload: " + created.body);
   std::string id = created.json["id"];
   for (size_t i = 0; i < chunks; ++i) {
@@ -112,17 +114,18 @@ TEST(ConsoleTest, AdminsRunOrielFromTheBrowserAndTenantAdminsSeeOnlyTheirTenant)
   check_upload_errors(admin, tara.client, resumable);
   EXPECT_EQ(call(admin, "GET", "/api/v1/events").status, 426) << "the event stream is a WebSocket only";
 
-  Json args = {{"url", orield.url()},
-               {"out", out},
-               {"web", std::string(ORIEL_SOURCE_DIR) + "/web"},
-               {"admin", {{"username", "admin"}, {"password", orield.password()}}},
-               {"user", {{"username", ana.username}, {"password", ana.password}}},
-               {"tenantAdmin", {{"username", tara.username}, {"password", tara.password}}},
-               {"tenant", "Acme"},
-               {"guest", {{"disk", guest.disk}, {"kernel", guest.kernel}, {"initrd", guest.initrd}, {"cmdline", guest.cmdline}}},
-               {"vhd", out + "/guest.vhd"},
-               {"resume", {{"id", resumable}, {"file", out + "/guest.img"}}},
-               {"forbidden", {"Globex", "bob-globex", globex, secret_pool, secret_desktop, (*bob_session)["id"]}}};
+  Json args = {
+      {"url", orield.url()},
+      {"out", out},
+      {"web", std::string(ORIEL_SOURCE_DIR) + "/web"},
+      {"admin", {{"username", "admin"}, {"password", orield.password()}}},
+      {"user", {{"username", ana.username}, {"password", ana.password}}},
+      {"tenantAdmin", {{"username", tara.username}, {"password", tara.password}}},
+      {"tenant", "Acme"},
+      {"guest", {{"disk", guest.disk}, {"kernel", guest.kernel}, {"initrd", guest.initrd}, {"cmdline", guest.cmdline}}},
+      {"vhd", out + "/guest.vhd"},
+      {"resume", {{"id", resumable}, {"file", out + "/guest.img"}}},
+      {"forbidden", {"Globex", "bob-globex", globex, secret_pool, secret_desktop, (*bob_session)["id"]}}};
   std::fprintf(stderr, "[console_e2e_test] set up in %.1f s\n",
                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   auto run = runner.run({ORIEL_NODE, std::string(ORIEL_SOURCE_DIR) + "/tests/e2e/console_e2e.mjs", args.dump()},
@@ -158,10 +161,12 @@ TEST(ConsoleTest, AdminsRunOrielFromTheBrowserAndTenantAdminsSeeOnlyTheirTenant)
   EXPECT_GE(seen["tenantAdmin"]["pages"].size(), 8u) << seen.dump();
   EXPECT_GT(seen["tenantAdmin"]["responses"].get<int>(), 10) << "the network check saw nothing: " << seen.dump();
   EXPECT_GT(seen["tenantAdmin"]["frames"].get<int>(), 2) << "the event stream check saw nothing: " << seen.dump();
-  EXPECT_EQ(seen["tenantAdmin"]["nav"], Json::parse(R"(["Dashboard","Pools","Desktops","Sessions","Users","Audit log","Usage"])"))
+  EXPECT_EQ(seen["tenantAdmin"]["nav"],
+            Json::parse(R"(["Dashboard","Pools","Desktops","Sessions","Users","Audit log","Usage"])"))
       << seen.dump();
   EXPECT_EQ(seen["tenantAdmin"]["hostsPage"], "This page is for administrators.") << seen.dump();
-  EXPECT_NE(seen["tenantAdmin"]["otherPool"].get<std::string>().find("There is no pool"), std::string::npos) << seen.dump();
+  EXPECT_NE(seen["tenantAdmin"]["otherPool"].get<std::string>().find("There is no pool"), std::string::npos)
+      << seen.dump();
   // Details, the audit log's filter and pages, the CSV, the keyboard.
   EXPECT_NE(seen["details"].get<std::string>().find("VHD"), std::string::npos) << seen.dump();
   EXPECT_GE(seen["audit"]["filtered"].get<int>(), 2) << "two pools were created: " << seen.dump();

@@ -73,7 +73,8 @@ TEST_F(BadInputTest, MissingPathAndWrongTypesAreRejectedAtOnce) {
   EXPECT_EQ(missing.error().code(), ErrorCode::kInvalidArgument);
   EXPECT_NE(missing.error().message().find("does not exist"), std::string::npos);
 
-  auto wrong = api_->request("POST", "/api/v1/desktops", R"({"name": 7, "image_id": "x", "vcpus": 1, "memory_mb": 64})");
+  auto wrong =
+      api_->request("POST", "/api/v1/desktops", R"({"name": 7, "image_id": "x", "vcpus": 1, "memory_mb": 64})");
   ASSERT_TRUE(wrong.ok());
   EXPECT_EQ(wrong->status, 400);
   EXPECT_NE(wrong->body.find("field 'name' must be a string"), std::string::npos) << wrong->body;
@@ -83,11 +84,13 @@ TEST_F(BadInputTest, MissingPathAndWrongTypesAreRejectedAtOnce) {
   EXPECT_EQ(not_json->status, 400);
   EXPECT_NE(not_json->body.find("\"code\":\"invalid_argument\""), std::string::npos) << not_json->body;
 
-  auto typo = api_->post("/api/v1/desktops", {{"name", "t"}, {"image_id", image_id_}, {"vcpus", 1}, {"memory_mib", 64}});
+  auto typo =
+      api_->post("/api/v1/desktops", {{"name", "t"}, {"image_id", image_id_}, {"vcpus", 1}, {"memory_mib", 64}});
   ASSERT_FALSE(typo.ok());
   EXPECT_NE(typo.error().message().find("memory_mib"), std::string::npos);
 
-  auto format = api_->post("/api/v1/images", {{"name", "x"}, {"source_path", TestGuest::locate().disk}, {"format", "iso"}});
+  auto format =
+      api_->post("/api/v1/images", {{"name", "x"}, {"source_path", TestGuest::locate().disk}, {"format", "iso"}});
   EXPECT_EQ(format.error().code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(snapshot(), before);
 }
@@ -97,15 +100,17 @@ TEST_F(BadInputTest, UnknownIdsAnswer404) {
   EXPECT_EQ(api_->get("/api/v1/images/i-doesnotexist").error().code(), ErrorCode::kNotFound);
   EXPECT_EQ(api_->post("/api/v1/desktops/d-doesnotexist/actions/start").error().code(), ErrorCode::kNotFound);
   EXPECT_EQ(api_->del("/api/v1/images/i-doesnotexist").error().code(), ErrorCode::kNotFound);
-  auto d = api_->post("/api/v1/desktops", {{"name", "orphan"}, {"image_id", "i-nope"}, {"vcpus", 1}, {"memory_mb", 64}});
+  auto d =
+      api_->post("/api/v1/desktops", {{"name", "orphan"}, {"image_id", "i-nope"}, {"vcpus", 1}, {"memory_mb", 64}});
   EXPECT_EQ(d.error().code(), ErrorCode::kNotFound);
   auto action = api_->request("POST", "/api/v1/desktops/d-x/actions/explode", "{}");
   EXPECT_EQ(action->status, 404);
 }
 
 TEST_F(BadInputTest, AnImageInUseCannotBeDeleted) {
-  auto d = api_->post("/api/v1/desktops",
-                      {{"name", "holder"}, {"image_id", image_id_}, {"vcpus", 1}, {"memory_mb", 128}, {"start", false}});
+  auto d =
+      api_->post("/api/v1/desktops",
+                 {{"name", "holder"}, {"image_id", image_id_}, {"vcpus", 1}, {"memory_mb", 128}, {"start", false}});
   ASSERT_TRUE(d.ok()) << d.error().message();
   auto del = api_->del("/api/v1/images/" + image_id_);
   ASSERT_FALSE(del.ok());
@@ -121,7 +126,8 @@ TEST_F(BadInputTest, ADesktopLargerThanTheHostIsRefused) {
   Json before = snapshot();
   auto host = (*api_->get("/api/v1/hosts"))[0];
   int64_t too_much = host["memory_mb"].get<int64_t>() * 2;
-  auto big = api_->post("/api/v1/desktops", {{"name", "huge"}, {"image_id", image_id_}, {"vcpus", 1}, {"memory_mb", too_much}});
+  auto big = api_->post("/api/v1/desktops",
+                        {{"name", "huge"}, {"image_id", image_id_}, {"vcpus", 1}, {"memory_mb", too_much}});
   ASSERT_FALSE(big.ok());
   EXPECT_EQ(big.error().code(), ErrorCode::kUnprocessable);
   EXPECT_NE(big.error().message().find("cannot fit"), std::string::npos) << big.error().message();

@@ -62,7 +62,8 @@ bool leads(Orield& c) {
 }
 
 TestCluster::TestCluster(int hosts, std::vector<std::string> controller_args, int controllers)
-    : controller_args_(std::move(controller_args)), controllers_(static_cast<size_t>(controllers)),
+    : controller_args_(std::move(controller_args)),
+      controllers_(static_cast<size_t>(controllers)),
       agents_(static_cast<size_t>(hosts)) {
   int pid = static_cast<int>(::getpid());
   prefix_ = "o" + std::to_string(pid % 100000);
@@ -86,8 +87,10 @@ TestCluster::~TestCluster() {
 
 void TestCluster::net(const std::string& command, const std::string& arg) {
   SystemProcessRunner runner;
+  // clang-format off
   std::vector<std::string> argv = {dev_cluster(), command, "--prefix", prefix_, "--subnet", subnet_,
                                    "--hosts", std::to_string(agents_.size()), "--dir", dir_};
+  // clang-format on
   if (!arg.empty()) argv.push_back(arg);
   auto r = runner.run(argv, {.timeout = 60s});
   if (!r.ok() || r->exit_code != 0) {
@@ -100,8 +103,10 @@ std::string TestCluster::host_address(int i) const { return fmt::format("{}.{}",
 void TestCluster::start() {
   net("net-up");
   net_up_ = true;
+  // clang-format off
   std::vector<std::string> args = {"--cluster-token", token_, "--roles", "controller,gateway",
                                    "--shared-dir", dir_ + "/shared", "--cpu-overcommit", "16"};
+  // clang-format on
   args.insert(args.end(), controller_args_.begin(), controller_args_.end());
   for (auto& c : controllers_) {
     c = std::make_unique<Orield>(args);
@@ -125,11 +130,13 @@ void TestCluster::start() {
 void TestCluster::start_agent(int i) {
   auto& a = agents_[static_cast<size_t>(i)];
   fs::create_directories(a.data_dir);
+  // clang-format off
   a.pid = spawn({"/usr/sbin/ip", "netns", "exec", ns(i), std::string(ORIEL_BINARY_DIR) + "/bin/orield", "--roles",
                  "agent", "--controller", controller_urls(), "--cluster-token", token_, "--host-name", host_name(i),
                  "--listen", host_address(i) + ":8080", "--data-dir", a.data_dir, "--shared-dir", dir_ + "/shared",
                  "--accelerator", "tcg", "--shutdown-timeout", "10"},
                 a.data_dir + "/orield.log");
+  // clang-format on
 }
 
 std::string TestCluster::controller_urls() const {

@@ -47,14 +47,14 @@ class TestCluster {
   net::ApiClient admin() { return controllers_[0]->admin(); }
   int hosts() const { return static_cast<int>(agents_.size()); }
   std::string host_name(int i) const { return "h" + std::to_string(i + 1); }
-  std::string host_address(int i) const;   // the agent's IP in its namespace
-  std::string host_id(int i);              // as the controller knows it (after start)
+  std::string host_address(int i) const;  // the agent's IP in its namespace
+  std::string host_id(int i);             // as the controller knows it (after start)
   const std::string& token() const { return token_; }
 
   void start_agent(int i);
-  void kill_agent(int i);       // SIGKILL of the agent alone; its QEMUs keep running
-  void kill_host(int i);        // SIGKILL of everything in the host's namespace: agent and QEMUs
-  void cut(int i);              // the host's link goes down (a network failure)
+  void kill_agent(int i);  // SIGKILL of the agent alone; its QEMUs keep running
+  void kill_host(int i);   // SIGKILL of everything in the host's namespace: agent and QEMUs
+  void cut(int i);         // the host's link goes down (a network failure)
   void heal(int i);
   bool agent_running(int i) const { return agents_[i].pid > 0; }
 

@@ -53,10 +53,11 @@ class ClusterTest : public ::testing::Test {
   // The test guest printing a tick every 0.2 s (and writing it to its disk).
   std::string ticking_image() {
     auto guest = TestGuest::locate();
-    Json body = {{"name", "ticking"},
-                 {"source_path", guest.disk},
-                 {"format", "raw"},
-                 {"boot", {{"kernel", guest.kernel}, {"initrd", guest.initrd}, {"cmdline", guest.cmdline + " oriel.tick"}}}};
+    Json body = {
+        {"name", "ticking"},
+        {"source_path", guest.disk},
+        {"format", "raw"},
+        {"boot", {{"kernel", guest.kernel}, {"initrd", guest.initrd}, {"cmdline", guest.cmdline + " oriel.tick"}}}};
     std::string id = admin_->post("/api/v1/images", body).value()["id"];
     EXPECT_EQ(wait_for_state(*admin_, "/api/v1/images/" + id, {"ready", "failed"}, 60s)["state"], "ready");
     return id;

@@ -1,8 +1,8 @@
 // Two controllers on one PostgreSQL database (a real server, started here)
 // with two namespaced hosts: one controller leads and runs the control loops,
-// both serve the API (a migration asked of the follower is carried out); kill -9 of the leader hands over within seconds, and a
-// PostgreSQL restart costs nothing but a moment. After each: no desktop lost,
-// none restarted, new desktops still start.
+// both serve the API (a migration asked of the follower is carried out); kill -9 of the leader hands over within
+// seconds, and a PostgreSQL restart costs nothing but a moment. After each: no desktop lost, none restarted, new
+// desktops still start.
 #include <gtest/gtest.h>
 
 #include "cluster.h"

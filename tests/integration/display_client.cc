@@ -221,7 +221,8 @@ bool DisplayClient::apply(const std::string& bytes) {
         auto codec = static_cast<display::Codec>(c.take(1));
         std::string data = c.bytes(c.take(4));
         Image img;
-        bool ok = codec == display::Codec::kPng ? decode_png(data, img) : codec == display::Codec::kJpeg && decode_jpeg(data, img);
+        bool ok = codec == display::Codec::kPng ? decode_png(data, img)
+                                                : codec == display::Codec::kJpeg && decode_jpeg(data, img);
         if (!ok || img.width != w || img.height != h || x + w > screen_.width || y + h > screen_.height) return false;
         for (int row = 0; row < h; ++row) {
           std::memcpy(&screen_.rgba[(static_cast<size_t>(y + row) * screen_.width + x) * 4],

@@ -24,7 +24,7 @@ struct Screen {
 };
 
 struct Received {
-  std::string bytes;                 // one WebSocket message
+  std::string bytes;                   // one WebSocket message
   std::optional<uint16_t> close_code;  // set when the server closed instead
   std::string close_reason;
   bool timed_out = false;
@@ -64,8 +64,8 @@ class DisplayClient {
   int frames() const { return frames_; }
   size_t bytes_received() const { return bytes_; }
   std::string desktop_name() const { return name_; }
-  int policy() const { return policy_; }  // ServerHello's clipboard bits
-  int version() const { return version_; }  // ServerHello's version
+  int policy() const { return policy_; }                         // ServerHello's clipboard bits
+  int version() const { return version_; }                       // ServerHello's version
   const std::vector<uint32_t>& pongs() const { return pongs_; }  // tokens of the Pongs received
   // Why the last hello_and_frames() or follow() failed, for test messages.
   const std::string& error() const { return error_; }

@@ -228,8 +228,9 @@ TEST_F(DisplayGatewayTest, TheDisplayFollowsTheDesktopThroughAStopAndStart) {
   ASSERT_EQ(call(*admin_, "POST", path + "/actions/stop").status, 202);
   ASSERT_TRUE(until([&] { return state_is("stopped"); })) << client.error();
   ASSERT_EQ(call(*admin_, "POST", path + "/actions/start").status, 202);
-  ASSERT_TRUE(until([&] { return state_is("running") && read_file(log).find("ORIEL-GUEST-READY") != std::string::npos; }))
-      << client.error();
+  ASSERT_TRUE(until([&] {
+    return state_is("running") && read_file(log).find("ORIEL-GUEST-READY") != std::string::npos;
+  })) << client.error();
   int frames = client.frames();
   ASSERT_TRUE(client.follow(3s)) << client.error();
   EXPECT_GT(client.frames(), frames) << "no frame after the desktop came back";

@@ -32,11 +32,13 @@ struct Guest {
     serial = dir + "/serial.log";
     auto g = TestGuest::locate();
     SystemProcessRunner runner;
+    // clang-format off
     auto run = runner.run({"qemu-system-x86_64", "-accel", "tcg,thread=multi", "-m", "192", "-machine", "q35",
                            "-kernel", g.kernel, "-initrd", g.initrd, "-append", g.cmdline, "-vga", "std", "-display",
                            "none", "-vnc", "unix:" + vnc, "-serial", "file:" + serial, "-daemonize", "-pidfile",
                            dir + "/qemu.pid"},
                           {.timeout = 30s});
+    // clang-format on
     if (!run.ok() || run->exit_code != 0) throw std::runtime_error("QEMU did not start");
   }
   ~Guest() {
@@ -112,8 +114,8 @@ TEST(DisplaySessionTest, MovingTheBackendKeepsTheClientAndItsInput) {
     double freeze_ms = 0;
     {
       std::lock_guard lock(client->mu);
-      auto first_after = std::find_if(client->arrivals.begin(), client->arrivals.end(),
-                                      [&](auto t) { return t > moved_at; });
+      auto first_after =
+          std::find_if(client->arrivals.begin(), client->arrivals.end(), [&](auto t) { return t > moved_at; });
       freeze_ms = std::chrono::duration<double, std::milli>(*first_after - moved_at).count();
     }
     EXPECT_LT(freeze_ms, 1000) << "the client saw the screen freeze for " << freeze_ms << " ms";

@@ -5,10 +5,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <ctime>
-#include <filesystem>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -63,8 +63,7 @@ Json wait_for_state(net::ApiClient& api, const std::string& path, const std::vec
   return last;
 }
 
-bool wait_for_text(const std::string& file, const std::string& needle, std::chrono::milliseconds timeout,
-                   size_t from) {
+bool wait_for_text(const std::string& file, const std::string& needle, std::chrono::milliseconds timeout, size_t from) {
   return wait_until([&] { return read_file(file).find(needle, from) != std::string::npos; }, timeout);
 }
 
@@ -113,7 +112,7 @@ TestUser create_user(const Orield& orield, net::ApiClient& creator, const std::s
 std::string create_pool(net::ApiClient& api, const std::string& tenant_id, const std::string& image_id,
                         const std::string& name, const std::string& type, int size, int spare, const Json& extra) {
   Json body = {{"name", name}, {"tenant_id", tenant_id}, {"image_id", image_id}, {"type", type},
-               {"size", size}, {"spare", spare}, {"vcpus", 1}, {"memory_mb", 128}};
+               {"size", size}, {"spare", spare},         {"vcpus", 1},           {"memory_mb", 128}};
   body.update(extra);
   auto p = api.post("/api/v1/pools", body);
   if (!p.ok()) throw std::runtime_error("creating pool '" + name + "': " + p.error().message());
@@ -160,9 +159,15 @@ void Orield::start() {
   // any free port.
   std::string listen = listen_host_ + ":0";
   if (auto colon = url_.rfind(':'); colon != std::string::npos) listen = listen_host_ + url_.substr(colon);
-  std::vector<std::string> args = {std::string(ORIEL_BINARY_DIR) + "/bin/orield", "--data-dir", data_dir_,
-                                   "--listen", listen, "--admin-password", password_,
-                                   "--shutdown-timeout", "10"};
+  std::vector<std::string> args = {std::string(ORIEL_BINARY_DIR) + "/bin/orield",
+                                   "--data-dir",
+                                   data_dir_,
+                                   "--listen",
+                                   listen,
+                                   "--admin-password",
+                                   password_,
+                                   "--shutdown-timeout",
+                                   "10"};
   bool has_accel = false;
   for (const auto& a : extra_args_) has_accel |= a == "--accelerator";
   if (!has_accel) args.insert(args.end(), {"--accelerator", "tcg"});

@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "oriel/net/client.h"
 #include "oriel/common/json.h"
+#include "oriel/net/client.h"
 
 namespace oriel::testing {
 
@@ -39,12 +39,12 @@ class Orield {
   explicit Orield(std::vector<std::string> extra_args = {});
   ~Orield();
 
-  void start();         // starts orield and waits for /healthz
+  void start();  // starts orield and waits for /healthz
   // The address to listen on (before the first start; default 127.0.0.1),
   // e.g. a test cluster's bridge so that agents in namespaces reach it.
   void listen_on(std::string host) { listen_host_ = std::move(host); }
-  void kill9();         // SIGKILL orield only; its QEMUs keep running
-  void stop();          // SIGTERM and wait
+  void kill9();  // SIGKILL orield only; its QEMUs keep running
+  void stop();   // SIGTERM and wait
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
   // "running", or how the process ended (reaped here): for a failed test to say.

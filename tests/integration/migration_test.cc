@@ -122,7 +122,8 @@ class MigrationTest : public ::testing::Test {
     auto started = a_.agent->start_vm(spec);
     EXPECT_TRUE(started.ok()) << started.error().message();
     EXPECT_TRUE(wait_until([&] { return ticks_in(a_.serial_log()).size() >= kSettledTicks; }, 90s))
-        << "the guest does not tick; serial log:\n" << read_file(a_.serial_log());
+        << "the guest does not tick; serial log:\n"
+        << read_file(a_.serial_log());
     return spec;
   }
 
@@ -316,8 +317,8 @@ TEST_F(MigrationTest, BadTargetsAreCleanErrors) {
 
 TEST_F(MigrationTest, LocalDiskMigrationCarriesTheGuestsWrites) {
   auto spec = start_guest();
-  auto target = b_.agent->prepare_incoming(
-      {.spec = spec, .storage = agent::MigrationStorage::kCopy, .golden_path = golden_});
+  auto target =
+      b_.agent->prepare_incoming({.spec = spec, .storage = agent::MigrationStorage::kCopy, .golden_path = golden_});
   ASSERT_TRUE(target.ok()) << target.error().message();
   EXPECT_TRUE(target->disk_uri.starts_with("nbd://127.0.0.1:")) << target->disk_uri;
   std::string target_disk = b_.agent->disk_path(kVm);

@@ -132,10 +132,9 @@ Result<void> check_end_footer(std::string_view tail, const VhdFooter& first, uin
 
 Result<VhdDynamicHeader> read_dynamic_header(const VhdReader& read, const VhdFooter& footer, uint64_t file_size) {
   if (!fits(footer.data_offset, kHeaderSize, file_size)) {
-    return invalid(
-        fmt::format("VHD is truncated or corrupt: its dynamic header at offset {} lies beyond the end of "
-                    "the file ({} bytes)",
-                    footer.data_offset, file_size));
+    return invalid(fmt::format("VHD is truncated or corrupt: its dynamic header at offset {} lies beyond the end of "
+                               "the file ({} bytes)",
+                               footer.data_offset, file_size));
   }
   return parse_vhd_dynamic_header(TRY(read_exact(read, footer.data_offset, kHeaderSize)));
 }

@@ -63,14 +63,10 @@ Argv memory_and_smp(const VmSpec& spec) {
 }
 
 // Std VGA, shown only through VNC on the VM's private unix socket.
-Argv display(const VmPaths& paths) {
-  return {"-vga", "std", "-display", "none", "-vnc", "unix:" + paths.vnc_socket};
-}
+Argv display(const VmPaths& paths) { return {"-vga", "std", "-display", "none", "-vnc", "unix:" + paths.vnc_socket}; }
 
 // QMP as a server that does not wait for the agent to connect.
-Argv qmp_control(const VmPaths& paths) {
-  return {"-qmp", fmt::format("unix:{},server=on,wait=off", paths.qmp_socket)};
-}
+Argv qmp_control(const VmPaths& paths) { return {"-qmp", fmt::format("unix:{},server=on,wait=off", paths.qmp_socket)}; }
 
 Argv serial(const VmPaths& paths) { return {"-serial", "file:" + paths.serial_log}; }
 
@@ -105,8 +101,7 @@ Argv firmware_and_boot(const BootSpec& boot, const VmPaths& paths) {
                   {"-drive", fmt::format("if=pflash,format=raw,unit=0,readonly=on,file={}", kOvmfCode), "-drive",
                    fmt::format("if=pflash,format=raw,unit=1,file={}", absolute(paths.uefi_vars))});
       break;
-    case BootSpec::Kind::kBios:
-      break;
+    case BootSpec::Kind::kBios: break;
   }
   return argv;
 }

@@ -74,10 +74,10 @@ asio::awaitable<Result<std::shared_ptr<QmpClient>>> QmpClient::connect(asio::any
 }
 
 Result<std::shared_ptr<QmpClient>> QmpClient::connect_sync(asio::any_io_executor executor, std::string socket_path,
-                                                           std::chrono::milliseconds timeout,
-                                                           QmpEventHandler on_event, QmpClosedHandler on_closed) {
-  return run_sync(executor, connect(executor, std::move(socket_path), timeout, std::move(on_event),
-                                    std::move(on_closed)));
+                                                           std::chrono::milliseconds timeout, QmpEventHandler on_event,
+                                                           QmpClosedHandler on_closed) {
+  return run_sync(executor,
+                  connect(executor, std::move(socket_path), timeout, std::move(on_event), std::move(on_closed)));
 }
 
 // Greeting first; then the reader runs, so events that come before the
@@ -97,7 +97,8 @@ asio::awaitable<Result<void>> QmpClient::handshake(std::chrono::milliseconds tim
   if (!greeting.ok() || !greeting->is_object() || !greeting->contains("QMP")) {
     co_return Error::Unavailable("the socket does not speak QMP (no greeting)");
   }
-  asio::co_spawn(executor_, [self = shared_from_this()] { return self->read_loop(); }, asio::detached);
+  asio::co_spawn(
+      executor_, [self = shared_from_this()] { return self->read_loop(); }, asio::detached);
   auto caps = co_await execute("qmp_capabilities", Json::object(), timeout);
   if (!caps.ok()) co_return caps.error().context("negotiating QMP capabilities");
   co_return Ok();
@@ -171,7 +172,8 @@ asio::awaitable<Result<Json>> QmpClient::execute(std::string command, Json argum
   write_queue_.push_back(msg.dump() + "\n");
   if (!writing_) {
     writing_ = true;  // before the spawn: the writer starts later, and only one may run
-    asio::co_spawn(executor_, [self = shared_from_this()] { return self->write_loop(); }, asio::detached);
+    asio::co_spawn(
+        executor_, [self = shared_from_this()] { return self->write_loop(); }, asio::detached);
   }
   boost::system::error_code ec;
   co_await pending.wake->async_wait(asio::redirect_error(use_awaitable, ec));
@@ -197,7 +199,8 @@ void QmpClient::shut(const Error& why, bool notify) {
 }
 
 void QmpClient::close() {
-  asio::post(executor_, [self = shared_from_this()] { self->shut(Error::Unavailable("QMP connection closed"), false); });
+  asio::post(executor_,
+             [self = shared_from_this()] { self->shut(Error::Unavailable("QMP connection closed"), false); });
 }
 
 }  // namespace oriel::agent

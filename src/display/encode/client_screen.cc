@@ -173,7 +173,7 @@ void ClientScreen::store(const FrameView& frame, const Rect& r) {
       uint64_t a, b;  // pixels 0 and 1, 2 and 3
       std::memcpy(&a, from + x * 4, 8);
       std::memcpy(&b, from + x * 4 + 8, 8);
-      const uint64_t low = (a & 0xFFFFFF) | (a >> 8 & 0xFFFFFF000000) | b << 48;  // 0, 1, R and G of 2
+      const uint64_t low = (a & 0xFFFFFF) | (a >> 8 & 0xFFFFFF000000) | b << 48;               // 0, 1, R and G of 2
       const uint32_t high = static_cast<uint32_t>((b >> 16 & 0xFF) | (b >> 24 & 0xFFFFFF00));  // B of 2, then 3
       std::memcpy(to + x * kClientPixelBytes, &low, 8);
       std::memcpy(to + x * kClientPixelBytes + 8, &high, 4);

@@ -28,10 +28,10 @@ bool reaches(const Rect& region, int row, int tile) { return region.y + region.h
 template <class Fn>
 bool each_added(const Rect& grown, const Rect& old, Fn fn) {
   const Rect parts[] = {
-      {grown.x, grown.y, grown.w, old.y - grown.y},                                   // above
-      {grown.x, old.y + old.h, grown.w, grown.y + grown.h - (old.y + old.h)},         // below
-      {grown.x, old.y, old.x - grown.x, old.h},                                       // left
-      {old.x + old.w, old.y, grown.x + grown.w - (old.x + old.w), old.h},             // right
+      {grown.x, grown.y, grown.w, old.y - grown.y},                            // above
+      {grown.x, old.y + old.h, grown.w, grown.y + grown.h - (old.y + old.h)},  // below
+      {grown.x, old.y, old.x - grown.x, old.h},                                // left
+      {old.x + old.w, old.y, grown.x + grown.w - (old.x + old.w), old.h},      // right
   };
   return std::all_of(std::begin(parts), std::end(parts), [&](const Rect& r) { return r.empty() || fn(r); });
 }

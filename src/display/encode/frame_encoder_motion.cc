@@ -16,8 +16,8 @@ namespace {
 
 using TimePoint = std::chrono::steady_clock::time_point;
 
-constexpr int kMinRun = 16;     // rows; a shorter vertical match is as likely chance as a scroll
-constexpr size_t kMaxMoves = 8;  // copies in two dimensions a frame
+constexpr int kMinRun = 16;        // rows; a shorter vertical match is as likely chance as a scroll
+constexpr size_t kMaxMoves = 8;    // copies in two dimensions a frame
 constexpr int64_t kTryCost = 256;  // pixels a rectangle grown counts for besides its own
 
 int64_t area(const Rect& r) { return static_cast<int64_t>(r.w) * r.h; }

@@ -18,14 +18,14 @@ struct Sampling {
   bool frame_row(int y) const { return y % p % b == 0; }
 };
 
-constexpr int kWindow = 32;             // pixels an anchor's hash covers: 64 bits shifted by 2 a pixel
+constexpr int kWindow = 32;  // pixels an anchor's hash covers: 64 bits shifted by 2 a pixel
 constexpr uint64_t kMix = 0x9E3779B97F4A7C15ull;
 constexpr size_t kAnchorBudget = 2048;  // anchors a side when every pixel is an edge (a photograph)
 constexpr int kMinVotes = 3;            // fewer is as likely a repeated word as a move
 constexpr size_t kMaxCandidates = 6;
-constexpr int kSeeds = 8;               // per candidate, where to grow it from
-constexpr int kMaxRepeats = 12;         // places on the browser one anchor may vote for
-constexpr size_t kMaxSteps = 64;        // a region narrowing row after row is not a window
+constexpr int kSeeds = 8;         // per candidate, where to grow it from
+constexpr int kMaxRepeats = 12;   // places on the browser one anchor may vote for
+constexpr size_t kMaxSteps = 64;  // a region narrowing row after row is not a window
 constexpr int kMinMoveWidth = 16, kMinMoveHeight = 4, kMinMoveArea = 1024;
 
 Sampling sampling_for(int64_t area) {

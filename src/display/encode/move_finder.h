@@ -64,8 +64,7 @@ class MoveFinder {
   // Appends the anchors of row y of `area` (`row` is the row's first pixel,
   // `pixel_bytes` each), whose hashes have their top `bits` clear. Public
   // for tests.
-  static void collect(const uint8_t* row, int pixel_bytes, const Rect& area, int y, int bits,
-                      std::vector<Anchor>& out);
+  static void collect(const uint8_t* row, int pixel_bytes, const Rect& area, int y, int bits, std::vector<Anchor>& out);
 
  private:
   struct Run {  // the browser's anchors with one key: client_[first, first + count)
@@ -85,8 +84,8 @@ class MoveFinder {
   std::vector<MoveCandidate> best() const;
 
   std::vector<Anchor> client_, frame_;
-  std::vector<Run> runs_;        // open addressing by key; count 0: empty
-  std::vector<Tally> tallies_;   // open addressing by offset; votes 0: empty
+  std::vector<Run> runs_;       // open addressing by key; count 0: empty
+  std::vector<Tally> tallies_;  // open addressing by offset; votes 0: empty
 };
 
 // The largest rectangle around the seed, inside `limit`, whose every pixel

@@ -5,8 +5,8 @@
 #include <isa-l/igzip_lib.h>
 #include <libdeflate.h>
 
-#include <cstdio>  // jpeglib.h uses FILE without including it
 #include <jpeglib.h>
+#include <cstdio>  // jpeglib.h uses FILE without including it
 
 #include <algorithm>
 #include <array>
@@ -327,7 +327,9 @@ bool append_jpeg(const FrameView& f, const Rect& r, int quality, std::string& ou
   jpeg_compress_struct c;
   JpegError error;
   c.err = jpeg_std_error(&error.manager);
-  error.manager.error_exit = [](j_common_ptr cinfo) { std::longjmp(reinterpret_cast<JpegError*>(cinfo->err)->jump, 1); };
+  error.manager.error_exit = [](j_common_ptr cinfo) {
+    std::longjmp(reinterpret_cast<JpegError*>(cinfo->err)->jump, 1);
+  };
   unsigned char* buffer = nullptr;
   unsigned long size = 0;
   if (setjmp(error.jump)) {

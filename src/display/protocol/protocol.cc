@@ -201,7 +201,8 @@ void write_pong(std::string& out, uint32_t token) {
 Result<ClientMessage> parse_client_message(std::string_view bytes) {
   if (bytes.empty()) return Error::InvalidArgument("empty message");
   if (bytes.size() > kMaxClientMessageBytes) {
-    return Error::InvalidArgument(fmt::format("message of {} bytes, more than {}", bytes.size(), kMaxClientMessageBytes));
+    return Error::InvalidArgument(
+        fmt::format("message of {} bytes, more than {}", bytes.size(), kMaxClientMessageBytes));
   }
   auto type = static_cast<ClientType>(bytes[0]);
   switch (type) {

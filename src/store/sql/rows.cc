@@ -25,8 +25,7 @@ DesktopRecord read_desktop(const sql::Row& r) {
 }
 
 UserRecord read_user(const sql::Row& r) {
-  return UserRecord{r.text(0), r.text(1),  r.text(2), r.text(3), r.text(4),
-                    r.time(5), r.int64(6), r.time(7), r.time(8)};
+  return UserRecord{r.text(0), r.text(1), r.text(2), r.text(3), r.text(4), r.time(5), r.int64(6), r.time(7), r.time(8)};
 }
 
 ImageRecord read_image(const sql::Row& r) {

@@ -4,9 +4,9 @@
 
 #include <string_view>
 
-#include "sql/columns.h"
 #include "oriel/store/records.h"
 #include "oriel/store/store.h"
+#include "sql/columns.h"
 #include "sql/sql.h"
 
 namespace oriel::store {

@@ -37,8 +37,8 @@ template <typename R, typename... Args>
 class FunctionRef<R(Args...)> {
  public:
   template <typename F>
-    requires(!std::is_same_v<std::remove_cvref_t<F>, FunctionRef> && std::is_invocable_r_v<R, F&, Args...>)
-  FunctionRef(F&& f)  // NOLINT: implicit by design
+  requires(!std::is_same_v<std::remove_cvref_t<F>, FunctionRef> && std::is_invocable_r_v<R, F&, Args...>)
+      FunctionRef(F&& f)  // NOLINT: implicit by design
       : object_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
         call_([](void* object, Args... args) -> R {
           return (*static_cast<std::remove_reference_t<F>*>(object))(std::forward<Args>(args)...);
@@ -108,7 +108,8 @@ class Tx {
   // Rows ignored: the rows changed.
   template <typename... Args>
   Result<int64_t> exec(std::string_view sql, const Args&... args) {
-    return each(sql, [](const Row&) {}, args...);
+    return each(
+        sql, [](const Row&) {}, args...);
   }
   template <typename... Args>
   Result<void> lock(std::string_view sql, const Args&... args) {
@@ -119,7 +120,8 @@ class Tx {
   template <typename T, typename Read, typename... Args>
   Result<std::vector<T>> rows(std::string_view sql, Read read, const Args&... args) {
     std::vector<T> out;
-    TRY(each(sql, [&](const Row& row) { out.push_back(read(row)); }, args...));
+    TRY(each(
+        sql, [&](const Row& row) { out.push_back(read(row)); }, args...));
     return out;
   }
   // The first row, if any.

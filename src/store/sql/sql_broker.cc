@@ -8,10 +8,9 @@ namespace {
 
 // The desktop CAS of open_session: its assignment and state. The rows changed.
 Result<int64_t> assign_desktop(sql::Tx& tx, const DesktopRecord& d) {
-  return tx.exec(
-      "UPDATE desktops SET assigned_user=$1, desired=$2, pending_op=$3, state=$4, error=$5, updated_ms=$6, "
-      "version=version+1 WHERE id=$7 AND version=$8",
-      d.assigned_user, d.desired, d.pending_op, d.state, d.error, to_unix_ms(d.updated_at), d.id, d.version);
+  return tx.exec("UPDATE desktops SET assigned_user=$1, desired=$2, pending_op=$3, state=$4, error=$5, updated_ms=$6, "
+                 "version=version+1 WHERE id=$7 AND version=$8",
+                 d.assigned_user, d.desired, d.pending_op, d.state, d.error, to_unix_ms(d.updated_at), d.id, d.version);
 }
 
 // The desktop CAS of end_session: its assignment and what it is rebuilt from.
@@ -25,9 +24,8 @@ Result<int64_t> release_desktop(sql::Tx& tx, const DesktopRecord& d) {
 
 // Closes the open usage interval of (kind, subject) at `end_ms`, or at its
 // start if that is later.
-constexpr std::string_view kCloseUsage =
-    "UPDATE usage SET end_ms=CASE WHEN start_ms>$1 THEN start_ms ELSE $1 END "
-    "WHERE kind=$2 AND subject_id=$3 AND end_ms=0";
+constexpr std::string_view kCloseUsage = "UPDATE usage SET end_ms=CASE WHEN start_ms>$1 THEN start_ms ELSE $1 END "
+                                         "WHERE kind=$2 AND subject_id=$3 AND end_ms=0";
 
 }  // namespace
 
@@ -111,10 +109,10 @@ Result<void> SqlStore::remove_entitlement(std::string_view pool_id, std::string_
 }
 
 Result<std::vector<UserRecord>> SqlStore::entitled_users(std::string_view pool_id) {
-  static const std::string kSql = fmt::format(
-      "SELECT {} FROM users WHERE id IN (SELECT user_id FROM entitlements WHERE pool_id=$1) "
-      "ORDER BY username COLLATE \"C\"",
-      kUserColumns);
+  static const std::string kSql =
+      fmt::format("SELECT {} FROM users WHERE id IN (SELECT user_id FROM entitlements WHERE pool_id=$1) "
+                  "ORDER BY username COLLATE \"C\"",
+                  kUserColumns);
   return many<UserRecord>(kSql, read_user, pool_id);
 }
 

@@ -60,8 +60,7 @@ Result<UserRecord> SqlStore::user_by_id(std::string_view id) {
 
 Result<std::vector<UserRecord>> SqlStore::users(std::string_view tenant_id) {
   static const std::string kSql = fmt::format(
-      "SELECT {} FROM users WHERE (CAST($1 AS TEXT)='' OR tenant_id=$1) ORDER BY username COLLATE \"C\"",
-      kUserColumns);
+      "SELECT {} FROM users WHERE (CAST($1 AS TEXT)='' OR tenant_id=$1) ORDER BY username COLLATE \"C\"", kUserColumns);
   return many<UserRecord>(kSql, read_user, tenant_id);
 }
 

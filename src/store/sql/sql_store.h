@@ -154,8 +154,7 @@ class SqlStore final : public Store {
   }
   template <typename T, typename Read, typename... Args>
   Result<std::vector<T>> many(std::string_view sql, Read read, const Args&... args) {
-    return transaction<std::vector<T>>(sql::Access::kRead,
-                                       [&](sql::Tx& tx) { return tx.rows<T>(sql, read, args...); });
+    return transaction<std::vector<T>>(sql::Access::kRead, [&](sql::Tx& tx) { return tx.rows<T>(sql, read, args...); });
   }
 
   const std::unique_ptr<sql::Backend> backend_;

@@ -62,10 +62,12 @@ std::string SqliteStatement::text(int col) const {
 
 Result<SqliteDb> SqliteDb::open(const std::string& path) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   SqliteDb owned(db);
   if (rc != SQLITE_OK) {
-    return Error::Unavailable(fmt::format("cannot open database {}: {}", path, db ? sqlite3_errmsg(db) : "out of memory"));
+    return Error::Unavailable(
+        fmt::format("cannot open database {}: {}", path, db ? sqlite3_errmsg(db) : "out of memory"));
   }
   sqlite3_busy_timeout(db, 5000);
   if (sqlite3_create_collation_v2(db, "C", SQLITE_UTF8, nullptr, compare_bytes, nullptr) != SQLITE_OK) {

@@ -20,7 +20,9 @@ using tcp = asio::ip::tcp;
 using controller::Principal;
 using namespace std::chrono_literals;
 
-TopicItems indexed(const char* json, std::string_view key = "id") { return index_items(Json::parse(json), key).value(); }
+TopicItems indexed(const char* json, std::string_view key = "id") {
+  return index_items(Json::parse(json), key).value();
+}
 
 TEST(EventDiffTest, ReportsNewChangedAndRemovedItemsInListOrder) {
   auto before = indexed(R"([{"id":"a","state":"running"},{"id":"b","state":"stopped"},{"id":"c","n":1}])");
@@ -64,7 +66,8 @@ class EventHubTest : public ::testing::Test {
                         return Error::PermissionDenied("hosts are for administrators");
                       }});
     hub_ = std::make_unique<EventHub>(authenticate, std::move(topics), 20ms);
-    router_.add_websocket("/api/v1/events", [this](const Request& r, WebSocket&& ws) { hub_->accept(r, std::move(ws)); });
+    router_.add_websocket("/api/v1/events",
+                          [this](const Request& r, WebSocket&& ws) { hub_->accept(r, std::move(ws)); });
     server_ = std::make_unique<net::HttpServer>(io_, router_, 2);
     port_ = server_->listen("127.0.0.1", 0).value();
     thread_ = std::thread([this] { io_.run(); });

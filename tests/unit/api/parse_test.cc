@@ -104,9 +104,8 @@ TEST(ParseTest, AuditQueriesCheckTimesAndLimits) {
 
 TEST(ApiViewsTest, UsageCsvQuotesFieldsThatNeedIt) {
   controller::UsageReport r{"2026-11-22", "2026-11-22", {}, {{"2026-11-22", "t-1", "u-1", "o'neil, \"jr\"", 1.5}}};
-  EXPECT_EQ(view::usage_csv(r),
-            "kind,day,tenant_id,pool_id,user_id,username,hours\r\n"
-            "session,2026-11-22,t-1,,u-1,\"o'neil, \"\"jr\"\"\",1.5000\r\n");
+  EXPECT_EQ(view::usage_csv(r), "kind,day,tenant_id,pool_id,user_id,username,hours\r\n"
+                                "session,2026-11-22,t-1,,u-1,\"o'neil, \"\"jr\"\"\",1.5000\r\n");
 }
 
 }  // namespace

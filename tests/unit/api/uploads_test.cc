@@ -57,10 +57,10 @@ TEST(UploadParseTest, ChunkOffsetIsADecimalQueryParameter) {
 TEST(UploadParseTest, AChunkMustContinueWhereTheUploadStands) {
   EXPECT_TRUE(check_chunk(0, 10, 0, 25).ok());
   EXPECT_TRUE(check_chunk(20, 5, 20, 25).ok());  // the last, short chunk
-  auto behind = check_chunk(10, 10, 20, 25);      // sent again after a lost reply
+  auto behind = check_chunk(10, 10, 20, 25);     // sent again after a lost reply
   EXPECT_EQ(behind.error().code(), ErrorCode::kConflict);
   EXPECT_EQ(behind.error().message(), "the upload has 20 bytes: send the chunk at offset 20, not 10");
-  EXPECT_EQ(check_chunk(30, 1, 20, 25).error().code(), ErrorCode::kConflict);  // a gap
+  EXPECT_EQ(check_chunk(30, 1, 20, 25).error().code(), ErrorCode::kConflict);         // a gap
   EXPECT_EQ(check_chunk(20, 6, 20, 25).error().code(), ErrorCode::kInvalidArgument);  // past the end
   EXPECT_EQ(check_chunk(20, 0, 20, 25).error().message(), "the chunk is empty");
   EXPECT_EQ(check_chunk(INT64_MAX - 1, INT64_MAX, INT64_MAX - 1, INT64_MAX).error().code(),
@@ -96,8 +96,10 @@ TEST(UploadParseTest, TheSidecarRoundTripsAndRefusesForeignIds) {
   evil["id"] = "../../oriel.db";
   EXPECT_FALSE(upload_from_meta(evil).ok());
   EXPECT_TRUE(abandoned(UploadRecord{.state = "uploading", .updated_at = from_unix_ms(0)}, from_unix_ms(3600'000), 1h));
-  EXPECT_FALSE(abandoned(UploadRecord{.state = "uploading", .updated_at = from_unix_ms(1)}, from_unix_ms(3600'000), 1h));
-  EXPECT_FALSE(abandoned(UploadRecord{.state = "importing", .updated_at = from_unix_ms(0)}, from_unix_ms(9'000'000'000), 1h));
+  EXPECT_FALSE(
+      abandoned(UploadRecord{.state = "uploading", .updated_at = from_unix_ms(1)}, from_unix_ms(3600'000), 1h));
+  EXPECT_FALSE(
+      abandoned(UploadRecord{.state = "importing", .updated_at = from_unix_ms(0)}, from_unix_ms(9'000'000'000), 1h));
 }
 
 std::string slurp(const std::string& path) {
@@ -155,8 +157,7 @@ TEST_F(UploadRegistryTest, ChunksAssembleTheFileTheImportReads) {
   EXPECT_TRUE(u->id.starts_with("up-"));
   ASSERT_TRUE(registry->write(kAdmin, u->id, 0, "0123").ok());
   EXPECT_EQ(registry->write(kAdmin, u->id, 0, "0123").error().code(), ErrorCode::kConflict);  // sent twice
-  EXPECT_EQ(registry->finish(kAdmin, u->id).error().message(),
-            "the upload has 4 of its 10 bytes: send the rest first");
+  EXPECT_EQ(registry->finish(kAdmin, u->id).error().message(), "the upload has 4 of its 10 bytes: send the rest first");
   auto last = registry->write(kAdmin, u->id, 4, "456789");
   ASSERT_TRUE(last.ok());
   EXPECT_EQ(last->received, 10);

@@ -135,10 +135,8 @@ TEST_F(BrokerCliTest, UserCreateSendsThePasswordFromStdinWithRoleAndTenant) {
   EXPECT_NE(r.out.find("Username:      ana\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Locked until:  -\n"), std::string::npos) << r.out;
   ASSERT_EQ(server.requests().size(), 1u);
-  EXPECT_EQ(body_of(server.requests()[0]), Json({{"username", "ana"},
-                                                 {"password", "correct horse battery"},
-                                                 {"role", "user"},
-                                                 {"tenant_id", "t-1"}}));
+  EXPECT_EQ(body_of(server.requests()[0]),
+            Json({{"username", "ana"}, {"password", "correct horse battery"}, {"role", "user"}, {"tenant_id", "t-1"}}));
 }
 
 TEST_F(BrokerCliTest, AnAdminIsCreatedWithoutATenant) {
@@ -170,15 +168,14 @@ TEST_F(BrokerCliTest, UserCreateRefusesBadInputBeforeAskingTheServer) {
 TEST_F(BrokerCliTest, UserListEscapesTheTenantFilterAndShowsATable) {
   std::string locked = R"({"id":"u-2","username":"bo","role":"tenant-admin","tenant_id":"t-1",
     "locked_until":"2026-11-22T12:15:00.000Z","created_at":"2026-11-22T11:00:00.000Z"})";
-  ScriptedPeer server(routes({{"GET /api/v1/users?tenant_id=t-1%26role%3Dadmin",
-                               {200, std::string("[") + kUser + "," + locked + "]"}},
-                              {"GET /api/v1/users", {200, "[]"}}}));
+  ScriptedPeer server(
+      routes({{"GET /api/v1/users?tenant_id=t-1%26role%3Dadmin", {200, std::string("[") + kUser + "," + locked + "]"}},
+              {"GET /api/v1/users", {200, "[]"}}}));
   auto r = run(server, {"user", "list", "--tenant", "t-1&role=admin"});
   EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(r.out,
-            "ID   USERNAME  ROLE          TENANT  LOCKED UNTIL              AGE\n"
-            "u-1  ana       user          t-1     -                         1d\n"
-            "u-2  bo        tenant-admin  t-1     2026-11-22T12:15:00.000Z  1h\n");
+  EXPECT_EQ(r.out, "ID   USERNAME  ROLE          TENANT  LOCKED UNTIL              AGE\n"
+                   "u-1  ana       user          t-1     -                         1d\n"
+                   "u-2  bo        tenant-admin  t-1     2026-11-22T12:15:00.000Z  1h\n");
   auto all = run(server, {"user", "list"});
   EXPECT_EQ(all.out, "ID  USERNAME  ROLE  TENANT  LOCKED UNTIL  AGE\n");
   EXPECT_EQ(server.requests().at(1).target, "/api/v1/users");
@@ -206,9 +203,8 @@ TEST_F(BrokerCliTest, WhoamiShowAndDeleteUsers) {
                               {"DELETE /api/v1/users/u-1", {200, "{}"}}}));
   auto me = run(server, {"whoami"});
   EXPECT_EQ(me.code, 0) << me.err;
-  EXPECT_EQ(me.out,
-            "ID:            u-1\nUsername:      ana\nRole:          user\nTenant:        t-1\n"
-            "Locked until:  -\nCreated:       2026-11-21T12:00:00.000Z\n");
+  EXPECT_EQ(me.out, "ID:            u-1\nUsername:      ana\nRole:          user\nTenant:        t-1\n"
+                    "Locked until:  -\nCreated:       2026-11-21T12:00:00.000Z\n");
   EXPECT_EQ(run(server, {"user", "show", "u-1"}).out, me.out);
   auto deleted = run(server, {"user", "delete", "u-1"});
   EXPECT_EQ(deleted.out, "Deleted user u-1.\n");
@@ -220,14 +216,21 @@ TEST_F(BrokerCliTest, WhoamiShowAndDeleteUsers) {
 
 TEST_F(BrokerCliTest, PoolCreateSendsEveryFieldAsTheRightType) {
   ScriptedPeer server(routes({{"POST /api/v1/pools", {201, kPool}}}));
-  auto r = run(server, {"pool", "create", "Office", "--tenant", "t-1", "--image", "i-1", "--type", "pooled", "--size",
-                        "20", "--spare", "2", "--vcpus", "2", "--memory-mb", "2048", "--idle-timeout-s", "1800",
-                        "--provisioning", "up-front"});
+  auto r =
+      run(server, {"pool",   "create",           "Office", "--tenant",       "t-1",     "--image", "i-1", "--type",
+                   "pooled", "--size",           "20",     "--spare",        "2",       "--vcpus", "2",   "--memory-mb",
+                   "2048",   "--idle-timeout-s", "1800",   "--provisioning", "up-front"});
   EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(body_of(server.requests().at(0)),
-            Json({{"name", "Office"}, {"tenant_id", "t-1"}, {"image_id", "i-1"}, {"type", "pooled"}, {"size", 20},
-                  {"spare", 2}, {"vcpus", 2}, {"memory_mb", 2048}, {"idle_timeout_s", 1800},
-                  {"provisioning", "up-front"}}));
+  EXPECT_EQ(body_of(server.requests().at(0)), Json({{"name", "Office"},
+                                                    {"tenant_id", "t-1"},
+                                                    {"image_id", "i-1"},
+                                                    {"type", "pooled"},
+                                                    {"size", 20},
+                                                    {"spare", 2},
+                                                    {"vcpus", 2},
+                                                    {"memory_mb", 2048},
+                                                    {"idle_timeout_s", 1800},
+                                                    {"provisioning", "up-front"}}));
   EXPECT_NE(r.out.find("Memory:        2 GiB\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Idle timeout:  1800 s\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Message:       no host has room for more desktops\n"), std::string::npos) << r.out;
@@ -235,8 +238,8 @@ TEST_F(BrokerCliTest, PoolCreateSendsEveryFieldAsTheRightType) {
 
 TEST_F(BrokerCliTest, PoolCreateNeedsItsShapeAndAKnownType) {
   ScriptedPeer server(routes({{"POST /api/v1/pools", {201, kPool}}}));
-  const std::vector<std::string> base = {"pool", "create", "Office", "--tenant", "t-1", "--image", "i-1",
-                                         "--size", "20", "--vcpus", "2", "--memory-mb", "2048"};
+  const std::vector<std::string> base = {"pool",   "create", "Office",  "--tenant", "t-1",         "--image", "i-1",
+                                         "--size", "20",     "--vcpus", "2",        "--memory-mb", "2048"};
   auto with = [&base](std::vector<std::string> more) {
     auto args = base;
     args.insert(args.end(), more.begin(), more.end());
@@ -311,12 +314,11 @@ TEST_F(BrokerCliTest, SessionStartPrintsTheSessionDesktopAndDisplayUrl) {
   ScriptedPeer server(routes({{"POST /api/v1/sessions", {201, kSession}}}));
   auto r = run(server, {"session", "start", "p-1"});
   EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(r.out,
-            "Session:         s-1\n"
-            "Desktop:         d-7\n"
-            "State:           connecting\n"
-            "Display URL:     ws://127.0.0.1:8080/display/s-1?ticket=abc\n"
-            "Ticket expires:  2026-11-22T12:00:00.000Z\n");
+  EXPECT_EQ(r.out, "Session:         s-1\n"
+                   "Desktop:         d-7\n"
+                   "State:           connecting\n"
+                   "Display URL:     ws://127.0.0.1:8080/display/s-1?ticket=abc\n"
+                   "Ticket expires:  2026-11-22T12:00:00.000Z\n");
   EXPECT_EQ(body_of(server.requests().at(0)), Json({{"pool_id", "p-1"}}));
   auto json = run(server, {"-o", "json", "session", "start", "p-1"});
   EXPECT_EQ(Json::parse(json.out), Json::parse(kSession));
@@ -327,9 +329,8 @@ TEST_F(BrokerCliTest, SessionListFiltersAndIncludesEndedOnlyWithAll) {
                               {"GET /api/v1/sessions?pool_id=p-1&user_id=u%201&include_ended=true", {200, "[]"}}}));
   auto open = run(server, {"session", "list"});
   EXPECT_EQ(open.code, 0) << open.err;
-  EXPECT_EQ(open.out,
-            "ID   USER  POOL  DESKTOP  STATE       FROM      AGE\n"
-            "s-1  ana   p-1   d-7      connecting  10.0.0.9  1m\n");
+  EXPECT_EQ(open.out, "ID   USER  POOL  DESKTOP  STATE       FROM      AGE\n"
+                      "s-1  ana   p-1   d-7      connecting  10.0.0.9  1m\n");
   auto all = run(server, {"session", "list", "--pool", "p-1", "--user", "u 1", "--all"});
   EXPECT_EQ(all.code, 0) << all.err;
   EXPECT_EQ(server.requests().at(1).target, "/api/v1/sessions?pool_id=p-1&user_id=u%201&include_ended=true");
@@ -375,12 +376,11 @@ TEST_F(BrokerCliTest, AuditEncodesItsQueryAndKeepsNewestFirst) {
   auto r = run(server, {"audit", "--tenant", "t-1", "--action", "auth.login", "--since", "2026-11-22T10:00:00+01:00",
                         "--limit", "2"});
   EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(r.out,
-            "AT                        USER  TENANT  ACTION          TARGET  STATUS  RESULT           FROM      "
-            "DETAIL\n"
-            "2026-11-22T11:00:00.000Z  ana   t-1     session.logoff  s-1     202     ok               10.0.0.9\n"
-            "2026-11-22T10:00:00.000Z  -     -       auth.login      bob     401     unauthenticated  10.0.0.8  "
-            "wrong username or password\n");
+  EXPECT_EQ(r.out, "AT                        USER  TENANT  ACTION          TARGET  STATUS  RESULT           FROM      "
+                   "DETAIL\n"
+                   "2026-11-22T11:00:00.000Z  ana   t-1     session.logoff  s-1     202     ok               10.0.0.9\n"
+                   "2026-11-22T10:00:00.000Z  -     -       auth.login      bob     401     unauthenticated  10.0.0.8  "
+                   "wrong username or password\n");
   EXPECT_EQ(r.err, "More events are older: add --before 8 for the next page.\n");
   auto json = run(server, {"audit", "--tenant", "t-1", "--action", "auth.login", "--since", "2026-11-22T10:00:00+01:00",
                            "--limit", "2", "-o", "json"});
@@ -410,14 +410,13 @@ TEST_F(BrokerCliTest, UsageIsTwoTablesOrTheServersJson) {
   ScriptedPeer server(routes({{"GET /api/v1/usage?from=2026-11-01&to=2026-11-30&tenant_id=t-1", {200, kUsage}}}));
   auto r = run(server, {"usage", "--from", "2026-11-01", "--to", "2026-11-30", "--tenant", "t-1"});
   EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(r.out,
-            "Desktop-hours\n"
-            "DAY         TENANT  POOL  HOURS\n"
-            "2026-11-22  t-1     p-1   12.50\n"
-            "\n"
-            "Session-hours\n"
-            "DAY         TENANT  USER  HOURS\n"
-            "2026-11-22  t-1     ana   3.25\n");
+  EXPECT_EQ(r.out, "Desktop-hours\n"
+                   "DAY         TENANT  POOL  HOURS\n"
+                   "2026-11-22  t-1     p-1   12.50\n"
+                   "\n"
+                   "Session-hours\n"
+                   "DAY         TENANT  USER  HOURS\n"
+                   "2026-11-22  t-1     ana   3.25\n");
   auto json = run(server, {"-o", "json", "usage", "--from", "2026-11-01", "--to", "2026-11-30", "--tenant", "t-1"});
   EXPECT_EQ(Json::parse(json.out), Json::parse(kUsage));
   EXPECT_EQ(run(server, {"usage", "--from", "2026-11-01"}).code, 2);  // --to is required
@@ -425,12 +424,11 @@ TEST_F(BrokerCliTest, UsageIsTwoTablesOrTheServersJson) {
 }
 
 TEST_F(BrokerCliTest, UsageCsvIsPrintedVerbatim) {
-  const std::string csv =
-      "kind,day,tenant_id,pool_id,user_id,username,hours\r\n"
-      "desktop,2026-11-22,t-1,p-1,,,12.5000\r\n"
-      "session,2026-11-22,t-1,,u-1,\"a,na\",3.2500\r\n";
-  ScriptedPeer server(routes({{"GET /api/v1/usage?from=2026-11-01&to=2026-11-30&format=csv",
-                               {200, csv, "text/csv; charset=utf-8"}}}));
+  const std::string csv = "kind,day,tenant_id,pool_id,user_id,username,hours\r\n"
+                          "desktop,2026-11-22,t-1,p-1,,,12.5000\r\n"
+                          "session,2026-11-22,t-1,,u-1,\"a,na\",3.2500\r\n";
+  ScriptedPeer server(
+      routes({{"GET /api/v1/usage?from=2026-11-01&to=2026-11-30&format=csv", {200, csv, "text/csv; charset=utf-8"}}}));
   auto r = run(server, {"usage", "--from", "2026-11-01", "--to", "2026-11-30", "--csv"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, csv);

@@ -18,9 +18,9 @@ namespace oriel::cli {
 namespace {
 
 using std::chrono_literals::operator""ms;
-using net::testing::ScriptedPeer;
 using net::testing::json_error;
 using net::testing::Reply;
+using net::testing::ScriptedPeer;
 using net::testing::SeenRequest;
 
 struct CliRun {
@@ -59,9 +59,8 @@ TEST_F(CliTest, HostListIsATableForPeopleAndTheServersJsonForScripts) {
   ScriptedPeer server([](const SeenRequest&) { return Reply{200, kHosts}; });
   auto table = run({"--server", server.url(), "host", "list"});
   EXPECT_EQ(table.code, 0) << table.err;
-  EXPECT_EQ(table.out,
-            "ID   NAME   STATE  ACCEL  CPUS  MEMORY       DESKTOPS\n"
-            "h-1  node1  ready  tcg    1/4   1 GiB/8 GiB  1\n");
+  EXPECT_EQ(table.out, "ID   NAME   STATE  ACCEL  CPUS  MEMORY       DESKTOPS\n"
+                       "h-1  node1  ready  tcg    1/4   1 GiB/8 GiB  1\n");
   auto json = run({"host", "list", "--server", server.url(), "-o", "json"});  // global options after the command
   EXPECT_EQ(json.code, 0) << json.err;
   EXPECT_EQ(json.out, Json::parse(kHosts).dump(2) + "\n");
@@ -98,7 +97,9 @@ TEST_F(CliTest, ErrorsBecomeDocumentedExitCodes) {
 
 TEST_F(CliTest, UnreachableServerExitsSix) {
   std::string url;
-  { url = ScriptedPeer([](const SeenRequest&) { return Reply{}; }).url(); }
+  {
+    url = ScriptedPeer([](const SeenRequest&) { return Reply{}; }).url();
+  }
   auto r = run({"--server", url, "image", "list"});
   EXPECT_EQ(r.code, 6);
   EXPECT_EQ(r.err.rfind("oriel: cannot reach orield at " + url + ": ", 0), 0u) << r.err;
@@ -164,16 +165,17 @@ TEST_F(CliTest, ImportSendsAbsolutePathsAndWaitsWithProgressLines) {
   auto r = run({"--server", server.url(), "image", "import", "win11", "disks/win11.qcow2", "--format", "qcow2",
                 "--kernel", "/boot/k", "--initrd", "i.img", "--cmdline", "console=ttyS0"});
   EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(r.err,
-            "importing win11: 0%\nimporting win11: 30%\nimporting win11: 60%\nimporting win11: 90%\n"
-            "importing win11: 100%\n");
+  EXPECT_EQ(r.err, "importing win11: 0%\nimporting win11: 30%\nimporting win11: 60%\nimporting win11: 90%\n"
+                   "importing win11: 100%\n");
   EXPECT_NE(r.out.find("State:         ready"), std::string::npos) << r.out;
   Json body = Json::parse(server.requests().at(0).body);
   auto cwd = std::filesystem::current_path();
-  EXPECT_EQ(body, Json({{"name", "win11"},
-                        {"source_path", (cwd / "disks/win11.qcow2").string()},
-                        {"format", "qcow2"},
-                        {"boot", {{"kernel", "/boot/k"}, {"initrd", (cwd / "i.img").string()}, {"cmdline", "console=ttyS0"}}}}));
+  EXPECT_EQ(
+      body,
+      Json({{"name", "win11"},
+            {"source_path", (cwd / "disks/win11.qcow2").string()},
+            {"format", "qcow2"},
+            {"boot", {{"kernel", "/boot/k"}, {"initrd", (cwd / "i.img").string()}, {"cmdline", "console=ttyS0"}}}}));
   EXPECT_EQ(server.requests().at(1).target, "/api/v1/images/i-1");
 }
 
@@ -193,8 +195,11 @@ ScriptedPeer::Handler desktop_walk(std::vector<std::string> states, std::string 
   auto polls = std::make_shared<std::atomic<size_t>>(0);
   return [=](const SeenRequest& r) {
     size_t i = r.method == "GET" ? std::min(++*polls, states.size() - 1) : 0;
-    Json d = {{"id", "d-1"},          {"name", "web"},  {"state", states[i]},
-              {"desired_state", "running"}, {"error", states[i] == "failed" ? Json("no KVM") : Json(nullptr)},
+    Json d = {{"id", "d-1"},
+              {"name", "web"},
+              {"state", states[i]},
+              {"desired_state", "running"},
+              {"error", states[i] == "failed" ? Json("no KVM") : Json(nullptr)},
               {"pending_action", i == 0 && !pending.empty() ? Json(pending) : Json(nullptr)}};
     return Reply{r.method == "POST" && r.target == "/api/v1/desktops" ? 201 : 202, d.dump()};
   };

@@ -12,10 +12,9 @@ TEST(TableTest, AlignsColumnsWithoutTrailingSpaces) {
   Table t({"ID", "NAME", "STATE"});
   t.add_row({"d-1", "web", "running"});
   t.add_row({"d-22", "a-much-longer-name", "-"});
-  EXPECT_EQ(t.render(),
-            "ID    NAME                STATE\n"
-            "d-1   web                 running\n"
-            "d-22  a-much-longer-name  -\n");
+  EXPECT_EQ(t.render(), "ID    NAME                STATE\n"
+                        "d-1   web                 running\n"
+                        "d-22  a-much-longer-name  -\n");
 }
 
 TEST(TableTest, EmptyTableIsTheHeaderAndMissingCellsAreBlank) {
@@ -29,17 +28,15 @@ TEST(TableTest, CountsUtf8CharactersAndNeutralisesControlCharacters) {
   Table t({"NAME", "X"});
   t.add_row({"caf\xc3\xa9", "1"});
   t.add_row({"evil\x1b[2J", "2"});
-  EXPECT_EQ(t.render(),
-            "NAME      X\n"
-            "caf\xc3\xa9      1\n"
-            "evil?[2J  2\n");
+  EXPECT_EQ(t.render(), "NAME      X\n"
+                        "caf\xc3\xa9      1\n"
+                        "evil?[2J  2\n");
 }
 
 TEST(FieldsTest, AlignsValues) {
-  EXPECT_EQ(render_fields({{"ID", "d-1"}, {"Desired state", "running"}, {"Error", ""}}),
-            "ID:             d-1\n"
-            "Desired state:  running\n"
-            "Error:\n");
+  EXPECT_EQ(render_fields({{"ID", "d-1"}, {"Desired state", "running"}, {"Error", ""}}), "ID:             d-1\n"
+                                                                                         "Desired state:  running\n"
+                                                                                         "Error:\n");
 }
 
 TEST(HumanTest, BytesUseBinaryUnitsWithOneDecimalBelowTen) {
@@ -124,10 +121,9 @@ TEST(CliViewsTest, ImageTableShowsProgressSizesAndAge) {
      "virtual_size_bytes":0,"size_bytes":0,"created_at":"2026-11-22T10:04:30.000Z"},
     {"id":"i-2","name":"debian","state":"ready","progress":100,"source_format":"vpc","format":"auto",
      "virtual_size_bytes":21474836480,"size_bytes":1610612736,"created_at":"2026-11-22T08:00:00.000Z"}])");
-  EXPECT_EQ(images_table(images, now),
-            "ID   NAME    STATE          FORMAT  SIZE    ON DISK  AGE\n"
-            "i-1  win11   importing 47%  auto    -       -        30s\n"
-            "i-2  debian  ready          vpc     20 GiB  1.5 GiB  2h\n");
+  EXPECT_EQ(images_table(images, now), "ID   NAME    STATE          FORMAT  SIZE    ON DISK  AGE\n"
+                                       "i-1  win11   importing 47%  auto    -       -        30s\n"
+                                       "i-2  debian  ready          vpc     20 GiB  1.5 GiB  2h\n");
   EXPECT_EQ(images_table(Json::object(), now), "ID  NAME  STATE  FORMAT  SIZE  ON DISK  AGE\n");
 }
 
@@ -156,9 +152,8 @@ TEST(CliViewsTest, DesktopViewsShowPendingActionsMemoryAndErrors) {
 TEST(CliViewsTest, HostTableShowsAllocatedOverTotal) {
   Json hosts = Json::parse(R"([{"id":"h-1","name":"node1","state":"ready","accelerator":"kvm","cpus":8,
     "memory_mb":16384,"cpus_allocated":3,"memory_allocated_mb":3072,"desktops":2}])");
-  EXPECT_EQ(hosts_table(hosts),
-            "ID   NAME   STATE  ACCEL  CPUS  MEMORY        DESKTOPS\n"
-            "h-1  node1  ready  kvm    3/8   3 GiB/16 GiB  2\n");
+  EXPECT_EQ(hosts_table(hosts), "ID   NAME   STATE  ACCEL  CPUS  MEMORY        DESKTOPS\n"
+                                "h-1  node1  ready  kvm    3/8   3 GiB/16 GiB  2\n");
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 #include <fcntl.h>
-#include <signal.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "oriel/common/clock.h"
@@ -81,7 +81,8 @@ TEST(ProcessTest, ChildrenInheritNoDescriptorsBeyondStandardOnes) {
 // must start with the defaults, or a pipeline in it would not end when its
 // reader does.
 TEST(ProcessTest, ChildrenStartWithDefaultSignalHandling) {
-  struct sigaction ignore {}, before{};
+  struct sigaction ignore {
+  }, before{};
   ignore.sa_handler = SIG_IGN;
   ::sigaction(SIGPIPE, &ignore, &before);
   sigset_t pipe, old_mask;

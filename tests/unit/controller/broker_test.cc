@@ -33,8 +33,8 @@ class BrokerTest : public ::testing::TestWithParam<test_support::Backend> {
     ASSERT_TRUE(store.ok()) << store.error().message();
     store_ = std::move(store).value();
     agent_ = std::make_unique<agent::Host>(
-        runner_, agent::LocalAgentOptions{"host-1", (dir_ / "run").string(), (dir_ / "disks").string(),
-                                          {agent::Accelerator::kTcg, "test"}});
+        runner_, agent::LocalAgentOptions{
+                     "host-1", (dir_ / "run").string(), (dir_ / "disks").string(), {agent::Accelerator::kTcg, "test"}});
     ControllerOptions options;
     options.data_dir = dir_.string();
     options.cpu_overcommit = 64;
@@ -67,8 +67,8 @@ class BrokerTest : public ::testing::TestWithParam<test_support::Backend> {
   }
   std::string pool(const std::string& tenant_id, const std::string& type, int64_t size, int64_t spare,
                    const std::string& provisioning = "on-demand") {
-    CreatePool cmd{"pool-" + std::to_string(++pools_), tenant_id, "i-golden", type, size, spare, 1, 128, 0,
-                   provisioning};
+    CreatePool cmd{
+        "pool-" + std::to_string(++pools_), tenant_id, "i-golden", type, size, spare, 1, 128, 0, provisioning};
     return controller_->pools().create(admin_, cmd).value().pool.id;
   }
   void entitle(const std::string& pool_id, const Principal& who) {
@@ -271,15 +271,20 @@ TEST_P(BrokerTest, TheGatewayIsToldWhenADisplayMustCloseAndTicketsCarryTheClipbo
   EXPECT_EQ(grant.clipboard, "to-client");
 
   ASSERT_TRUE(controller_->sessions().disconnect(ana, s.session.id).ok());
-  ASSERT_TRUE(controller_->sessions().redeem_ticket(controller_->sessions().new_ticket(ana, s.session.id).value().ticket->ticket).ok());
+  ASSERT_TRUE(controller_->sessions()
+                  .redeem_ticket(controller_->sessions().new_ticket(ana, s.session.id).value().ticket->ticket)
+                  .ok());
   clock_.advance(61s);
   controller_->reconcile_broker();
-  ASSERT_TRUE(controller_->sessions().redeem_ticket(controller_->sessions().new_ticket(ana, s.session.id).value().ticket->ticket).ok());
+  ASSERT_TRUE(controller_->sessions()
+                  .redeem_ticket(controller_->sessions().new_ticket(ana, s.session.id).value().ticket->ticket)
+                  .ok());
   ASSERT_TRUE(controller_->sessions().display_closed(s.session.id).ok());
   EXPECT_EQ(store_->session(s.session.id).value().state, "disconnected");
   ASSERT_TRUE(controller_->sessions().logoff(ana, s.session.id).ok());
-  std::vector<std::pair<std::string, SessionEnd>> want = {
-      {s.session.id, SessionEnd::kDisconnected}, {s.session.id, SessionEnd::kIdle}, {s.session.id, SessionEnd::kLoggedOff}};
+  std::vector<std::pair<std::string, SessionEnd>> want = {{s.session.id, SessionEnd::kDisconnected},
+                                                          {s.session.id, SessionEnd::kIdle},
+                                                          {s.session.id, SessionEnd::kLoggedOff}};
   EXPECT_EQ(told, want);
 }
 

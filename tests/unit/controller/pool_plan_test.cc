@@ -37,8 +37,7 @@ store::PoolRecord pool(std::string type, int64_t size, int64_t spare, std::strin
 }
 
 // A free desktop of the pool's current definition, on host h1, created `age` ago.
-store::DesktopRecord desktop(std::string id, std::string state, std::string desired,
-                             std::chrono::seconds age = 600s) {
+store::DesktopRecord desktop(std::string id, std::string state, std::string desired, std::chrono::seconds age = 600s) {
   store::DesktopRecord d;
   d.id = d.name = std::move(id);
   d.image_id = "i-1";
@@ -79,7 +78,9 @@ std::vector<std::string> lines(const PoolPlan& plan) {
     switch (a.kind) {
       case PoolAction::Kind::kRelease: out.push_back("release " + a.desktop_id); break;
       case PoolAction::Kind::kSetDesired: out.push_back(a.desktop_id + " " + a.desired); break;
-      case PoolAction::Kind::kCreate: out.push_back(std::string("create on ") + a.host_id + (a.run ? " running" : " stopped")); break;
+      case PoolAction::Kind::kCreate:
+        out.push_back(std::string("create on ") + a.host_id + (a.run ? " running" : " stopped"));
+        break;
       case PoolAction::Kind::kDeletePool: out.push_back("delete pool"); break;
     }
   }
@@ -93,6 +94,8 @@ struct Case {
   std::string message;  // a substring of the pool's message; "" means none at all
 };
 
+// One case a block, its input and expected lines aligned by hand.
+// clang-format off
 std::vector<Case> cases() {
   auto one_host = std::vector<HostLoad>{host("h1", 8)};
   return {
@@ -188,6 +191,7 @@ std::vector<Case> cases() {
        ""},
   };
 }
+// clang-format on
 
 TEST(PoolPlanTest, EachSituationGetsItsPlan) {
   Scheduler scheduler({1.0, 1.0, PlacementPolicy::kSpread});

@@ -12,9 +12,9 @@ namespace oriel::net {
 namespace {
 
 using std::chrono_literals::operator""ms;
-using testing::ScriptedPeer;
 using testing::json_error;
 using testing::Reply;
+using testing::ScriptedPeer;
 using testing::SeenRequest;
 
 TEST(ServerUrlTest, AcceptsHostPortAndCanonicalises) {
@@ -33,10 +33,10 @@ TEST(ServerUrlTest, AcceptsHostPortAndCanonicalises) {
 }
 
 TEST(ServerUrlTest, RejectsBadUrlsWithAReason) {
-  for (const char* bad : {"", "127.0.0.1:8080", "ftp://host", "http://", "http://:8080", "http://host:",
-                          "http://host:0", "http://host:65536", "http://host:80a", "http://host:-1",
-                          "http://user:pw@host", "http://host/?q=1", "http://host#x", "http://ho st",
-                          "http://[::1", "http://[::1]x", "http://[zz]:1", "http://a:1:2", "http://host\n"}) {
+  for (const char* bad : {"", "127.0.0.1:8080", "ftp://host", "http://", "http://:8080",
+                          "http://host:", "http://host:0", "http://host:65536", "http://host:80a", "http://host:-1",
+                          "http://user:pw@host", "http://host/?q=1", "http://host#x", "http://ho st", "http://[::1",
+                          "http://[::1]x", "http://[zz]:1", "http://a:1:2", "http://host\n"}) {
     auto r = parse_server_url(bad);
     EXPECT_FALSE(r.ok()) << "accepted '" << bad << "'";
     if (!r.ok()) {
@@ -199,7 +199,8 @@ TEST(ApiClientTest, ASilentServerTimesOut) {
 }
 
 TEST(ApiClientTest, RawRequestReturnsAnyStatusAndRejectsBadPaths) {
-  ScriptedPeer server([](const SeenRequest& r) { return json_error(400, "invalid_argument", "body is not valid JSON"); });
+  ScriptedPeer server(
+      [](const SeenRequest& r) { return json_error(400, "invalid_argument", "body is not valid JSON"); });
   auto api = client_for(server);
   auto raw = api.request("POST", "/api/v1/desktops", "{\"name\": ", "application/json");
   ASSERT_TRUE(raw.ok()) << raw.error().message();
@@ -238,7 +239,8 @@ TEST(ApiClientTest, LoginKeepsTheTokenAndBytesKeepTheirContentType) {
 }
 
 TEST(ApiClientTest, LoginFailureKeepsNoToken) {
-  ScriptedPeer server([](const SeenRequest&) { return json_error(401, "unauthenticated", "wrong user name or password"); });
+  ScriptedPeer server(
+      [](const SeenRequest&) { return json_error(401, "unauthenticated", "wrong user name or password"); });
   auto api = ApiClient::create(server.url()).value();
   auto r = api.login("admin", "nope");
   ASSERT_FALSE(r.ok());

@@ -13,8 +13,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include "oriel/net/http.h"
 #include "oriel/common/log.h"
+#include "oriel/net/http.h"
 
 namespace oriel::net {
 namespace {
@@ -48,8 +48,7 @@ class Client {
   beast::error_code send_raw(std::string_view bytes) {
     beast::error_code ec;
     stream_.expires_after(kClientTimeout);
-    asio::async_write(stream_, asio::buffer(bytes.data(), bytes.size()),
-                      [&](beast::error_code e, size_t) { ec = e; });
+    asio::async_write(stream_, asio::buffer(bytes.data(), bytes.size()), [&](beast::error_code e, size_t) { ec = e; });
     run();
     return ec;
   }
@@ -187,8 +186,12 @@ void HttpServerTest::add_routes() {
   });
   router_.add("POST", "/echo", [](const Request& r) { return Response::bytes(200, "text/plain", r.body); });
   router_.add("GET", "/request", [](const Request& r) {
-    return Response::json(200, {{"method", r.method}, {"path", r.path}, {"query", r.query}, {"headers", r.headers},
-                                {"remote", r.remote_address}, {"token", r.bearer_token()}});
+    return Response::json(200, {{"method", r.method},
+                                {"path", r.path},
+                                {"query", r.query},
+                                {"headers", r.headers},
+                                {"remote", r.remote_address},
+                                {"token", r.bearer_token()}});
   });
   router_.add("GET", "/error/{index}", [](const Request& r) {
     ErrorCode code = kAllCodes.at(std::stoul(r.params.at("index")));
@@ -290,8 +293,8 @@ TEST(RouterTest, DispatchesWithoutAServer) {
 TEST_F(HttpServerTest, DecodesQueryPathAndHeaders) {
   start();
   Client c(port_);
-  auto res = c.call(http::verb::get, "/request?a=1&b=x%20y&c=a+b&empty&d=%E2%9C%93&a=2&=ignored",
-                    {}, {{"Authorization", "bearer tok-1"}, {"X-Multi", "1"}, {"x-multi", "2"}});
+  auto res = c.call(http::verb::get, "/request?a=1&b=x%20y&c=a+b&empty&d=%E2%9C%93&a=2&=ignored", {},
+                    {{"Authorization", "bearer tok-1"}, {"X-Multi", "1"}, {"x-multi", "2"}});
   ASSERT_EQ(res.result_int(), 200);
   auto j = body_json(res);
   EXPECT_EQ(j["path"], "/request");
@@ -306,8 +309,8 @@ TEST_F(HttpServerTest, DecodesQueryPathAndHeaders) {
 TEST_F(HttpServerTest, BadEncodingInTheTargetIs400) {
   start();
   Client c(port_);
-  for (std::string target : {"/hello%zz", "/hello%0", "/he%00llo", "/api/v1/desktops/a%2Fb", "/hello?x=%C3%28",
-                             "/hello%C0%AF"}) {
+  for (std::string target :
+       {"/hello%zz", "/hello%0", "/he%00llo", "/api/v1/desktops/a%2Fb", "/hello?x=%C3%28", "/hello%C0%AF"}) {
     auto res = c.get(target);
     EXPECT_EQ(res.result_int(), 400) << target;
     EXPECT_EQ(body_json(res)["error"]["code"], "invalid_argument") << target;
@@ -387,9 +390,9 @@ TEST_F(HttpServerTest, InvalidRepliesBecome500AndExtraHeadersPass) {
 
 TEST_F(HttpServerTest, MalformedRequestIs400AndCloses) {
   start();
-  for (std::string raw : {"GARBAGE\r\n\r\n", "GET /hello HTTP/1.1 extra\r\nHost: x\r\n\r\n",
-                          "GET /hello HTTP/1.1\r\nHost x\r\n\r\n",
-                          "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n"}) {
+  for (std::string raw :
+       {"GARBAGE\r\n\r\n", "GET /hello HTTP/1.1 extra\r\nHost: x\r\n\r\n", "GET /hello HTTP/1.1\r\nHost x\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n"}) {
     Client c(port_);
     ASSERT_FALSE(c.send_raw(raw));
     RawResponse res;

@@ -31,9 +31,9 @@ struct Reply {
   int status = 200;
   std::string body = "{}";
   std::string content_type = "application/json";
-  bool close_after = false;               // close the connection silently after answering
-  std::chrono::milliseconds delay{0};     // wait this long (or until shutdown) before answering
-  std::string keep_alive;                 // a Keep-Alive header value, e.g. "timeout=1"
+  bool close_after = false;            // close the connection silently after answering
+  std::chrono::milliseconds delay{0};  // wait this long (or until shutdown) before answering
+  std::string keep_alive;              // a Keep-Alive header value, e.g. "timeout=1"
 };
 
 class ScriptedPeer {
@@ -102,8 +102,11 @@ class ScriptedPeer {
       boost::beast::error_code ec;
       http::read(socket, buffer, req, ec);
       if (ec) break;
-      SeenRequest seen{std::string(req.method_string()), std::string(req.target()), req.body(),
-                       std::string(req[http::field::authorization]), std::string(req[http::field::content_type]),
+      SeenRequest seen{std::string(req.method_string()),
+                       std::string(req.target()),
+                       req.body(),
+                       std::string(req[http::field::authorization]),
+                       std::string(req[http::field::content_type]),
                        std::string(req[http::field::host])};
       {
         std::lock_guard lock(mu_);
@@ -144,9 +147,9 @@ class ScriptedPeer {
   std::atomic<int> connections_{0}, closed_{0};
   mutable std::mutex mu_;
   std::condition_variable stop_cv_;
-  bool stopping_ = false;               // GUARDED_BY(mu_)
-  std::vector<int> open_fds_;           // GUARDED_BY(mu_)
-  std::vector<SeenRequest> requests_;   // GUARDED_BY(mu_)
+  bool stopping_ = false;              // GUARDED_BY(mu_)
+  std::vector<int> open_fds_;          // GUARDED_BY(mu_)
+  std::vector<SeenRequest> requests_;  // GUARDED_BY(mu_)
 };
 
 // Builds a JSON error answer the way orield does.

@@ -38,7 +38,8 @@ using tcp = asio::ip::tcp;
 class Shouter final : public WebSocketConnection {
  public:
   explicit Shouter(WebSocket&& ws)
-      : WebSocketConnection(std::move(ws), {.max_message_bytes = 64, .max_queued_bytes = 4096, .overflow_code = 4408}) {}
+      : WebSocketConnection(std::move(ws), {.max_message_bytes = 64, .max_queued_bytes = 4096, .overflow_code = 4408}) {
+  }
 
  private:
   void received(std::string_view message, bool) override {

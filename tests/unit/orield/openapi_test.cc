@@ -42,8 +42,8 @@ class OpenApiTest : public ::testing::Test {
     std::ofstream(dir_ / "web" / "index.html") << "<!doctype html>";
     store_ = store::open_sqlite_store((dir_ / "oriel.db").string()).value();
     agent_ = std::make_unique<agent::Host>(
-        runner_, agent::LocalAgentOptions{"host-1", (dir_ / "run").string(), (dir_ / "disks").string(),
-                                          {agent::Accelerator::kTcg, "test"}});
+        runner_, agent::LocalAgentOptions{
+                     "host-1", (dir_ / "run").string(), (dir_ / "disks").string(), {agent::Accelerator::kTcg, "test"}});
     controller::ControllerOptions options;
     options.data_dir = dir_.string();
     controller_ = std::make_unique<controller::Controller>(*store_, agent_->agent(), clock_, random_, options);
@@ -123,15 +123,16 @@ TEST_F(OpenApiTest, EveryRouteIsDocumentedAndEveryDocumentedRouteIsServed) {
   Routes routes = served(), docs = documented();
   ASSERT_GT(routes.size(), 50u);
   Routes undocumented, gone;
-  std::set_difference(routes.begin(), routes.end(), docs.begin(), docs.end(), std::inserter(undocumented, undocumented.end()));
+  std::set_difference(routes.begin(), routes.end(), docs.begin(), docs.end(),
+                      std::inserter(undocumented, undocumented.end()));
   std::set_difference(docs.begin(), docs.end(), routes.begin(), routes.end(), std::inserter(gone, gone.end()));
   EXPECT_TRUE(undocumented.empty()) << "served but not in docs/openapi.json:" << listing(undocumented);
   EXPECT_TRUE(gone.empty()) << "in docs/openapi.json but not served:" << listing(gone);
 }
 
 TEST_F(OpenApiTest, WebSocketsAreMarkedAsSuch) {
-  EXPECT_EQ(documented(true), served(true)) << "x-websocket marks" << listing(documented(true)) << "\nWebSocket routes"
-                                            << listing(served(true));
+  EXPECT_EQ(documented(true), served(true))
+      << "x-websocket marks" << listing(documented(true)) << "\nWebSocket routes" << listing(served(true));
 }
 
 TEST_F(OpenApiTest, EveryPathParameterIsDeclared) {

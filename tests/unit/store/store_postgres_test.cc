@@ -131,19 +131,17 @@ class PostgresStoreTest : public ::testing::Test {
 TEST_F(PostgresStoreTest, BothBackendsMigrateToTheSameSchema) {
   auto sqlite = TestDatabase::create(Backend::kSqlite).value();
   EXPECT_EQ(store_->schema_version(), sqlite->open().value()->schema_version());
-  auto sqlite_columns = sqlite->query(
-      "SELECT m.name || '.' || p.name FROM sqlite_master m, pragma_table_info(m.name) p "
-      "WHERE m.type='table' AND m.name NOT LIKE 'sqlite_%'");
-  auto pg_columns = db_->query(
-      "SELECT table_name || '.' || column_name FROM information_schema.columns "
-      "WHERE table_schema=current_schema() AND table_name<>'oriel_schema'");
+  auto sqlite_columns =
+      sqlite->query("SELECT m.name || '.' || p.name FROM sqlite_master m, pragma_table_info(m.name) p "
+                    "WHERE m.type='table' AND m.name NOT LIKE 'sqlite_%'");
+  auto pg_columns = db_->query("SELECT table_name || '.' || column_name FROM information_schema.columns "
+                               "WHERE table_schema=current_schema() AND table_name<>'oriel_schema'");
   ASSERT_TRUE(sqlite_columns.ok() && pg_columns.ok());
   EXPECT_EQ(column(*pg_columns), column(*sqlite_columns));
   // The indexes the migrations name (not those behind keys and UNIQUE).
   auto sqlite_indexes = sqlite->query("SELECT name FROM sqlite_master WHERE type='index' AND sql IS NOT NULL");
-  auto pg_indexes = db_->query(
-      "SELECT indexname FROM pg_indexes WHERE schemaname=current_schema() "
-      "AND indexname NOT LIKE '%\\_pkey' AND indexname NOT LIKE '%\\_key'");
+  auto pg_indexes = db_->query("SELECT indexname FROM pg_indexes WHERE schemaname=current_schema() "
+                               "AND indexname NOT LIKE '%\\_pkey' AND indexname NOT LIKE '%\\_key'");
   ASSERT_TRUE(sqlite_indexes.ok() && pg_indexes.ok());
   EXPECT_EQ(column(*pg_indexes), column(*sqlite_indexes));
   EXPECT_GT(column(*pg_indexes).size(), 10u);
@@ -215,14 +213,14 @@ TEST_F(PostgresStoreTest, AnOpenSessionNotYetCommittedElsewhereStillBlocksTheDes
   auto d = store_->desktop("d-1").value();
   d.assigned_user = "u-1";
   SessionRecord s{"s-1", "p-1", "t-1", "u-1", "d-1", "connecting", "", from_unix_ms(0), from_unix_ms(0), {}};
-  auto results = race(
-      "INSERT INTO sessions (id, pool_id, tenant_id, user_id, desktop_id, state, created_ms, last_activity_ms) "
-      "VALUES ('s-other', 'p-1', 't-1', 'u-2', 'd-1', 'connecting', 0, 0)",
-      {[&](Store& store) -> Result<void> {
-        auto r = store.open_session(s, d, {"tk-1", "s-1", "d-1", from_unix_ms(60'000), {}});
-        if (!r.ok()) return r.take_error();
-        return Ok();
-      }});
+  auto results =
+      race("INSERT INTO sessions (id, pool_id, tenant_id, user_id, desktop_id, state, created_ms, last_activity_ms) "
+           "VALUES ('s-other', 'p-1', 't-1', 'u-2', 'd-1', 'connecting', 0, 0)",
+           {[&](Store& store) -> Result<void> {
+             auto r = store.open_session(s, d, {"tk-1", "s-1", "d-1", from_unix_ms(60'000), {}});
+             if (!r.ok()) return r.take_error();
+             return Ok();
+           }});
   ASSERT_FALSE(results[0].ok());
   EXPECT_EQ(results[0].error().code(), ErrorCode::kConflict);
   EXPECT_EQ(store_->desktop("d-1")->version, 0);
@@ -294,9 +292,8 @@ TEST_F(PostgresStoreTest, ACallInFlightWhenTheServerStopsFailsCleanlyAndWritesNo
 
 TEST_F(PostgresStoreTest, KilledConnectionsAreReplaced) {
   ASSERT_TRUE(store_->desktops({}).ok());
-  auto killed = db_->query(
-      "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
-      "WHERE datname=current_database() AND pid<>pg_backend_pid()");
+  auto killed = db_->query("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+                           "WHERE datname=current_database() AND pid<>pg_backend_pid()");
   ASSERT_TRUE(killed.ok()) << killed.error().message();
   ASSERT_FALSE(killed->empty());
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(store_->desktop("d-1").ok());
@@ -313,9 +310,8 @@ TEST_F(PostgresStoreTest, OneControllerLeadsAndAnotherTakesOverWhenItLetsGoOrLos
   EXPECT_FALSE(store_->hold_leadership());
   // The leader's sessions end (its machine lost the database): the lock goes
   // with them, the leader notices on its next check, and another takes over.
-  auto killed = db_->query(
-      "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
-      "WHERE datname=current_database() AND pid<>pg_backend_pid()");
+  auto killed = db_->query("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+                           "WHERE datname=current_database() AND pid<>pg_backend_pid()");
   ASSERT_TRUE(killed.ok()) << killed.error().message();
   EXPECT_FALSE(other->hold_leadership());
   EXPECT_TRUE(store_->hold_leadership());

@@ -41,10 +41,10 @@ class QmpTest : public ::testing::Test {
   std::string sock() const { return (dir_ / "qmp.sock").string(); }
   void start_qemu() {
     SystemProcessRunner runner;
-    auto r = runner.run({"qemu-system-x86_64", "-M", "pc", "-accel", "tcg", "-S", "-nodefaults", "-display", "none",
-                         "-m", "32", "-qmp", "unix:" + sock() + ",server=on,wait=off", "-daemonize", "-pidfile",
-                         (dir_ / "pid").string()},
-                        {});
+    auto r = runner.run(
+        {"qemu-system-x86_64", "-M", "pc", "-accel", "tcg", "-S", "-nodefaults", "-display", "none", "-m", "32", "-qmp",
+         "unix:" + sock() + ",server=on,wait=off", "-daemonize", "-pidfile", (dir_ / "pid").string()},
+        {});
     ASSERT_TRUE(r.ok() && r->exit_code == 0) << (r.ok() ? r->err : r.error().message());
     std::ifstream(dir_ / "pid") >> qemu_pid_;
   }
@@ -157,13 +157,17 @@ class Peer {
       : acceptor_(io_, local::endpoint(path)), thread_([this, after_caps] {
           local::socket s(io_);
           acceptor_.accept(s);
-          asio::write(s, asio::buffer(std::string(R"({"QMP": {"version": {}, "capabilities": []}})" "\n")));
+          asio::write(s, asio::buffer(std::string(R"({"QMP": {"version": {}, "capabilities": []}})"
+                                                  "\n")));
           std::string buf;
           asio::read_until(s, asio::dynamic_buffer(buf), '\n');
-          asio::write(s, asio::buffer(std::string(R"({"event": "RESET", "data": {"guest": true}})" "\n"
+          asio::write(s, asio::buffer(std::string(R"({"event": "RESET", "data": {"guest": true}})"
+                                                  "\n"
                                                   "this is not json\n"
-                                                  R"({"return": {}, "id": 999})" "\n"
-                                                  R"({"return": {}, "id": 1})" "\n")));
+                                                  R"({"return": {}, "id": 999})"
+                                                  "\n"
+                                                  R"({"return": {}, "id": 1})"
+                                                  "\n")));
           after_caps(s);
         }) {}
   ~Peer() { thread_.join(); }

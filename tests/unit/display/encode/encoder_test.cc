@@ -253,7 +253,8 @@ TEST(EncoderTest, BothDeflatesGiveTheSamePixelsAndTheDenseOneFewerBytes) {
     EncodeStats stats;
     Canvas canvas(f.width, f.height);
     const Quality quality{.allow_lossy = false, .deflate = deflate};
-    for (const auto& m : encode(e, f, {{0, 0, f.width, f.height}}, &stats, SteadyClock::now(), quality)) canvas.apply(m);
+    for (const auto& m : encode(e, f, {{0, 0, f.width, f.height}}, &stats, SteadyClock::now(), quality))
+      canvas.apply(m);
     EXPECT_GT(stats.png, 0);
     EXPECT_TRUE(canvas.equals(f)) << f.width << " wide, deflate " << int(deflate);
     return stats.bytes;

@@ -90,8 +90,10 @@ TEST(ClientScreenTest, RunsOfEveryLengthAreStoredAndComparedExactly) {
           Frame changed = after;
           changed.at(off, 1)[1] ^= 0x10;
           ASSERT_EQ(client.difference(changed.view(), {x0, 0, w, 3}), (Rect{off, 1, 1, 1})) << "pixel " << off;
-          EXPECT_EQ(same_prefix(changed.view().data + changed.stride + x0 * 4, std::as_const(client).pixel(x0, 1), w), off - x0);
-          EXPECT_EQ(same_suffix(changed.view().data + changed.stride + (x0 + w) * 4, std::as_const(client).pixel(x0 + w - 1, 1) + 3, w),
+          EXPECT_EQ(same_prefix(changed.view().data + changed.stride + x0 * 4, std::as_const(client).pixel(x0, 1), w),
+                    off - x0);
+          EXPECT_EQ(same_suffix(changed.view().data + changed.stride + (x0 + w) * 4,
+                                std::as_const(client).pixel(x0 + w - 1, 1) + 3, w),
                     x0 + w - 1 - off);
         }
       }
@@ -220,7 +222,8 @@ TEST(MoveFinderTest, AFalseOffsetGrowsOnlyWhatReallyMatches) {
         for (int y = r.y; y < r.y + r.h; ++y) {
           for (int x = r.x; x < r.x + r.w; ++x) {
             ASSERT_EQ(std::memcmp(after.view().data + y * after.stride + x * 4,
-                                  before.view().data + (y - dy) * before.stride + (x - dx) * 4, 3), 0)
+                                  before.view().data + (y - dy) * before.stride + (x - dx) * 4, 3),
+                      0)
                 << "offset " << dx << "," << dy << ": pixel " << x << "," << y << " differs";
           }
         }

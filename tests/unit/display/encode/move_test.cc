@@ -65,10 +65,10 @@ TEST(MoveTest, AWindowDraggedOnAndOffTheScreenIsCopiedWhereTheBrowserHasIt) {
     CopyMessage copy;  // the part of the window on the screen both before and after
   };
   const Case cases[] = {
-      {{-120, 50, 300, 200}, {-100, 60, 300, 200}, {0, 50, 180, 200, 20, 60}},    // in from the left
+      {{-120, 50, 300, 200}, {-100, 60, 300, 200}, {0, 50, 180, 200, 20, 60}},       // in from the left
       {{500, 100, 300, 200}, {530, 110, 300, 200}, {500, 100, 110, 200, 530, 110}},  // out to the right
-      {{200, -90, 300, 200}, {190, -75, 300, 200}, {200, 0, 300, 110, 190, 15}},    // in from the top, moving left
-      {{150, 400, 300, 200}, {140, 410, 300, 200}, {150, 400, 300, 70, 140, 410}},  // out at the bottom
+      {{200, -90, 300, 200}, {190, -75, 300, 200}, {200, 0, 300, 110, 190, 15}},     // in from the top, moving left
+      {{150, 400, 300, 200}, {140, 410, 300, 200}, {150, 400, 300, 70, 140, 410}},   // out at the bottom
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(testing::Message() << "window from " << c.from.x << "," << c.from.y << " to " << c.to.x << ","

@@ -123,8 +123,9 @@ struct Canvas {
   }
 };
 
-inline std::vector<std::string> encode(FrameEncoder& e, Frame& f, std::vector<Rect> damage, EncodeStats* stats = nullptr,
-                                SteadyClock::time_point now = SteadyClock::now(), Quality q = {.allow_lossy = false}) {
+inline std::vector<std::string> encode(FrameEncoder& e, Frame& f, std::vector<Rect> damage,
+                                       EncodeStats* stats = nullptr, SteadyClock::time_point now = SteadyClock::now(),
+                                       Quality q = {.allow_lossy = false}) {
   std::vector<std::string> out;
   auto s = e.encode(f.view(), damage, now, q, out);
   if (stats) *stats = s;

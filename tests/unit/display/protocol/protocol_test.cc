@@ -8,10 +8,14 @@ namespace {
 using namespace std::string_literals;
 
 TEST(ProtocolTest, EveryClientMessageSurvivesItsEncoding) {
-  std::vector<ClientMessage> all = {ClientHello{1, 1280, 800},     KeyEvent{true, 0xe4, 0x28},
-                                    PointerEvent{65535, 3, 0x19},  ClipboardText{"grüße\nwelt"},
-                                    FrameAck{0xFFFFFFFF},          CtrlAltDel{},
-                                    RequestSize{1920, 1080},       Refresh{},
+  std::vector<ClientMessage> all = {ClientHello{1, 1280, 800},
+                                    KeyEvent{true, 0xe4, 0x28},
+                                    PointerEvent{65535, 3, 0x19},
+                                    ClipboardText{"grüße\nwelt"},
+                                    FrameAck{0xFFFFFFFF},
+                                    CtrlAltDel{},
+                                    RequestSize{1920, 1080},
+                                    Refresh{},
                                     Ping{0xDEADBEEF}};
   for (const auto& m : all) {
     auto parsed = parse_client_message(encode_client_message(m));
@@ -31,7 +35,8 @@ TEST(ProtocolTest, FieldsAreLittleEndianAtTheDocumentedOffsets) {
   EXPECT_EQ(out, "\x40\x07\x00\x00\x00\x00\x01\x00\x00"s);
   out.clear();
   write_server_hello(out, 2, 1280, 800, kClipboardToDesktop | kClipboardToClient, "d-1");
-  EXPECT_EQ(out, "\x01\x02\x00\x00\x05\x20\x03\x03\x03\x00\x00\x00" "d-1"s);
+  EXPECT_EQ(out, "\x01\x02\x00\x00\x05\x20\x03\x03\x03\x00\x00\x00"
+                 "d-1"s);
   out.clear();
   write_pong(out, 0x01020304);
   EXPECT_EQ(out, "\x41\x04\x03\x02\x01"s);
@@ -54,7 +59,9 @@ TEST(ProtocolTest, MalformedMessagesAreErrorsThatNameTheMessage) {
       {"\x81\x00\x00\x00\x05\x00\x05"s, "ClientHello: version 0"},
       {"\x87\x00\x00\x10\x00"s, "RequestSize: a zero width or height"},
       {"\x83\x01\x00\x01\x00\x80"s, "Pointer: button bit 7 is not defined"},
-      {"\x84\x05\x00\x00\x00" "abc"s, "Clipboard: truncated message"},
+      {"\x84\x05\x00\x00\x00"
+       "abc"s,
+       "Clipboard: truncated message"},
       {"\x84\x02\x00\x00\x00\xc3\x28"s, "Clipboard: text is not UTF-8"},
       {"\x84\xff\xff\xff\xff"s, "Clipboard: text of 4294967295 bytes, more than 1048576"},
   };
@@ -83,10 +90,10 @@ TEST(ProtocolTest, TheLargestClipboardIsAcceptedAndOneByteMoreIsNot) {
 }
 
 TEST(ProtocolTest, EveryPrefixOfAValidMessageIsRefused) {
-  for (const auto& m : {encode_client_message(ClientHello{1, 800, 600}), encode_client_message(KeyEvent{false, 65, 30}),
-                        encode_client_message(PointerEvent{1, 2, 1}), encode_client_message(ClipboardText{"hi"}),
-                        encode_client_message(FrameAck{9}), encode_client_message(RequestSize{4, 4}),
-                        encode_client_message(Ping{7})}) {
+  for (const auto& m :
+       {encode_client_message(ClientHello{1, 800, 600}), encode_client_message(KeyEvent{false, 65, 30}),
+        encode_client_message(PointerEvent{1, 2, 1}), encode_client_message(ClipboardText{"hi"}),
+        encode_client_message(FrameAck{9}), encode_client_message(RequestSize{4, 4}), encode_client_message(Ping{7})}) {
     for (size_t n = 0; n < m.size(); ++n) EXPECT_FALSE(parse_client_message(m.substr(0, n)).ok()) << n;
   }
 }

@@ -57,11 +57,11 @@ class ControllerLink {
   bool stopping_ ORIEL_GUARDED_BY(mu_) = false;
   bool poked_ ORIEL_GUARDED_BY(mu_) = false;
   std::string host_id_ ORIEL_GUARDED_BY(mu_);
-  std::chrono::milliseconds lease_ ORIEL_GUARDED_BY(mu_){0};  // 0 until granted
+  std::chrono::milliseconds lease_ ORIEL_GUARDED_BY(mu_){0};                   // 0 until granted
   std::chrono::steady_clock::time_point last_answered_ ORIEL_GUARDED_BY(mu_);  // when that heartbeat was sent
-  bool fenced_ ORIEL_GUARDED_BY(mu_) = false;  // VMs killed since the last answer
+  bool fenced_ ORIEL_GUARDED_BY(mu_) = false;                                  // VMs killed since the last answer
   std::atomic<int> fencings_{0};
-  size_t preferred_ = 0;                                  // the controller that answered last
+  size_t preferred_ = 0;  // the controller that answered last
 };
 
 }  // namespace oriel::agent

@@ -151,7 +151,7 @@ class LocalAgent final : public HostAgent {
   std::function<void(const std::string&)> on_arrival_ ORIEL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<Incoming>> incoming_ ORIEL_GUARDED_BY(mu_);  // targets, by VM id
   std::map<std::string, std::shared_ptr<Outgoing>> outgoing_ ORIEL_GUARDED_BY(mu_);  // sources, by VM id
-  CondVar migration_changed_;  // a migration's state changed
+  CondVar migration_changed_;                                                        // a migration's state changed
 };
 
 }  // namespace oriel::agent

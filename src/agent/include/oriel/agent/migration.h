@@ -87,14 +87,14 @@ struct MigrationOptions {
 
 // One migration, seen from either end. Terminal states are final.
 enum class MigrationState {
-  kIncoming,   // target: QEMU waits for (or receives) the stream; not a desktop here yet
-  kMirroring,  // source, kCopy: copying the overlay to the target, not yet in sync
-  kMigrating,  // source: RAM precopy while the guest runs (the disk copy, if any, in sync)
-  kSwitchover, // source: guest paused for the last pages, device state and disk writes
+  kIncoming,     // target: QEMU waits for (or receives) the stream; not a desktop here yet
+  kMirroring,    // source, kCopy: copying the overlay to the target, not yet in sync
+  kMigrating,    // source: RAM precopy while the guest runs (the disk copy, if any, in sync)
+  kSwitchover,   // source: guest paused for the last pages, device state and disk writes
   kRollingBack,  // source: undoing a failed or cancelled migration; the guest stays here
-  kCompleted,  // the guest runs on the target; the source QEMU is gone
-  kFailed,     // rolled back: the guest runs on the source; `error` says why
-  kCancelled,  // cancelled by Oriel, rolled back the same way
+  kCompleted,    // the guest runs on the target; the source QEMU is gone
+  kFailed,       // rolled back: the guest runs on the source; `error` says why
+  kCancelled,    // cancelled by Oriel, rolled back the same way
 };
 std::string_view migration_state_name(MigrationState s);
 std::optional<MigrationState> parse_migration_state(std::string_view name);
@@ -110,7 +110,7 @@ struct MigrationProgress {
   int64_t ram_total_bytes = -1;
   int64_t ram_transferred_bytes = -1;
   int64_t ram_remaining_bytes = -1;
-  int64_t disk_total_bytes = -1;   // kCopy: the mirror job's work
+  int64_t disk_total_bytes = -1;  // kCopy: the mirror job's work
   int64_t disk_copied_bytes = -1;
   int64_t expected_downtime_ms = -1;  // while RAM is copied: QEMU's estimate of the pause
   double throughput_mbps = -1;        // the RAM stream, megabits per second

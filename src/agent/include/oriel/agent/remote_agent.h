@@ -23,10 +23,10 @@ class ApiClient;
 namespace oriel::agent {
 
 struct RemoteAgentOptions {
-  std::string url;    // http://ADDR:PORT of the agent
-  std::string token;  // the cluster token
+  std::string url;                                              // http://ADDR:PORT of the agent
+  std::string token;                                            // the cluster token
   std::chrono::milliseconds timeout{std::chrono::seconds(90)};  // per request: a start may take a while
-  int attempts = 3;   // tries per command when the connection fails
+  int attempts = 3;                                             // tries per command when the connection fails
 };
 
 class RemoteAgent final : public HostAgent {

@@ -27,13 +27,13 @@ struct BootSpec {
 };
 
 struct VmSpec {
-  std::string id;          // the desktop id; names the run directory
-  std::string name;        // shown as QEMU's guest name
+  std::string id;    // the desktop id; names the run directory
+  std::string name;  // shown as QEMU's guest name
   int vcpus = 1;
   int memory_mb = 512;
-  std::string disk_path;   // the desktop's qcow2 overlay
+  std::string disk_path;  // the desktop's qcow2 overlay
   BootSpec boot;
-  bool network = true;     // user-mode NAT
+  bool network = true;  // user-mode NAT
   Json to_json() const;
   static Result<VmSpec> from_json(const Json& j);
 };
@@ -47,7 +47,7 @@ struct VmPaths {
   std::string pidfile;
   std::string serial_log;
   std::string uefi_vars;
-  std::string spec_file;   // the VmSpec it was started with, for re-attaching
+  std::string spec_file;  // the VmSpec it was started with, for re-attaching
 
   static VmPaths in(const std::string& run_dir, const std::string& vm_id);
 };

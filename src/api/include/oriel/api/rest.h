@@ -6,8 +6,8 @@
 #include <memory>
 #include <string>
 
-#include "oriel/net/http.h"
 #include "oriel/controller/controller.h"
+#include "oriel/net/http.h"
 
 namespace oriel::api {
 
@@ -22,11 +22,11 @@ void add_web_files(net::Router& router, const std::string& web_dir);
 
 // The admin console's backend (docs/api.md, "Uploads" and "Events").
 struct ConsoleOptions {
-  std::string upload_dir;                          // image uploads in progress; created 0700
-  int64_t max_upload_bytes = int64_t{256} << 30;   // one uploaded image
-  size_t max_active_uploads = 4;                   // receiving chunks at once
+  std::string upload_dir;                             // image uploads in progress; created 0700
+  int64_t max_upload_bytes = int64_t{256} << 30;      // one uploaded image
+  size_t max_active_uploads = 4;                      // receiving chunks at once
   std::chrono::seconds upload_idle_limit{24 * 3600};  // an upload without a chunk for this long is deleted
-  std::chrono::milliseconds event_interval{1000};  // how often the event stream looks for changes
+  std::chrono::milliseconds event_interval{1000};     // how often the event stream looks for changes
 };
 
 // Owns the console backend's background thread (changes for the event

@@ -13,9 +13,9 @@
 namespace oriel {
 
 struct ProcessResult {
-  int exit_code = -1;    // exit status, or 128 + signal number when killed
-  std::string out;       // captured standard output
-  std::string err;       // captured standard error
+  int exit_code = -1;  // exit status, or 128 + signal number when killed
+  std::string out;     // captured standard output
+  std::string err;     // captured standard error
 };
 
 struct ProcessOptions {

@@ -13,8 +13,8 @@ class Random {
  public:
   virtual ~Random() = default;
   virtual void fill(void* buf, size_t len) = 0;
-  std::string hex(size_t bytes);          // 2*bytes lowercase hex characters
-  std::string token(size_t bytes);        // base64url without padding
+  std::string hex(size_t bytes);    // 2*bytes lowercase hex characters
+  std::string token(size_t bytes);  // base64url without padding
 };
 
 // Cryptographically secure (libsodium randombytes); thread-safe.

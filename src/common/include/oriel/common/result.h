@@ -66,7 +66,7 @@ class BadResultAccess : public std::logic_error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
 
   bool ok() const { return v_.index() == 0; }
@@ -111,21 +111,21 @@ inline Result<void> Ok() { return {}; }
 }  // namespace oriel
 
 // Propagates an error: `auto x = TRY(f());` (GCC statement expression).
-#define TRY(expr)                                        \
-  ({                                                     \
-    auto _oriel_try_result = (expr);                     \
-    if (!_oriel_try_result.ok()) {                       \
-      return _oriel_try_result.take_error();             \
-    }                                                    \
-    std::move(_oriel_try_result).value();                \
+#define TRY(expr)                            \
+  ({                                         \
+    auto _oriel_try_result = (expr);         \
+    if (!_oriel_try_result.ok()) {           \
+      return _oriel_try_result.take_error(); \
+    }                                        \
+    std::move(_oriel_try_result).value();    \
   })
 
 // Same for coroutines returning asio::awaitable<Result<T>>.
-#define CO_TRY(expr)                                     \
-  ({                                                     \
-    auto _oriel_try_result = (expr);                     \
-    if (!_oriel_try_result.ok()) {                       \
-      co_return _oriel_try_result.take_error();          \
-    }                                                    \
-    std::move(_oriel_try_result).value();                \
+#define CO_TRY(expr)                            \
+  ({                                            \
+    auto _oriel_try_result = (expr);            \
+    if (!_oriel_try_result.ok()) {              \
+      co_return _oriel_try_result.take_error(); \
+    }                                           \
+    std::move(_oriel_try_result).value();       \
   })

@@ -78,8 +78,7 @@ class Sessions {
   // stored with `ticket`; a reconnect leaves the ticket to the caller.
   // Conflict: a race, retry.
   Result<std::pair<store::SessionRecord, bool>> try_logon(const Principal& who, std::string_view pool_id,
-                                                          std::string_view client_address,
-                                                          const DisplayTicket& ticket);
+                                                          std::string_view client_address, const DisplayTicket& ticket);
   Result<store::DesktopRecord> desktop_for(const Principal& who, store::PoolRecord& pool);
 
   Core& core_;

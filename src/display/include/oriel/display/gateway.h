@@ -19,9 +19,9 @@
 #include <string>
 
 #include "oriel/common/mutex.h"
-#include "oriel/net/http.h"
 #include "oriel/common/result.h"
 #include "oriel/display/protocol.h"
+#include "oriel/net/http.h"
 
 namespace oriel::display {
 

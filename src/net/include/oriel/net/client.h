@@ -23,7 +23,7 @@ namespace oriel::net {
 
 // The parts of a server URL "http://HOST[:PORT][/PREFIX]".
 struct ServerUrl {
-  std::string host;         // without brackets for IPv6 literals
+  std::string host;  // without brackets for IPv6 literals
   uint16_t port = 80;
   std::string path_prefix;  // "" or "/prefix" without a trailing slash; prepended to every request path
 

@@ -34,7 +34,7 @@ struct Request {
   std::map<std::string, std::string> params;   // {name} segments, filled by the router
   std::map<std::string, std::string> headers;  // lower-case names; repeated fields joined with ", "
   std::string body;
-  std::string remote_address;                  // the peer's IP, for audit
+  std::string remote_address;  // the peer's IP, for audit
   // The token of "Authorization: Bearer X" (scheme case-insensitive, RFC 6750
   // §2.1); empty if there is none.
   std::string bearer_token() const;

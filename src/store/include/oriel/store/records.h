@@ -19,7 +19,7 @@ struct UserRecord {
   WallTime created_at;
   int64_t failed_logins = 0;  // consecutive failures since the last success
   WallTime last_failed_at;
-  WallTime locked_until;      // epoch when not locked
+  WallTime locked_until;  // epoch when not locked
 };
 
 struct TenantRecord {
@@ -42,23 +42,23 @@ struct HostRecord {
   std::string accelerator;  // kvm | tcg
   int64_t cpus = 0;
   int64_t memory_mb = 0;
-  std::string address;      // where its agent listens; empty for the embedded agent
+  std::string address;  // where its agent listens; empty for the embedded agent
   WallTime last_heartbeat_at;
 };
 
 struct ImageRecord {
   std::string id;
   std::string name;
-  std::string state;             // importing | ready | failed
-  double progress = 0;           // percent
+  std::string state;    // importing | ready | failed
+  double progress = 0;  // percent
   std::string source_path;
   std::string requested_format;  // auto | qcow2 | raw | vpc | vhdx
   std::string source_format;     // detected, once known
   std::string path;              // the golden image, once imported
   int64_t virtual_size_bytes = 0;
   int64_t size_bytes = 0;
-  std::string boot_json;         // {"kernel","initrd","cmdline"} or {"firmware"}
-  std::string error;             // why it failed
+  std::string boot_json;  // {"kernel","initrd","cmdline"} or {"firmware"}
+  std::string error;      // why it failed
   WallTime created_at;
   WallTime updated_at;
 };
@@ -77,10 +77,10 @@ struct DesktopRecord {
   std::string desired;        // running | stopped | deleted
   std::string pending_op;     // "" | reboot | reset
   std::string error;
-  int64_t deadline_ms = 0;    // when the current step times out (e.g. ACPI shutdown)
+  int64_t deadline_ms = 0;  // when the current step times out (e.g. ACPI shutdown)
   WallTime created_at;
   WallTime updated_at;
-  int64_t version = 0;        // optimistic concurrency: bumped by every update
+  int64_t version = 0;  // optimistic concurrency: bumped by every update
 };
 
 struct PoolRecord {
@@ -88,20 +88,20 @@ struct PoolRecord {
   std::string name;
   std::string tenant_id;
   std::string image_id;
-  std::string type;          // pooled | persistent
-  int64_t size = 0;          // most desktops
-  int64_t spare = 0;         // started, unassigned desktops kept ready
+  std::string type;   // pooled | persistent
+  int64_t size = 0;   // most desktops
+  int64_t spare = 0;  // started, unassigned desktops kept ready
   int64_t vcpus = 1;
   int64_t memory_mb = 512;
   int64_t idle_timeout_s = 0;
-  std::string provisioning;  // on-demand | up-front
+  std::string provisioning;        // on-demand | up-front
   std::string clipboard = "both";  // both | to-desktop | to-client | none
-  std::string state;         // active | deleting
-  std::string message;       // why the pool is short of its target; empty when it is not
-  int64_t next_index = 1;    // for desktop names "<pool>-<n>"
+  std::string state;               // active | deleting
+  std::string message;             // why the pool is short of its target; empty when it is not
+  int64_t next_index = 1;          // for desktop names "<pool>-<n>"
   WallTime created_at;
   WallTime updated_at;
-  int64_t version = 0;       // optimistic concurrency, as for desktops
+  int64_t version = 0;  // optimistic concurrency, as for desktops
 };
 
 struct SessionRecord {
@@ -145,9 +145,9 @@ struct UsageInterval {
   std::string subject_id;  // desktop or session id
   std::string tenant_id;
   std::string pool_id;
-  std::string user_id;     // sessions only
+  std::string user_id;  // sessions only
   WallTime start;
-  WallTime end;            // epoch while open
+  WallTime end;  // epoch while open
 };
 
 }  // namespace oriel::store

@@ -84,17 +84,17 @@ class DesktopStore {
   virtual Result<DesktopRecord> desktop(std::string_view id) = 0;
   virtual Result<std::vector<DesktopRecord>> desktops(const DesktopFilter& filter) = 0;
   virtual Result<void> delete_desktop(std::string_view id, int64_t version) = 0;  // CAS like update
-  virtual Result<std::vector<HostAllocation>> host_allocations() = 0;  // desktops with desired = running
+  virtual Result<std::vector<HostAllocation>> host_allocations() = 0;             // desktops with desired = running
 };
 
 class PoolStore {
  public:
   virtual ~PoolStore() = default;
-  virtual Result<void> insert_pool(const PoolRecord& pool) = 0;  // Conflict on a duplicate name in the tenant
+  virtual Result<void> insert_pool(const PoolRecord& pool) = 0;        // Conflict on a duplicate name in the tenant
   virtual Result<PoolRecord> update_pool(const PoolRecord& pool) = 0;  // compare-and-swap on version
   virtual Result<PoolRecord> pool(std::string_view id) = 0;
   virtual Result<std::vector<PoolRecord>> pools(std::string_view tenant_id) = 0;  // empty: all
-  virtual Result<void> delete_pool(std::string_view id) = 0;  // with its entitlements
+  virtual Result<void> delete_pool(std::string_view id) = 0;                      // with its entitlements
   virtual Result<void> add_entitlement(std::string_view pool_id, std::string_view user_id) = 0;  // idempotent
   virtual Result<void> remove_entitlement(std::string_view pool_id, std::string_view user_id) = 0;
   virtual Result<std::vector<UserRecord>> entitled_users(std::string_view pool_id) = 0;
@@ -121,8 +121,7 @@ class SessionStore {
   // In one transaction: mark the session ended at `ended_at`, close its usage
   // interval and, if given, compare-and-swap the desktop. Conflict if the
   // session had already ended or the desktop changed.
-  virtual Result<void> end_session(std::string_view session_id, WallTime ended_at,
-                                   const DesktopRecord* desktop) = 0;
+  virtual Result<void> end_session(std::string_view session_id, WallTime ended_at, const DesktopRecord* desktop) = 0;
   virtual Result<void> update_session(const SessionRecord& session) = 0;  // state, last_activity_at
   virtual Result<SessionRecord> session(std::string_view id) = 0;
   virtual Result<std::vector<SessionRecord>> sessions(const SessionFilter& filter) = 0;

@@ -50,12 +50,14 @@ class QmpClient : public std::enable_shared_from_this<QmpClient> {
 
   // Connects, reads the greeting and negotiates capabilities within timeout.
   // The handlers run on the io_context thread; they must not block.
-  static boost::asio::awaitable<Result<std::shared_ptr<QmpClient>>> connect(
-      boost::asio::any_io_executor executor, std::string socket_path, std::chrono::milliseconds timeout,
-      QmpEventHandler on_event, QmpClosedHandler on_closed);
-  static Result<std::shared_ptr<QmpClient>> connect_sync(boost::asio::any_io_executor executor,
-                                                         std::string socket_path, std::chrono::milliseconds timeout,
-                                                         QmpEventHandler on_event, QmpClosedHandler on_closed);
+  static boost::asio::awaitable<Result<std::shared_ptr<QmpClient>>> connect(boost::asio::any_io_executor executor,
+                                                                            std::string socket_path,
+                                                                            std::chrono::milliseconds timeout,
+                                                                            QmpEventHandler on_event,
+                                                                            QmpClosedHandler on_closed);
+  static Result<std::shared_ptr<QmpClient>> connect_sync(boost::asio::any_io_executor executor, std::string socket_path,
+                                                         std::chrono::milliseconds timeout, QmpEventHandler on_event,
+                                                         QmpClosedHandler on_closed);
 
   // Runs a command. QEMU's error becomes an Error with QEMU's class and
   // description (CommandNotFound → NotFound, DeviceNotFound → NotFound,

@@ -87,7 +87,7 @@ struct EncodeStats {
 inline constexpr int kMaxTile = 1024;
 
 struct EncoderOptions {
-  int tile = 64;  // pixels, 8 to kMaxTile
+  int tile = 64;                             // pixels, 8 to kMaxTile
   boost::asio::thread_pool* pool = nullptr;  // null: encode on the caller's thread
   std::chrono::milliseconds lossless_refresh_after{300};
 };
@@ -185,10 +185,10 @@ class FrameEncoder {
   std::vector<uint64_t> tile_hashes_;  // per tile, of the frame being encoded
   // Per column band and pixel row, the low half of the row's hash (0: never
   // sent): only to propose scrolls, which the browser's pixels then decide.
-  std::vector<uint32_t> old_rows_;     // as the client has it
-  std::vector<uint32_t> new_rows_;     // the same for the frame being encoded
+  std::vector<uint32_t> old_rows_;                               // as the client has it
+  std::vector<uint32_t> new_rows_;                               // the same for the frame being encoded
   std::vector<std::chrono::steady_clock::time_point> lossy_at_;  // per tile: sent lossy then; epoch: lossless
-  std::unique_ptr<ClientScreen> client_;  // what the browser shows
+  std::unique_ptr<ClientScreen> client_;                         // what the browser shows
   std::unique_ptr<MoveFinder> moves_;
   std::vector<std::unique_ptr<Palette>> palettes_;  // join_text's, reused frame after frame
 };

@@ -15,7 +15,7 @@ class RateControl {
  public:
   void on_frame_sent(uint32_t frame, size_t bytes, std::chrono::steady_clock::time_point now);
   void on_frame_acked(uint32_t frame, std::chrono::steady_clock::time_point now);
-  Quality quality() const;                // for the next frame
+  Quality quality() const;  // for the next frame
   double bandwidth_bytes_per_s() const { return bandwidth_; }
   std::chrono::microseconds rtt() const { return rtt_; }
 

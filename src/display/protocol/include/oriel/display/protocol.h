@@ -121,8 +121,8 @@ struct Ping {
   uint32_t token = 0;  // echoed in the Pong
 };
 
-using ClientMessage = std::variant<ClientHello, KeyEvent, PointerEvent, ClipboardText, FrameAck, CtrlAltDel,
-                                   RequestSize, Refresh, Ping>;
+using ClientMessage =
+    std::variant<ClientHello, KeyEvent, PointerEvent, ClipboardText, FrameAck, CtrlAltDel, RequestSize, Refresh, Ping>;
 
 // The version both sides speak after a hello asking for `requested` (≥ 1).
 inline uint16_t negotiated_version(uint16_t requested) {

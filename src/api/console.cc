@@ -67,7 +67,7 @@ class Backend final : public ConsoleBackend {
 }  // namespace
 
 std::unique_ptr<ConsoleBackend> add_console_routes(Router& router, controller::Controller& controller,
-                                                   ConsoleOptions options) {
+                                                   const ConsoleOptions& options) {
   auto backend = std::make_unique<Backend>(controller, options);
   add_upload_routes(router, controller, backend->uploads());
   router.add_websocket("/api/v1/events", [hub = &backend->hub()](const Request& req, WebSocket&& ws) {

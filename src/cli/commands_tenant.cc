@@ -87,7 +87,7 @@ Result<int> run_user_create(Context& ctx, const UserOptions& o) {
   return ctx.print(u, render_fields(user_fields(u)));
 }
 
-Result<int> run_user_update(Context& ctx, const UserOptions& o, Json body, std::string_view done) {
+Result<int> run_user_update(Context& ctx, const UserOptions& o, const Json& body, std::string_view done) {
   Json u = TRY(TRY(ctx.api())->patch(api_path("users", o.id), body));
   return ctx.print(u, fmt::format("{} {}.\n", done, user_label(u, o.id)));
 }

@@ -43,7 +43,7 @@ Result<void> apply_action(Placement& placement, DesktopAction action, store::Des
 
 }  // namespace
 
-Result<store::DesktopRecord> Desktops::create(const Principal& who, CreateDesktop cmd) {
+Result<store::DesktopRecord> Desktops::create(const Principal& who, const CreateDesktop& cmd) {
   TRY(require_admin(who));
   TRY(check_name("desktop", cmd.name));
   auto image = TRY(core_.store.image(cmd.image_id));

@@ -174,7 +174,7 @@ void drain(Core& core, const store::HostRecord& host) {
 
 }  // namespace
 
-Result<store::DesktopRecord> request_migration(Core& core, store::DesktopRecord d, std::string target) {
+Result<store::DesktopRecord> request_migration(Core& core, store::DesktopRecord d, const std::string& target) {
   if (d.state != state_name(DesktopState::kRunning) || d.desired != "running") {
     return Error::Conflict(
         fmt::format("desktop '{}' is {}: only a running desktop migrates", d.id, public_state_name(d.state)));

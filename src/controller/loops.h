@@ -19,7 +19,7 @@ Result<std::string> relocate(Core& core, const store::DesktopRecord& d);
 // Records that `d` (running) is to migrate to `target` (empty: the
 // scheduler's choice); callers hold the placement lock. The leader's
 // reconciler then calls begin_migration.
-Result<store::DesktopRecord> request_migration(Core& core, store::DesktopRecord d, std::string target);
+Result<store::DesktopRecord> request_migration(Core& core, store::DesktopRecord d, const std::string& target);
 Result<void> begin_migration(Core& core, store::DesktopRecord d);
 
 // pool_reconciler.cc: brings one pool to its targets.

@@ -122,7 +122,7 @@ void Gateway::accept(const net::Request& request, net::WebSocket&& ws) {
   });
 }
 
-void Gateway::start(std::shared_ptr<Connection> connection, Result<DisplayTarget> target) {
+void Gateway::start(const std::shared_ptr<Connection>& connection, Result<DisplayTarget> target) {
   if (!target.ok()) {
     auto code = target.error().code();
     bool ticket =

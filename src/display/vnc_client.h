@@ -14,7 +14,7 @@
 #include "oriel/display/frame_encoder.h"
 #include "oriel/display/protocol.h"
 
-struct _rfbClient;
+struct _rfbClient;  // NOLINT(bugprone-reserved-identifier): libvncclient's own name
 
 namespace oriel::display {
 

@@ -164,7 +164,9 @@ Result<int> run(const OrieldOptions& o) {
 }  // namespace
 }  // namespace oriel
 
-int main(int argc, char** argv) {
+// An exception that escapes (a bug: every failure is a Result) ends orield
+// through std::terminate with its message, which is what it should do.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   oriel::OrieldOptions options;
   if (auto code = oriel::parse_orield_options(argc, argv, options)) return *code;
   oriel::init_logging(options.log_level);

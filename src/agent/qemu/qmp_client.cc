@@ -50,7 +50,7 @@ T run_sync(asio::any_io_executor ex, asio::awaitable<T> op) {
 
 }  // namespace
 
-QmpClient::QmpClient(asio::any_io_executor executor) : executor_(executor), socket_(executor) {}
+QmpClient::QmpClient(const asio::any_io_executor& executor) : executor_(executor), socket_(executor) {}
 
 asio::awaitable<Result<std::shared_ptr<QmpClient>>> QmpClient::connect(asio::any_io_executor executor,
                                                                        std::string socket_path,
@@ -73,9 +73,9 @@ asio::awaitable<Result<std::shared_ptr<QmpClient>>> QmpClient::connect(asio::any
   co_return client;
 }
 
-Result<std::shared_ptr<QmpClient>> QmpClient::connect_sync(asio::any_io_executor executor, std::string socket_path,
-                                                           std::chrono::milliseconds timeout, QmpEventHandler on_event,
-                                                           QmpClosedHandler on_closed) {
+Result<std::shared_ptr<QmpClient>> QmpClient::connect_sync(const asio::any_io_executor& executor,
+                                                           std::string socket_path, std::chrono::milliseconds timeout,
+                                                           QmpEventHandler on_event, QmpClosedHandler on_closed) {
   return run_sync(executor,
                   connect(executor, std::move(socket_path), timeout, std::move(on_event), std::move(on_closed)));
 }

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <bit>
 #include <cstdlib>
+#include <memory>
 #include <new>
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -147,7 +148,9 @@ void ClientScreen::reset(int width, int height) {
     void* p = ::mmap(nullptr, bytes + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
     auto* start = static_cast<uint8_t*>(p);
-    auto* aligned = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(start) + kHuge - 1) / kHuge * kHuge);
+    void* at = p;
+    size_t space = bytes + kHuge;
+    auto* aligned = static_cast<uint8_t*>(std::align(kHuge, bytes, at, space));  // fits: kHuge spare
     if (aligned > start) ::munmap(start, aligned - start);
     ::munmap(aligned + bytes, start + bytes + kHuge - (aligned + bytes));
     px_ = std::unique_ptr<uint8_t[], ScreenUnmap>(aligned, ScreenUnmap{bytes});

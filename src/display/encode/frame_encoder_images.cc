@@ -138,6 +138,7 @@ std::vector<Rect> FrameEncoder::join_text(const FrameView& frame, const std::vec
     }
   }
   std::vector<Rect> rects;
+  rects.reserve(regions.size());
   for (const Region& region : regions) rects.push_back(region.rect);
   return rects;
 }

@@ -52,7 +52,7 @@ bool connection_lost(const std::exception& e) {
 }
 
 Error sql_state_error(const pqxx::sql_error& e) {
-  const std::string state = e.sqlstate();
+  const std::string& state = e.sqlstate();
   std::string what = one_line(e.what());
   if (state.starts_with("23")) return Error::Conflict(fmt::format("constraint violated: {}", what));
   if (state.starts_with("40")) return Error::Conflict(fmt::format("concurrent change, try again: {}", what));

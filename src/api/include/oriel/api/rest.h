@@ -40,6 +40,6 @@ class ConsoleBackend {
 // Registers /api/v1/uploads... and the WebSocket /api/v1/events, and starts
 // the backend's thread.
 std::unique_ptr<ConsoleBackend> add_console_routes(net::Router& router, controller::Controller& controller,
-                                                   ConsoleOptions options);
+                                                   const ConsoleOptions& options);
 
 }  // namespace oriel::api

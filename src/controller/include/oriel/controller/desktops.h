@@ -57,7 +57,7 @@ class Desktops {
   Desktops& operator=(const Desktops&) = delete;
 
   // Admins only; the image must be ready and a host must have room.
-  Result<store::DesktopRecord> create(const Principal& who, CreateDesktop cmd);
+  Result<store::DesktopRecord> create(const Principal& who, const CreateDesktop& cmd);
   Result<store::DesktopRecord> get(const Principal& who, std::string_view id);
   Result<std::vector<store::DesktopRecord>> list(const Principal& who, store::DesktopFilter filter);
   Result<store::DesktopRecord> act(const Principal& who, std::string_view id, DesktopAction action);

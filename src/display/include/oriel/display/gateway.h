@@ -87,7 +87,7 @@ class Gateway {
     int connections = 0;
   };
 
-  void start(std::shared_ptr<Connection> connection, Result<DisplayTarget> target);
+  void start(const std::shared_ptr<Connection>& connection, Result<DisplayTarget> target);
   void closed(const std::shared_ptr<Connection>& connection);
 
   GatewayHooks hooks_;

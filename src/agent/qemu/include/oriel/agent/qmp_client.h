@@ -55,9 +55,9 @@ class QmpClient : public std::enable_shared_from_this<QmpClient> {
                                                                             std::chrono::milliseconds timeout,
                                                                             QmpEventHandler on_event,
                                                                             QmpClosedHandler on_closed);
-  static Result<std::shared_ptr<QmpClient>> connect_sync(boost::asio::any_io_executor executor, std::string socket_path,
-                                                         std::chrono::milliseconds timeout, QmpEventHandler on_event,
-                                                         QmpClosedHandler on_closed);
+  static Result<std::shared_ptr<QmpClient>> connect_sync(const boost::asio::any_io_executor& executor,
+                                                         std::string socket_path, std::chrono::milliseconds timeout,
+                                                         QmpEventHandler on_event, QmpClosedHandler on_closed);
 
   // Runs a command. QEMU's error becomes an Error with QEMU's class and
   // description (CommandNotFound → NotFound, DeviceNotFound → NotFound,
@@ -73,7 +73,7 @@ class QmpClient : public std::enable_shared_from_this<QmpClient> {
   void close();
   bool is_open() const { return open_; }
 
-  explicit QmpClient(boost::asio::any_io_executor executor);  // use connect()
+  explicit QmpClient(const boost::asio::any_io_executor& executor);  // use connect()
 
  private:
   struct Pending {

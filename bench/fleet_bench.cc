@@ -142,7 +142,7 @@ void migration_figures(const Options& o) {
   std::string image = import_test_guest(admin, "bench-guest");
   LoggedOnUser user = cluster.log_on_new_user(0, image, "bench", "persistent", 0, {{"memory_mb", o.memory_mb}});
   std::string d = user.desktop_id;
-  DisplayClient client(user.display_url);
+  DisplayClient client(user.display_url, user.tls);
   must(client.hello_and_frames(1), "display: " + client.error());
   std::vector<double> downtime, total, api_total, display;
   for (int run = 0; run < o.runs; ++run) {

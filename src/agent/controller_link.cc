@@ -67,7 +67,7 @@ bool ControllerLink::beat() {
   for (size_t i = 0; i < n; ++i) {
     size_t at = (preferred_ + i) % n;
     const std::string& url = options_.controller_urls[at];
-    auto client = net::ApiClient::create(url, options_.token);
+    auto client = net::ApiClient::create(url, options_.token, options_.tls);
     if (!client.ok()) continue;
     client->set_timeout(options_.request_timeout);
     auto sent = Steady::now();

@@ -27,9 +27,11 @@ void Host::serve(net::Router& router, std::string cluster_token, std::string epo
   add_agent_routes(router, *api_);
 }
 
-void Host::join(std::vector<std::string> controller_urls, std::string own_url) {
+void Host::join(std::vector<std::string> controller_urls, std::string own_url,
+                std::shared_ptr<const net::TlsClient> tls) {
   link_ = std::make_unique<ControllerLink>(
-      *agent_, *journal_, ControllerLinkOptions{std::move(controller_urls), api_->cluster_token, std::move(own_url)});
+      *agent_, *journal_,
+      ControllerLinkOptions{std::move(controller_urls), api_->cluster_token, std::move(own_url), std::move(tls)});
   link_->start();
 }
 

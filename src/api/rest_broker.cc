@@ -98,15 +98,17 @@ void add_pool_routes(Router& r, Controller& c) {
         }));
 }
 
-// The authority the client used, for display URLs it can reach.
-std::string host_of(const Request& req) {
+// The WebSocket origin the client can reach, as it reached us: wss:// over
+// TLS (or behind a trusted proxy that ended TLS), and the Host it used.
+std::string websocket_base(const Request& req) {
   auto it = req.headers.find("host");
-  return it == req.headers.end() || it->second.empty() ? "127.0.0.1" : it->second;
+  std::string host = it == req.headers.end() || it->second.empty() ? "127.0.0.1" : it->second;
+  return (req.secure ? "wss://" : "ws://") + host;
 }
 
 // A session with its display URL, for a reconnect or a new ticket.
 Answer session_answer(int status, const controller::SessionView& v, const Request& req) {
-  return Answer::of(status, view::Session::of(v, host_of(req)));
+  return Answer::of(status, view::Session::of(v, websocket_base(req)));
 }
 
 void add_session_routes(Router& r, Controller& c) {

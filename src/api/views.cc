@@ -220,7 +220,7 @@ Json Entitlement::json() const {
   return {{"pool_id", pool_id}, {"user_id", user_id}, {"username", username}, {"tenant_id", tenant_id}};
 }
 
-Session Session::of(const controller::SessionView& v, std::string_view host) {
+Session Session::of(const controller::SessionView& v, std::string_view websocket_base) {
   const auto& s = v.session;
   Session o{s.id,
             s.pool_id,
@@ -234,7 +234,7 @@ Session Session::of(const controller::SessionView& v, std::string_view host) {
             s.last_activity_at,
             unless_epoch(s.ended_at)};
   if (v.ticket) {
-    o.display_url = fmt::format("ws://{}/display/{}?ticket={}", host, s.id, v.ticket->ticket);
+    o.display_url = fmt::format("{}/display/{}?ticket={}", websocket_base, s.id, v.ticket->ticket);
     o.ticket_expires_at = v.ticket->expires_at;
   }
   return o;

@@ -100,11 +100,12 @@ struct Session {
   WallTime created_at, last_activity_at;
   std::optional<WallTime> ended_at;
   // With a ticket (logon, reconnect, a new ticket): the WebSocket URL that
-  // redeems it, on `host`, the authority the client used to reach orield.
-  // Lists carry no tickets.
+  // redeems it, wss:// on the authority the client used to reach orield
+  // (ws:// over plain HTTP). Lists carry no tickets.
   std::optional<std::string> display_url;
   std::optional<WallTime> ticket_expires_at;
-  static Session of(const controller::SessionView& session, std::string_view host = {});
+  // websocket_base: "wss://HOST:PORT", where display_url points.
+  static Session of(const controller::SessionView& session, std::string_view websocket_base = {});
   Json json() const;
 };
 

@@ -13,7 +13,7 @@ constexpr std::string_view kFooter =
     "3 not logged in or not allowed (401/403); 4 not found (404); 5 conflict or impossible (409/422);\n"
     "6 orield unreachable, not answering or unavailable (503); 7 the import or desktop operation\n"
     "that was waited for failed.\n"
-    "Environment: ORIEL_SERVER, ORIEL_TOKEN, XDG_CONFIG_HOME (credentials). Reference: docs/cli.md";
+    "Environment: ORIEL_SERVER, ORIEL_TOKEN, ORIEL_CA_FILE, XDG_CONFIG_HOME (credentials). Reference: docs/cli.md";
 
 std::string usage_failure(const CLI::App*, const CLI::Error& e) {
   return fmt::format("oriel: {}\nRun 'oriel --help' or 'oriel COMMAND --help' for usage.\n", e.what());
@@ -21,8 +21,14 @@ std::string usage_failure(const CLI::App*, const CLI::Error& e) {
 
 void add_global_options(CLI::App& app, GlobalOptions& o) {
   app.add_option("--server", o.server,
-                 "orield URL, http://HOST:PORT (default: the server you logged in to, else http://127.0.0.1:8080)")
+                 "orield URL, https://HOST:PORT (default: the server you logged in to, else https://127.0.0.1:8080)")
       ->envname("ORIEL_SERVER");
+  app.add_option("--ca-file", o.ca_file,
+                 "CA certificate (PEM) to check orield's certificate against, such as orield's own "
+                 "DATA-DIR/tls/ca.pem (default: the system's CAs, or the certificate trusted at login)")
+      ->envname("ORIEL_CA_FILE");
+  app.add_option("--fingerprint", o.fingerprint,
+                 "Trust orield's certificate if its SHA-256 fingerprint is this (sha256:HEX, as orield logs it)");
   app.add_option("-o,--output", o.output, "table (for people) or json (the server's JSON, for scripts)")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
@@ -99,15 +105,32 @@ Result<ApiClient*> Context::api() {
     auto saved_url = parse_server_url(saved->server);
     if (saved_url.ok() && saved_url->to_string() == server) token = saved->token;
   }
-  auto client = TRY(ApiClient::create(server, token));
+  auto client = TRY(ApiClient::create(server, token, TRY(trust(server))));
   client.set_timeout(std::chrono::milliseconds(std::llround(options.timeout_s * 1000)));
   api_.emplace(std::move(client));
   return &*api_;
 }
 
+Result<std::shared_ptr<const net::TlsClient>> Context::trust(const std::string& server) {
+  net::TlsClientOptions tls;
+  if (!options.ca_file.empty()) {
+    tls.ca_file = options.ca_file;
+  } else if (!options.fingerprint.empty()) {
+    tls.pin = options.fingerprint;
+  } else if (const auto& saved = saved_credentials(); saved && !saved->fingerprint.empty()) {
+    auto saved_url = parse_server_url(saved->server);
+    if (saved_url.ok() && saved_url->to_string() == server) tls.pin = saved->fingerprint;
+  }
+  return std::shared_ptr<const net::TlsClient>(TRY(net::TlsClient::create(tls)));
+}
+
 int Context::fail(const Error& error) {
   err << "oriel: " << error.message();
   if (error.code() == ErrorCode::kUnauthenticated && hint_login) err << " (run 'oriel login')";
+  if (error.message().find("not the pinned certificate") != std::string::npos && options.fingerprint.empty()) {
+    err << "\norield's certificate is not the one trusted at login; if it was renewed, check the new fingerprint "
+           "on the server and run 'oriel login' again";
+  }
   err << "\n";
   return exit_code_for(error.code());
 }

@@ -13,6 +13,7 @@
 #include "credentials.h"
 #include "oriel/common/clock.h"
 #include "oriel/net/client.h"
+#include "oriel/net/tls.h"
 
 namespace CLI {
 class App;
@@ -38,11 +39,13 @@ enum ExitCode : int {
 
 int exit_code_for(ErrorCode code);
 
-constexpr std::string_view kDefaultServer = "http://127.0.0.1:8080";
+constexpr std::string_view kDefaultServer = "https://127.0.0.1:8080";
 
 struct GlobalOptions {
-  std::string server;  // --server / ORIEL_SERVER; empty: the saved one, else kDefaultServer
-  std::string token;   // --token / ORIEL_TOKEN; empty: the token saved for that server
+  std::string server;       // --server / ORIEL_SERVER; empty: the saved one, else kDefaultServer
+  std::string token;        // --token / ORIEL_TOKEN; empty: the token saved for that server
+  std::string ca_file;      // --ca-file / ORIEL_CA_FILE: the CA an https server's certificate is checked against
+  std::string fingerprint;  // --fingerprint: trust the server presenting exactly this certificate
   std::string output = "table";
   double timeout_s = 30;
 };
@@ -74,6 +77,11 @@ class Context {
   // The saved credentials (a broken file is reported once and ignored).
   const std::optional<Credentials>& saved_credentials();
   Result<ApiClient*> api();
+  // What an https server is trusted by: --ca-file, else --fingerprint, else
+  // the fingerprint saved at login for this server, else the system's CAs.
+  Result<std::shared_ptr<const net::TlsClient>> trust(const std::string& server);
+  // Forgets the client, so the next api() connects with new trust.
+  void reset_api() { api_.reset(); }
 
   // Prints "oriel: <message>" on stderr and returns the exit code for it.
   int fail(const Error& error);

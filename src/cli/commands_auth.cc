@@ -1,6 +1,7 @@
 // oriel login / logout: get a token, keep it in the credentials file, revoke it.
 #include <unistd.h>
 
+#include <cmath>
 #include <memory>
 #include <ostream>
 
@@ -17,7 +18,42 @@ struct LoginOptions {
   std::string username = "admin";
   std::string password;
   bool password_stdin = false;
+  bool yes = false;  // never ask
 };
+
+// Trust on first use, as ssh does: an https server whose certificate no
+// known CA signed is shown by its fingerprint, and trusted once the person
+// says so. Returns the fingerprint to pin, or nothing when the server is
+// trusted already. Without a terminal (or with --yes) it refuses: a script
+// gives --ca-file or --fingerprint.
+Result<std::optional<std::string>> first_contact(Context& ctx, const LoginOptions& o, const std::string& server) {
+  using Pin = std::optional<std::string>;
+  auto url = TRY(parse_server_url(server));
+  if (!url.tls || !ctx.options.ca_file.empty() || !ctx.options.fingerprint.empty()) return Pin();
+  ApiClient* api = TRY(ctx.api());
+  auto reached = api->get("/healthz");
+  if (reached.ok()) return Pin();
+  auto timeout = std::chrono::milliseconds(std::llround(ctx.options.timeout_s * 1000));
+  auto seen = net::fetch_server_fingerprint(url.host, url.port, timeout);
+  if (!seen.ok()) return reached.error();  // not a certificate problem: unreachable, say so
+  if (o.yes || !ctx.stdin_is_terminal) {
+    return Error::Unavailable(fmt::format(
+        "{}: its certificate ({}) is not signed by a CA this machine trusts; give --ca-file with orield's CA "
+        "(DATA-DIR/tls/ca.pem), or --fingerprint {} once you have checked it on the server",
+        server, *seen, *seen));
+  }
+  ctx.err << fmt::format(
+      "The certificate of {} is not signed by a CA this machine trusts.\n"
+      "Its SHA-256 fingerprint is {}\n"
+      "Compare it with the one orield logged at its start (\"tls: serving ... (fingerprint ...)\").\n"
+      "Trust this certificate for {}? [y/N] ",
+      server, *seen, server);
+  ctx.err.flush();
+  std::string answer = TRY(read_line_from_stdin());
+  if (answer != "y" && answer != "Y" && answer != "yes")
+    return Error::PermissionDenied("the certificate was not trusted");
+  return Pin(*seen);
+}
 
 Result<std::string> login_password(Context& ctx, const LoginOptions& o) {
   std::string password;
@@ -35,8 +71,14 @@ Result<std::string> login_password(Context& ctx, const LoginOptions& o) {
 }
 
 Result<int> run_login(Context& ctx, const LoginOptions& o) {
-  std::string password = TRY(login_password(ctx, o));
   ctx.hint_login = false;
+  std::string server = TRY(ctx.server_url());
+  auto pin = TRY(first_contact(ctx, o, server));
+  if (pin) {
+    ctx.options.fingerprint = *pin;
+    ctx.reset_api();
+  }
+  std::string password = TRY(login_password(ctx, o));
   ApiClient* api = TRY(ctx.api());
   api->set_token({});  // a stale token must not get in the way of a fresh login
   Json answer = TRY(api->post("/api/v1/auth/login", {{"username", o.username}, {"password", password}}));
@@ -44,7 +86,9 @@ Result<int> run_login(Context& ctx, const LoginOptions& o) {
   if (!token.ok() || token->empty()) return Error::Internal("orield's login answer has no token");
   api->set_token(*token);
   auto file = TRY(credentials_path());
-  TRY(save_credentials(file, {api->base_url(), *token}));
+  std::string fingerprint;
+  if (!ctx.options.fingerprint.empty()) fingerprint = TRY(net::normalize_fingerprint(ctx.options.fingerprint));
+  TRY(save_credentials(file, {api->base_url(), *token, fingerprint}));
   if (ctx.json_output()) {
     ctx.print_json(answer);
   } else {
@@ -96,8 +140,13 @@ void add_auth_commands(CLI::App& app, Context& ctx) {
   auto* stdin_flag = login->add_flag("--password-stdin", o->password_stdin, "Read the password from stdin");
   login->add_option("-p,--password", o->password, "The password (visible to other users in ps: prefer stdin)")
       ->excludes(stdin_flag);
+  login->add_flag("-y,--yes", o->yes,
+                  "Never ask: an https server whose certificate no known CA signed is refused unless --ca-file "
+                  "or --fingerprint says to trust it");
   login->footer("Without --password or --password-stdin the password is asked for on the terminal, without echo.\n"
-                "The token is saved in $XDG_CONFIG_HOME/oriel/credentials.json (default ~/.config/oriel), mode 0600.");
+                "The token is saved in $XDG_CONFIG_HOME/oriel/credentials.json (default ~/.config/oriel), mode 0600.\n"
+                "An https server whose certificate no known CA signed is shown by its fingerprint and trusted once\n"
+                "you say so (or with --fingerprint); the fingerprint is saved with the token and checked every time.");
   on_run(login, ctx, [&ctx, o] { return run_login(ctx, *o); });
 
   auto* logout = app.add_subcommand("logout", "Revoke the saved token on orield and delete it locally");

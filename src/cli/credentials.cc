@@ -107,7 +107,7 @@ Result<std::optional<Credentials>> load_credentials(const fs::path& file) {
   auto server = json_string(*j, "server");
   auto token = json_string(*j, "token");
   if (!server.ok() || !token.ok()) return bad("has no server or token");
-  return std::optional<Credentials>(Credentials{*server, *token});
+  return std::optional<Credentials>(Credentials{*server, *token, j->value("fingerprint", "")});
 }
 
 Result<void> save_credentials(const fs::path& file, const Credentials& credentials) {
@@ -116,6 +116,7 @@ Result<void> save_credentials(const fs::path& file, const Credentials& credentia
   if (tmp.fd() < 0) return io_error("create a file in", file.parent_path());
   if (::fchmod(tmp.fd(), 0600) != 0) return io_error("restrict permissions of", tmp.path());
   Json j = {{"server", credentials.server}, {"token", credentials.token}};
+  if (!credentials.fingerprint.empty()) j["fingerprint"] = credentials.fingerprint;
   TRY(write_all(tmp.fd(), j.dump(2, ' ', false, Json::error_handler_t::replace) + "\n", tmp.path()));
   return tmp.commit(file);
 }

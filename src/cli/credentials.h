@@ -1,6 +1,6 @@
 // The token `oriel login` saves for later commands, in
 // $XDG_CONFIG_HOME/oriel/credentials.json (default ~/.config/oriel/), as
-// {"server": URL, "token": TOKEN}. The directory is created 0700 and the
+// {"server": URL, "token": TOKEN, "fingerprint"?: PIN}. The directory is created 0700 and the
 // file is written 0600, atomically (a temporary file renamed over it), so a
 // crash never leaves half a token and no other user can read it.
 #pragma once
@@ -16,6 +16,9 @@ namespace oriel::cli {
 struct Credentials {
   std::string server;  // canonical server URL the token belongs to
   std::string token;
+  // The certificate trusted on first use for an https server without a CA
+  // this machine knows ("sha256:..."); empty otherwise.
+  std::string fingerprint;
 };
 
 // The credentials file for this user, from XDG_CONFIG_HOME or HOME.

@@ -101,7 +101,7 @@ asio::awaitable<void> open_remote(std::string url, std::string token, std::chron
 }  // namespace
 
 Result<int> open_vnc_stream(const std::string& address, const std::string& token, std::chrono::milliseconds timeout) {
-  if (!address.starts_with("ws://")) return open_unix(address);
+  if (!address.starts_with("ws://") && !address.starts_with("wss://")) return open_unix(address);
   auto pending = std::make_shared<Pending>();
   asio::co_spawn(bridge_io(), open_remote(address, token, timeout, pending), asio::detached);
   UniqueMutexLock lock(pending->mu);

@@ -6,6 +6,8 @@
 // by the timeout.
 #include "oriel/net/client.h"
 
+#include "oriel/net/tls.h"  // first of the Asio users: it includes <utility> before Asio
+
 #include <poll.h>
 
 #include <algorithm>
@@ -123,7 +125,7 @@ struct ApiClient::Connection {
   using Parser = http::response_parser<http::string_body>;
 
   asio::io_context io;
-  beast::tcp_stream stream{io};
+  Stream stream{io.get_executor()};
   beast::flat_buffer buffer;
   bool open = false;
   int opened = 0;
@@ -152,7 +154,7 @@ struct ApiClient::Connection {
         std::chrono::steady_clock::now() - last_answer >= server_idle_limit - server_idle_limit / 4) {
       return false;
     }
-    pollfd p{stream.socket().native_handle(), POLLIN, 0};
+    pollfd p{stream.next_layer().socket().native_handle(), POLLIN, 0};
     return ::poll(&p, 1, 0) == 0;
   }
 
@@ -171,25 +173,40 @@ struct ApiClient::Connection {
 
   void close() {
     beast::error_code ignored;
-    stream.socket().close(ignored);
+    stream.next_layer().socket().close(ignored);
     buffer.clear();
     open = false;
   }
 
-  Result<void> connect(const ServerUrl& url, std::chrono::milliseconds timeout) {
+  // TCP, then TLS when `tls` is set.
+  Result<void> connect(const ServerUrl& url, const TlsClient* tls, std::chrono::milliseconds timeout) {
     close();
     beast::error_code ec;
     tcp::resolver resolver(io);
     auto endpoints = resolver.resolve(url.host, std::to_string(url.port), ec);
+    beast::tcp_stream tcp(io);
     if (!ec) {
-      stream.expires_after(timeout);
-      ec = run([&](auto handler) { stream.async_connect(endpoints, std::move(handler)); });
+      tcp.expires_after(timeout);
+      ec = run([&](auto handler) { tcp.async_connect(endpoints, std::move(handler)); });
     }
-    if (ec) {
-      std::string why = ec == beast::error::timeout ? "no answer within " + seconds_text(timeout) : ec.message();
+    auto failed = [&](std::string_view why) {
       return Error::Unavailable(fmt::format("cannot reach orield at {}: {}", url.to_string(), why));
+    };
+    if (ec) return failed(ec == beast::error::timeout ? "no answer within " + seconds_text(timeout) : ec.message());
+    tcp.socket().set_option(tcp::no_delay(true), ec);
+    if (tls == nullptr) {
+      stream = Stream(std::move(tcp));
+    } else {
+      stream = TRY(tls->wrap(std::move(tcp), url.host));
+      stream.next_layer().expires_after(timeout);
+      ec = run([&](auto handler) { stream.tls()->async_handshake(ssl::stream_base::client, std::move(handler)); });
+      if (ec) {
+        std::string why = TlsClient::describe_failure(stream, ec, url.host, url.port);
+        stream.next_layer().socket().close(ec);
+        return failed(why);
+      }
+      tls->keep_session(stream);
     }
-    stream.socket().set_option(tcp::no_delay(true), ec);
     open = true;
     ++opened;
     return Ok();
@@ -197,10 +214,10 @@ struct ApiClient::Connection {
 
   beast::error_code round_trip(http::request<http::string_body>& req, Parser& parser,
                                std::chrono::milliseconds timeout) {
-    stream.expires_after(timeout);
+    stream.next_layer().expires_after(timeout);
     auto ec = run([&](auto handler) { http::async_write(stream, req, std::move(handler)); });
     if (ec) return ec;
-    stream.expires_after(timeout);
+    stream.next_layer().expires_after(timeout);
     return run([&](auto handler) { http::async_read(stream, buffer, parser, std::move(handler)); });
   }
 };
@@ -210,9 +227,14 @@ ApiClient::ApiClient(ApiClient&&) noexcept = default;
 ApiClient& ApiClient::operator=(ApiClient&&) noexcept = default;
 ApiClient::~ApiClient() = default;
 
-Result<ApiClient> ApiClient::create(std::string_view base_url, std::string token) {
+Result<ApiClient> ApiClient::create(std::string_view base_url, std::string token,
+                                    std::shared_ptr<const TlsClient> tls) {
   ApiClient client(TRY(parse_server_url(base_url)));
   client.token_ = std::move(token);
+  if (client.server_.tls) {
+    if (!tls) tls = TRY(TlsClient::create({}));
+    client.tls_ = std::move(tls);
+  }
   return client;
 }
 
@@ -234,7 +256,7 @@ Result<RawResponse> ApiClient::request(std::string_view method, std::string_view
   req.prepare_payload();
   for (int attempt = 0;; ++attempt) {
     bool reused = conn_->usable();
-    if (!reused) TRY(conn_->connect(server_, timeout_));
+    if (!reused) TRY(conn_->connect(server_, tls_.get(), timeout_));
     Connection::Parser parser;
     parser.body_limit(kMaxBodyBytes);
     auto ec = conn_->round_trip(req, parser, timeout_);

@@ -11,6 +11,8 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/ip/network_v4.hpp>
+#include <boost/asio/ip/network_v6.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -19,8 +21,11 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <openssl/ssl.h>
+
 #include "oriel/common/log.h"
 #include "oriel/common/mutex.h"
+#include "oriel/net/tls.h"
 
 namespace oriel::net {
 
@@ -44,7 +49,9 @@ constexpr std::chrono::milliseconds kAcceptBackoff{100};
 using RawRequest = http::request<http::string_body>;
 using RawResponse = http::response<http::string_body>;
 
-Result<Request> to_request(RawRequest&& msg, const std::string& remote) {
+// `peer` holds what the connection knows: the address, TLS, a client
+// certificate.
+Result<Request> to_request(RawRequest&& msg, const Request& peer) {
   auto target = TRY(parse_target(std::string_view(msg.target().data(), msg.target().size())));
   Request req;
   req.method = std::string(msg.method_string());
@@ -57,7 +64,9 @@ Result<Request> to_request(RawRequest&& msg, const std::string& remote) {
     if (!inserted) it->second += ", " + std::string(field.value());  // RFC 7230 §3.2.2
   }
   req.body = std::move(msg.body());
-  req.remote_address = remote;
+  req.remote_address = peer.remote_address;
+  req.secure = peer.secure;
+  req.client_certificate = peer.client_certificate;
   return req;
 }
 
@@ -84,12 +93,26 @@ std::optional<std::string> invalid_reply(const Response& r) {
   return std::nullopt;
 }
 
+// What every answer says unless its handler says otherwise: nothing is
+// cached, sniffed, framed or leaks a referrer, and a page runs only its own
+// scripts and styles.
+constexpr const char* kContentSecurityPolicy =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'";
+
 RawResponse to_message(const Response& r, unsigned version, bool keep_alive, bool head,
-                       std::chrono::milliseconds idle_timeout) {
+                       std::chrono::milliseconds idle_timeout, bool secure) {
   RawResponse res{static_cast<http::status>(r.status), version};
   res.set(http::field::server, "orield");
   res.set(http::field::cache_control, "no-store");
   res.set(http::field::content_type, r.content_type);
+  res.set("Content-Security-Policy", kContentSecurityPolicy);
+  res.set("X-Content-Type-Options", "nosniff");
+  res.set("X-Frame-Options", "DENY");
+  res.set("Referrer-Policy", "no-referrer");
+  res.set("Cross-Origin-Opener-Policy", "same-origin");
+  if (secure) res.set(http::field::strict_transport_security, "max-age=31536000");
   std::set<std::string, std::less<>> replaced;
   for (const auto& [name, value] : r.headers) {
     // The first field of a name replaces a default; later ones add (Set-Cookie).
@@ -141,6 +164,72 @@ asio::awaitable<Response> run_on(asio::thread_pool& pool, Fn fn) {
       use_awaitable, std::move(fn));
 }
 
+// A network in CIDR form; an address alone is a network of one.
+struct Network {
+  asio::ip::address address;
+  unsigned short prefix = 0;
+
+  static Result<Network> parse(const std::string& text) {
+    auto slash = text.find('/');
+    beast::error_code ec;
+    Network n{asio::ip::make_address(text.substr(0, slash), ec), 0};
+    if (ec) return Error::InvalidArgument(fmt::format("'{}' is not an address or a CIDR network", text));
+    unsigned max = n.address.is_v4() ? 32 : 128;
+    n.prefix = static_cast<unsigned short>(max);
+    if (slash != std::string::npos) {
+      std::string bits = text.substr(slash + 1);
+      if (bits.empty() || bits.size() > 3 || !std::all_of(bits.begin(), bits.end(), ::isdigit) ||
+          std::stoul(bits) > max) {
+        return Error::InvalidArgument(fmt::format("'{}' has a bad prefix length", text));
+      }
+      n.prefix = static_cast<unsigned short>(std::stoul(bits));
+    }
+    return n;
+  }
+
+  bool contains(const asio::ip::address& a) const {
+    if (a.is_v4() != address.is_v4()) return false;
+    if (a.is_v4()) {
+      return asio::ip::make_network_v4(a.to_v4(), prefix).canonical() ==
+             asio::ip::make_network_v4(address.to_v4(), prefix).canonical();
+    }
+    return asio::ip::make_network_v6(a.to_v6(), prefix).canonical() ==
+           asio::ip::make_network_v6(address.to_v6(), prefix).canonical();
+  }
+};
+
+// Behind a trusted reverse proxy, the client is the proxy's last
+// X-Forwarded-For entry (the address the proxy saw; earlier entries are
+// the client's word), and TLS ended at the proxy if X-Forwarded-Proto says so.
+void apply_forwarded(Request& req, const std::vector<Network>& proxies) {
+  beast::error_code ec;
+  auto peer = asio::ip::make_address(req.remote_address, ec);
+  if (ec || std::none_of(proxies.begin(), proxies.end(), [&](const Network& n) { return n.contains(peer); })) return;
+  if (auto it = req.headers.find("x-forwarded-for"); it != req.headers.end()) {
+    std::string last = it->second.substr(it->second.rfind(',') + 1);
+    last.erase(0, last.find_first_not_of(' '));
+    last.erase(last.find_last_not_of(' ') + 1);
+    auto client = asio::ip::make_address(last, ec);
+    if (!ec) req.remote_address = client.to_string();
+  }
+  if (auto it = req.headers.find("x-forwarded-proto"); it != req.headers.end()) req.secure = it->second == "https";
+}
+
+// A 403 for a browser request from a page of another origin (RFC 6454 §7;
+// RFC 6455 §10.2 for WebSockets).
+std::optional<Response> cross_origin(const Request& req, const std::vector<std::string>& allowed) {
+  auto origin = req.headers.find("origin");
+  if (origin == req.headers.end()) return std::nullopt;  // not a browser, or a same-origin GET
+  auto host = req.headers.find("host");
+  std::string own = host == req.headers.end() ? "" : (req.secure ? "https://" : "http://") + host->second;
+  const std::string& o = origin->second;
+  if (beast::iequals(o, own) ||
+      std::any_of(allowed.begin(), allowed.end(), [&](const std::string& a) { return beast::iequals(o, a); })) {
+    return std::nullopt;
+  }
+  return http_error(403, "cross_origin", fmt::format("requests from pages at {} are refused", o.substr(0, 100)));
+}
+
 }  // namespace
 
 struct HttpServer::State {
@@ -149,7 +238,10 @@ struct HttpServer::State {
 
   const Router& router;
   const HttpLimits limits;
-  asio::thread_pool& workers;  // valid while !stopping: the server joins it in stop()
+  std::shared_ptr<TlsServer> tls;    // null: plain HTTP; set before listen()
+  std::vector<Network> proxies;      // set before listen()
+  std::vector<std::string> origins;  // set before listen()
+  asio::thread_pool& workers;        // valid while !stopping: the server joins it in stop()
   tcp::acceptor acceptor;
   std::atomic<bool> stopping{false};
 
@@ -165,7 +257,10 @@ struct HttpServer::State {
 // that stop() can close it.
 class HttpServer::Session {
  public:
-  Session(tcp::socket socket, std::shared_ptr<State> state) : stream_(std::move(socket)), state_(std::move(state)) {
+  Session(tcp::socket socket, std::shared_ptr<State> state)
+      : stream_(state->tls ? Stream(beast::tcp_stream(std::move(socket)), state->tls->context())
+                           : Stream(beast::tcp_stream(std::move(socket)))),
+        state_(std::move(state)) {
     MutexLock lock(state_->mu);
     state_->sessions.insert(this);
   }
@@ -179,13 +274,14 @@ class HttpServer::Session {
   // Ends every pending operation; the coroutine then finishes.
   void close() {
     beast::error_code ec;
-    stream_.socket().close(ec);
+    stream_.next_layer().socket().close(ec);
   }
 
   static asio::awaitable<void> run(std::shared_ptr<Session> self) { co_await self->serve(); }
 
  private:
   asio::awaitable<void> serve();
+  asio::awaitable<bool> handshake();
   asio::awaitable<beast::error_code> read_request(http::request_parser<http::string_body>& parser,
                                                   beast::flat_buffer& buffer);
   asio::awaitable<Response> handle(RawRequest&& msg);
@@ -195,15 +291,41 @@ class HttpServer::Session {
   asio::awaitable<bool> write(const Response& r, unsigned version, bool keep_alive, bool head);
   asio::awaitable<void> linger_and_close();
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   std::shared_ptr<State> state_;
-  std::string remote_;
+  Request peer_;  // the connection's address, TLS and client certificate
 };
+
+// The TLS handshake, within its timeout; notes a verified client certificate.
+asio::awaitable<bool> HttpServer::Session::handshake() {
+  Stream::Tls* tls = stream_.tls();
+  if (tls == nullptr) co_return true;
+  beast::error_code ec;
+  stream_.next_layer().expires_after(state_->limits.handshake_timeout);
+  co_await tls->async_handshake(ssl::stream_base::server, asio::redirect_error(use_awaitable, ec));
+  if (ec) {
+    spdlog::debug("{}: TLS handshake failed: {}", peer_.remote_address, ec.message());
+    co_return false;
+  }
+  peer_.secure = true;
+  X509* cert = SSL_get0_peer_certificate(tls->native_handle());
+  if (cert != nullptr && SSL_get_verify_result(tls->native_handle()) == X509_V_OK) {
+    std::array<char, 256> cn{};
+    X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn.data(), cn.size());
+    peer_.client_certificate = {cn.data(), certificate_fingerprint(cert)};
+  }
+  co_return true;
+}
 
 asio::awaitable<void> HttpServer::Session::serve() {
   beast::error_code ec;
-  remote_ = stream_.socket().remote_endpoint(ec).address().to_string();
-  stream_.socket().set_option(tcp::no_delay(true), ec);
+  auto& socket = stream_.next_layer().socket();
+  peer_.remote_address = socket.remote_endpoint(ec).address().to_string();
+  socket.set_option(tcp::no_delay(true), ec);
+  if (!co_await handshake()) {
+    socket.close(ec);
+    co_return;
+  }
   beast::flat_buffer buffer;  // bytes past one request (pipelining) stay here for the next
   while (!state_->stopping) {
     http::request_parser<http::string_body> parser;
@@ -211,7 +333,7 @@ asio::awaitable<void> HttpServer::Session::serve() {
     if (ec) {
       auto reply = parse_failure(ec);
       if (!reply || state_->stopping) break;
-      spdlog::debug("{}: rejected request: {} -> {}", remote_, ec.message(), reply->status);
+      spdlog::debug("{}: rejected request: {} -> {}", peer_.remote_address, ec.message(), reply->status);
       if (co_await write(*reply, 11, false, false)) co_await linger_and_close();
       co_return;
     }
@@ -227,11 +349,11 @@ asio::awaitable<void> HttpServer::Session::serve() {
     bool written = co_await write(res, version, keep_alive, head);
     spdlog::debug("{} {} {} {:.1f}ms {}", method, target.substr(0, target.find('?')), res.status,
                   std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count(),
-                  remote_);
+                  peer_.remote_address);
     if (!written || !keep_alive) break;
   }
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream_.socket().close(ec);
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  socket.close(ec);
 }
 
 // Reads the header, then the body, each within the read timeout. Between the
@@ -243,16 +365,17 @@ asio::awaitable<beast::error_code> HttpServer::Session::read_request(http::reque
   parser.body_limit(limits.max_body_bytes);
   parser.header_limit(static_cast<std::uint32_t>(std::min<size_t>(limits.max_header_bytes, UINT32_MAX)));
   beast::error_code ec;
-  stream_.expires_after(limits.read_timeout);
+  auto& tcp = stream_.next_layer();
+  tcp.expires_after(limits.read_timeout);
   co_await http::async_read_header(stream_, buffer, parser, asio::redirect_error(use_awaitable, ec));
   if (ec || parser.is_done()) co_return ec;
   if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
     http::response<http::empty_body> go_on{http::status::continue_, parser.get().version()};
-    stream_.expires_after(limits.write_timeout);
+    tcp.expires_after(limits.write_timeout);
     co_await http::async_write(stream_, go_on, asio::redirect_error(use_awaitable, ec));
     if (ec) co_return ec;
   }
-  stream_.expires_after(limits.read_timeout);
+  tcp.expires_after(limits.read_timeout);
   co_await http::async_read(stream_, buffer, parser, asio::redirect_error(use_awaitable, ec));
   co_return ec;
 }
@@ -262,23 +385,24 @@ asio::awaitable<beast::error_code> HttpServer::Session::read_request(http::reque
 // when the request is no upgrade or its path has no WebSocket route.
 asio::awaitable<bool> HttpServer::Session::upgrade(const RawRequest& msg) {
   if (!websocket::is_upgrade(msg) || state_->stopping) co_return false;
-  auto req = to_request(RawRequest(msg), remote_);
+  auto req = to_request(RawRequest(msg), peer_);
   if (!req.ok()) co_return false;
+  apply_forwarded(*req, state_->proxies);
   const WebSocketHandler* handler = state_->router.websocket_for(*req);
-  if (handler == nullptr) co_return false;
+  if (handler == nullptr || cross_origin(*req, state_->origins)) co_return false;  // HTTP refuses it
   forget();
   WebSocket ws(std::move(stream_));
-  ws.next_layer().expires_never();  // the WebSocket's own timeouts from here on
+  beast::get_lowest_layer(ws).expires_never();  // the WebSocket's own timeouts from here on
   ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
   ws.set_option(
       websocket::stream_base::decorator([](websocket::response_type& res) { res.set(http::field::server, "orield"); }));
   beast::error_code ec;
   co_await ws.async_accept(msg, asio::redirect_error(use_awaitable, ec));
   if (ec) {
-    spdlog::debug("{}: WebSocket handshake on {} failed: {}", remote_, req->path, ec.message());
+    spdlog::debug("{}: WebSocket handshake on {} failed: {}", peer_.remote_address, req->path, ec.message());
     co_return true;
   }
-  spdlog::debug("{}: WebSocket on {}", remote_, req->path);
+  spdlog::debug("{}: WebSocket on {}", peer_.remote_address, req->path);
   (*handler)(*req, std::move(ws));
   co_return true;
 }
@@ -308,8 +432,10 @@ asio::awaitable<Response> HttpServer::Session::dispatch_on_workers(std::shared_p
 
 // Decodes the target, then hands the request to the workers.
 asio::awaitable<Response> HttpServer::Session::handle(RawRequest&& msg) {
-  auto req = to_request(std::move(msg), remote_);
+  auto req = to_request(std::move(msg), peer_);
   if (!req.ok()) co_return Response::error(req.error());
+  apply_forwarded(*req, state_->proxies);
+  if (auto refused = cross_origin(*req, state_->origins)) co_return *refused;
   if (state_->stopping) co_return Response::error(Error::Unavailable("the server is stopping"));
   co_return co_await dispatch_on_workers(state_, std::move(req).value());
 }
@@ -319,12 +445,12 @@ asio::awaitable<bool> HttpServer::Session::write(const Response& r, unsigned ver
   if (auto what = invalid_reply(r)) {
     spdlog::error("a handler produced an invalid reply ({}); sending 500", *what);
     msg = to_message(Response::error(Error::Internal("invalid reply; see the server log")), version, keep_alive, head,
-                     state_->limits.read_timeout);
+                     state_->limits.read_timeout, peer_.secure);
   } else {
-    msg = to_message(r, version, keep_alive, head, state_->limits.read_timeout);
+    msg = to_message(r, version, keep_alive, head, state_->limits.read_timeout, peer_.secure);
   }
   beast::error_code ec;
-  stream_.expires_after(state_->limits.write_timeout);
+  stream_.next_layer().expires_after(state_->limits.write_timeout);
   co_await http::async_write(stream_, msg, asio::redirect_error(use_awaitable, ec));
   co_return !ec;
 }
@@ -334,14 +460,14 @@ asio::awaitable<bool> HttpServer::Session::write(const Response& r, unsigned ver
 // meet a reset (RFC 7230 §6.6).
 asio::awaitable<void> HttpServer::Session::linger_and_close() {
   beast::error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream_.expires_after(std::min(kLingerTime, state_->limits.read_timeout));
+  stream_.next_layer().socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream_.next_layer().expires_after(std::min(kLingerTime, state_->limits.read_timeout));
   std::array<char, 16384> sink;
   size_t drained = 0;
   while (!ec && drained < kLingerBytes && !state_->stopping) {
     drained += co_await stream_.async_read_some(asio::buffer(sink), asio::redirect_error(use_awaitable, ec));
   }
-  stream_.socket().close(ec);
+  stream_.next_layer().socket().close(ec);
 }
 
 HttpServer::HttpServer(asio::io_context& io, const Router& router, size_t worker_threads, HttpLimits limits)
@@ -350,6 +476,17 @@ HttpServer::HttpServer(asio::io_context& io, const Router& router, size_t worker
       state_(std::make_shared<State>(io, router, limits, workers_)) {}
 
 HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::use_tls(std::shared_ptr<TlsServer> tls) { state_->tls = std::move(tls); }
+
+void HttpServer::allow_origins(std::vector<std::string> origins) { state_->origins = std::move(origins); }
+
+Result<void> HttpServer::trust_proxies(const std::vector<std::string>& networks) {
+  std::vector<Network> parsed;
+  for (const auto& text : networks) parsed.push_back(TRY(Network::parse(text)));
+  state_->proxies = std::move(parsed);
+  return Ok();
+}
 
 Result<uint16_t> HttpServer::listen(std::string_view host, uint16_t port) {
   if (state_->stopping) return Error::Unavailable("the HTTP server is stopped");

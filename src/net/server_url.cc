@@ -73,7 +73,7 @@ std::string ServerUrl::authority() const {
   return fmt::format("{}:{}", host, port);
 }
 
-std::string ServerUrl::to_string() const { return "http://" + authority() + path_prefix; }
+std::string ServerUrl::to_string() const { return (tls ? "https://" : "http://") + authority() + path_prefix; }
 
 Result<ServerUrl> parse_server_url(std::string_view url) {
   auto bad = [url](std::string_view why) {
@@ -81,8 +81,9 @@ Result<ServerUrl> parse_server_url(std::string_view url) {
   };
   auto sep = url.find("://");
   std::string scheme = sep == std::string_view::npos ? "" : lowercase(url.substr(0, sep));
-  if (scheme == "https") return bad("uses https, which oriel does not support yet: use http:// on a trusted network");
-  if (scheme != "http") return bad("must start with http:// (for example http://127.0.0.1:8080)");
+  if (scheme != "http" && scheme != "https") {
+    return bad("must start with https:// or http:// (for example https://127.0.0.1:8443)");
+  }
   std::string_view rest = url.substr(sep + 3);
   if (has_control_or_space(rest)) return bad("contains spaces or control characters");
   if (rest.find_first_of("?#") != std::string_view::npos) return bad("must not have a query or a fragment");
@@ -90,6 +91,8 @@ Result<ServerUrl> parse_server_url(std::string_view url) {
   std::string_view authority = rest.substr(0, slash);
   if (authority.find('@') != std::string_view::npos) return bad("must not contain a user name or password");
   ServerUrl out;
+  out.tls = scheme == "https";
+  out.port = out.tls ? 443 : 80;
   if (auto r = parse_authority(authority, out); !r.ok()) return bad(r.error().message());
   if (slash != std::string_view::npos) {
     std::string_view prefix = rest.substr(slash);

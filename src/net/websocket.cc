@@ -156,16 +156,24 @@ void refuse_websocket(WebSocket&& ws, std::uint16_t code, std::string reason) {
 namespace {
 
 struct WsUrl {
+  bool tls = false;
   std::string host, port, target;
 };
 
 Result<WsUrl> parse_ws_url(const std::string& url) {
-  constexpr std::string_view kScheme = "ws://";
-  if (!url.starts_with(kScheme)) return Error::InvalidArgument(fmt::format("'{}' is not a ws:// URL", url));
-  std::string rest = url.substr(kScheme.size());
+  WsUrl u;
+  std::string rest;
+  if (url.starts_with("wss://")) {
+    u.tls = true;
+    rest = url.substr(6);
+  } else if (url.starts_with("ws://")) {
+    rest = url.substr(5);
+  } else {
+    return Error::InvalidArgument(fmt::format("'{}' is not a ws:// or wss:// URL", url));
+  }
   auto slash = rest.find('/');
   std::string authority = rest.substr(0, slash);
-  WsUrl u{"", "", slash == std::string::npos ? "/" : rest.substr(slash)};
+  u.target = slash == std::string::npos ? "/" : rest.substr(slash);
   // [v6]:port or host:port
   auto colon = authority.rfind(':');
   bool v6 = !authority.empty() && authority.front() == '[';
@@ -181,24 +189,40 @@ Result<WsUrl> parse_ws_url(const std::string& url) {
 }  // namespace
 
 asio::awaitable<Result<WebSocket>> connect_websocket(std::string url, std::string token,
-                                                     std::chrono::milliseconds timeout) {
+                                                     std::chrono::milliseconds timeout,
+                                                     std::shared_ptr<const TlsClient> tls) {
   auto parsed = parse_ws_url(url);
   if (!parsed.ok()) co_return parsed.error();
   const WsUrl& u = *parsed;
-  WebSocket ws(co_await asio::this_coro::executor);
+  auto executor = co_await asio::this_coro::executor;
   beast::error_code ec;
-  tcp::resolver resolver(ws.get_executor());
+  tcp::resolver resolver(executor);
   auto endpoints = co_await resolver.async_resolve(u.host, u.port, asio::redirect_error(use_awaitable, ec));
-  auto& stream = beast::get_lowest_layer(ws);
-  stream.expires_after(timeout);
-  if (!ec) co_await stream.async_connect(endpoints, asio::redirect_error(use_awaitable, ec));
+  beast::tcp_stream tcp(executor);
+  tcp.expires_after(timeout);
+  if (!ec) co_await tcp.async_connect(endpoints, asio::redirect_error(use_awaitable, ec));
   if (ec) co_return Error::Unavailable(fmt::format("cannot reach {}:{}: {}", u.host, u.port, ec.message()));
+  Stream stream(std::move(tcp));
+  if (u.tls) {
+    if (!tls) {
+      auto system = TlsClient::create({});
+      if (!system.ok()) co_return system.error();
+      tls = std::move(system).value();
+    }
+    auto wrapped = tls->wrap(std::move(stream.next_layer()), u.host);
+    if (!wrapped.ok()) co_return wrapped.error();
+    stream = std::move(wrapped).value();
+    co_await stream.tls()->async_handshake(ssl::stream_base::client, asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return Error::Unavailable(fmt::format("{}: {}", url, TlsClient::describe_failure(stream, ec)));
+    tls->keep_session(stream);
+  }
+  WebSocket ws(std::move(stream));
   if (!token.empty()) {
     ws.set_option(websocket::stream_base::decorator(
         [token](websocket::request_type& req) { req.set(beast::http::field::authorization, "Bearer " + token); }));
   }
   co_await ws.async_handshake(u.host + ":" + u.port, u.target, asio::redirect_error(use_awaitable, ec));
-  stream.expires_never();
+  beast::get_lowest_layer(ws).expires_never();
   if (ec) co_return Error::Unavailable(fmt::format("{} refused the WebSocket: {}", url, ec.message()));
   co_return ws;
 }

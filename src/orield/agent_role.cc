@@ -4,6 +4,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include "certificates.h"
 #include "oriel/agent/host.h"
 #include "oriel/common/log.h"
 #include "oriel/common/random.h"
@@ -55,8 +56,9 @@ Result<int> run_agent(const OrieldOptions& o) {
   add_agent_role_routes(router, this_host, o.cluster_token, random.hex(8));
   net::HttpServer server(io, router, static_cast<size_t>(o.http_workers));
   uint16_t bound = TRY(server.listen(host, port));
-  std::string own_url = http_url(o.advertise.empty() ? host : o.advertise, bound);
-  this_host.join(split_urls(o.controller_url), own_url);
+  std::string own_url = listener_url(o.advertise.empty() ? host : o.advertise, bound, false);
+  auto tls = TRY(net::TlsClient::create({.ca_file = o.ca_file}));
+  this_host.join(split_urls(o.controller_url), own_url, std::move(tls));
   spdlog::info("agent '{}' ready at {}; controller {}", o.host_name, own_url, o.controller_url);
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);

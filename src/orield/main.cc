@@ -10,6 +10,7 @@
 #include <fstream>
 #include <thread>
 
+#include "certificates.h"
 #include "options.h"
 #include "oriel/agent/host.h"
 #include "oriel/agent/host_probe.h"
@@ -86,6 +87,7 @@ void close_display(display::Gateway& gateway, const std::string& session_id, con
 // The controller and the gateway, with or without the embedded agent.
 Result<int> run_controller(const OrieldOptions& o, const Roles& roles) {
   auto [host, port] = TRY(parse_listen(o.listen));
+  TRY(check_listener_options(o, host));
   TRY(make_private_dir(o.data_dir));
   TRY(make_private_dir(o.run_dir));
   TRY(agent::check_run_dir(o.run_dir));
@@ -137,8 +139,9 @@ Result<int> run_controller(const OrieldOptions& o, const Roles& roles) {
   net::Router router;
   auto console = add_controller_routes(router, controller, gateway, web_dir(o), o.data_dir + "/uploads");
   net::HttpServer server(io, router, static_cast<size_t>(o.http_workers));
+  auto tls = TRY(start_listener(server, o, host));
   uint16_t bound = TRY(server.listen(host, port));
-  std::string url = http_url(host, bound);
+  std::string url = listener_url(host, bound, tls != nullptr);
   std::ofstream(o.data_dir + "/orield.url", std::ios::trunc) << url << "\n";
   spdlog::info("orield ready at {} (data {})", url, o.data_dir);
 
@@ -149,6 +152,7 @@ Result<int> run_controller(const OrieldOptions& o, const Roles& roles) {
     server.stop();
     io.stop();
   });
+  CertificateReloader reloader(io, tls, o, host);
   io.run();
   controller.stop();
   this_host.stop();

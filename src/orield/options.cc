@@ -35,6 +35,21 @@ std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& o)
   app.add_option("--run-dir", o.run_dir, "Runtime directory for QEMU sockets and pidfiles (default DATA-DIR/run)");
   app.add_option("--listen", o.listen, "Address for the REST API and web UI, HOST:PORT (port 0: any free port)")
       ->capture_default_str();
+  app.add_option("--tls-cert", o.tls_cert,
+                 "PEM certificate (with its chain) to serve HTTPS and WSS with; without it orield makes its own CA "
+                 "and certificate under DATA-DIR/tls (clients trust DATA-DIR/tls/ca.pem). SIGHUP reloads it");
+  app.add_option("--tls-key", o.tls_key, "PEM private key of --tls-cert");
+  app.add_flag("--insecure-http", o.insecure_http,
+               "Serve plain HTTP instead of HTTPS: only on a loopback address, or behind the reverse proxy named "
+               "with --trusted-proxy");
+  app.add_option("--trusted-proxy", o.trusted_proxies,
+                 "A reverse proxy (CIDR, repeatable) whose X-Forwarded-For and X-Forwarded-Proto are believed");
+  app.add_option("--public-url", o.public_url,
+                 "The URL users reach orield at (behind a proxy, the proxy's): display URLs and the certificate's "
+                 "names come from it");
+  app.add_option("--ca-file", o.ca_file,
+                 "For an agent: the CA (PEM) that an https --controller's certificate is checked against (default: "
+                 "the system's CAs)");
   app.add_option("--admin-password", o.admin_password,
                  "Password of the 'admin' user; creates it on first start, updates it when changed")
       ->envname("ORIEL_ADMIN_PASSWORD");

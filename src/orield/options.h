@@ -37,8 +37,13 @@ struct OrieldOptions {
   std::string advertise;   // the agent's address as the controller should call it (default: --listen's host)
   int host_lease_ms = 6000;
   int host_grace_ms = 2000;
-  int migration_downtime_ms = 50;  // QEMU's downtime limit for live migration
-  int parallel_migrations = 2;     // migrations at once (maintenance drains)
+  int migration_downtime_ms = 50;            // QEMU's downtime limit for live migration
+  int parallel_migrations = 2;               // migrations at once (maintenance drains)
+  std::string tls_cert, tls_key;             // PEM files served; empty: orield's own under DATA/tls
+  bool insecure_http = false;                // plain HTTP (loopback or behind --trusted-proxy only)
+  std::vector<std::string> trusted_proxies;  // CIDRs whose X-Forwarded-For/-Proto are believed
+  std::string ca_file;     // for an agent: the CA an https controller's certificate is checked against
+  std::string public_url;  // the address users reach; display_url and certificate names come from it
 };
 
 // Parses argv. Returns the exit code to leave with when parsing ends the

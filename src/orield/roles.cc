@@ -53,8 +53,4 @@ agent::ProbeResult choose_accelerator(ProcessRunner& runner, const OrieldOptions
 
 std::string disks_dir(const OrieldOptions& o) { return (o.shared_dir.empty() ? o.data_dir : o.shared_dir) + "/disks"; }
 
-std::string http_url(const std::string& host, uint16_t port) {
-  return fmt::format("http://{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host, port);
-}
-
 }  // namespace oriel

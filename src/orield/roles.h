@@ -24,8 +24,6 @@ agent::ProbeResult choose_accelerator(ProcessRunner& runner, const OrieldOptions
 // Where this host keeps desktop overlays: the shared storage if there is
 // one (any host can then run any desktop), else under the data directory.
 std::string disks_dir(const OrieldOptions& o);
-// "http://HOST:PORT", with an IPv6 HOST in brackets.
-std::string http_url(const std::string& host, uint16_t port);
 
 // The agent role alone: runs QEMU for a remote controller (agent_role.cc).
 Result<int> run_agent(const OrieldOptions& o);

@@ -67,6 +67,7 @@ TEST(BrowserTest, AUserSignsInTypesIntoTheDesktopAndTheTabSurvivesAnOrieldRestar
   auto n = std::random_device{}() % 1000000;
   std::string word = "chromium" + std::to_string(n), word2 = "again" + std::to_string(n);
   Json args = {{"url", orield.url()},
+               {"ca", orield.ca_file()},
                {"username", carla.username},
                {"password", carla.password},
                {"pool", pool},

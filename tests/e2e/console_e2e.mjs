@@ -4,12 +4,10 @@
 // a tenant-admin walks every page. Called by console_e2e_test with one JSON
 // argument; prints one JSON line with what it saw and saves a screenshot of
 // every page, at a laptop (1400×900) and a tablet (820×1180) size, in `out`.
-import { createRequire } from 'node:module';
 import path from 'node:path';
+import { launchBrowser } from './browser.mjs';
 
 const args = JSON.parse(process.argv[2]);
-const require = createRequire(path.join(args.web, 'package.json'));
-const { chromium } = require('playwright-core');
 
 const started = Date.now();
 // Where the time goes, for whoever wonders why the test is slow.
@@ -20,10 +18,7 @@ const result = {};
 // Every request of every page goes to orield: no CDN, no external font.
 const external = [];
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-});
+const browser = await launchBrowser(args);
 
 async function newPage(tag) {
   const context = await browser.newContext({ viewport: LAPTOP });

@@ -116,6 +116,7 @@ TEST(ConsoleTest, AdminsRunOrielFromTheBrowserAndTenantAdminsSeeOnlyTheirTenant)
 
   Json args = {
       {"url", orield.url()},
+      {"ca", orield.ca_file()},
       {"out", out},
       {"web", std::string(ORIEL_SOURCE_DIR) + "/web"},
       {"admin", {{"username", "admin"}, {"password", orield.password()}}},

@@ -7,13 +7,11 @@
 // it saw and saves screenshots and the client's canvas (canvas.png) in `out`.
 // Last (when the test has written `log-off`), it logs off from the desktop's
 // toolbar and returns to the portal.
-import { createRequire } from 'node:module';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { launchBrowser } from './browser.mjs';
 
 const args = JSON.parse(process.argv[2]);
-const require = createRequire(path.join(args.web, 'package.json'));
-const { chromium } = require('playwright-core');
 
 // Characters typed with Shift on a US keyboard, and the key they are on.
 const SHIFTED = { '>': 'Period', '<': 'Comma', '|': 'Backslash', '_': 'Minus', ':': 'Semicolon', '"': 'Quote' };
@@ -35,10 +33,7 @@ async function typeLikeAPerson(page, text) {
 
 const client = (page) => page.evaluate(() => ({ ...window.orielClient }));
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-});
+const browser = await launchBrowser(args);
 const result = { states: [] };
 try {
   const context = await browser.newContext({ viewport: { width: 1400, height: 950 } });

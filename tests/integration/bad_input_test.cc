@@ -135,7 +135,7 @@ TEST_F(BadInputTest, ADesktopLargerThanTheHostIsRefused) {
 }
 
 TEST_F(BadInputTest, RequestsWithoutAValidTokenAre401) {
-  auto anon = net::ApiClient::create(orield_->url()).value();
+  auto anon = orield_->client();
   EXPECT_EQ(anon.get("/api/v1/desktops").error().code(), ErrorCode::kUnauthenticated);
   anon.set_token("forged");
   EXPECT_EQ(anon.get("/api/v1/images").error().code(), ErrorCode::kUnauthenticated);

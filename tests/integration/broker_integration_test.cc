@@ -217,7 +217,7 @@ TEST_F(BrokerApiTest, RevokedTokensAndTokensOfDeletedUsersAre401) {
   std::string tenant = create_tenant(*admin_, "Tokens SA");
   std::string p = create_pool(*admin_, tenant, image_, "Office", "pooled", 1, 0);
   TestUser ana = user(tenant, "ana4", p);
-  auto second = net::ApiClient::create(orield_->url()).value();
+  auto second = orield_->client();
   ASSERT_TRUE(second.login(ana.username, ana.password).ok());
   ASSERT_EQ(call(ana.client, "GET", "/api/v1/auth/me").json["id"], ana.id);
 

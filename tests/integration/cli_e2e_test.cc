@@ -2,6 +2,8 @@
 // what a script sees (exit codes, --output json) and what a person sees.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -21,10 +23,12 @@ class CliE2eTest : public ::testing::Test {
     config_ = make_temp_dir("cli-config");
   }
   void TearDown() override { std::filesystem::remove_all(config_); }
-  // Runs `oriel ARGS...` with its own config dir; returns the exit code.
+  // Runs `oriel ARGS...` with its own config dir (trusting orield's CA
+  // unless trust_ca_ is false); returns the exit code.
   int oriel(std::vector<std::string> args, std::string* out = nullptr) {
     std::vector<std::string> argv = {"env", "XDG_CONFIG_HOME=" + config_, std::string(ORIEL_BINARY_DIR) + "/bin/oriel",
                                      "--server", orield_.url()};
+    if (trust_ca_) argv.insert(argv.end(), {"--ca-file", orield_.ca_file()});
     argv.insert(argv.end(), args.begin(), args.end());
     ProcessOptions options;
     options.timeout = 120s;
@@ -34,9 +38,21 @@ class CliE2eTest : public ::testing::Test {
     if (r->exit_code != 0) last_err_ = r->err;
     return r->exit_code;
   }
+  // What `openssl x509 -fingerprint -sha256` says of orield's certificate:
+  // "AB:CD:...", as a person would copy it.
+  std::string openssl_fingerprint() {
+    auto r = runner_.run(
+        {"openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in", orield_.data_dir() + "/tls/server.pem"},
+        {.timeout = 10s});
+    EXPECT_TRUE(r.ok() && r->exit_code == 0);
+    std::string line = r.ok() ? r->out : "";
+    line = line.substr(line.find('=') + 1);
+    return line.substr(0, line.find_last_not_of("\n") + 1);
+  }
   Orield orield_;
   SystemProcessRunner runner_;
   std::string config_, last_err_;
+  bool trust_ca_ = true;
 };
 
 TEST_F(CliE2eTest, AScriptCanDriveADesktopsWholeLife) {
@@ -73,6 +89,34 @@ TEST_F(CliE2eTest, AScriptCanDriveADesktopsWholeLife) {
   EXPECT_EQ(oriel({"desktop", "show", "d-doesnotexist"}), 4);
   EXPECT_EQ(oriel({"desktop", "delete", id, "--wait"}), 0) << last_err_;
   EXPECT_EQ(oriel({"desktop", "show", id}), 4);
+}
+
+TEST_F(CliE2eTest, AnUnknownCertificateIsTrustedByItsFingerprintOnlyAndThenPinned) {
+  trust_ca_ = false;
+  std::string fingerprint = openssl_fingerprint();
+  ASSERT_EQ(fingerprint.size(), 95u) << fingerprint;
+  auto pin = net::normalize_fingerprint(fingerprint);
+  ASSERT_TRUE(pin.ok());
+  // No terminal to ask: refused, with the fingerprint to check.
+  EXPECT_EQ(oriel({"login", "--password", orield_.password()}), 6);
+  EXPECT_NE(last_err_.find(*pin), std::string::npos) << last_err_;
+  EXPECT_NE(last_err_.find("--fingerprint"), std::string::npos) << last_err_;
+  EXPECT_EQ(oriel({"--fingerprint", "sha256:" + std::string(64, '0'), "login", "--password", orield_.password()}), 6);
+  EXPECT_NE(last_err_.find("not the pinned certificate"), std::string::npos) << last_err_;
+
+  // The fingerprint as openssl prints it: logged in, and pinned.
+  ASSERT_EQ(oriel({"--fingerprint", fingerprint, "login", "--password", orield_.password()}), 0) << last_err_;
+  Json saved = parse_json(read_file(config_ + "/oriel/credentials.json")).value();
+  EXPECT_EQ(saved["fingerprint"], *pin);
+  EXPECT_EQ(oriel({"host", "list"}), 0) << last_err_;
+
+  // A new certificate (made on SIGHUP when the old one is gone) is refused.
+  std::filesystem::remove(orield_.data_dir() + "/tls/server.pem");
+  ::kill(orield_.pid(), SIGHUP);
+  ASSERT_TRUE(wait_until([&] { return std::filesystem::exists(orield_.data_dir() + "/tls/server.pem"); }, 10s));
+  ASSERT_TRUE(wait_until([&] { return oriel({"host", "list"}) == 6; }, 10s)) << "the new certificate was accepted";
+  EXPECT_NE(last_err_.find("not the one trusted at login"), std::string::npos) << last_err_;
+  EXPECT_NE(openssl_fingerprint(), fingerprint);
 }
 
 TEST_F(CliE2eTest, FailuresHaveTheirExitCodes) {

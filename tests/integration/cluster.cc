@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 #include "oriel/common/process.h"
@@ -55,9 +56,8 @@ std::string running_desktop(net::ApiClient& api, const std::string& image, const
 }
 
 bool leads(Orield& c) {
-  auto api = net::ApiClient::create(c.url(), "");
-  if (!api.ok()) return false;
-  auto health = api->get("/healthz");
+  auto api = c.client();
+  auto health = api.get("/healthz");
   return health.ok() && health->value("leader", false);
 }
 
@@ -113,6 +113,10 @@ void TestCluster::start() {
     c->listen_on(subnet_ + ".1");
     c->start();
   }
+  // Each controller made its own CA; the agents trust them all.
+  std::ofstream trust(dir_ + "/controllers-ca.pem", std::ios::trunc);
+  for (auto& c : controllers_) trust << read_file(c->ca_file());
+  trust.close();
   for (int i = 0; i < hosts(); ++i) start_agent(i);
   auto api = admin();
   bool ready = wait_until(
@@ -134,7 +138,7 @@ void TestCluster::start_agent(int i) {
   a.pid = spawn({"/usr/sbin/ip", "netns", "exec", ns(i), std::string(ORIEL_BINARY_DIR) + "/bin/orield", "--roles",
                  "agent", "--controller", controller_urls(), "--cluster-token", token_, "--host-name", host_name(i),
                  "--listen", host_address(i) + ":8080", "--data-dir", a.data_dir, "--shared-dir", dir_ + "/shared",
-                 "--accelerator", "tcg", "--shutdown-timeout", "10"},
+                 "--accelerator", "tcg", "--shutdown-timeout", "10", "--ca-file", dir_ + "/controllers-ca.pem"},
                 a.data_dir + "/orield.log");
   // clang-format on
 }
@@ -216,7 +220,7 @@ LoggedOnUser TestCluster::log_on_new_user(int c, const std::string& image, const
   }
   Reply ticket = call(user.client, "POST", "/api/v1/sessions/" + session + "/tickets");
   if (ticket.status != 201) throw std::runtime_error("ticket: " + ticket.body);
-  return {std::move(user), session, desktop, ticket.json["display_url"]};
+  return {std::move(user), session, desktop, ticket.json["display_url"], controller(c).tls()};
 }
 
 std::string TestCluster::serial_log_on(int i, const std::string& desktop_id) const {

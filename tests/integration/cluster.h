@@ -30,6 +30,7 @@ bool leads(Orield& c);
 struct LoggedOnUser {
   TestUser user;
   std::string session_id, desktop_id, display_url;
+  std::shared_ptr<const net::TlsClient> tls;  // trust in the controller's certificate, for display_url
 };
 
 class TestCluster {

@@ -100,7 +100,7 @@ TEST_F(ClusterTest, AgentsJoinDesktopsSpreadAndEachDisplayIsReachedThroughItsAge
   // reaches the screen through the agent of the host it runs on.
   LoggedOnUser user = cluster_->log_on_new_user(0, image_, "fleet", "pooled", 1);
   std::string desktop = user.desktop_id;
-  DisplayClient client(user.display_url);
+  DisplayClient client(user.display_url, user.tls);
   ASSERT_TRUE(client.hello_and_frames(1)) << client.error();
   EXPECT_GT(client.screen().width, 0);
   std::string word = "fleet" + std::to_string(std::random_device{}() % 100000);
@@ -109,7 +109,7 @@ TEST_F(ClusterTest, AgentsJoinDesktopsSpreadAndEachDisplayIsReachedThroughItsAge
 }
 
 TEST_F(ClusterTest, AHeartbeatOrAgentCallWithoutTheClusterTokenIsRefused) {
-  auto api = net::ApiClient::create(cluster_->controller().url(), "not-the-token").value();
+  auto api = cluster_->controller().client("not-the-token");
   Json hello = {{"url", "http://10.0.0.1:1"},
                 {"disks_dir", "/tmp"},
                 {"report", {{"name", "intruder"}, {"accelerator", "kvm"}, {"cpus", 64}, {"memory_mb", 1 << 20}}},
@@ -200,7 +200,7 @@ TEST_F(ClusterTest, ALiveMigrationKeepsTheGuestCountingAndItsUserConnected) {
         return !ticks.empty() && ticks.begin()->second.size() >= kSettledTicks;
       },
       90s));
-  DisplayClient client(user.display_url);
+  DisplayClient client(user.display_url, user.tls);
   ASSERT_TRUE(client.hello_and_frames(1)) << client.error();
 
   // A user cannot move desktops; the administrator can.

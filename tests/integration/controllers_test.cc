@@ -50,7 +50,7 @@ TEST(ControllersTest, OneOfTwoControllersLeadsAndTheOtherTakesOverWhenItDiesOrPo
 
   // A user's display through the follower's gateway reaches a remote host's desktop.
   LoggedOnUser user = cluster.log_on_new_user(follower, image, "ha", "pooled", 1);
-  DisplayClient display(user.display_url);
+  DisplayClient display(user.display_url, user.tls);
   EXPECT_TRUE(display.hello_and_frames(1)) << display.error();
 
   auto killed_at = Steady::now();

@@ -2,7 +2,8 @@
 
 #include <turbojpeg.h>
 
-#include <boost/asio/connect.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/beast/core.hpp>
 
 #include <cstring>
@@ -96,35 +97,36 @@ void Screen::resize(int w, int h) {
   rgba.assign(static_cast<size_t>(w) * h * 4, 0);
 }
 
-DisplayClient::DisplayClient(const std::string& display_url) : ws_(io_) {
-  // ws://HOST:PORT/PATH
-  auto rest = display_url.substr(display_url.find("://") + 3);
-  auto slash = rest.find('/');
-  auto hostport = rest.substr(0, slash);
-  auto colon = hostport.rfind(':');
-  tcp::resolver resolver(io_);
-  auto endpoints = resolver.resolve(hostport.substr(0, colon), hostport.substr(colon + 1));
-  asio::connect(ws_.next_layer(), endpoints);
-  beast::error_code ec;
-  ws_.handshake(hostport, rest.substr(slash), ec);
-  ws_.binary(true);
-  ws_.read_message_max(64 << 20);
-  connected_ = !ec;
+DisplayClient::DisplayClient(const std::string& display_url, std::shared_ptr<const net::TlsClient> tls) {
+  std::optional<Result<net::WebSocket>> ws;
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        ws.emplace(co_await net::connect_websocket(display_url, "", std::chrono::seconds(10), std::move(tls)));
+      },
+      asio::detached);
+  io_.run();
+  connected_ = ws && ws->ok();
+  if (!connected_) return;
+  ws_.emplace(std::move(**ws));
+  ws_->binary(true);
+  ws_->read_message_max(64 << 20);
 }
 
 DisplayClient::~DisplayClient() {
   beast::error_code ec;
-  ws_.next_layer().close(ec);
+  if (ws_) beast::get_lowest_layer(*ws_).socket().close(ec);
 }
 
 void DisplayClient::send(const display::ClientMessage& m) { send_raw(display::encode_client_message(m)); }
 
 void DisplayClient::send_raw(const std::string& bytes, bool binary) {
-  ws_.binary(binary);
+  if (!ws_) return;
+  ws_->binary(binary);
   bool done = false;
-  ws_.async_write(asio::buffer(bytes), [&](beast::error_code, size_t) { done = true; });
+  ws_->async_write(asio::buffer(bytes), [&](beast::error_code, size_t) { done = true; });
   run_until(done, std::chrono::seconds(10));
-  ws_.binary(true);
+  ws_->binary(true);
 }
 
 bool DisplayClient::run_until(const bool& done, std::chrono::milliseconds timeout) {
@@ -137,10 +139,11 @@ bool DisplayClient::run_until(const bool& done, std::chrono::milliseconds timeou
 }
 
 Received DisplayClient::receive(std::chrono::milliseconds timeout) {
+  if (!ws_) return Received{.close_code = 0, .close_reason = "not connected"};
   if (!reading_) {
     reading_ = true;
     read_done_ = false;
-    ws_.async_read(read_buffer_, [this](beast::error_code ec, size_t) {
+    ws_->async_read(read_buffer_, [this](beast::error_code ec, size_t) {
       read_error_ = ec;
       read_done_ = true;
     });
@@ -152,8 +155,8 @@ Received DisplayClient::receive(std::chrono::milliseconds timeout) {
   }
   reading_ = false;
   if (read_error_ == websocket::error::closed) {
-    r.close_code = static_cast<uint16_t>(ws_.reason().code);
-    r.close_reason = std::string(ws_.reason().reason.data(), ws_.reason().reason.size());
+    r.close_code = static_cast<uint16_t>(ws_->reason().code);
+    r.close_reason = std::string(ws_->reason().reason.data(), ws_->reason().reason.size());
   } else if (read_error_) {
     r.close_code = 0;
     r.close_reason = read_error_.message();

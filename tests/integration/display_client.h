@@ -3,6 +3,8 @@
 // screen that applies Solid, Copy and Image (PNG, JPEG) messages.
 #pragma once
 
+#include "oriel/net/websocket.h"  // first: it includes <utility> before Asio
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/websocket.hpp>
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "oriel/display/protocol.h"
+#include "oriel/net/tls.h"
 
 namespace oriel::testing {
 
@@ -36,8 +39,9 @@ std::vector<display::KeyEvent> key_events(const std::string& text);
 
 class DisplayClient {
  public:
-  // Connects to a display_url ("ws://HOST:PORT/display/ID?ticket=T").
-  explicit DisplayClient(const std::string& display_url);
+  // Connects to a display_url ("wss://HOST:PORT/display/ID?ticket=T"),
+  // trusting `tls` for wss:// (orield's Orield::tls()).
+  explicit DisplayClient(const std::string& display_url, std::shared_ptr<const net::TlsClient> tls = nullptr);
   ~DisplayClient();
 
   bool connected() const { return connected_; }
@@ -81,7 +85,7 @@ class DisplayClient {
   bool failed(const Received& r);
 
   boost::asio::io_context io_;
-  boost::beast::websocket::stream<boost::asio::ip::tcp::socket> ws_;
+  std::optional<net::WebSocket> ws_;  // set once connected
   bool connected_ = false;
   // One read stays outstanding across receive() calls that time out, so a
   // timeout never tears a message.

@@ -75,7 +75,7 @@ TestUser* DisplayGatewayTest::bob_;
 TEST_F(DisplayGatewayTest, TypingReachesTheGuestAndTheScreenMatchesTheVmsScreenshot) {
   Json s = session_of(*ana_);
   std::string desktop = s["desktop_id"];
-  DisplayClient client(s["display_url"]);
+  DisplayClient client(s["display_url"], orield_->tls());
   ASSERT_TRUE(client.connected());
   ASSERT_TRUE(client.hello_and_frames(1)) << client.error();
   EXPECT_GT(client.screen().width, 0);
@@ -116,29 +116,29 @@ TEST_F(DisplayGatewayTest, BadExpiredReplayedAndMissingTicketsAreClosedWith4401)
   std::string url = s["display_url"];
   std::string base = url.substr(0, url.find("?ticket="));
   {
-    DisplayClient forged(base + "?ticket=not-a-ticket");
+    DisplayClient forged(base + "?ticket=not-a-ticket", orield_->tls());
     EXPECT_EQ(forged.wait_closed(), 4401);
   }
   {
-    DisplayClient none(base);
+    DisplayClient none(base, orield_->tls());
     EXPECT_EQ(none.wait_closed(), 4401);
   }
   {
-    DisplayClient first(url);
+    DisplayClient first(url, orield_->tls());
     ASSERT_TRUE(first.hello_and_frames(1)) << first.error();
-    DisplayClient replay(url);
+    DisplayClient replay(url, orield_->tls());
     EXPECT_EQ(replay.wait_closed(), 4401);
   }
   std::string stale = new_url(*bob_, s["id"]);
   std::this_thread::sleep_for(6s);  // --ticket-ttl-s 5
-  DisplayClient late(stale);
+  DisplayClient late(stale, orield_->tls());
   EXPECT_EQ(late.wait_closed(), 4401);
 }
 
 TEST_F(DisplayGatewayTest, BadMessagesCloseOnlyTheirConnection) {
   Json a = session_of(*ana_);
   Json b = session_of(*bob_);
-  DisplayClient other(new_url(*bob_, b["id"]));
+  DisplayClient other(new_url(*bob_, b["id"]), orield_->tls());
   ASSERT_TRUE(other.hello_and_frames(1)) << other.error();
 
   struct Case {
@@ -153,7 +153,7 @@ TEST_F(DisplayGatewayTest, BadMessagesCloseOnlyTheirConnection) {
       {"oversize", std::string(2 << 20, '\x84'), true, 1009},
   };
   for (const auto& c : cases) {
-    DisplayClient bad(new_url(*ana_, a["id"]));
+    DisplayClient bad(new_url(*ana_, a["id"]), orield_->tls());
     ASSERT_TRUE(bad.hello_and_frames(1)) << c.name << ": " << bad.error();
     bad.send_raw(c.bytes, c.binary);
     EXPECT_EQ(bad.wait_closed(), c.code) << c.name;
@@ -171,7 +171,7 @@ TEST_F(DisplayGatewayTest, ThePoolsClipboardPolicyReachesTheClient) {
   EXPECT_EQ(changed.json["clipboard"], "to-desktop");
   EXPECT_EQ(call(*admin_, "PATCH", "/api/v1/pools/" + pool_, {{"clipboard", "sideways"}}).status, 400);
   Json a = session_of(*ana_);
-  DisplayClient client(new_url(*ana_, a["id"]));
+  DisplayClient client(new_url(*ana_, a["id"]), orield_->tls());
   ASSERT_TRUE(client.hello_and_frames(1)) << client.error();
   EXPECT_EQ(client.policy(), display::kClipboardToDesktop);
   ASSERT_EQ(call(*admin_, "PATCH", "/api/v1/pools/" + pool_, {{"clipboard", "both"}}).status, 200);
@@ -180,7 +180,7 @@ TEST_F(DisplayGatewayTest, ThePoolsClipboardPolicyReachesTheClient) {
 TEST_F(DisplayGatewayTest, APingIsAnsweredInVersion2AndIsAProtocolErrorInVersion1) {
   Json a = session_of(*ana_);
   {
-    DisplayClient v2(new_url(*ana_, a["id"]));
+    DisplayClient v2(new_url(*ana_, a["id"]), orield_->tls());
     ASSERT_TRUE(v2.hello_and_frames(1, 20s, 7)) << v2.error();  // asks for more than there is
     EXPECT_EQ(v2.version(), display::kProtocolVersion);
     v2.send(display::Ping{41});
@@ -188,7 +188,7 @@ TEST_F(DisplayGatewayTest, APingIsAnsweredInVersion2AndIsAProtocolErrorInVersion
     for (int i = 0; i < 50 && v2.pongs().size() < 2; ++i) ASSERT_TRUE(v2.follow(100ms)) << v2.error();
     EXPECT_EQ(v2.pongs(), (std::vector<uint32_t>{41, 42}));
   }
-  DisplayClient v1(new_url(*ana_, a["id"]));
+  DisplayClient v1(new_url(*ana_, a["id"]), orield_->tls());
   ASSERT_TRUE(v1.hello_and_frames(1, 20s, 1)) << v1.error();
   EXPECT_EQ(v1.version(), 1);
   v1.send(display::Ping{1});
@@ -197,7 +197,7 @@ TEST_F(DisplayGatewayTest, APingIsAnsweredInVersion2AndIsAProtocolErrorInVersion
 
 TEST_F(DisplayGatewayTest, AClientThatNeverAcknowledgesIsClosedWith4408) {
   Json a = session_of(*ana_);
-  DisplayClient mute(new_url(*ana_, a["id"]));
+  DisplayClient mute(new_url(*ana_, a["id"]), orield_->tls());
   mute.send(display::ClientHello{1, 0, 0});
   // Read without acknowledging: after --display-ack-timeout-s 3 the gateway gives up.
   auto deadline = std::chrono::steady_clock::now() + 20s;
@@ -212,7 +212,7 @@ TEST_F(DisplayGatewayTest, AClientThatNeverAcknowledgesIsClosedWith4408) {
 TEST_F(DisplayGatewayTest, TheDisplayFollowsTheDesktopThroughAStopAndStart) {
   Json a = session_of(*ana_);
   std::string desktop = a["desktop_id"];
-  DisplayClient client(new_url(*ana_, a["id"]));
+  DisplayClient client(new_url(*ana_, a["id"]), orield_->tls());
   ASSERT_TRUE(client.hello_and_frames(1)) << client.error();
   // QEMU goes away and comes back: the connection stays, the screen resumes.
   // The client keeps reading meanwhile, as a browser does.
@@ -242,9 +242,9 @@ TEST_F(DisplayGatewayTest, TheDisplayFollowsTheDesktopThroughAStopAndStart) {
 
 TEST_F(DisplayGatewayTest, ASecondConnectionReplacesTheFirstAndLogoffClosesWith4410) {
   Json b = session_of(*bob_);
-  DisplayClient first(new_url(*bob_, b["id"]));
+  DisplayClient first(new_url(*bob_, b["id"]), orield_->tls());
   ASSERT_TRUE(first.hello_and_frames(1)) << first.error();
-  DisplayClient second(new_url(*bob_, b["id"]));
+  DisplayClient second(new_url(*bob_, b["id"]), orield_->tls());
   ASSERT_TRUE(second.hello_and_frames(1)) << second.error();
   EXPECT_EQ(first.wait_closed(), 4409);
   Reply off = call(bob_->client, "DELETE", "/api/v1/sessions/" + b["id"].get<std::string>());

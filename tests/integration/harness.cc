@@ -102,11 +102,10 @@ TestUser create_user(const Orield& orield, net::ApiClient& creator, const std::s
   auto u = creator.post("/api/v1/users",
                         {{"username", username}, {"password", password}, {"role", role}, {"tenant_id", tenant_id}});
   if (!u.ok()) throw std::runtime_error("creating user '" + username + "': " + u.error().message());
-  auto client = net::ApiClient::create(orield.url());
-  if (!client.ok()) throw std::runtime_error(client.error().message());
-  auto token = client->login(username, password);
+  auto client = orield.client();
+  auto token = client.login(username, password);
   if (!token.ok()) throw std::runtime_error("login of '" + username + "' failed: " + token.error().message());
-  return {(*u)["id"], username, password, tenant_id, std::move(*client)};
+  return {(*u)["id"], username, password, tenant_id, std::move(client)};
 }
 
 std::string create_pool(net::ApiClient& api, const std::string& tenant_id, const std::string& image_id,
@@ -187,7 +186,7 @@ void Orield::start() {
         url_ = read_file(data_dir_ + "/orield.url");
         if (url_.empty()) return false;
         url_.erase(url_.find_last_not_of("\n") + 1);
-        auto client = net::ApiClient::create(url_);
+        auto client = net::ApiClient::create(url_, "", tls());
         return client.ok() && client->get("/healthz").ok();
       },
       30s);
@@ -228,11 +227,23 @@ pid_t Orield::qemu_pid(const std::string& desktop_id) const {
 }
 
 net::ApiClient Orield::admin() {
-  auto client = net::ApiClient::create(url_);
-  if (!client.ok()) throw std::runtime_error(client.error().message());
-  auto token = client->login("admin", password_);
+  auto client = this->client();
+  auto token = client.login("admin", password_);
   if (!token.ok()) throw std::runtime_error("login failed: " + token.error().message());
-  return std::move(*client);
+  return client;
+}
+
+std::shared_ptr<const net::TlsClient> Orield::tls() const {
+  if (!url_.starts_with("https://")) return nullptr;
+  auto tls = net::TlsClient::create({.ca_file = ca_file()});
+  if (!tls.ok()) throw std::runtime_error(tls.error().message());
+  return std::move(tls).value();
+}
+
+net::ApiClient Orield::client(std::string token) const {
+  auto client = net::ApiClient::create(url_, std::move(token), tls());
+  if (!client.ok()) throw std::runtime_error(client.error().message());
+  return std::move(client).value();
 }
 
 }  // namespace oriel::testing

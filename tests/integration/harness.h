@@ -13,6 +13,7 @@
 
 #include "oriel/common/json.h"
 #include "oriel/net/client.h"
+#include "oriel/net/tls.h"
 
 namespace oriel::testing {
 
@@ -57,6 +58,11 @@ class Orield {
   pid_t qemu_pid(const std::string& desktop_id) const;  // -1 if none
 
   net::ApiClient admin();  // a client logged in as admin
+  // A client of this orield that trusts its CA (DATA/tls/ca.pem), with `token`.
+  net::ApiClient client(std::string token = {}) const;
+  // Trust in this orield's own CA, for clients of its HTTPS and WSS.
+  std::shared_ptr<const net::TlsClient> tls() const;
+  std::string ca_file() const { return data_dir_ + "/tls/ca.pem"; }
 
  private:
   std::vector<std::string> extra_args_;

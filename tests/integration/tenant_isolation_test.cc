@@ -113,7 +113,7 @@ class TenantIsolationTest : public ::testing::Test {
   static void expect_b_unchanged() {
     EXPECT_EQ(snapshot_of_b(), *b_snapshot_);
     EXPECT_EQ(orield_->qemu_pid(b_->desktop), b_qemu_) << "B's desktop was restarted or stopped";
-    auto again = net::ApiClient::create(orield_->url()).value();
+    auto again = orield_->client();
     EXPECT_TRUE(again.login(b_->user->username, b_->user->password).ok()) << "B's user lost their password";
   }
 

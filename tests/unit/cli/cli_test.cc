@@ -89,7 +89,9 @@ TEST_F(CliTest, ErrorsBecomeDocumentedExitCodes) {
   EXPECT_EQ(run({"--server", url, "image", "import", "", "/x", "--no-wait"}).code, 2);
   EXPECT_EQ(run({"--server", url, "image", "import", "only-a-name"}).code, 2);
   EXPECT_EQ(run({"--server", url, "-o", "yaml", "host", "list"}).code, 2);
-  EXPECT_EQ(run({"--server", "https://secure", "host", "list"}).code, 2);
+  EXPECT_EQ(run({"--server", "ftp://secure", "host", "list"}).code, 2);
+  EXPECT_EQ(run({"--server", url, "--fingerprint", "sha256:nothex", "host", "list"}).code, 2);
+  EXPECT_EQ(run({"--server", url, "--ca-file", "/nonexistent/ca.pem", "host", "list"}).code, 2);
   EXPECT_EQ(run({"--server", url, "desktop", "create", "d", "--image", "i", "--memory", "lots"}).code, 2);
   EXPECT_EQ(run({"--server", url}).code, 2);
   EXPECT_EQ(run({"--help"}).code, 0);

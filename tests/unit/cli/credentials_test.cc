@@ -52,6 +52,14 @@ TEST_F(CredentialsTest, SaveCreatesPrivateDirectoryAndFileThatLoadReads) {
   ASSERT_TRUE(loaded.ok() && loaded->has_value());
   EXPECT_EQ((*loaded)->server, "http://127.0.0.1:8080");
   EXPECT_EQ((*loaded)->token, "tok-1");
+  EXPECT_EQ((*loaded)->fingerprint, "");
+}
+
+TEST_F(CredentialsTest, APinnedFingerprintIsKeptWithTheToken) {
+  fs::path file = *credentials_path();
+  std::string pin = "sha256:" + std::string(64, 'a');
+  ASSERT_TRUE(save_credentials(file, {"https://h:1", "tok", pin}).ok());
+  EXPECT_EQ((*load_credentials(file))->fingerprint, pin);
 }
 
 TEST_F(CredentialsTest, SaveReplacesTheFileAndTightensAnExistingDirectory) {

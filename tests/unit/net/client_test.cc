@@ -43,10 +43,15 @@ TEST(ServerUrlTest, RejectsBadUrlsWithAReason) {
       EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument);
     }
   }
-  auto https = parse_server_url("https://oriel.example.com");
-  ASSERT_FALSE(https.ok());
-  EXPECT_NE(https.error().message().find("https"), std::string::npos);
-  EXPECT_FALSE(ApiClient::create("https://oriel.example.com").ok());
+}
+
+TEST(ServerUrlTest, HttpsDefaultsToPort443) {
+  auto u = parse_server_url("HTTPS://oriel.example.com/");
+  ASSERT_TRUE(u.ok()) << u.error().message();
+  EXPECT_TRUE(u->tls);
+  EXPECT_EQ(u->port, 443);
+  EXPECT_EQ(u->to_string(), "https://oriel.example.com:443");
+  EXPECT_FALSE(parse_server_url("http://h")->tls);
 }
 
 TEST(ErrorCodeTest, MapsEveryApiCodeBackAndFallsBackToTheStatus) {

@@ -16,13 +16,15 @@
 #include "oriel/agent/agent_journal.h"
 #include "oriel/agent/local_agent.h"
 #include "oriel/common/mutex.h"
+#include "oriel/net/tls.h"
 
 namespace oriel::agent {
 
 struct ControllerLinkOptions {
-  std::vector<std::string> controller_urls;  // tried in turn; any controller takes heartbeats
-  std::string token;                         // the cluster token
-  std::string own_url;                       // where this agent's API listens, as the controller should call it
+  std::vector<std::string> controller_urls;   // tried in turn; any controller takes heartbeats
+  std::string token;                          // the cluster token
+  std::string own_url;                        // where this agent's API listens, as the controller should call it
+  std::shared_ptr<const net::TlsClient> tls;  // what an https controller is checked against (null: the system's CAs)
   std::chrono::milliseconds interval{1000};
   // Per heartbeat and controller; fencing starts this much before the lease
   // ends. Until a controller has answered once there is nothing to fence.

@@ -20,6 +20,7 @@
 #include "oriel/agent/host_probe.h"
 #include "oriel/common/process.h"
 #include "oriel/net/http.h"
+#include "oriel/net/tls.h"
 
 namespace oriel::agent {
 
@@ -55,8 +56,10 @@ class Host {
   // After start(); the router must not outlive this Host.
   void serve(net::Router& router, std::string cluster_token, std::string epoch);
   // Heartbeats to the first of `controller_urls` that answers, naming
-  // `own_url` as where this agent's API listens. After serve().
-  void join(std::vector<std::string> controller_urls, std::string own_url);
+  // `own_url` as where this agent's API listens; an https controller's
+  // certificate is checked with `tls`. After serve().
+  void join(std::vector<std::string> controller_urls, std::string own_url,
+            std::shared_ptr<const net::TlsClient> tls = nullptr);
 
  private:
   std::unique_ptr<LocalAgent> agent_;

@@ -21,20 +21,21 @@
 
 namespace oriel::net {
 
-// The parts of a server URL "http://HOST[:PORT][/PREFIX]".
+// The parts of a server URL "http[s]://HOST[:PORT][/PREFIX]".
 struct ServerUrl {
-  std::string host;  // without brackets for IPv6 literals
-  uint16_t port = 80;
+  bool tls = false;         // https
+  std::string host;         // without brackets for IPv6 literals
+  uint16_t port = 80;       // 443 for https
   std::string path_prefix;  // "" or "/prefix" without a trailing slash; prepended to every request path
 
-  // Canonical form: "http://127.0.0.1:8080", "http://[::1]:8080/oriel".
+  // Canonical form: "https://127.0.0.1:8443", "http://[::1]:8080/oriel".
   std::string to_string() const;
   // "127.0.0.1:8080", the value of the Host header.
   std::string authority() const;
 };
 
-// Parses a server URL. Rejects https (not supported yet), user info, query,
-// fragment, bad ports and empty hosts with an InvalidArgument error.
+// Parses a server URL (http or https). Rejects other schemes, user info,
+// query, fragment, bad ports and empty hosts with an InvalidArgument error.
 Result<ServerUrl> parse_server_url(std::string_view url);
 
 // Maps an API error code string ("not_found") back to an ErrorCode; an
@@ -52,10 +53,15 @@ struct RawResponse {
   std::string body;
 };
 
+class TlsClient;
+
 class ApiClient {
  public:
-  // base_url: "http://HOST:PORT"; does not connect yet.
-  static Result<ApiClient> create(std::string_view base_url, std::string token = {});
+  // base_url: "http[s]://HOST:PORT"; does not connect yet. An https server
+  // is checked against `tls` (TlsClient: CA file, pin, client certificate),
+  // or the system's CAs when it is null.
+  static Result<ApiClient> create(std::string_view base_url, std::string token = {},
+                                  std::shared_ptr<const TlsClient> tls = nullptr);
   ApiClient(ApiClient&&) noexcept;
   ApiClient& operator=(ApiClient&&) noexcept;
   ~ApiClient();
@@ -92,6 +98,7 @@ class ApiClient {
   Result<Json> call_json(std::string_view method, std::string_view path, const Json* body);
 
   ServerUrl server_;
+  std::shared_ptr<const TlsClient> tls_;  // null for http
   std::string token_;
   std::chrono::milliseconds timeout_{std::chrono::seconds(30)};
   std::unique_ptr<Connection> conn_;  // never null except after a move

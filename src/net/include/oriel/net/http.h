@@ -24,6 +24,7 @@
 
 #include "oriel/common/json.h"
 #include "oriel/common/result.h"
+#include "oriel/net/stream.h"
 
 namespace oriel::net {
 
@@ -35,6 +36,13 @@ struct Request {
   std::map<std::string, std::string> headers;  // lower-case names; repeated fields joined with ", "
   std::string body;
   std::string remote_address;  // the peer's IP, for audit
+  bool secure = false;         // arrived over TLS
+  // A client certificate that the listener's client CA verified (mutual
+  // TLS); empty common_name when there was none.
+  struct Certificate {
+    std::string common_name;
+    std::string fingerprint;  // certificate_fingerprint()
+  } client_certificate;
   // The token of "Authorization: Bearer X" (scheme case-insensitive, RFC 6750
   // §2.1); empty if there is none.
   std::string bearer_token() const;
@@ -65,8 +73,8 @@ Response http_error(int status, std::string_view code, std::string_view message)
 
 using Handler = std::function<Response(const Request&)>;
 
-// An accepted WebSocket (RFC 6455) over the connection's TCP stream.
-using WebSocket = boost::beast::websocket::stream<boost::beast::tcp_stream>;
+// An accepted WebSocket (RFC 6455) over the connection's stream, TLS or not.
+using WebSocket = boost::beast::websocket::stream<Stream>;
 // Takes over a connection once the server has completed the WebSocket
 // handshake. Called on the io_context's thread; it must not block: it owns
 // the socket from then on (its own coroutines, its own shutdown), and the
@@ -138,12 +146,15 @@ struct Target {
 Result<Target> parse_target(std::string_view target);
 
 struct HttpLimits {
-  size_t max_body_bytes = 1 << 20;                  // larger bodies get 413
-  size_t max_header_bytes = 16 << 10;               // request line + fields; larger get 431
-  std::chrono::milliseconds read_timeout{30'000};   // per header and per body, and keep-alive idle time
-  std::chrono::milliseconds write_timeout{30'000};  // a client that does not read its reply is dropped
-  size_t max_connections = 1024;                    // beyond it new connections are closed at once
+  size_t max_body_bytes = 1 << 20;                      // larger bodies get 413
+  size_t max_header_bytes = 16 << 10;                   // request line + fields; larger get 431
+  std::chrono::milliseconds read_timeout{30'000};       // per header and per body, and keep-alive idle time
+  std::chrono::milliseconds write_timeout{30'000};      // a client that does not read its reply is dropped
+  size_t max_connections = 1024;                        // beyond it new connections are closed at once
+  std::chrono::milliseconds handshake_timeout{10'000};  // a TLS handshake
 };
+
+class TlsServer;
 
 // An HTTP/1.1 server with keep-alive. Each connection is a coroutine on the
 // io_context: read a header, then the body, run the handler on the worker
@@ -162,6 +173,21 @@ class HttpServer {
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
+
+  // Serves HTTPS and WSS with the certificate `tls` holds now, whatever it
+  // holds when each connection starts (TlsServer::reload). Call before
+  // listen(). Every answer then carries Strict-Transport-Security.
+  void use_tls(std::shared_ptr<TlsServer> tls);
+  // Reverse proxies (CIDRs or addresses) whose X-Forwarded-For names the
+  // client (Request::remote_address) and whose X-Forwarded-Proto says
+  // whether it came over TLS (Request::secure). Call before listen().
+  Result<void> trust_proxies(const std::vector<std::string>& networks);
+  // Browsers' cross-origin calls. A request or WebSocket upgrade with an
+  // Origin header is served only when the origin is the server's own (the
+  // scheme and the Host it was reached at) or one of `origins`
+  // ("https://oriel.example.com"); others get 403, so a page elsewhere can
+  // neither call the API nor drive a user's WebSockets. Call before listen().
+  void allow_origins(std::vector<std::string> origins);
 
   // Binds host (an IP address) and starts accepting; port 0 picks a free
   // port. Returns the bound port.

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "oriel/net/http.h"  // first: it includes <utility> before Asio
+#include "oriel/net/tls.h"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -102,12 +103,15 @@ std::string fit_close_reason(std::string reason);
 // `code` and `reason`; the socket goes when the close completes.
 void refuse_websocket(WebSocket&& ws, std::uint16_t code, std::string reason);
 
-// The client side: connects to `url` (ws://HOST:PORT/PATH), sending
-// "Authorization: Bearer token" with the handshake when a token is given.
-// Connect and handshake are bounded by `timeout`. Unavailable with the reason
-// when the server cannot be reached or refuses; InvalidArgument for a bad URL.
+// The client side: connects to `url` (ws:// or wss://HOST:PORT/PATH),
+// sending "Authorization: Bearer token" with the handshake when a token is
+// given. A wss:// URL is checked against `tls` (the system's CAs when null).
+// Connect and handshakes are bounded by `timeout`. Unavailable with the
+// reason when the server cannot be reached, is not trusted or refuses;
+// InvalidArgument for a bad URL.
 boost::asio::awaitable<Result<WebSocket>> connect_websocket(std::string url, std::string token,
-                                                            std::chrono::milliseconds timeout);
+                                                            std::chrono::milliseconds timeout,
+                                                            std::shared_ptr<const TlsClient> tls = nullptr);
 
 // Copies bytes both ways between `ws` and `stream` (binary frames, as the
 // stream delivers them) until either side ends, then closes both. Runs on

@@ -1,0 +1,188 @@
+// orield's HTTPS as outside tools see it: `openssl s_client` for the chain,
+// the names and the protocol versions, `curl` for the security headers and
+// cross-origin refusals, a SIGHUP that renews the certificate under an open
+// display session, and the rules for plain HTTP.
+#include <signal.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+
+#include "display_client.h"
+#include "harness.h"
+#include "oriel/common/process.h"
+
+namespace oriel::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+class HttpsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    orield_ = new Orield({"--cpu-overcommit", "16"});
+    orield_->start();
+  }
+  static void TearDownTestSuite() {
+    delete orield_;
+    orield_ = nullptr;
+  }
+
+  // Runs a command with stdin closed; its exit code and output.
+  ProcessResult run(std::vector<std::string> argv) {
+    auto r = runner_.run(argv, {.timeout = 30s});
+    if (!r.ok()) throw std::runtime_error(r.error().message());
+    return *r;
+  }
+  std::string authority() const { return orield_->url().substr(std::string("https://").size()); }
+  // `openssl s_client` against orield with extra arguments; the exit code and what it printed.
+  ProcessResult s_client(std::vector<std::string> extra) {
+    std::vector<std::string> argv = {"openssl", "s_client", "-connect", authority(), "-CAfile", orield_->ca_file()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return run(argv);
+  }
+  // curl's answer headers (lower-case names) and status for a request.
+  ProcessResult curl(std::vector<std::string> extra, const std::string& path) {
+    std::vector<std::string> argv = {"curl",      "-sS", "--max-time", "5",        "-o",
+                                     "/dev/null", "-D",  "-",          "--cacert", orield_->ca_file()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back(orield_->url() + path);
+    return run(argv);
+  }
+  static bool has(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
+
+  static Orield* orield_;
+  SystemProcessRunner runner_;
+};
+
+Orield* HttpsTest::orield_ = nullptr;
+
+TEST_F(HttpsTest, OpensslVerifiesTheChainAndTheNames) {
+  for (std::string name : {"localhost", "127.0.0.1"}) {
+    bool ip = name == "127.0.0.1";
+    auto r = s_client({"-verify_return_error", ip ? "-verify_ip" : "-verify_hostname", name, "-brief"});
+    EXPECT_EQ(r.exit_code, 0) << name << ": " << r.err;
+    EXPECT_TRUE(has(r.err, "Verification: OK")) << r.err;
+  }
+  auto wrong = s_client({"-verify_return_error", "-verify_hostname", "oriel.example.com", "-brief"});
+  EXPECT_NE(wrong.exit_code, 0) << "a name the certificate does not carry verified";
+  auto sans =
+      run({"openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", orield_->data_dir() + "/tls/server.pem"});
+  EXPECT_TRUE(has(sans.out, "DNS:localhost")) << sans.out;
+  EXPECT_TRUE(has(sans.out, "IP Address:127.0.0.1")) << sans.out;
+  auto key = run({"openssl", "x509", "-noout", "-text", "-in", orield_->data_dir() + "/tls/server.pem"});
+  EXPECT_TRUE(has(key.out, "prime256v1")) << "not ECDSA P-256";
+}
+
+TEST_F(HttpsTest, OnlyTls12And13AreSpoken) {
+  // The client is told to offer old versions (OpenSSL 3 refuses them itself
+  // at its default security level), so the refusal is the server's.
+  for (const char* old : {"-tls1", "-tls1_1"}) {
+    auto r = s_client({old, "-cipher", "DEFAULT@SECLEVEL=0", "-brief"});
+    EXPECT_NE(r.exit_code, 0) << old << " was accepted";
+  }
+  auto v12 = s_client({"-tls1_2", "-brief"});
+  EXPECT_EQ(v12.exit_code, 0) << v12.err;
+  EXPECT_TRUE(has(v12.err, "Protocol version: TLSv1.2")) << v12.err;
+  auto v13 = s_client({"-tls1_3", "-brief"});
+  EXPECT_EQ(v13.exit_code, 0) << v13.err;
+  EXPECT_TRUE(has(v13.err, "Protocol version: TLSv1.3")) << v13.err;
+  // No weak TLS 1.2 suite: CBC with RSA key exchange is refused.
+  EXPECT_NE(s_client({"-tls1_2", "-cipher", "AES128-SHA", "-brief"}).exit_code, 0);
+}
+
+TEST_F(HttpsTest, PagesAndAnswersCarryTheSecurityHeaders) {
+  for (std::string path : {"/", "/admin", "/healthz", "/api/v1/desktops"}) {
+    auto r = curl({}, path);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::string h = r.out;  // field names compare case-insensitively
+    std::transform(h.begin(), h.end(), h.begin(), [](unsigned char c) { return std::tolower(c); });
+    EXPECT_TRUE(has(h, "strict-transport-security: max-age=")) << path << "\n" << h;
+    EXPECT_TRUE(has(h, "content-security-policy: default-src 'self'; script-src 'self'; style-src 'self';")) << h;
+    EXPECT_TRUE(has(h, "frame-ancestors 'none'")) << h;
+    EXPECT_TRUE(has(h, "x-content-type-options: nosniff")) << h;
+    EXPECT_TRUE(has(h, "referrer-policy: no-referrer")) << h;
+  }
+}
+
+TEST_F(HttpsTest, PagesElsewhereCannotCallTheApiOrOpenItsWebSockets) {
+  std::string login = R"({"username":"admin","password":")" + orield_->password() + R"("})";
+  std::vector<std::string> post = {"-X", "POST", "-H", "Content-Type: application/json", "--data", login};
+  auto own = post;
+  own.insert(own.end(), {"-H", "Origin: " + orield_->url()});
+  EXPECT_TRUE(has(curl(own, "/api/v1/auth/login").out, "HTTP/1.1 200")) << "the page's own origin was refused";
+  auto evil = post;
+  evil.insert(evil.end(), {"-H", "Origin: https://evil.example"});
+  EXPECT_TRUE(has(curl(evil, "/api/v1/auth/login").out, "HTTP/1.1 403"));
+  // A WebSocket handshake: 101 from the own origin, 403 from another.
+  std::vector<std::string> upgrade = {
+      "-H",       "Connection: Upgrade",       "-H", "Upgrade: websocket",
+      "-H",       "Sec-WebSocket-Version: 13", "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+      "--http1.1"};
+  for (std::string origin : {"https://evil.example", "null"}) {
+    auto refused = upgrade;
+    refused.insert(refused.end(), {"-H", "Origin: " + origin});
+    auto r = curl(refused, "/api/v1/events");
+    EXPECT_TRUE(has(r.out, "HTTP/1.1 403")) << origin << ": " << r.out;
+  }
+  auto allowed = upgrade;
+  allowed.insert(allowed.end(), {"-H", "Origin: " + orield_->url()});
+  EXPECT_TRUE(has(curl(allowed, "/api/v1/events").out, "HTTP/1.1 101")) << "the own origin's WebSocket was refused";
+}
+
+TEST_F(HttpsTest, ASighupRenewsTheCertificateUnderAnOpenDisplaySession) {
+  auto admin = orield_->admin();
+  std::string image = import_test_guest(admin, "hup-guest");
+  std::string tenant = create_tenant(admin, "Hup");
+  std::string pool = create_pool(admin, tenant, image, "hup pool", "pooled", 1, 0);
+  TestUser user = create_user(*orield_, admin, tenant, "hup-user");
+  entitle(admin, pool, user.id);
+  Reply logon = call(user.client, "POST", "/api/v1/sessions", {{"pool_id", pool}});
+  ASSERT_EQ(logon.status, 201) << logon.body;
+  std::string desktop = logon.json["desktop_id"];
+  ASSERT_EQ(wait_for_state(admin, "/api/v1/desktops/" + desktop, {"running", "failed"}, 120s)["state"], "running");
+  Reply ticket = call(user.client, "POST", "/api/v1/sessions/" + std::string(logon.json["id"]) + "/tickets");
+  ASSERT_EQ(ticket.status, 201) << ticket.body;
+  std::string url = ticket.json["display_url"];
+  EXPECT_TRUE(url.starts_with("wss://")) << url;
+  DisplayClient display(url, orield_->tls());
+  ASSERT_TRUE(display.hello_and_frames(1)) << display.error();
+
+  auto host = orield_->url().substr(8, orield_->url().rfind(':') - 8);
+  auto port = static_cast<uint16_t>(std::stoi(orield_->url().substr(orield_->url().rfind(':') + 1)));
+  auto before = net::fetch_server_fingerprint(host, port, 5s).value();
+  std::filesystem::remove(orield_->data_dir() + "/tls/server.pem");  // orield makes a new one on SIGHUP
+  ASSERT_EQ(::kill(orield_->pid(), SIGHUP), 0);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto now = net::fetch_server_fingerprint(host, port, 5s);
+        return now.ok() && *now != before;
+      },
+      10s))
+      << "new connections still see the old certificate";
+  EXPECT_TRUE(display.follow(1s)) << "the display session did not survive the reload: " << display.error();
+  EXPECT_TRUE(admin.get("/healthz").ok()) << "a keep-alive API connection did not survive";
+  EXPECT_TRUE(orield_->client().get("/healthz").ok()) << "the renewed certificate is not trusted through the CA";
+}
+
+TEST(InsecureHttpTest, PlainHttpOnlyOnLoopback) {
+  Orield plain({"--insecure-http"});
+  plain.start();
+  EXPECT_TRUE(plain.url().starts_with("http://")) << plain.url();
+  EXPECT_TRUE(plain.client().get("/healthz").ok());
+
+  SystemProcessRunner runner;
+  std::string dir = make_temp_dir("insecure");
+  auto r = runner.run({std::string(ORIEL_BINARY_DIR) + "/bin/orield", "--insecure-http", "--listen", "0.0.0.0:0",
+                       "--data-dir", dir, "--accelerator", "tcg"},
+                      {.timeout = 60s});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_code, 1);
+  EXPECT_NE(r->err.find("--trusted-proxy"), std::string::npos) << r->err;
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace oriel::testing

@@ -1,7 +1,7 @@
 // Broker figures: a logon storm (1,000 logons against pools of free
 // desktops), a 500-desktop pool converging to linked clones, and an audit
 // query over 1,000,000 events. Each is printed beside its floor measured in
-// the same run: the same logons one at a time and over HTTP, 500 overlays
+// the same run: the same logons one at a time, over HTTP and over HTTPS, 500 overlays
 // made by qemu-img by hand, the same audit query without the tenant filter.
 //   build/bin/broker_bench [--only storm|reconcile|audit] [--threads 32] [--no-http]
 //                          [--pool-size 500] [--events 1000000]
@@ -32,6 +32,8 @@
 #include "oriel/common/log.h"
 #include "oriel/controller/controller.h"
 #include "oriel/net/http.h"
+#include "oriel/net/pki.h"
+#include "oriel/net/tls.h"
 #include "oriel/store/store.h"
 
 using namespace oriel;
@@ -223,14 +225,34 @@ void logoff_all(Broker& b, const std::vector<Answer>& answers, const std::vector
   b.controller.reconcile_broker();
 }
 
-std::vector<Answer> http_storm(Broker& b, const std::vector<StormUser>& users, int threads, double& wall_ms) {
+// A CA and a server certificate for 127.0.0.1 under `dir`, as orield makes them.
+net::TlsServerFiles bench_certificate(const std::string& dir, std::string& ca_pem) {
+  auto now = std::chrono::system_clock::now();
+  auto ca = must(net::make_ca("bench CA", now, std::chrono::hours(24)), "CA");
+  auto leaf = must(net::issue_certificate(ca, {"orield", {"127.0.0.1"}, true, false, now, std::chrono::hours(24)}),
+                   "certificate");
+  std::ofstream(dir + "/server.pem") << leaf.cert_pem << ca.cert_pem;
+  std::ofstream(dir + "/server.key") << leaf.key_pem;
+  ca_pem = ca.cert_pem;
+  return {dir + "/server.pem", dir + "/server.key"};
+}
+
+// The storm over the REST API: HTTP, or HTTPS when `tls_dir` is given.
+std::vector<Answer> http_storm(Broker& b, const std::vector<StormUser>& users, int threads, double& wall_ms,
+                               const std::string& tls_dir = {}) {
   boost::asio::io_context io;
   net::Router router;
   api::add_rest_routes(router, b.controller);
   net::HttpServer server(io, router, 4);  // orield's default --http-workers
+  std::shared_ptr<const net::TlsClient> trust;
+  if (!tls_dir.empty()) {
+    std::string ca_pem;
+    server.use_tls(must(net::TlsServer::load(bench_certificate(tls_dir, ca_pem)), "TLS"));
+    trust = must(net::TlsClient::create({.ca_pem = ca_pem}), "TLS client");
+  }
   uint16_t port = must(server.listen("127.0.0.1", 0), "listen");
   std::thread io_thread([&] { io.run(); });
-  std::string url = fmt::format("http://127.0.0.1:{}", port);
+  std::string url = fmt::format("{}://127.0.0.1:{}", trust ? "https" : "http", port);
   thread_local std::unique_ptr<net::ApiClient> client;
   auto answers = storm(
       threads, users.size(),
@@ -244,7 +266,7 @@ std::vector<Answer> http_storm(Broker& b, const std::vector<StormUser>& users, i
         a.desktop_id = Json::parse(r->body)["desktop_id"];
       },
       [&] {  // one keep-alive connection per thread, opened before the storm
-        client = std::make_unique<net::ApiClient>(must(net::ApiClient::create(url), "client"));
+        client = std::make_unique<net::ApiClient>(must(net::ApiClient::create(url, "", trust), "client"));
         (void)client->request("GET", "/healthz", "");
       },
       wall_ms);
@@ -303,6 +325,11 @@ bool logon_storm(const Options& o) {
       answers = http_storm(b, users, o.threads, wall);
       print_storm("context: the same storm over HTTP (POST /api/v1/sessions, keep-alive, 4 server workers)", answers,
                   wall, o.threads);
+      ok &= check("check", answers, users, *b.store);
+      logoff_all(b, answers, users);
+      answers = http_storm(b, users, o.threads, wall, dir);
+      print_storm("the same storm over HTTPS (TLS 1.3, ECDSA P-256, keep-alive, 4 server workers)", answers, wall,
+                  o.threads);
       ok &= check("check", answers, users, *b.store);
     }
     b.controller.stop();

@@ -103,6 +103,16 @@ Result<std::string> golden_path_of(const Request& r) {
   return path;
 }
 
+// A controller's call: over mutual TLS with a certificate the cluster CA
+// gave a controller (the listener verified the chain), or with the
+// deprecated cluster token.
+bool from_controller(const Request& r, const AgentApi& api) {
+  if (r.client_certificate.common_name.starts_with(kControllerCertificatePrefix)) return true;
+  return !api.cluster_token.empty() && secrets_equal(r.bearer_token(), api.cluster_token);
+}
+
+constexpr std::string_view kWhoMayCall = "this needs a controller's certificate (or the cluster token)";
+
 // A command's work: Ok with extra fields for the answer (or null for none).
 using AgentCommand = std::function<Result<Json>(const Request&, const std::string& vm_id)>;
 
@@ -110,9 +120,7 @@ using AgentCommand = std::function<Result<Json>(const Request&, const std::strin
 // agent's snapshot taken after it ran (and what the command returned).
 Handler command(const AgentApi& api, std::shared_ptr<AnswerMemory> memory, AgentCommand fn) {
   return [&api, memory = std::move(memory), fn = std::move(fn)](const Request& r) {
-    if (!secrets_equal(r.bearer_token(), api.cluster_token)) {
-      return Response::error(Error::Unauthenticated("this needs the cluster token"));
-    }
+    if (!from_controller(r, api)) return Response::error(Error::Unauthenticated(std::string(kWhoMayCall)));
     auto id = vm_id_of(r);
     if (!id.ok()) return Response::error(id.error());
     auto request_id = r.query.count("request_id") ? r.query.at("request_id") : std::string();
@@ -138,9 +146,7 @@ AgentCommand plain(std::function<Result<void>(const Request&, const std::string&
 // A read: authenticated, for one VM.
 Handler query(const AgentApi& api, std::function<Response(const std::string& vm_id)> fn) {
   return [&api, fn = std::move(fn)](const Request& r) {
-    if (!secrets_equal(r.bearer_token(), api.cluster_token)) {
-      return Response::error(Error::Unauthenticated("this needs the cluster token"));
-    }
+    if (!from_controller(r, api)) return Response::error(Error::Unauthenticated(std::string(kWhoMayCall)));
     auto id = vm_id_of(r);
     return id.ok() ? fn(*id) : Response::error(id.error());
   };
@@ -208,9 +214,7 @@ asio::awaitable<void> serve_vnc(WebSocket ws, std::string socket_path) {
 void add_agent_routes(Router& router, const AgentApi& api) {
   auto memory = std::make_shared<AnswerMemory>();
   router.add("GET", "/agent/v1/state", [&api](const Request& r) {
-    if (!secrets_equal(r.bearer_token(), api.cluster_token)) {
-      return Response::error(Error::Unauthenticated("this needs the cluster token"));
-    }
+    if (!from_controller(r, api)) return Response::error(Error::Unauthenticated(std::string(kWhoMayCall)));
     return Response::json(200, {{"report", to_json(api.agent.report())},
                                 {"disks_dir", api.agent.options().disks_dir},
                                 {"snapshot", to_json(api.journal.snapshot())}});
@@ -241,8 +245,8 @@ void add_agent_routes(Router& router, const AgentApi& api) {
              }));
   router.add_websocket("/agent/v1/vms/{id}/vnc", [&api](const Request& r, WebSocket&& ws) {
     auto id = vm_id_of(r);
-    if (!secrets_equal(r.bearer_token(), api.cluster_token) || !id.ok()) {
-      return net::refuse_websocket(std::move(ws), 4401, "this needs the cluster token and a VM id");
+    if (!from_controller(r, api) || !id.ok()) {
+      return net::refuse_websocket(std::move(ws), 4401, "this needs a controller's certificate and a VM id");
     }
     auto executor = ws.get_executor();
     asio::co_spawn(executor, serve_vnc(std::move(ws), VmPaths::in(api.run_dir, *id).vnc_socket), asio::detached);

@@ -39,6 +39,11 @@ void ControllerLink::poke() {
   wake_.notify_all();
 }
 
+void ControllerLink::set_tls(std::shared_ptr<const net::TlsClient> tls) {
+  MutexLock lock(mu_);
+  options_.tls = std::move(tls);
+}
+
 std::string ControllerLink::host_id() const {
   MutexLock lock(mu_);
   return host_id_;
@@ -67,7 +72,12 @@ bool ControllerLink::beat() {
   for (size_t i = 0; i < n; ++i) {
     size_t at = (preferred_ + i) % n;
     const std::string& url = options_.controller_urls[at];
-    auto client = net::ApiClient::create(url, options_.token, options_.tls);
+    std::shared_ptr<const net::TlsClient> tls;
+    {
+      MutexLock lock(mu_);
+      tls = options_.tls;
+    }
+    auto client = net::ApiClient::create(url, options_.token, std::move(tls));
     if (!client.ok()) continue;
     client->set_timeout(options_.request_timeout);
     auto sent = Steady::now();

@@ -35,4 +35,6 @@ void Host::join(std::vector<std::string> controller_urls, std::string own_url,
   link_->start();
 }
 
+void Host::set_controller_tls(std::shared_ptr<const net::TlsClient> tls) { link_->set_tls(std::move(tls)); }
+
 }  // namespace oriel::agent

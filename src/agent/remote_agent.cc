@@ -37,7 +37,7 @@ std::unique_ptr<net::ApiClient> RemoteAgent::borrow() {
       return client;
     }
   }
-  auto created = net::ApiClient::create(options_.url, options_.token);
+  auto created = net::ApiClient::create(options_.url, options_.token, options_.tls);
   if (!created.ok()) return nullptr;
   auto client = std::make_unique<net::ApiClient>(std::move(*created));
   client->set_timeout(options_.timeout);

@@ -62,14 +62,61 @@ namespace {
 
 const std::string& id(const Request& req) { return req.params.at("id"); }
 
-// Heartbeats of agents on other hosts: the cluster token instead of a user's.
+// A JSON object's string field, required.
+Result<std::string> field(const Json& body, const char* name) {
+  auto it = body.find(name);
+  if (it == body.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
+    return Error::InvalidArgument(fmt::format("'{}' is required (a string)", name));
+  }
+  return it->get<std::string>();
+}
+
+Response agent_certificate(const Result<controller::AgentCertificate>& issued) {
+  if (!issued.ok()) return Response::error(issued.error());
+  return Response::json(200, {{"certificate", issued->certificate_pem}, {"ca", issued->ca_pem}});
+}
+
+// The cluster's PKI and heartbeats. The CA is public; join tokens are for
+// admins; an agent joins with a join token and renews, and heartbeats, with
+// its host's certificate (or the deprecated cluster token).
 void add_cluster_routes(Router& r, Controller& c) {
+  r.add("GET", "/api/v1/cluster/ca",
+        [&c](const Request&) { return Response::bytes(200, "application/x-pem-file", c.hosts().ca_pem()); });
+  r.add("POST", "/api/v1/cluster/join-tokens",
+        audited(c, "cluster.join_token", [&c](const Principal& who, const Request& req) -> Result<Answer> {
+          Json body = req.body.empty() ? Json::object() : TRY(parse_json(req.body));
+          int64_t ttl_s = 3600;
+          if (auto it = body.find("ttl_s"); body.is_object() && it != body.end()) {
+            if (!it->is_number_integer()) return Error::InvalidArgument("'ttl_s' is a whole number of seconds");
+            ttl_s = it->get<int64_t>();
+          }
+          auto t = TRY(c.hosts().create_join_token(who, std::chrono::seconds(ttl_s)));
+          return Answer::done(201,
+                              {{"token", t.token}, {"ca_pin", t.ca_pin}, {"expires_at", format_rfc3339(t.expires_at)}});
+        }));
+  r.add("POST", "/api/v1/cluster/join", [&c](const Request& req) {
+    auto issued = [&]() -> Result<controller::AgentCertificate> {
+      Json body = TRY(parse_json(req.body));
+      if (!body.is_object()) return Error::InvalidArgument("the body is a JSON object");
+      return c.hosts().join(TRY(field(body, "token")), TRY(field(body, "host_name")), TRY(field(body, "address")),
+                            TRY(field(body, "csr")));
+    }();
+    return agent_certificate(issued);
+  });
+  r.add("POST", "/api/v1/cluster/renew", [&c](const Request& req) {
+    auto issued = [&]() -> Result<controller::AgentCertificate> {
+      Json body = TRY(parse_json(req.body));
+      if (!body.is_object()) return Error::InvalidArgument("the body is a JSON object");
+      return c.hosts().renew(req.client_certificate, TRY(field(body, "address")), TRY(field(body, "csr")));
+    }();
+    return agent_certificate(issued);
+  });
   r.add("POST", "/api/v1/cluster/heartbeat", [&c](const Request& req) {
     auto body = parse_json(req.body);
     if (!body.ok()) return Response::error(body.error());
     auto hello = agent::agent_hello_from_json(*body);
     if (!hello.ok()) return Response::error(hello.error());
-    auto answer = c.hosts().heartbeat(req.bearer_token(), *hello);
+    auto answer = c.hosts().heartbeat(req.bearer_token(), req.client_certificate, *hello);
     if (!answer.ok()) return Response::error(answer.error());
     return Response::json(200,
                           {{"host_id", answer->host_id}, {"lease_ms", answer->lease.count()}, {"leader", c.leading()}});
@@ -103,6 +150,11 @@ void add_auth_routes(Router& r, Controller& c) {
 void add_host_routes(Router& r, Controller& c) {
   r.add("GET", "/api/v1/hosts", authed(c, [&c](const Principal& who, const Request&) -> Result<Response> {
           return Response::json(200, view::list<view::Host>(TRY(c.hosts().list(who))));
+        }));
+  r.add("DELETE", "/api/v1/hosts/{id}",
+        audited(c, "host.remove", [&c](const Principal& who, const Request& req) -> Result<Answer> {
+          TRY(c.hosts().remove(who, id(req)));
+          return Answer::done(200);
         }));
   r.add("POST", "/api/v1/hosts/{id}/actions/{action}",
         audited(c, "host.{action}", [&c](const Principal& who, const Request& req) -> Result<Answer> {

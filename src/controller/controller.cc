@@ -4,6 +4,7 @@
 
 #include "auth.h"
 #include "checks.h"
+#include "cluster_pki.h"
 #include "core.h"
 #include "image_importer.h"
 #include "loops.h"
@@ -117,10 +118,14 @@ Controller::Controller(store::Store& store, agent::HostAgent& agent, Clock& cloc
 
 Controller::~Controller() { stop(); }
 
+const ClusterCredentials& Controller::cluster() const { return core_->cluster; }
+
 Result<void> Controller::bootstrap(std::string_view admin_password) {
   Core& core = *core_;
+  auto report = core.embedded_agent.report();
+  core.cluster = TRY(load_cluster_credentials(core, report.name));
+  core.fleet.set_tls(core.cluster.agents);
   if (core.options.embedded_host) {
-    auto report = core.embedded_agent.report();
     core.host_id = host_id_for(report.name);
     store::HostRecord host{
         core.host_id, report.name,      "ready", std::string(agent::accelerator_name(report.accelerator)),

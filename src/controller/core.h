@@ -53,7 +53,8 @@ struct Core {
   Clock& clock;
   Random& random;
   const ControllerOptions options;
-  std::string host_id;  // the embedded host's, once bootstrapped
+  std::string host_id;         // the embedded host's, once bootstrapped
+  ClusterCredentials cluster;  // set by Controller::bootstrap
   Fleet fleet;
   Placement placement;
   PoolLocks pool_locks;

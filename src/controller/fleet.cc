@@ -25,7 +25,7 @@ void Fleet::heard(const std::string& host_id, const agent::AgentHello& hello) {
       remote = std::static_pointer_cast<agent::RemoteAgent>(it->second);
     } else {
       if (it != agents_.end()) spdlog::info("host {}: its agent moved to {}", host_id, hello.url);
-      remote = std::make_shared<agent::RemoteAgent>(agent::RemoteAgentOptions{hello.url, token_}, random_);
+      remote = std::make_shared<agent::RemoteAgent>(agent::RemoteAgentOptions{hello.url, token_, tls_}, random_);
       remote->set_exit_handler([this](const std::string& vm_id, agent::VmExit why) { exited(vm_id, why); });
       agents_[host_id] = remote;
       addresses_[host_id] = hello.url;
@@ -68,6 +68,17 @@ void Fleet::exited(const std::string& vm_id, agent::VmExit why) {
     handler = on_exit_;
   }
   if (handler) handler(vm_id, why);
+}
+
+void Fleet::set_tls(std::shared_ptr<const net::TlsClient> tls) {
+  MutexLock lock(mu_);
+  tls_ = std::move(tls);
+}
+
+void Fleet::forget(const std::string& host_id) {
+  MutexLock lock(mu_);
+  agents_.erase(host_id);
+  addresses_.erase(host_id);
 }
 
 void Fleet::set_exit_handler(ExitHandler handler) {

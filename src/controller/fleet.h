@@ -15,6 +15,7 @@
 #include "oriel/agent/host_agent.h"
 #include "oriel/common/mutex.h"
 #include "oriel/common/random.h"
+#include "oriel/net/tls.h"
 
 namespace oriel::controller {
 
@@ -40,6 +41,11 @@ class Fleet {
   std::string address(const std::string& host_id);
   // Receives every VM exit on any host, present and future.
   void set_exit_handler(ExitHandler handler);
+  // How agents are called over https: the cluster CA and this controller's
+  // certificate. Before the first heartbeat.
+  void set_tls(std::shared_ptr<const net::TlsClient> tls);
+  // A removed host: its agent is called no more.
+  void forget(const std::string& host_id);
 
  private:
   void exited(const std::string& vm_id, agent::VmExit why);
@@ -50,6 +56,7 @@ class Fleet {
   std::string local_id_ ORIEL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<agent::HostAgent>> agents_ ORIEL_GUARDED_BY(mu_);
   std::map<std::string, std::string> addresses_ ORIEL_GUARDED_BY(mu_);
+  std::shared_ptr<const net::TlsClient> tls_ ORIEL_GUARDED_BY(mu_);
   ExitHandler on_exit_ ORIEL_GUARDED_BY(mu_);
 };
 

@@ -5,6 +5,7 @@
 
 #include "access.h"
 #include "checks.h"
+#include "cluster_pki.h"
 #include "desktop_state.h"
 #include "loops.h"
 #include "migrations.h"
@@ -41,12 +42,20 @@ Result<std::vector<HostView>> Hosts::list(const Principal& who) {
   return views;
 }
 
-Result<HeartbeatAnswer> Hosts::heartbeat(std::string_view cluster_token, const agent::AgentHello& hello) {
+Result<HeartbeatAnswer> Hosts::heartbeat(std::string_view cluster_token, const PeerCertificate& peer,
+                                         const agent::AgentHello& hello) {
   const ControllerOptions& o = core_.options;
-  if (!secrets_equal(cluster_token, o.cluster_token)) {
+  if (!peer.fingerprint.empty()) {
+    std::string certified = TRY(certified_host(core_, peer));
+    if (certified != hello.report.name) {
+      return Error::PermissionDenied(
+          fmt::format("this certificate is host '{}''s, not '{}''s", certified, hello.report.name));
+    }
+  } else if (o.cluster_token.empty() || !secrets_equal(cluster_token, o.cluster_token)) {
     return Error::Unauthenticated(o.cluster_token.empty()
-                                      ? "this controller takes no agents (it has no --cluster-token)"
-                                      : "this needs the cluster token");
+                                      ? "this needs a host's certificate: join with 'orield --roles agent "
+                                        "--join-token T --ca-pin P'"
+                                      : "this needs a host's certificate or the cluster token");
   }
   TRY(check_name("host", hello.report.name));
   std::string id = host_id_for(hello.report.name);

@@ -235,7 +235,7 @@ bool DisplaySession::Worker::take_commands() {
 }
 
 void DisplaySession::Worker::connect_backend(SteadyClock::time_point now) {
-  auto client = VncClient::connect(target_.vnc, target_.vnc_token, *this);
+  auto client = VncClient::connect(target_.vnc, target_.vnc_token, target_.vnc_tls, *this);
   if (client.ok()) {
     vnc_ = std::move(*client);
     spdlog::debug("display {}: connected to {}", target_.session_id, target_.vnc);

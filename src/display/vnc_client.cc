@@ -97,7 +97,7 @@ bool set_encodings(rfbClient* c) {
 }  // namespace
 
 Result<std::unique_ptr<VncClient>> VncClient::connect(const std::string& address, const std::string& token,
-                                                      VncEvents& events) {
+                                                      std::shared_ptr<const net::TlsClient> tls, VncEvents& events) {
   static std::once_flag logging;
   std::call_once(logging, [] {
     rfbClientLog = log_debug;
@@ -146,7 +146,7 @@ Result<std::unique_ptr<VncClient>> VncClient::connect(const std::string& address
   rfbClientSetClientData(c, &kTag, client.get());
   // The stream is ours (a unix socket, or a bridge to another host's
   // agent); from there on it is what rfbInitClient does after connecting.
-  c->sock = TRY(open_vnc_stream(address, token, std::chrono::seconds(c->connectTimeout)));
+  c->sock = TRY(open_vnc_stream(address, token, std::move(tls), std::chrono::seconds(c->connectTimeout)));
   bool ok = InitialiseRFBConnection(c);
   if (ok) {
     c->width = c->si.framebufferWidth;

@@ -13,6 +13,7 @@
 #include "oriel/common/result.h"
 #include "oriel/display/frame_encoder.h"
 #include "oriel/display/protocol.h"
+#include "oriel/net/tls.h"
 
 struct _rfbClient;  // NOLINT(bugprone-reserved-identifier): libvncclient's own name
 
@@ -32,12 +33,12 @@ class VncEvents {
 
 class VncClient {
  public:
-  // Connects (to a unix socket path, or a ws:// URL of another host's agent
-  // with its cluster token: vnc_transport.h) and completes the RFB
+  // Connects (to a unix socket path, or a wss:// URL of another host's
+  // agent with `tls`: vnc_transport.h) and completes the RFB
   // handshake; the first full update is requested. Unavailable with the
   // reason when the server is not there.
   static Result<std::unique_ptr<VncClient>> connect(const std::string& address, const std::string& token,
-                                                    VncEvents& events);
+                                                    std::shared_ptr<const net::TlsClient> tls, VncEvents& events);
   ~VncClient();
   VncClient(const VncClient&) = delete;
   VncClient& operator=(const VncClient&) = delete;

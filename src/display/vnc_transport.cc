@@ -91,19 +91,20 @@ Result<int> pump_to_pair(net::WebSocket&& ws) {
   return pair[0];
 }
 
-asio::awaitable<void> open_remote(std::string url, std::string token, std::chrono::milliseconds timeout,
-                                  std::shared_ptr<Pending> done) {
-  auto ws = co_await net::connect_websocket(std::move(url), std::move(token), timeout);
+asio::awaitable<void> open_remote(std::string url, std::string token, std::shared_ptr<const net::TlsClient> tls,
+                                  std::chrono::milliseconds timeout, std::shared_ptr<Pending> done) {
+  auto ws = co_await net::connect_websocket(std::move(url), std::move(token), timeout, std::move(tls));
   done->set(ws.ok() ? pump_to_pair(std::move(*ws))
                     : Error::Unavailable(fmt::format("the agent's display stream: {}", ws.error().message())));
 }
 
 }  // namespace
 
-Result<int> open_vnc_stream(const std::string& address, const std::string& token, std::chrono::milliseconds timeout) {
+Result<int> open_vnc_stream(const std::string& address, const std::string& token,
+                            std::shared_ptr<const net::TlsClient> tls, std::chrono::milliseconds timeout) {
   if (!address.starts_with("ws://") && !address.starts_with("wss://")) return open_unix(address);
   auto pending = std::make_shared<Pending>();
-  asio::co_spawn(bridge_io(), open_remote(address, token, timeout, pending), asio::detached);
+  asio::co_spawn(bridge_io(), open_remote(address, token, std::move(tls), timeout, pending), asio::detached);
   UniqueMutexLock lock(pending->mu);
   auto answered = [&]() ORIEL_REQUIRES(pending->mu) { return pending->result.has_value(); };
   if (!pending->cv.wait_for(lock, timeout + std::chrono::seconds(1), answered)) {

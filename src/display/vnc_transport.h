@@ -10,12 +10,16 @@
 #include <string>
 
 #include "oriel/common/result.h"
+#include "oriel/net/tls.h"
 
 namespace oriel::display {
 
 // A connected stream socket, owned by the caller (who closes it). `address`
-// is a unix socket path or a ws:// URL; `token` goes with a URL.
-// Unavailable with the reason when the server cannot be reached.
-Result<int> open_vnc_stream(const std::string& address, const std::string& token, std::chrono::milliseconds timeout);
+// is a unix socket path or a ws:// or wss:// URL; `token` (the deprecated
+// cluster token) and `tls` (what a wss:// agent is trusted and called with)
+// go with a URL. Unavailable with the reason when the server cannot be
+// reached.
+Result<int> open_vnc_stream(const std::string& address, const std::string& token,
+                            std::shared_ptr<const net::TlsClient> tls, std::chrono::milliseconds timeout);
 
 }  // namespace oriel::display

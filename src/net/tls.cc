@@ -172,7 +172,7 @@ Result<std::shared_ptr<TlsClient>> TlsClient::create(const TlsClientOptions& o) 
     TRY(load("the client key",
              [&](auto& ec) { ctx->use_private_key(asio::buffer(o.key_pem), ssl::context::pem, ec); }));
   }
-  ctx->set_verify_mode(ssl::verify_peer);
+  ctx->set_verify_mode(o.skip_verification ? ssl::verify_none : ssl::verify_peer);
   SSL_CTX_set_session_cache_mode(ctx->native_handle(), SSL_SESS_CACHE_CLIENT);
   return std::make_shared<TlsClient>(std::move(ctx), std::move(pin));
 }
@@ -191,7 +191,9 @@ Result<Stream> TlsClient::wrap(beast::tcp_stream tcp, const std::string& host) c
   if (ec && SSL_set_tlsext_host_name(ssl, host.c_str()) != 1) {
     return Error::InvalidArgument(fmt::format("'{}' cannot be sent as a TLS server name", host));
   }
-  if (!pin_.empty()) {
+  if (SSL_CTX_get_verify_mode(context_->native_handle()) == SSL_VERIFY_NONE) {
+    // skip_verification: no callback
+  } else if (!pin_.empty()) {
     // The leaf decides alone: the chain above a pinned certificate is not
     // consulted, so a self-signed server can be trusted on first use.
     stream.tls()->set_verify_callback([pin = pin_](bool, ssl::verify_context& v) {

@@ -20,7 +20,6 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::days;
 
-constexpr auto kCaLifetime = days(3650);
 constexpr auto kServerLifetime = days(397);
 constexpr auto kRenewBefore = days(30);
 
@@ -65,6 +64,8 @@ std::vector<std::string> interface_addresses() {
   return out;
 }
 
+std::string tls_dir(const OrieldOptions& o) { return o.data_dir + "/tls"; }
+
 bool is_wildcard(const std::string& host) { return host.empty() || host == "0.0.0.0" || host == "::"; }
 
 bool covers(const net::CertificateInfo& cert, const std::vector<std::string>& names) {
@@ -73,17 +74,12 @@ bool covers(const net::CertificateInfo& cert, const std::vector<std::string>& na
   });
 }
 
-// Makes DATA/tls/{ca,server}.{pem,key} as far as they are missing or due.
+// Makes DATA/tls/server.{pem,key} from the cluster CA when missing or due.
 Result<void> ensure_own_certificate(const std::string& dir, const OrieldOptions& o,
                                     const std::vector<std::string>& names, std::chrono::system_clock::time_point now) {
-  TRY(make_private_dir(dir));
   net::CertifiedKey ca{read_text(dir + "/ca.pem"), read_text(dir + "/ca.key")};
-  auto ca_info = net::inspect_certificate(ca.cert_pem);
-  if (!ca_info.ok() || ca.key_pem.empty()) {
-    ca = TRY(net::make_ca(fmt::format("Oriel CA ({})", o.host_name), now, kCaLifetime));
-    TRY(write_private(dir + "/ca.key", ca.key_pem));
-    TRY(write_private(dir + "/ca.pem", ca.cert_pem));
-    spdlog::info("tls: made a certificate authority: {}/ca.pem", dir);
+  if (!net::inspect_certificate(ca.cert_pem).ok() || ca.key_pem.empty()) {
+    return Error::Internal(fmt::format("{}/ca.pem and ca.key do not hold the cluster CA", dir));
   }
   auto server = net::inspect_certificate(read_text(dir + "/server.pem"));
   bool due = !server.ok() || !fs::exists(dir + "/server.key") || !covers(*server, names) ||
@@ -98,6 +94,20 @@ Result<void> ensure_own_certificate(const std::string& dir, const OrieldOptions&
 }
 
 }  // namespace
+
+std::pair<std::string, std::string> existing_ca(const OrieldOptions& o) {
+  return {read_text(tls_dir(o) + "/ca.pem"), read_text(tls_dir(o) + "/ca.key")};
+}
+
+Result<void> install_cluster_ca(const OrieldOptions& o, const std::string& ca_pem, const std::string& ca_key_pem) {
+  std::string dir = tls_dir(o);
+  TRY(make_private_dir(dir));
+  if (existing_ca(o) == std::make_pair(ca_pem, ca_key_pem)) return Ok();
+  TRY(write_private(dir + "/ca.key", ca_key_pem));
+  TRY(write_private(dir + "/ca.pem", ca_pem));
+  spdlog::info("tls: the cluster's certificate authority is in {}/ca.pem", dir);
+  return Ok();
+}
 
 std::vector<std::string> certificate_names(const OrieldOptions& o, const std::string& listen_host) {
   std::vector<std::string> names = {o.host_name, "localhost", "127.0.0.1", "::1"};
@@ -116,10 +126,12 @@ std::vector<std::string> certificate_names(const OrieldOptions& o, const std::st
 
 Result<ServedCertificate> prepare_certificate(const OrieldOptions& o, const std::vector<std::string>& names,
                                               std::chrono::system_clock::time_point now) {
-  if (!o.tls_cert.empty()) return ServedCertificate{{o.tls_cert, o.tls_key}, ""};
-  std::string dir = o.data_dir + "/tls";
+  std::string dir = tls_dir(o);
+  // Agents present certificates of the cluster CA; browsers present none.
+  std::string cluster_ca = dir + "/ca.pem";
+  if (!o.tls_cert.empty()) return ServedCertificate{{o.tls_cert, o.tls_key, cluster_ca, false}, ""};
   TRY(ensure_own_certificate(dir, o, names, now));
-  return ServedCertificate{{dir + "/server.pem", dir + "/server.key"}, dir + "/ca.pem"};
+  return ServedCertificate{{dir + "/server.pem", dir + "/server.key", cluster_ca, false}, cluster_ca};
 }
 
 Result<void> check_listener_options(const OrieldOptions& o, const std::string& listen_host) {

@@ -36,6 +36,14 @@ std::vector<std::string> certificate_names(const OrieldOptions& o, const std::st
 Result<ServedCertificate> prepare_certificate(const OrieldOptions& o, const std::vector<std::string>& names,
                                               std::chrono::system_clock::time_point now);
 
+// The CA under DATA/tls (cert, key), if any: an orield of the last release
+// made its own, which becomes the cluster's when the store has none.
+std::pair<std::string, std::string> existing_ca(const OrieldOptions& o);
+// Writes the cluster CA to DATA/tls/ca.pem and ca.key (unless they hold it):
+// it signs orield's own server certificate, and the listener checks agents'
+// client certificates against it.
+Result<void> install_cluster_ca(const OrieldOptions& o, const std::string& ca_pem, const std::string& ca_key_pem);
+
 // Checks the listener's options before anything starts: --tls-cert with
 // --tls-key, a valid --public-url, and plain HTTP (--insecure-http) only on
 // a loopback address or behind a proxy named with --trusted-proxy.

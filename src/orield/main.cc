@@ -42,14 +42,14 @@ std::string web_dir(const OrieldOptions& o) {
 std::string vnc_address(const std::string& desktop_id, const std::string& agent_url, const std::string& run_dir) {
   if (agent_url.empty()) return agent::VmPaths::in(run_dir, desktop_id).vnc_socket;
   std::string host = agent_url.substr(agent_url.find("://") + 3);
-  return fmt::format("ws://{}/agent/v1/vms/{}/vnc", host, desktop_id);
+  return fmt::format("{}://{}/agent/v1/vms/{}/vnc", agent_url.starts_with("https://") ? "wss" : "ws", host, desktop_id);
 }
 
 // The gateway reaches the controller through these: tickets, activity, and
 // the end of a session's display.
 display::GatewayHooks gateway_hooks(controller::Controller& controller, const OrieldOptions& o) {
   display::GatewayHooks hooks;
-  hooks.redeem = [&controller, run_dir = o.run_dir, token = o.cluster_token](
+  hooks.redeem = [&controller, run_dir = o.run_dir, token = o.cluster_token, tls = controller.cluster().agents](
                      const std::string& session_id, const std::string& ticket) -> Result<display::DisplayTarget> {
     auto grant = TRY(controller.sessions().redeem_ticket(ticket));
     if (grant.session.id != session_id) return Error::NotFound("ticket", "(for another session)");
@@ -65,6 +65,7 @@ display::GatewayHooks gateway_hooks(controller::Controller& controller, const Or
                                   grant.desktop.name,
                                   vnc_address(grant.desktop.id, grant.host_address, run_dir),
                                   token,
+                                  tls,
                                   policy};
   };
   hooks.activity = [&controller](const std::string& id) { (void)controller.sessions().activity(id); };
@@ -114,6 +115,11 @@ Result<int> run_controller(const OrieldOptions& o, const Roles& roles) {
   copts.ticket_ttl = std::chrono::seconds(o.ticket_ttl_s);
   copts.login_lock = std::chrono::seconds(o.login_lock_s);
   copts.cluster_token = o.cluster_token;
+  if (!o.cluster_token.empty()) {
+    spdlog::warn("--cluster-token is deprecated and goes in the next release: hosts join with "
+                 "'oriel host join-token create' and get certificates of their own (docs/cluster.md)");
+  }
+  std::tie(copts.cluster_ca_pem, copts.cluster_ca_key_pem) = existing_ca(o);
   copts.embedded_host = roles.agent;
   copts.shared_dir = o.shared_dir;
   copts.host_lease = std::chrono::milliseconds(o.host_lease_ms);
@@ -122,6 +128,7 @@ Result<int> run_controller(const OrieldOptions& o, const Roles& roles) {
   copts.parallel_migrations = static_cast<size_t>(o.parallel_migrations);
   controller::Controller controller(*store, agent, clock, random, copts);
   TRY(controller.bootstrap(o.admin_password));
+  TRY(install_cluster_ca(o, controller.cluster().ca_pem, controller.cluster().ca_key_pem));
   boost::asio::io_context io;  // before the gateway, whose connections live on it
   size_t encoders = o.encoder_threads > 0 ? o.encoder_threads : std::max(1u, std::thread::hardware_concurrency());
   display::SessionTimings timings;

@@ -55,12 +55,21 @@ std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& o)
       ->envname("ORIEL_ADMIN_PASSWORD");
   app.add_option("--roles", o.roles,
                  "Roles to run: controller,agent,gateway (everything on this machine), controller,gateway (the hosts "
-                 "are agents elsewhere), or agent (a host of a fleet; needs --controller and --cluster-token)")
+                 "are agents elsewhere), or agent (a host of a fleet; needs --controller, and --join-token with "
+                 "--ca-pin to join)")
       ->capture_default_str();
   app.add_option("--controller", o.controller_url,
                  "For an agent: the controller's URL (several, comma-separated, for controllers sharing one database)");
+  app.add_option("--join-token", o.join_token,
+                 "For an agent joining the cluster: a one-time token from 'oriel host join-token create' (with "
+                 "--ca-pin); the agent keeps the certificate it gets under DATA-DIR/tls and needs no token again")
+      ->envname("ORIEL_JOIN_TOKEN");
+  app.add_option("--ca-pin", o.ca_pin,
+                 "For an agent joining the cluster: the cluster CA's pin (sha256:HEX) that 'oriel host join-token "
+                 "create' printed; the agent sends its token only to a controller whose CA it is");
   app.add_option("--cluster-token", o.cluster_token,
-                 "Shared secret between the controller and its agents; a controller without one takes no agents")
+                 "Deprecated (use join tokens): a secret shared by the controller and its agents, which then speak "
+                 "plain HTTP to each other")
       ->envname("ORIEL_CLUSTER_TOKEN");
   app.add_option("--shared-dir", o.shared_dir,
                  "Storage every host mounts at the same path: golden images and desktop disks go there, so any host "

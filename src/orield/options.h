@@ -17,7 +17,8 @@ struct OrieldOptions {
   std::string admin_password;
   std::string roles = "controller,agent,gateway";
   std::string controller_url;
-  std::string cluster_token;
+  std::string cluster_token;  // deprecated: --join-token and --ca-pin
+  std::string join_token, ca_pin;
   std::string host_name;
   std::string accelerator = "auto";  // auto | kvm | tcg
   std::string probe_kernel;

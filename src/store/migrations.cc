@@ -231,6 +231,29 @@ CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit FOR EACH STATEMENT EXE
       {.portable = R"sql(
 ALTER TABLE pools ADD COLUMN clipboard TEXT NOT NULL DEFAULT 'both';
 )sql"},
+      // 4: the cluster's PKI: its CA, join tokens, the hosts' certificates.
+      {.portable = R"sql(
+CREATE TABLE cluster_ca (
+  id BIGINT PRIMARY KEY CHECK (id = 1),
+  cert_pem TEXT NOT NULL,
+  key_pem TEXT NOT NULL
+);
+CREATE TABLE join_tokens (
+  token_hash TEXT PRIMARY KEY,
+  created_ms BIGINT NOT NULL,
+  expires_ms BIGINT NOT NULL,
+  used_ms BIGINT NOT NULL DEFAULT 0,
+  host_name TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE host_certificates (
+  fingerprint TEXT PRIMARY KEY,
+  host_name TEXT NOT NULL,
+  serial TEXT NOT NULL,
+  not_after_ms BIGINT NOT NULL,
+  revoked_ms BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX host_certificates_host ON host_certificates(host_name);
+)sql"},
   };
   return kMigrations;
 }

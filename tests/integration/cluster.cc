@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "oriel/common/process.h"
+#include "oriel/net/pki.h"
 
 namespace oriel::testing {
 
@@ -69,7 +70,6 @@ TestCluster::TestCluster(int hosts, std::vector<std::string> controller_args, in
   prefix_ = "o" + std::to_string(pid % 100000);
   subnet_ = fmt::format("10.{}.{}", 240 + pid % 10, (pid / 10) % 250);
   dir_ = make_temp_dir("cluster");
-  token_ = "cluster-token-" + std::to_string(pid);
   for (size_t i = 0; i < agents_.size(); ++i) agents_[i].data_dir = dir_ + "/h" + std::to_string(i + 1);
 }
 
@@ -104,7 +104,7 @@ void TestCluster::start() {
   net("net-up");
   net_up_ = true;
   // clang-format off
-  std::vector<std::string> args = {"--cluster-token", token_, "--roles", "controller,gateway",
+  std::vector<std::string> args = {"--roles", "controller,gateway",
                                    "--shared-dir", dir_ + "/shared", "--cpu-overcommit", "16"};
   // clang-format on
   args.insert(args.end(), controller_args_.begin(), controller_args_.end());
@@ -113,10 +113,6 @@ void TestCluster::start() {
     c->listen_on(subnet_ + ".1");
     c->start();
   }
-  // Each controller made its own CA; the agents trust them all.
-  std::ofstream trust(dir_ + "/controllers-ca.pem", std::ios::trunc);
-  for (auto& c : controllers_) trust << read_file(c->ca_file());
-  trust.close();
   for (int i = 0; i < hosts(); ++i) start_agent(i);
   auto api = admin();
   bool ready = wait_until(
@@ -135,12 +131,37 @@ void TestCluster::start_agent(int i) {
   auto& a = agents_[static_cast<size_t>(i)];
   fs::create_directories(a.data_dir);
   // clang-format off
-  a.pid = spawn({"/usr/sbin/ip", "netns", "exec", ns(i), std::string(ORIEL_BINARY_DIR) + "/bin/orield", "--roles",
-                 "agent", "--controller", controller_urls(), "--cluster-token", token_, "--host-name", host_name(i),
-                 "--listen", host_address(i) + ":8080", "--data-dir", a.data_dir, "--shared-dir", dir_ + "/shared",
-                 "--accelerator", "tcg", "--shutdown-timeout", "10", "--ca-file", dir_ + "/controllers-ca.pem"},
-                a.data_dir + "/orield.log");
+  std::vector<std::string> argv = {
+      "/usr/sbin/ip", "netns", "exec", ns(i), std::string(ORIEL_BINARY_DIR) + "/bin/orield", "--roles", "agent",
+      "--controller", controller_urls(), "--host-name", host_name(i), "--listen", host_address(i) + ":8080",
+      "--data-dir", a.data_dir, "--shared-dir", dir_ + "/shared", "--accelerator", "tcg", "--shutdown-timeout", "10"};
   // clang-format on
+  // A new host joins with a join token; one that joined keeps its certificate.
+  if (!fs::exists(agent_tls_dir(i) + "/host.pem")) {
+    auto admin = controllers_[0]->admin();
+    auto token = admin.post("/api/v1/cluster/join-tokens", {{"ttl_s", 600}});
+    if (!token.ok()) throw std::runtime_error("join token: " + token.error().message());
+    argv.insert(argv.end(), {"--join-token", (*token)["token"], "--ca-pin", (*token)["ca_pin"]});
+  }
+  a.pid = spawn(argv, a.data_dir + "/orield.log");
+}
+
+std::shared_ptr<const net::TlsClient> TestCluster::cluster_tls(const std::string& common_name, bool client) {
+  std::string dir = controllers_[0]->data_dir() + "/tls";
+  net::CertifiedKey ca{read_file(dir + "/ca.pem"), read_file(dir + "/ca.key")};
+  net::CertificateProfile profile{common_name,          {}, !client, client, std::chrono::system_clock::now(),
+                                  std::chrono::hours(1)};
+  auto issued = net::issue_certificate(ca, profile);
+  if (!issued.ok()) throw std::runtime_error(issued.error().message());
+  auto tls = net::TlsClient::create({.ca_pem = ca.cert_pem, .cert_pem = issued->cert_pem, .key_pem = issued->key_pem});
+  if (!tls.ok()) throw std::runtime_error(tls.error().message());
+  return std::move(tls).value();
+}
+
+net::ApiClient TestCluster::agent_client(int i) {
+  auto client = net::ApiClient::create("https://" + host_address(i) + ":8080", "", cluster_tls("controller:test"));
+  if (!client.ok()) throw std::runtime_error(client.error().message());
+  return std::move(client).value();
 }
 
 std::string TestCluster::controller_urls() const {

@@ -50,7 +50,12 @@ class TestCluster {
   std::string host_name(int i) const { return "h" + std::to_string(i + 1); }
   std::string host_address(int i) const;  // the agent's IP in its namespace
   std::string host_id(int i);             // as the controller knows it (after start)
-  const std::string& token() const { return token_; }
+  // A client of host i's agent API, calling as a controller does: over
+  // mutual TLS with a controller's certificate from the cluster CA.
+  net::ApiClient agent_client(int i);
+  // TLS with a certificate the cluster CA issued to `common_name`.
+  std::shared_ptr<const net::TlsClient> cluster_tls(const std::string& common_name, bool client = true);
+  std::string agent_tls_dir(int i) const { return agents_[static_cast<size_t>(i)].data_dir + "/tls"; }
 
   void start_agent(int i);
   void kill_agent(int i);  // SIGKILL of the agent alone; its QEMUs keep running
@@ -88,7 +93,7 @@ class TestCluster {
   std::string controller_urls() const;  // comma-separated, for the agents' --controller
   std::string ns(int i) const { return prefix_ + "-h" + std::to_string(i + 1); }
 
-  std::string prefix_, subnet_, dir_, token_;
+  std::string prefix_, subnet_, dir_;
   std::vector<std::string> controller_args_;
   std::vector<std::unique_ptr<Orield>> controllers_;
   std::vector<Agent> agents_;

@@ -5,12 +5,16 @@
 // hosts at once.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <regex>
 #include <set>
 
 #include "cluster.h"
 #include "display_client.h"
+#include "oriel/common/process.h"
+#include "oriel/net/pki.h"
 
 namespace oriel::testing {
 namespace {
@@ -108,21 +112,90 @@ TEST_F(ClusterTest, AgentsJoinDesktopsSpreadAndEachDisplayIsReachedThroughItsAge
   EXPECT_TRUE(wait_for_text(cluster_->serial_log(desktop), word, 30s));
 }
 
-TEST_F(ClusterTest, AHeartbeatOrAgentCallWithoutTheClusterTokenIsRefused) {
-  auto api = cluster_->controller().client("not-the-token");
-  Json hello = {{"url", "http://10.0.0.1:1"},
+// `openssl s_client` to host i's agent port over TLS 1.2 (where the server's
+// verdict on a client certificate ends the handshake itself), presenting
+// `cert`; its exit code.
+int s_client_to_agent(TestCluster& cluster, int i, const net::CertifiedKey& cert, const std::string& dir) {
+  std::ofstream(dir + "/client.pem", std::ios::trunc) << cert.cert_pem;
+  std::ofstream(dir + "/client.key", std::ios::trunc) << cert.key_pem;
+  SystemProcessRunner runner;
+  auto r = runner.run({"openssl", "s_client", "-tls1_2", "-connect", cluster.host_address(i) + ":8080", "-cert",
+                       dir + "/client.pem", "-key", dir + "/client.key", "-CAfile",
+                       cluster.agent_tls_dir(i) + "/cluster-ca.pem", "-verify_return_error", "-brief"},
+                      {.timeout = 20s});
+  return r.ok() ? r->exit_code : -1;
+}
+
+TEST_F(ClusterTest, OnlyTheClustersCertificatesGetInAndARemovedHostIsRefusedAtOnce) {
+  Json hello = {{"url", "https://10.9.9.9:1"},
                 {"disks_dir", "/tmp"},
-                {"report", {{"name", "intruder"}, {"accelerator", "kvm"}, {"cpus", 64}, {"memory_mb", 1 << 20}}},
+                {"report", {{"name", "h9"}, {"accelerator", "kvm"}, {"cpus", 64}, {"memory_mb", 1 << 20}}},
                 {"snapshot", {{"epoch", "x"}, {"seq", 0}, {"vms", Json::object()}, {"exits", Json::array()}}}};
-  Reply refused = call(api, "POST", "/api/v1/cluster/heartbeat", hello);
+  const std::string heartbeat = "/api/v1/cluster/heartbeat";
+  // No certificate and no cluster token; a certificate of the cluster CA
+  // that no join recorded: refused, and no host appears.
+  auto anonymous = cluster_->controller().client("not-the-token");
+  EXPECT_EQ(call(anonymous, "POST", heartbeat, hello).status, 401);
+  auto forged = net::ApiClient::create(cluster_->controller().url(), "", cluster_->cluster_tls("h9")).value();
+  Reply refused = call(forged, "POST", heartbeat, hello);
   EXPECT_EQ(refused.status, 401) << refused.body;
-  EXPECT_EQ(admin_->get("/api/v1/hosts").value().size(), 3u) << "the intruder is not a host";
-  auto agent = net::ApiClient::create("http://" + cluster_->host_address(0) + ":8080", "not-the-token").value();
-  EXPECT_EQ(call(agent, "GET", "/agent/v1/state").status, 401);
-  agent.set_token(cluster_->token());
+  EXPECT_EQ(admin_->get("/api/v1/hosts").value().size(), 3u) << "a stranger became a host";
+
+  // A join token works once: h9 joins, then the token is spent.
+  Json token = admin_->post("/api/v1/cluster/join-tokens", {{"ttl_s", 120}}).value();
+  std::string key = net::make_private_key().value();
+  Json join = {{"token", token["token"]},
+               {"host_name", "h9"},
+               {"address", "10.9.9.9"},
+               {"csr", net::make_certificate_request(key, "h9").value()}};
+  Reply joined = call(anonymous, "POST", "/api/v1/cluster/join", join);
+  ASSERT_EQ(joined.status, 200) << joined.body;
+  std::string ca = read_file(cluster_->controller().data_dir() + "/tls/ca.pem");
+  std::string h9_cert = joined.json["certificate"];
+  EXPECT_TRUE(net::signed_by(h9_cert, ca));
+  EXPECT_EQ(net::inspect_certificate(ca).value().public_key_pin, token["ca_pin"]);
+  EXPECT_EQ(call(anonymous, "POST", "/api/v1/cluster/join", join).status, 401) << "a join token worked twice";
+
+  // h9's certificate gets its heartbeat in, until h9 is removed.
+  auto h9_tls = net::TlsClient::create({.ca_pem = ca, .cert_pem = h9_cert, .key_pem = key});
+  auto h9 = net::ApiClient::create(cluster_->controller().url(), "", *h9_tls).value();
+  Reply beat = call(h9, "POST", heartbeat, hello);
+  ASSERT_EQ(beat.status, 200) << beat.body;
+  std::string h9_id = beat.json["host_id"];
+  hello["report"]["name"] = "h1";
+  EXPECT_EQ(call(h9, "POST", heartbeat, hello).status, 403) << "h9's certificate spoke for h1";
+  hello["report"]["name"] = "h9";
+  Reply removed = call(*admin_, "DELETE", "/api/v1/hosts/" + h9_id);
+  ASSERT_EQ(removed.status, 200) << removed.body;
+  Reply after = call(h9, "POST", heartbeat, hello);
+  EXPECT_EQ(after.status, 401) << after.body;
+  EXPECT_NE(after.body.find("revoked"), std::string::npos) << after.body;
+  EXPECT_EQ(admin_->get("/api/v1/hosts").value().size(), 3u);
+
+  // The agent's API: a controller's certificate gets in; a host's does not;
+  // none, or one from another CA, does not get past the handshake.
+  auto agent = cluster_->agent_client(0);
   Reply state = call(agent, "GET", "/agent/v1/state");
   EXPECT_EQ(state.status, 200) << state.body;
   EXPECT_EQ(state.json["report"]["name"], "h1");
+  auto as_host = net::ApiClient::create("https://" + cluster_->host_address(1) + ":8080", "", *h9_tls).value();
+  EXPECT_EQ(call(as_host, "GET", "/agent/v1/state").status, 401) << "a host's certificate called another agent";
+  auto no_certificate = net::TlsClient::create({.ca_pem = ca});
+  auto bare = net::ApiClient::create("https://" + cluster_->host_address(1) + ":8080", "", *no_certificate).value();
+  EXPECT_FALSE(bare.get("/agent/v1/state").ok()) << "an agent answered a client without a certificate";
+  std::string dir = make_temp_dir("agent-tls");
+  auto other_ca = net::make_ca("another CA", std::chrono::system_clock::now(), std::chrono::hours(1)).value();
+  auto stranger =
+      net::issue_certificate(other_ca,
+                             {"controller:x", {}, false, true, std::chrono::system_clock::now(), std::chrono::hours(1)})
+          .value();
+  EXPECT_NE(s_client_to_agent(*cluster_, 1, stranger, dir), 0) << "the agent took another CA's certificate";
+  auto controller =
+      net::issue_certificate({ca, read_file(cluster_->controller().data_dir() + "/tls/ca.key")},
+                             {"controller:x", {}, false, true, std::chrono::system_clock::now(), std::chrono::hours(1)})
+          .value();
+  EXPECT_EQ(s_client_to_agent(*cluster_, 1, controller, dir), 0) << "the agent refused the cluster's certificate";
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(ClusterTest, AHostKilledOutrightHasItsDesktopsRunningElsewhere) {
@@ -233,9 +306,7 @@ TEST_F(ClusterTest, ALiveMigrationKeepsTheGuestCountingAndItsUserConnected) {
   EXPECT_EQ(cluster_->qemu_pid(source, desktop), -1) << "the source QEMU is gone";
   // The target's agent says it runs the desktop (the controller asked it
   // before moving the record); the source has neither VM nor migration in.
-  auto agent_of = [&](int i) {
-    return net::ApiClient::create("http://" + cluster_->host_address(i) + ":8080", cluster_->token()).value();
-  };
+  auto agent_of = [&](int i) { return cluster_->agent_client(i); };
   auto target_agent = agent_of(target), source_agent = agent_of(source);
   const std::string finish = "/agent/v1/vms/" + desktop + "/finish-incoming";
   Reply confirmed = call(target_agent, "POST", finish, {{"timeout_ms", 0}});

@@ -24,6 +24,7 @@ inline constexpr std::string_view kAuditColumns =
     "seq, at_ms, tenant_id, user_id, username, action, target, address, status, result, detail";
 inline constexpr std::string_view kUsageColumns = "kind, subject_id, tenant_id, pool_id, user_id, start_ms, end_ms";
 inline constexpr std::string_view kTicketColumns = "ticket_hash, session_id, desktop_id, expires_ms, used_ms";
+inline constexpr std::string_view kHostCertificateColumns = "fingerprint, host_name, serial, not_after_ms, revoked_ms";
 inline constexpr std::string_view kTokenColumns = "token_hash, user_id, created_ms, expires_ms";
 inline constexpr std::string_view kTenantColumns = "id, name, created_ms";
 

@@ -87,6 +87,10 @@ TicketRecord read_ticket(const sql::Row& r) {
   return TicketRecord{r.text(0), r.text(1), r.text(2), r.time(3), r.time(4)};
 }
 
+HostCertificateRecord read_host_certificate(const sql::Row& r) {
+  return HostCertificateRecord{r.text(0), r.text(1), r.text(2), r.time(3), r.time(4)};
+}
+
 AuditEvent read_audit(const sql::Row& r) {
   return AuditEvent{r.int64(0), r.time(1), r.text(2),  r.text(3), r.text(4), r.text(5),
                     r.text(6),  r.text(7), r.int64(8), r.text(9), r.text(10)};

@@ -20,6 +20,7 @@ TenantRecord read_tenant(const sql::Row& r);
 PoolRecord read_pool(const sql::Row& r);
 SessionRecord read_session(const sql::Row& r);
 TicketRecord read_ticket(const sql::Row& r);
+HostCertificateRecord read_host_certificate(const sql::Row& r);
 AuditEvent read_audit(const sql::Row& r);
 UsageInterval read_usage(const sql::Row& r);
 HostAllocation read_host_allocation(const sql::Row& r);  // host_id, vcpus, memory_mb

@@ -115,6 +115,24 @@ Result<std::vector<HostRecord>> SqlStore::hosts() {
   return many<HostRecord>(kSql, read_host);
 }
 
+Result<void> SqlStore::delete_host(std::string_view id) {
+  return transaction<void>(sql::Access::kWrite, [&](sql::Tx& tx) -> Result<void> {
+    // Desktops name their host without a foreign key: hold off placements
+    // while counting, so none lands on the host as it goes.
+    TRY(tx.lock("LOCK TABLE desktops IN SHARE MODE"));
+    int64_t n =
+        TRY(tx.first<int64_t>(
+                "SELECT COUNT(*) FROM desktops WHERE host_id=$1", [](const sql::Row& r) { return r.int64(0); }, id))
+            .value_or(0);
+    if (n > 0) {
+      return Error::Conflict(
+          fmt::format("host '{}' still has {} desktop{}: move or delete them first", id, n, n == 1 ? "" : "s"));
+    }
+    if (TRY(tx.exec("DELETE FROM hosts WHERE id=$1", id)) == 0) return Error::NotFound("host", id);
+    return Ok();
+  });
+}
+
 Result<void> SqlStore::insert_image(const ImageRecord& i) {
   static const std::string kSql =
       fmt::format("INSERT INTO images ({}) VALUES ({})", kImageColumns, sql::placeholders(14));

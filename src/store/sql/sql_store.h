@@ -62,6 +62,7 @@ class SqlStore final : public Store {
   Result<void> upsert_host(const HostRecord& host) override;
   Result<HostRecord> host(std::string_view id) override;
   Result<std::vector<HostRecord>> hosts() override;
+  Result<void> delete_host(std::string_view id) override;
   Result<void> insert_image(const ImageRecord& image) override;
   Result<void> update_image(const ImageRecord& image) override;
   Result<ImageRecord> image(std::string_view id) override;
@@ -103,6 +104,14 @@ class SqlStore final : public Store {
   Result<void> close_usage(std::string_view kind, std::string_view subject_id, WallTime end) override;
   Result<std::vector<UsageInterval>> open_usage(std::string_view kind) override;
   Result<std::vector<UsageInterval>> usage(WallTime from, WallTime to, std::string_view tenant_id) override;
+
+  // The cluster's PKI (sql_cluster.cc).
+  Result<ClusterCaRecord> keep_cluster_ca(const ClusterCaRecord& candidate) override;
+  Result<void> insert_join_token(const JoinTokenRecord& token) override;
+  Result<void> use_join_token(std::string_view token_hash, std::string_view host_name, WallTime now) override;
+  Result<void> insert_host_certificate(const HostCertificateRecord& certificate) override;
+  Result<HostCertificateRecord> host_certificate(std::string_view fingerprint) override;
+  Result<void> revoke_host_certificates(std::string_view host_name, WallTime now) override;
 
  private:
   // One migration in its transaction: the version reached.

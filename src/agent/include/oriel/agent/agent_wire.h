@@ -17,6 +17,11 @@
 
 namespace oriel::agent {
 
+// The name on a controller's certificate ("controller:" and its host
+// name): the one name an agent's API lets in over mutual TLS. Host names
+// cannot hold a ':', so no host's certificate has it.
+inline constexpr std::string_view kControllerCertificatePrefix = "controller:";
+
 struct VmExitEvent {
   uint64_t seq = 0;  // the change that recorded it
   std::string vm_id;
@@ -34,7 +39,7 @@ struct AgentSnapshot {
 
 // What an agent tells the controller about itself in every heartbeat.
 struct AgentHello {
-  std::string url;        // where its API listens, http://ADDR:PORT
+  std::string url;        // where its API listens, https://ADDR:PORT (http:// with the cluster token)
   std::string disks_dir;  // where its desktop overlays live (shared storage or local)
   HostReport report;
   AgentSnapshot snapshot;

@@ -39,6 +39,8 @@ class ControllerLink {
   void start();
   void stop();
   void poke();  // a heartbeat now, not at the next tick
+  // The TLS the next heartbeats use (a renewed certificate); thread-safe.
+  void set_tls(std::shared_ptr<const net::TlsClient> tls);
 
   bool registered() const { return !host_id().empty(); }
   std::string host_id() const;
@@ -52,7 +54,7 @@ class ControllerLink {
 
   LocalAgent& agent_;
   AgentJournal& journal_;
-  ControllerLinkOptions options_;
+  ControllerLinkOptions options_;  // tls: under mu_ (set_tls)
   std::thread thread_;
   mutable Mutex mu_;
   CondVar wake_;

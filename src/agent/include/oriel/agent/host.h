@@ -60,6 +60,8 @@ class Host {
   // certificate is checked with `tls`. After serve().
   void join(std::vector<std::string> controller_urls, std::string own_url,
             std::shared_ptr<const net::TlsClient> tls = nullptr);
+  // After join(): the heartbeats use `tls` from now on (a renewed certificate).
+  void set_controller_tls(std::shared_ptr<const net::TlsClient> tls);
 
  private:
   std::unique_ptr<LocalAgent> agent_;

@@ -15,6 +15,7 @@
 #include "oriel/agent/host_agent.h"
 #include "oriel/common/mutex.h"
 #include "oriel/common/random.h"
+#include "oriel/net/tls.h"
 
 namespace oriel::net {
 class ApiClient;
@@ -23,8 +24,9 @@ class ApiClient;
 namespace oriel::agent {
 
 struct RemoteAgentOptions {
-  std::string url;                                              // http://ADDR:PORT of the agent
-  std::string token;                                            // the cluster token
+  std::string url;                                              // https://ADDR:PORT of the agent
+  std::string token;                                            // the cluster token (deprecated; may be empty)
+  std::shared_ptr<const net::TlsClient> tls;                    // for an https agent: the cluster CA, our certificate
   std::chrono::milliseconds timeout{std::chrono::seconds(90)};  // per request: a start may take a while
   int attempts = 3;                                             // tries per command when the connection fails
 };

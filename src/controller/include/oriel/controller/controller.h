@@ -67,6 +67,8 @@ class Controller {
   Pools& pools() { return *pools_; }
   Sessions& sessions() { return *sessions_; }
   AuditLog& audit() { return *audit_; }
+  // After bootstrap().
+  const ClusterCredentials& cluster() const;
 
  private:
   // Takes or keeps leadership (the store's lock), starting or stopping the loops.

@@ -26,7 +26,10 @@ struct ControllerOptions {
   std::chrono::seconds login_lock{15 * 60};
   // The fleet (docs/cluster.md). With a cluster token, agents on other hosts
   // join by heartbeat; without one, the embedded host is the only host.
-  std::string cluster_token;
+  std::string cluster_token;  // deprecated: the cluster's PKI replaces it
+  // The CA to keep as the cluster's when the store has none yet (an older
+  // orield's own CA under DATA/tls); empty: a new one.
+  std::string cluster_ca_pem, cluster_ca_key_pem;
   bool embedded_host = true;  // this process runs the agent role as well
   // Granted to every agent with each heartbeat: an agent that hears nothing
   // for that long stops its VMs (fencing). A host silent for lease + grace

@@ -22,6 +22,7 @@
 #include "oriel/common/result.h"
 #include "oriel/display/protocol.h"
 #include "oriel/net/http.h"
+#include "oriel/net/tls.h"
 
 namespace oriel::display {
 
@@ -34,10 +35,12 @@ struct DisplayTarget {
   std::string desktop_id;
   std::string desktop_name;
   // The desktop's VNC server: a unix socket path on this host, or the
-  // ws:// URL of its agent's VNC stream on another host, which takes
-  // vnc_token (the cluster token).
+  // wss:// URL of its agent's VNC stream on another host, reached with
+  // vnc_tls (the cluster CA and the controller's certificate), or the
+  // ws:// URL that takes vnc_token (the deprecated cluster token).
   std::string vnc;
   std::string vnc_token;
+  std::shared_ptr<const net::TlsClient> vnc_tls;
   uint8_t policy = kClipboardToDesktop | kClipboardToClient;
 };
 

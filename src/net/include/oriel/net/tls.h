@@ -61,6 +61,9 @@ struct TlsClientOptions {
   std::string pin;
   std::string cert_file, key_file;  // a client certificate, for mutual TLS
   std::string cert_pem, key_pem;    // or as PEM text
+  // Trust anything. Only to fetch what is checked another way before use
+  // (the cluster CA, against the pin a join token comes with).
+  bool skip_verification = false;
 };
 
 // The client side: one context for every connection of a client. Keeps the

@@ -125,6 +125,32 @@ struct TicketRecord {
   WallTime used_at;  // epoch until redeemed
 };
 
+// The cluster's certificate authority: it signs the hosts' certificates and
+// the controllers' own, and every controller on one database shares it.
+struct ClusterCaRecord {
+  std::string cert_pem;
+  std::string key_pem;
+};
+
+// A one-time token an agent joins the cluster with (`oriel host join-token create`).
+struct JoinTokenRecord {
+  std::string token_hash;  // hex SHA-256; the token itself is shown once
+  WallTime created_at;
+  WallTime expires_at;
+  WallTime used_at;       // epoch until used
+  std::string host_name;  // the host that used it
+};
+
+// A certificate the cluster CA issued to a host's agent. A host's
+// certificates stop working together when the host is removed.
+struct HostCertificateRecord {
+  std::string fingerprint;  // "sha256:..." of the certificate
+  std::string host_name;
+  std::string serial;
+  WallTime not_after;
+  WallTime revoked_at;  // epoch while valid
+};
+
 struct AuditEvent {
   int64_t seq = 0;  // assigned by the store, increasing
   WallTime at;

@@ -46,6 +46,25 @@ class HostStore {
   virtual Result<void> upsert_host(const HostRecord& host) = 0;  // by id
   virtual Result<HostRecord> host(std::string_view id) = 0;
   virtual Result<std::vector<HostRecord>> hosts() = 0;
+  // Forgets a host; Conflict while desktops are placed on it.
+  virtual Result<void> delete_host(std::string_view id) = 0;
+};
+
+// The cluster's PKI: its CA, join tokens and the hosts' certificates.
+class ClusterStore {
+ public:
+  virtual ~ClusterStore() = default;
+  // Keeps `candidate` as the cluster CA unless there is one; returns the one
+  // kept (the first of controllers starting together wins).
+  virtual Result<ClusterCaRecord> keep_cluster_ca(const ClusterCaRecord& candidate) = 0;
+  virtual Result<void> insert_join_token(const JoinTokenRecord& token) = 0;
+  // Marks the token used by `host_name`: once, before it expires. NotFound
+  // for a token unknown, used or expired (one answer for all three).
+  virtual Result<void> use_join_token(std::string_view token_hash, std::string_view host_name, WallTime now) = 0;
+  virtual Result<void> insert_host_certificate(const HostCertificateRecord& certificate) = 0;
+  virtual Result<HostCertificateRecord> host_certificate(std::string_view fingerprint) = 0;
+  // Revokes every certificate of the host (it was removed).
+  virtual Result<void> revoke_host_certificates(std::string_view host_name, WallTime now) = 0;
 };
 
 class ImageStore {
@@ -159,6 +178,7 @@ class AuditStore {
 class Store : public UserStore,
               public TenantStore,
               public HostStore,
+              public ClusterStore,
               public ImageStore,
               public DesktopStore,
               public PoolStore,

@@ -1,0 +1,154 @@
+// TLS figures for orield's listener: handshakes per second of server CPU
+// (full, and resumed from a session the client kept), and requests on one
+// keep-alive connection, HTTPS beside plain HTTP in the same run.
+//   build/bin/tls_bench [--seconds 3]
+// The server is net::HttpServer on one io thread with an ECDSA P-256
+// certificate, as orield serves; the client is net::ApiClient on another
+// thread. "Per server CPU second" divides by the io thread's own CPU time
+// (CLOCK_THREAD_CPUTIME_ID), so the client's share of the two cores does
+// not count.
+#include <time.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "oriel/net/client.h"
+#include "oriel/net/http.h"
+#include "oriel/net/pki.h"
+#include "oriel/net/tls.h"
+
+namespace oriel {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+
+template <typename T>
+T must(Result<T> r, const char* what) {
+  if (!r.ok()) throw std::runtime_error(std::string(what) + ": " + r.error().message());
+  return std::move(r).value();
+}
+
+double thread_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
+}
+
+// One server on its own io thread; tls null: plain HTTP.
+class Server {
+ public:
+  explicit Server(std::shared_ptr<net::TlsServer> tls) : server_(io_, router_, 1) {
+    router_.add("GET", "/ping", [](const net::Request&) { return net::Response::json(200, {{"ok", true}}); });
+    if (tls) server_.use_tls(std::move(tls));
+    port_ = must(server_.listen("127.0.0.1", 0), "listen");
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~Server() {
+    boost::asio::post(io_, [this] {
+      server_.stop();
+      io_.stop();
+    });
+    thread_.join();
+  }
+  uint16_t port() const { return port_; }
+  // The io thread's CPU time so far.
+  double cpu_seconds() {
+    std::atomic<double> out{-1};
+    boost::asio::post(io_, [&] { out = thread_cpu_seconds(); });
+    while (out < 0) std::this_thread::yield();
+    return out;
+  }
+
+ private:
+  net::Router router_;
+  boost::asio::io_context io_;
+  net::HttpServer server_;
+  uint16_t port_ = 0;
+  std::thread thread_;
+};
+
+struct Figure {
+  long count = 0;
+  double wall_s = 0, server_cpu_s = 0;
+};
+
+// Runs `one` (true on success) for `seconds`.
+template <typename One>
+Figure measure(Server& server, double seconds, One one) {
+  Figure f;
+  double cpu0 = server.cpu_seconds();
+  auto t0 = Steady::now();
+  while (std::chrono::duration<double>(Steady::now() - t0).count() < seconds) {
+    if (!one()) throw std::runtime_error("a request failed");
+    ++f.count;
+  }
+  f.wall_s = std::chrono::duration<double>(Steady::now() - t0).count();
+  f.server_cpu_s = server.cpu_seconds() - cpu0;
+  return f;
+}
+
+void print(const char* what, const Figure& f) {
+  std::printf("%-58s %8.0f /s wall   %8.0f /s per server CPU second   (%ld in %.1f s)\n", what, f.count / f.wall_s,
+              f.count / f.server_cpu_s, f.count, f.wall_s);
+}
+
+}  // namespace
+}  // namespace oriel
+
+int main(int argc, char** argv) try {
+  using namespace oriel;
+  double seconds = 3;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--seconds" && i + 1 < argc) {
+      seconds = std::stod(argv[++i]);
+    } else {
+      throw std::runtime_error("usage: tls_bench [--seconds N]");
+    }
+  }
+  std::string dir = (std::filesystem::temp_directory_path() / ("tls-bench-" + std::to_string(::getpid()))).string();
+  std::filesystem::create_directories(dir);
+  auto now = std::chrono::system_clock::now();
+  auto ca = must(net::make_ca("bench CA", now, std::chrono::hours(24)), "CA");
+  auto leaf = must(net::issue_certificate(ca, {"orield", {"127.0.0.1"}, true, false, now, std::chrono::hours(24)}),
+                   "certificate");
+  std::ofstream(dir + "/server.pem") << leaf.cert_pem << ca.cert_pem;
+  std::ofstream(dir + "/server.key") << leaf.key_pem;
+  auto tls = must(net::TlsServer::load({dir + "/server.pem", dir + "/server.key"}), "TLS");
+
+  Server https(tls), http(nullptr);
+  std::string https_url = "https://127.0.0.1:" + std::to_string(https.port());
+  std::string http_url = "http://127.0.0.1:" + std::to_string(http.port());
+  auto trust = must(net::TlsClient::create({.ca_pem = ca.cert_pem}), "TLS client");
+
+  std::printf("tls_bench: %.0f s per figure, server on one io thread, one client thread\n", seconds);
+  // A new connection per request: the handshake dominates.
+  print("HTTPS, new connection each, full handshake", measure(https, seconds, [&] {
+          auto fresh = must(net::TlsClient::create({.ca_pem = ca.cert_pem}), "TLS client");  // no session to resume
+          auto c = must(net::ApiClient::create(https_url, "", fresh), "client");
+          return c.get("/ping").ok();
+        }));
+  print("HTTPS, new connection each, resumed session", measure(https, seconds, [&] {
+          auto c = must(net::ApiClient::create(https_url, "", trust), "client");
+          return c.get("/ping").ok();
+        }));
+  print("HTTP, new connection each", measure(http, seconds, [&] {
+          auto c = must(net::ApiClient::create(http_url), "client");
+          return c.get("/ping").ok();
+        }));
+  // One keep-alive connection: the record layer alone.
+  auto keep_https = must(net::ApiClient::create(https_url, "", trust), "client");
+  auto keep_http = must(net::ApiClient::create(http_url), "client");
+  print("HTTPS, one keep-alive connection", measure(https, seconds, [&] { return keep_https.get("/ping").ok(); }));
+  print("HTTP, one keep-alive connection", measure(http, seconds, [&] { return keep_http.get("/ping").ok(); }));
+  std::filesystem::remove_all(dir);
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "tls_bench: %s\n", e.what());
+  return 1;
+}

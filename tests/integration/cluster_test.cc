@@ -141,8 +141,22 @@ TEST_F(ClusterTest, OnlyTheClustersCertificatesGetInAndARemovedHostIsRefusedAtOn
   EXPECT_EQ(refused.status, 401) << refused.body;
   EXPECT_EQ(admin_->get("/api/v1/hosts").value().size(), 3u) << "a stranger became a host";
 
-  // A join token works once: h9 joins, then the token is spent.
+  // An agent given another CA's pin does not send its token: it stops, and
+  // the token stays unspent.
   Json token = admin_->post("/api/v1/cluster/join-tokens", {{"ttl_s", 120}}).value();
+  std::string agent_dir = make_temp_dir("wrong-pin");
+  SystemProcessRunner runner;
+  auto wrong_pin = runner.run(
+      {std::string(ORIEL_BINARY_DIR) + "/bin/orield", "--roles", "agent", "--controller", cluster_->controller().url(),
+       "--join-token", token["token"], "--ca-pin", "sha256:" + std::string(64, 'e'), "--data-dir", agent_dir,
+       "--listen", "127.0.0.1:0", "--host-name", "h9", "--accelerator", "tcg"},
+      {.timeout = 60s});
+  ASSERT_TRUE(wrong_pin.ok());
+  EXPECT_EQ(wrong_pin->exit_code, 1);
+  EXPECT_NE(wrong_pin->err.find("not the one pinned"), std::string::npos) << wrong_pin->err;
+  std::filesystem::remove_all(agent_dir);
+
+  // A join token works once: h9 joins, then the token is spent.
   std::string key = net::make_private_key().value();
   Json join = {{"token", token["token"]},
                {"host_name", "h9"},

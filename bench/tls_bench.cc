@@ -1,6 +1,7 @@
 // TLS figures for orield's listener: handshakes per second of server CPU
-// (full, and resumed from a session the client kept), and requests on one
-// keep-alive connection, HTTPS beside plain HTTP in the same run.
+// (full, and resumed from a session the client kept), requests on one
+// keep-alive connection, and a display-sized binary stream over one
+// WebSocket, HTTPS/WSS beside plain HTTP/WS in the same run.
 //   build/bin/tls_bench [--seconds 3]
 // The server is net::HttpServer on one io thread with an ECDSA P-256
 // certificate, as orield serves; the client is net::ApiClient on another
@@ -22,6 +23,14 @@
 #include "oriel/net/http.h"
 #include "oriel/net/pki.h"
 #include "oriel/net/tls.h"
+#include "oriel/net/websocket.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <random>
 
 namespace oriel {
 namespace {
@@ -45,6 +54,13 @@ class Server {
  public:
   explicit Server(std::shared_ptr<net::TlsServer> tls) : server_(io_, router_, 1) {
     router_.add("GET", "/ping", [](const net::Request&) { return net::Response::json(200, {{"ok", true}}); });
+    // Sends `n` binary messages of `size` bytes, as a gateway sends frames.
+    router_.add_websocket("/stream", [](const net::Request& r, net::WebSocket&& ws) {
+      auto executor = ws.get_executor();
+      boost::asio::co_spawn(executor,
+                            stream(std::move(ws), std::stoul(r.query.at("n")), std::stoul(r.query.at("size"))),
+                            boost::asio::detached);
+    });
     if (tls) server_.use_tls(std::move(tls));
     port_ = must(server_.listen("127.0.0.1", 0), "listen");
     thread_ = std::thread([this] { io_.run(); });
@@ -57,6 +73,17 @@ class Server {
     thread_.join();
   }
   uint16_t port() const { return port_; }
+
+  static boost::asio::awaitable<void> stream(net::WebSocket ws, size_t n, size_t size) {
+    // Incompressible bytes, like encoded tiles.
+    std::string payload(size, '\0');
+    std::mt19937 random(7);
+    for (char& c : payload) c = static_cast<char>(random());
+    ws.binary(true);
+    ws.auto_fragment(false);  // as net::WebSocketConnection sends
+    for (size_t i = 0; i < n; ++i) co_await ws.async_write(boost::asio::buffer(payload), boost::asio::use_awaitable);
+    co_await ws.async_close(boost::beast::websocket::close_code::normal, boost::asio::use_awaitable);
+  }
   // The io thread's CPU time so far.
   double cpu_seconds() {
     std::atomic<double> out{-1};
@@ -91,6 +118,43 @@ Figure measure(Server& server, double seconds, One one) {
   f.wall_s = std::chrono::duration<double>(Steady::now() - t0).count();
   f.server_cpu_s = server.cpu_seconds() - cpu0;
   return f;
+}
+
+// Reads a whole stream of `n` messages of `size` bytes over one WebSocket.
+Figure stream(Server& server, const std::string& base, std::shared_ptr<const net::TlsClient> tls, size_t n,
+              size_t size) {
+  Figure f;
+  double cpu0 = server.cpu_seconds();
+  auto t0 = Steady::now();
+  boost::asio::io_context io;
+  size_t bytes = 0;
+  boost::asio::co_spawn(
+      io,
+      [&]() -> boost::asio::awaitable<void> {
+        auto ws = co_await net::connect_websocket(fmt::format("{}/stream?n={}&size={}", base, n, size), "",
+                                                  std::chrono::seconds(10), tls);
+        if (!ws.ok()) throw std::runtime_error(ws.error().message());
+        ws->read_message_max(size + 1024);
+        boost::beast::flat_buffer buffer;
+        boost::system::error_code ec;
+        while (!ec) {
+          co_await ws->async_read(buffer, boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+          bytes += buffer.size();
+          buffer.consume(buffer.size());
+        }
+      },
+      boost::asio::detached);
+  io.run();
+  if (bytes != n * size) throw std::runtime_error(fmt::format("streamed {} of {} bytes", bytes, n * size));
+  f.count = static_cast<long>(bytes >> 20);
+  f.wall_s = std::chrono::duration<double>(Steady::now() - t0).count();
+  f.server_cpu_s = server.cpu_seconds() - cpu0;
+  return f;
+}
+
+void print_stream(const char* what, const Figure& f) {
+  std::printf("%-58s %8.0f MiB/s wall %8.0f MiB/s per server CPU second (%ld MiB)\n", what, f.count / f.wall_s,
+              f.count / f.server_cpu_s, f.count);
 }
 
 void print(const char* what, const Figure& f) {
@@ -146,6 +210,11 @@ int main(int argc, char** argv) try {
   auto keep_http = must(net::ApiClient::create(http_url), "client");
   print("HTTPS, one keep-alive connection", measure(https, seconds, [&] { return keep_https.get("/ping").ok(); }));
   print("HTTP, one keep-alive connection", measure(http, seconds, [&] { return keep_http.get("/ping").ok(); }));
+  // 4,000 messages of 64 KiB (250 MiB): a busy desktop's encoded updates.
+  std::string wss = "wss://127.0.0.1:" + std::to_string(https.port());
+  std::string ws = "ws://127.0.0.1:" + std::to_string(http.port());
+  print_stream("WSS, one WebSocket, 64 KiB binary messages", stream(https, wss, trust, 4000, 64 << 10));
+  print_stream("WS, one WebSocket, 64 KiB binary messages", stream(http, ws, nullptr, 4000, 64 << 10));
   std::filesystem::remove_all(dir);
   return 0;
 } catch (const std::exception& e) {

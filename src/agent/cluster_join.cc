@@ -130,8 +130,9 @@ Result<HostCredentials> renew_host_certificate(const std::vector<std::string>& u
   auto info = TRY(net::inspect_certificate(current.cert_pem));
   std::string key = TRY(net::make_private_key());
   std::string csr = TRY(net::make_certificate_request(key, info.common_name));
-  return ask_for_certificate(urls, "/api/v1/cluster/renew", {{"address", address}, {"csr", csr}},
-                             TRY(current.client(extra_ca_pem)), key, timeout);
+  auto tls = TRY(current.client(extra_ca_pem));
+  return ask_for_certificate(urls, "/api/v1/cluster/renew", {{"address", address}, {"csr", csr}}, std::move(tls), key,
+                             timeout);
 }
 
 bool renewal_due(const std::string& cert_pem, net::SystemTime now) {

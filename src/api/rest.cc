@@ -98,8 +98,12 @@ void add_cluster_routes(Router& r, Controller& c) {
     auto issued = [&]() -> Result<controller::AgentCertificate> {
       Json body = TRY(parse_json(req.body));
       if (!body.is_object()) return Error::InvalidArgument("the body is a JSON object");
-      return c.hosts().join(TRY(field(body, "token")), TRY(field(body, "host_name")), TRY(field(body, "address")),
-                            TRY(field(body, "csr")));
+      // One field at a time: a TRY among other arguments would leak their temporaries.
+      std::string token = TRY(field(body, "token"));
+      std::string host_name = TRY(field(body, "host_name"));
+      std::string address = TRY(field(body, "address"));
+      std::string csr = TRY(field(body, "csr"));
+      return c.hosts().join(token, host_name, address, csr);
     }();
     return agent_certificate(issued);
   });
@@ -107,7 +111,9 @@ void add_cluster_routes(Router& r, Controller& c) {
     auto issued = [&]() -> Result<controller::AgentCertificate> {
       Json body = TRY(parse_json(req.body));
       if (!body.is_object()) return Error::InvalidArgument("the body is a JSON object");
-      return c.hosts().renew(req.client_certificate, TRY(field(body, "address")), TRY(field(body, "csr")));
+      std::string address = TRY(field(body, "address"));
+      std::string csr = TRY(field(body, "csr"));
+      return c.hosts().renew(req.client_certificate, address, csr);
     }();
     return agent_certificate(issued);
   });

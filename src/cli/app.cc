@@ -105,7 +105,8 @@ Result<ApiClient*> Context::api() {
     auto saved_url = parse_server_url(saved->server);
     if (saved_url.ok() && saved_url->to_string() == server) token = saved->token;
   }
-  auto client = TRY(ApiClient::create(server, token, TRY(trust(server))));
+  auto tls = TRY(trust(server));
+  auto client = TRY(ApiClient::create(server, token, std::move(tls)));
   client.set_timeout(std::chrono::milliseconds(std::llround(options.timeout_s * 1000)));
   api_.emplace(std::move(client));
   return &*api_;

@@ -50,8 +50,9 @@ Result<int64_t> parse_ttl(const std::string& text) {
 }
 
 Result<int> run_join_token(Context& ctx, const std::string& ttl) {
+  int64_t ttl_s = TRY(parse_ttl(ttl));
   ApiClient* api = TRY(ctx.api());
-  Json t = TRY(api->post("/api/v1/cluster/join-tokens", {{"ttl_s", TRY(parse_ttl(ttl))}}));
+  Json t = TRY(api->post("/api/v1/cluster/join-tokens", {{"ttl_s", ttl_s}}));
   if (ctx.json_output()) {
     ctx.print_json(t);
     return kExitOk;

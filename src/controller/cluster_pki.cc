@@ -139,7 +139,8 @@ Result<AgentCertificate> Hosts::renew(const PeerCertificate& peer, const std::st
                                       std::string_view csr_pem) {
   std::string host_name = TRY(certified_host(core_, peer));
   TRY(check_address(address));
-  return record(core_, host_name, address, TRY(sign(core_, host_name, address, csr_pem)));
+  std::string cert = TRY(sign(core_, host_name, address, csr_pem));
+  return record(core_, host_name, address, std::move(cert));
 }
 
 std::string Hosts::ca_pem() const { return core_.cluster.ca_pem; }

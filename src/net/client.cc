@@ -205,7 +205,6 @@ struct ApiClient::Connection {
         stream.next_layer().socket().close(ec);
         return failed(why);
       }
-      tls->keep_session(stream);
     }
     open = true;
     ++opened;

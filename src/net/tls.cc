@@ -89,6 +89,39 @@ Result<std::shared_ptr<ssl::context>> server_context(const TlsServerFiles& f, st
   return ctx;
 }
 
+// The newest session of a client context, for the next connection to
+// resume. OpenSSL hands each one to the new-session callback as it arrives
+// (TLS 1.3 sends tickets after the handshake, and a new one after each
+// resumption), and frees the cache with the context.
+class SessionCache {
+ public:
+  ~SessionCache() {
+    if (latest_ != nullptr) SSL_SESSION_free(latest_);
+  }
+  void keep(SSL_SESSION* session) {
+    MutexLock lock(mu_);
+    if (latest_ != nullptr) SSL_SESSION_free(latest_);
+    latest_ = session;
+  }
+  // Sets the newest session on `ssl`, if there is one.
+  void offer(SSL* ssl) {
+    MutexLock lock(mu_);
+    if (latest_ != nullptr) SSL_set_session(ssl, latest_);
+  }
+
+  static int index() {
+    static const int kIndex = SSL_CTX_get_ex_new_index(
+        0, nullptr, nullptr, nullptr,
+        [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<SessionCache*>(ptr); });
+    return kIndex;
+  }
+  static SessionCache* of(SSL_CTX* ctx) { return static_cast<SessionCache*>(SSL_CTX_get_ex_data(ctx, index())); }
+
+ private:
+  Mutex mu_;
+  SSL_SESSION* latest_ ORIEL_GUARDED_BY(mu_) = nullptr;
+};
+
 // The certificate the peer presented; null before a handshake, and after
 // one that failed verification.
 X509* peer_certificate(Stream::Tls& tls) { return SSL_get0_peer_certificate(tls.native_handle()); }
@@ -173,13 +206,13 @@ Result<std::shared_ptr<TlsClient>> TlsClient::create(const TlsClientOptions& o) 
              [&](auto& ec) { ctx->use_private_key(asio::buffer(o.key_pem), ssl::context::pem, ec); }));
   }
   ctx->set_verify_mode(o.skip_verification ? ssl::verify_none : ssl::verify_peer);
-  SSL_CTX_set_session_cache_mode(ctx->native_handle(), SSL_SESS_CACHE_CLIENT);
+  SSL_CTX_set_session_cache_mode(ctx->native_handle(), SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_set_ex_data(ctx->native_handle(), SessionCache::index(), new SessionCache);
+  SSL_CTX_sess_set_new_cb(ctx->native_handle(), [](SSL* ssl, SSL_SESSION* session) {
+    SessionCache::of(SSL_get_SSL_CTX(ssl))->keep(session);
+    return 1;  // the cache holds the reference now
+  });
   return std::make_shared<TlsClient>(std::move(ctx), std::move(pin));
-}
-
-TlsClient::~TlsClient() {
-  MutexLock lock(mu_);
-  if (session_ != nullptr) SSL_SESSION_free(session_);
 }
 
 Result<Stream> TlsClient::wrap(beast::tcp_stream tcp, const std::string& host) const {
@@ -206,18 +239,8 @@ Result<Stream> TlsClient::wrap(beast::tcp_stream tcp, const std::string& host) c
   } else {
     stream.tls()->set_verify_callback(ssl::host_name_verification(host));
   }
-  MutexLock lock(mu_);
-  if (session_ != nullptr) SSL_set_session(ssl, session_);
+  SessionCache::of(context_->native_handle())->offer(ssl);
   return stream;
-}
-
-void TlsClient::keep_session(Stream& stream) const {
-  if (stream.tls() == nullptr) return;
-  SSL_SESSION* session = SSL_get1_session(stream.tls()->native_handle());
-  if (session == nullptr) return;
-  MutexLock lock(mu_);
-  if (session_ != nullptr) SSL_SESSION_free(session_);
-  session_ = session;
 }
 
 std::string TlsClient::describe_failure(Stream& stream, const boost::system::error_code& ec, const std::string& host,

@@ -9,6 +9,7 @@
 
 #include "harness.h"
 #include "oriel/common/process.h"
+#include "oriel/net/pki.h"
 #include "png_util.h"
 
 namespace oriel::testing {
@@ -117,6 +118,21 @@ TEST_F(CliE2eTest, AnUnknownCertificateIsTrustedByItsFingerprintOnlyAndThenPinne
   ASSERT_TRUE(wait_until([&] { return oriel({"host", "list"}) == 6; }, 10s)) << "the new certificate was accepted";
   EXPECT_NE(last_err_.find("not the one trusted at login"), std::string::npos) << last_err_;
   EXPECT_NE(openssl_fingerprint(), fingerprint);
+}
+
+TEST_F(CliE2eTest, AnAdminMakesAJoinTokenForANewHost) {
+  ASSERT_EQ(oriel({"login", "--password", orield_.password()}), 0) << last_err_;
+  std::string out;
+  ASSERT_EQ(oriel({"-o", "json", "host", "join-token", "create", "--ttl", "10m"}, &out), 0) << last_err_;
+  Json token = parse_json(out).value();
+  EXPECT_TRUE(token["token"].get<std::string>().starts_with("oj-")) << out;
+  EXPECT_EQ(token["ca_pin"], net::inspect_certificate(read_file(orield_.ca_file())).value().public_key_pin);
+  ASSERT_EQ(oriel({"host", "join-token", "create"}, &out), 0) << last_err_;
+  EXPECT_NE(out.find("--join-token oj-"), std::string::npos) << out;
+  EXPECT_NE(out.find("--ca-pin " + token["ca_pin"].get<std::string>()), std::string::npos) << out;
+  EXPECT_EQ(oriel({"host", "join-token", "create", "--ttl", "9d"}), 2) << "a token of more than 7 days";
+  EXPECT_EQ(oriel({"host", "join-token", "create", "--ttl", "soon"}), 2);
+  EXPECT_EQ(oriel({"host", "remove", "h-nope"}), 4);
 }
 
 TEST_F(CliE2eTest, FailuresHaveTheirExitCodes) {

@@ -67,17 +67,15 @@ struct TlsClientOptions {
 };
 
 // The client side: one context for every connection of a client. Keeps the
-// last session so the next handshake resumes it (one round trip, no
+// newest session so the next handshake resumes it (no certificate, no
 // signature). Thread-safe.
 class TlsClient {
  public:
   static Result<std::shared_ptr<TlsClient>> create(const TlsClientOptions& options);
 
   // A TLS stream over `tcp`, set to verify `host` (SNI and the certificate's
-  // names, or the pin) and to resume the last session with it.
+  // names, or the pin) and to resume the newest session.
   Result<Stream> wrap(boost::beast::tcp_stream tcp, const std::string& host) const;
-  // After a handshake: keeps its session for the next wrap().
-  void keep_session(Stream& stream) const;
   // Why a handshake failed, for a person: the certificate problem when
   // verification failed, else the TLS error. With a port, the fingerprint
   // of the certificate `host` presents too (a second, unverified handshake,
@@ -87,13 +85,10 @@ class TlsClient {
 
   TlsClient(std::shared_ptr<ssl::context> context, std::string pin)
       : context_(std::move(context)), pin_(std::move(pin)) {}
-  ~TlsClient();
 
  private:
-  std::shared_ptr<ssl::context> context_;
+  std::shared_ptr<ssl::context> context_;  // its SessionCache lives as long as it
   std::string pin_;
-  mutable Mutex mu_;
-  mutable SSL_SESSION* session_ ORIEL_GUARDED_BY(mu_) = nullptr;
 };
 
 // The fingerprint of the certificate a TLS server presents, without trusting

@@ -25,6 +25,7 @@
 #include <set>
 #include <thread>
 
+#include "bench_tls.h"
 #include "bench_util.h"
 #include "harness.h"
 #include "oriel/agent/host.h"
@@ -32,8 +33,6 @@
 #include "oriel/common/log.h"
 #include "oriel/controller/controller.h"
 #include "oriel/net/http.h"
-#include "oriel/net/pki.h"
-#include "oriel/net/tls.h"
 #include "oriel/store/store.h"
 
 using namespace oriel;
@@ -225,18 +224,6 @@ void logoff_all(Broker& b, const std::vector<Answer>& answers, const std::vector
   b.controller.reconcile_broker();
 }
 
-// A CA and a server certificate for 127.0.0.1 under `dir`, as orield makes them.
-net::TlsServerFiles bench_certificate(const std::string& dir, std::string& ca_pem) {
-  auto now = std::chrono::system_clock::now();
-  auto ca = must(net::make_ca("bench CA", now, std::chrono::hours(24)), "CA");
-  auto leaf = must(net::issue_certificate(ca, {"orield", {"127.0.0.1"}, true, false, now, std::chrono::hours(24)}),
-                   "certificate");
-  std::ofstream(dir + "/server.pem") << leaf.cert_pem << ca.cert_pem;
-  std::ofstream(dir + "/server.key") << leaf.key_pem;
-  ca_pem = ca.cert_pem;
-  return {dir + "/server.pem", dir + "/server.key"};
-}
-
 // The storm over the REST API: HTTP, or HTTPS when `tls_dir` is given.
 std::vector<Answer> http_storm(Broker& b, const std::vector<StormUser>& users, int threads, double& wall_ms,
                                const std::string& tls_dir = {}) {
@@ -247,7 +234,8 @@ std::vector<Answer> http_storm(Broker& b, const std::vector<StormUser>& users, i
   std::shared_ptr<const net::TlsClient> trust;
   if (!tls_dir.empty()) {
     std::string ca_pem;
-    server.use_tls(must(net::TlsServer::load(bench_certificate(tls_dir, ca_pem)), "TLS"));
+    auto files = must(bench_certificate(tls_dir, ca_pem), "certificate");
+    server.use_tls(must(net::TlsServer::load(files), "TLS"));
     trust = must(net::TlsClient::create({.ca_pem = ca_pem}), "TLS client");
   }
   uint16_t port = must(server.listen("127.0.0.1", 0), "listen");

@@ -19,6 +19,7 @@
 #include <fstream>
 #include <thread>
 
+#include "bench_tls.h"
 #include "oriel/net/client.h"
 #include "oriel/net/http.h"
 #include "oriel/net/pki.h"
@@ -177,23 +178,18 @@ int main(int argc, char** argv) try {
   }
   std::string dir = (std::filesystem::temp_directory_path() / ("tls-bench-" + std::to_string(::getpid()))).string();
   std::filesystem::create_directories(dir);
-  auto now = std::chrono::system_clock::now();
-  auto ca = must(net::make_ca("bench CA", now, std::chrono::hours(24)), "CA");
-  auto leaf = must(net::issue_certificate(ca, {"orield", {"127.0.0.1"}, true, false, now, std::chrono::hours(24)}),
-                   "certificate");
-  std::ofstream(dir + "/server.pem") << leaf.cert_pem << ca.cert_pem;
-  std::ofstream(dir + "/server.key") << leaf.key_pem;
-  auto tls = must(net::TlsServer::load({dir + "/server.pem", dir + "/server.key"}), "TLS");
+  std::string ca_pem;
+  auto tls = must(net::TlsServer::load(must(bench_certificate(dir, ca_pem), "certificate")), "TLS");
 
   Server https(tls), http(nullptr);
   std::string https_url = "https://127.0.0.1:" + std::to_string(https.port());
   std::string http_url = "http://127.0.0.1:" + std::to_string(http.port());
-  auto trust = must(net::TlsClient::create({.ca_pem = ca.cert_pem}), "TLS client");
+  auto trust = must(net::TlsClient::create({.ca_pem = ca_pem}), "TLS client");
 
   std::printf("tls_bench: %.0f s per figure, server on one io thread, one client thread\n", seconds);
   // A new connection per request: the handshake dominates.
   print("HTTPS, new connection each, full handshake", measure(https, seconds, [&] {
-          auto fresh = must(net::TlsClient::create({.ca_pem = ca.cert_pem}), "TLS client");  // no session to resume
+          auto fresh = must(net::TlsClient::create({.ca_pem = ca_pem}), "TLS client");  // no session to resume
           auto c = must(net::ApiClient::create(https_url, "", fresh), "client");
           return c.get("/ping").ok();
         }));

@@ -1,11 +1,8 @@
 #include "oriel/agent/cluster_join.h"
 
-#include <sys/stat.h>
-
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
+#include "oriel/common/files.h"
 #include "oriel/common/log.h"
 #include "oriel/net/client.h"
 
@@ -13,27 +10,6 @@ namespace oriel::agent {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-Result<void> write_private(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    ::chmod(tmp.c_str(), 0600);
-    out << text;
-    if (!out.flush()) return Error::Unavailable(fmt::format("cannot write {}", tmp));
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return Error::Unavailable(fmt::format("cannot write {}: {}", path, ec.message()));
-  return Ok();
-}
 
 // POSTs `body` to `path` on the first controller that answers; the answer's
 // certificate with the CA it came with.
@@ -76,7 +52,7 @@ Result<std::shared_ptr<const net::TlsClient>> HostCredentials::client(const std:
 Result<std::optional<HostCredentials>> load_host_credentials(const std::string& dir) {
   auto f = HostCredentials::files_in(dir);
   if (!fs::exists(f.cert)) return std::optional<HostCredentials>();
-  HostCredentials c{read_text(f.ca), read_text(f.cert), read_text(f.key)};
+  HostCredentials c{read_text_file(f.ca), read_text_file(f.cert), read_text_file(f.key)};
   if (!net::inspect_certificate(c.cert_pem).ok() || !net::signed_by(c.cert_pem, c.ca_pem) || c.key_pem.empty()) {
     return Error::InvalidArgument(
         fmt::format("{} does not hold a host certificate signed by {}: remove them and join again", f.cert, f.ca));
@@ -86,9 +62,9 @@ Result<std::optional<HostCredentials>> load_host_credentials(const std::string& 
 
 Result<void> save_host_credentials(const std::string& dir, const HostCredentials& c) {
   auto f = HostCredentials::files_in(dir);
-  TRY(write_private(f.key, c.key_pem));
-  TRY(write_private(f.ca, c.ca_pem));
-  return write_private(f.cert, c.cert_pem);  // last: its presence says the set is whole
+  TRY(write_private_file(f.key, c.key_pem));
+  TRY(write_private_file(f.ca, c.ca_pem));
+  return write_private_file(f.cert, c.cert_pem);  // last: its presence says the set is whole
 }
 
 Result<HostCredentials> join_cluster(const JoinRequest& r) {

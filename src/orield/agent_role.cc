@@ -5,13 +5,12 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <fstream>
 #include <optional>
-#include <sstream>
 
 #include "certificates.h"
 #include "oriel/agent/cluster_join.h"
 #include "oriel/agent/host.h"
+#include "oriel/common/files.h"
 #include "oriel/common/log.h"
 #include "oriel/common/random.h"
 #include "roles.h"
@@ -40,13 +39,6 @@ Result<void> check_agent_options(const OrieldOptions& o) {
     return Error::InvalidArgument("--join-token and --ca-pin go together: 'oriel host join-token create' prints both");
   }
   return Ok();
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 // This host's certificate: the one it keeps, or a new one from a join token.
@@ -124,7 +116,7 @@ Result<int> run_agent(const OrieldOptions& o) {
   std::string tls_dir = o.data_dir + "/tls";
   TRY(make_private_dir(tls_dir));
   std::string address = o.advertise.empty() ? host : o.advertise;
-  std::string extra_ca = o.ca_file.empty() ? "" : read_text(o.ca_file);
+  std::string extra_ca = o.ca_file.empty() ? "" : read_text_file(o.ca_file);
   auto credentials = TRY(host_credentials(o, tls_dir, address, extra_ca));
   if (!credentials && o.cluster_token.empty()) {
     return Error::InvalidArgument("--roles agent needs --join-token and --ca-pin to join the cluster");

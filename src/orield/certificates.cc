@@ -2,13 +2,11 @@
 
 #include <ifaddrs.h>
 #include <netdb.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
+#include "oriel/common/files.h"
 #include "oriel/common/log.h"
 #include "oriel/net/client.h"
 #include "oriel/net/pki.h"
@@ -22,28 +20,6 @@ using std::chrono::days;
 
 constexpr auto kServerLifetime = days(397);
 constexpr auto kRenewBefore = days(30);
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// Written whole or not at all, readable by orield's user only.
-Result<void> write_private(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    ::chmod(tmp.c_str(), 0600);
-    out << text;
-    if (!out.flush()) return Error::Unavailable(fmt::format("cannot write {}", tmp));
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return Error::Unavailable(fmt::format("cannot write {}: {}", path, ec.message()));
-  return Ok();
-}
 
 // The local interfaces' addresses, without IPv6 link-local ones (which need
 // a zone a certificate cannot carry).
@@ -77,18 +53,19 @@ bool covers(const net::CertificateInfo& cert, const std::vector<std::string>& na
 // Makes DATA/tls/server.{pem,key} from the cluster CA when missing or due.
 Result<void> ensure_own_certificate(const std::string& dir, const OrieldOptions& o,
                                     const std::vector<std::string>& names, std::chrono::system_clock::time_point now) {
-  net::CertifiedKey ca{read_text(dir + "/ca.pem"), read_text(dir + "/ca.key")};
+  net::CertifiedKey ca{read_text_file(dir + "/ca.pem"), read_text_file(dir + "/ca.key")};
   if (!net::inspect_certificate(ca.cert_pem).ok() || ca.key_pem.empty()) {
     return Error::Internal(fmt::format("{}/ca.pem and ca.key do not hold the cluster CA", dir));
   }
-  auto server = net::inspect_certificate(read_text(dir + "/server.pem"));
+  auto server = net::inspect_certificate(read_text_file(dir + "/server.pem"));
   bool due = !server.ok() || !fs::exists(dir + "/server.key") || !covers(*server, names) ||
-             server->not_after - now < kRenewBefore || !net::signed_by(read_text(dir + "/server.pem"), ca.cert_pem);
+             server->not_after - now < kRenewBefore ||
+             !net::signed_by(read_text_file(dir + "/server.pem"), ca.cert_pem);
   if (!due) return Ok();
   net::CertificateProfile profile{o.host_name, names, true, false, now, kServerLifetime};
   auto issued = TRY(net::issue_certificate(ca, profile));
-  TRY(write_private(dir + "/server.key", issued.key_pem));
-  TRY(write_private(dir + "/server.pem", issued.cert_pem + ca.cert_pem));
+  TRY(write_private_file(dir + "/server.key", issued.key_pem));
+  TRY(write_private_file(dir + "/server.pem", issued.cert_pem + ca.cert_pem));
   spdlog::info("tls: issued the server certificate for {}", fmt::join(names, ", "));
   return Ok();
 }
@@ -96,15 +73,15 @@ Result<void> ensure_own_certificate(const std::string& dir, const OrieldOptions&
 }  // namespace
 
 std::pair<std::string, std::string> existing_ca(const OrieldOptions& o) {
-  return {read_text(tls_dir(o) + "/ca.pem"), read_text(tls_dir(o) + "/ca.key")};
+  return {read_text_file(tls_dir(o) + "/ca.pem"), read_text_file(tls_dir(o) + "/ca.key")};
 }
 
 Result<void> install_cluster_ca(const OrieldOptions& o, const std::string& ca_pem, const std::string& ca_key_pem) {
   std::string dir = tls_dir(o);
   TRY(make_private_dir(dir));
   if (existing_ca(o) == std::make_pair(ca_pem, ca_key_pem)) return Ok();
-  TRY(write_private(dir + "/ca.key", ca_key_pem));
-  TRY(write_private(dir + "/ca.pem", ca_pem));
+  TRY(write_private_file(dir + "/ca.key", ca_key_pem));
+  TRY(write_private_file(dir + "/ca.pem", ca_pem));
   spdlog::info("tls: the cluster's certificate authority is in {}/ca.pem", dir);
   return Ok();
 }

@@ -1,0 +1,32 @@
+#include "oriel/common/files.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace oriel {
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+Result<void> write_private_file(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    ::chmod(tmp.c_str(), 0600);
+    out << text;
+    if (!out.flush()) return Error::Unavailable(fmt::format("cannot write {}", tmp));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return Error::Unavailable(fmt::format("cannot write {}: {}", path, ec.message()));
+  return Ok();
+}
+
+}  // namespace oriel

@@ -10,6 +10,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <boost/asio/ip/address.hpp>
 
 #include <array>
 #include <ctime>
@@ -101,10 +102,9 @@ Result<Names> alt_names(const std::vector<std::string>& names) {
       GENERAL_NAME_set0_value(entry, GEN_IPADD, ip);
     } else {
       ERR_clear_error();
-      bool ok = !name.empty() && name.size() <= 253 && name.front() != '.' && name.front() != '-' &&
-                std::all_of(name.begin(), name.end(),
-                            [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.'; });
-      if (!ok) return Error::InvalidArgument(fmt::format("'{}' is neither a host name nor an IP address", name));
+      if (!is_certificate_name(name)) {
+        return Error::InvalidArgument(fmt::format("'{}' is neither a host name nor an IP address", name));
+      }
       ASN1_IA5STRING* dns = ASN1_IA5STRING_new();
       ASN1_STRING_set(dns, name.data(), static_cast<int>(name.size()));
       entry = GENERAL_NAME_new();
@@ -171,6 +171,15 @@ SystemTime to_time(const ASN1_TIME* t) {
 }
 
 }  // namespace
+
+bool is_certificate_name(std::string_view name) {
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(std::string(name), ec);
+  if (!ec) return true;
+  return !name.empty() && name.size() <= 253 && name.front() != '.' && name.front() != '-' &&
+         std::all_of(name.begin(), name.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.'; });
+}
 
 Result<std::string> make_private_key() {
   Key key(EVP_EC_gen("P-256"));

@@ -96,7 +96,11 @@ std::vector<std::string> certificate_names(const OrieldOptions& o, const std::st
   for (auto& address : interface_addresses()) names.push_back(std::move(address));
   std::vector<std::string> unique;
   for (auto& n : names) {
-    if (std::find(unique.begin(), unique.end(), n) == unique.end()) unique.push_back(std::move(n));
+    if (!net::is_certificate_name(n)) {
+      spdlog::warn("tls: '{}' cannot be a certificate's name (not a DNS name or an address); left out", n);
+    } else if (std::find(unique.begin(), unique.end(), n) == unique.end()) {
+      unique.push_back(std::move(n));
+    }
   }
   return unique;
 }

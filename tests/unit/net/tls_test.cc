@@ -98,6 +98,15 @@ TEST(PkiTest, BadNamesAndTamperedRequestsAreRefused) {
   EXPECT_FALSE(inspect_certificate("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").ok());
 }
 
+TEST(PkiTest, NamesAreDnsNamesOrAddresses) {
+  for (const char* good : {"localhost", "oriel.example.com", "h-1", "10.0.0.1", "::1", "fd00::5"}) {
+    EXPECT_TRUE(is_certificate_name(good)) << good;
+  }
+  for (const char* bad : {"", "my_host", "-x", ".x", "a b", "a,DNS:b", "x\n"}) {
+    EXPECT_FALSE(is_certificate_name(bad)) << bad;
+  }
+}
+
 TEST(FingerprintTest, TakesWhatPeopleType) {
   std::string hex(64, 'a');
   std::string want = "sha256:" + hex;

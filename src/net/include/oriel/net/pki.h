@@ -31,6 +31,10 @@ struct CertificateProfile {
   std::chrono::seconds lifetime{};
 };
 
+// Whether a certificate can name `name`: an IP address, or a DNS host name
+// (letters, digits, '-' and '.', not starting with '-' or '.').
+bool is_certificate_name(std::string_view name);
+
 // A new private key (PEM).
 Result<std::string> make_private_key();
 // A self-signed CA certificate and its key.

@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 // POSTs `body` to `path` on the first controller that answers; the answer's
 // certificate with the CA it came with.
 Result<HostCredentials> ask_for_certificate(const std::vector<std::string>& urls, const std::string& path,
-                                            const Json& body, std::shared_ptr<const net::TlsClient> tls,
+                                            const Json& body, const std::shared_ptr<const net::TlsClient>& tls,
                                             std::string key_pem, std::chrono::milliseconds timeout) {
   Error last = Error::Unavailable("no controller URL");
   for (const auto& url : urls) {
@@ -107,8 +107,7 @@ Result<HostCredentials> renew_host_certificate(const std::vector<std::string>& u
   std::string key = TRY(net::make_private_key());
   std::string csr = TRY(net::make_certificate_request(key, info.common_name));
   auto tls = TRY(current.client(extra_ca_pem));
-  return ask_for_certificate(urls, "/api/v1/cluster/renew", {{"address", address}, {"csr", csr}}, std::move(tls), key,
-                             timeout);
+  return ask_for_certificate(urls, "/api/v1/cluster/renew", {{"address", address}, {"csr", csr}}, tls, key, timeout);
 }
 
 bool renewal_due(const std::string& cert_pem, net::SystemTime now) {

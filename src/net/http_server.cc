@@ -483,6 +483,7 @@ void HttpServer::allow_origins(std::vector<std::string> origins) { state_->origi
 
 Result<void> HttpServer::trust_proxies(const std::vector<std::string>& networks) {
   std::vector<Network> parsed;
+  parsed.reserve(networks.size());
   for (const auto& text : networks) parsed.push_back(TRY(Network::parse(text)));
   state_->proxies = std::move(parsed);
   return Ok();

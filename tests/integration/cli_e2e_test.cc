@@ -48,7 +48,7 @@ class CliE2eTest : public ::testing::Test {
     EXPECT_TRUE(r.ok() && r->exit_code == 0);
     std::string line = r.ok() ? r->out : "";
     line = line.substr(line.find('=') + 1);
-    return line.substr(0, line.find_last_not_of("\n") + 1);
+    return line.substr(0, line.find_last_not_of('\n') + 1);
   }
   Orield orield_;
   SystemProcessRunner runner_;

@@ -31,7 +31,7 @@ class HttpsTest : public ::testing::Test {
   }
 
   // Runs a command with stdin closed; its exit code and output.
-  ProcessResult run(std::vector<std::string> argv) {
+  ProcessResult run(const std::vector<std::string>& argv) {
     auto r = runner_.run(argv, {.timeout = 30s});
     if (!r.ok()) throw std::runtime_error(r.error().message());
     return *r;

@@ -186,9 +186,9 @@ class TlsTest : public ::testing::Test {
     thread_ = std::thread([this] { io_.run(); });
   }
 
-  std::string url(std::string host = "127.0.0.1") const { return fmt::format("https://{}:{}", host, port_); }
+  std::string url(const std::string& host = "127.0.0.1") const { return fmt::format("https://{}:{}", host, port_); }
 
-  Result<Json> whoami(const TlsClientOptions& options, std::string host = "127.0.0.1") {
+  Result<Json> whoami(const TlsClientOptions& options, const std::string& host = "127.0.0.1") {
     auto tls = TRY(TlsClient::create(options));
     auto client = TRY(ApiClient::create(url(host), "", tls));
     client.set_timeout(5s);

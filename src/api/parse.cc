@@ -10,6 +10,34 @@ Result<Credentials> parse_login(std::string_view body) {
   return Credentials{TRY(json_string(j, "username")), TRY(json_string(j, "password"))};
 }
 
+Result<std::chrono::seconds> parse_join_token(std::string_view body) {
+  if (body.empty()) return std::chrono::seconds(3600);
+  auto j = TRY(parse_json(body));
+  TRY(json_only_fields(j, {"ttl_s"}));
+  // The controller says which lifetimes it takes; this only keeps it a number.
+  return std::chrono::seconds(TRY(json_opt_int(j, "ttl_s", 0, int64_t{1} << 31)).value_or(3600));
+}
+
+Result<JoinRequest> parse_join(std::string_view body) {
+  auto j = TRY(parse_json(body));
+  TRY(json_only_fields(j, {"token", "host_name", "address", "csr"}));
+  JoinRequest r;
+  r.token = TRY(json_string(j, "token"));
+  r.host_name = TRY(json_string(j, "host_name"));
+  r.address = TRY(json_string(j, "address"));
+  r.csr = TRY(json_string(j, "csr"));
+  return r;
+}
+
+Result<RenewRequest> parse_renew(std::string_view body) {
+  auto j = TRY(parse_json(body));
+  TRY(json_only_fields(j, {"address", "csr"}));
+  RenewRequest r;
+  r.address = TRY(json_string(j, "address"));
+  r.csr = TRY(json_string(j, "csr"));
+  return r;
+}
+
 Result<controller::CreateImage> parse_create_image(std::string_view body) {
   auto j = TRY(parse_json(body));
   TRY(json_only_fields(j, {"name", "source_path", "format", "boot"}));

@@ -3,6 +3,7 @@
 // names the field.
 #pragma once
 
+#include <chrono>
 #include <map>
 
 #include "oriel/common/json.h"
@@ -16,6 +17,18 @@ struct Credentials {
 };
 
 Result<Credentials> parse_login(std::string_view body);
+
+// The cluster's PKI: a join token's lifetime (`{"ttl_s"?}`, or no body: one
+// hour), an agent's join and its renewal.
+Result<std::chrono::seconds> parse_join_token(std::string_view body);
+struct JoinRequest {
+  std::string token, host_name, address, csr;
+};
+Result<JoinRequest> parse_join(std::string_view body);
+struct RenewRequest {
+  std::string address, csr;
+};
+Result<RenewRequest> parse_renew(std::string_view body);
 Result<controller::CreateImage> parse_create_image(std::string_view body);
 Result<controller::CreateDesktop> parse_create_desktop(std::string_view body);
 Result<controller::DesktopAction> parse_action(std::string_view action);

@@ -62,15 +62,6 @@ namespace {
 
 const std::string& id(const Request& req) { return req.params.at("id"); }
 
-// A JSON object's string field, required.
-Result<std::string> field(const Json& body, const char* name) {
-  auto it = body.find(name);
-  if (it == body.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
-    return Error::InvalidArgument(fmt::format("'{}' is required (a string)", name));
-  }
-  return it->get<std::string>();
-}
-
 Response agent_certificate(const Result<controller::AgentCertificate>& issued) {
   if (!issued.ok()) return Response::error(issued.error());
   return Response::json(200, {{"certificate", issued->certificate_pem}, {"ca", issued->ca_pem}});
@@ -84,38 +75,20 @@ void add_cluster_routes(Router& r, Controller& c) {
         [&c](const Request&) { return Response::bytes(200, "application/x-pem-file", c.hosts().ca_pem()); });
   r.add("POST", "/api/v1/cluster/join-tokens",
         audited(c, "cluster.join_token", [&c](const Principal& who, const Request& req) -> Result<Answer> {
-          Json body = req.body.empty() ? Json::object() : TRY(parse_json(req.body));
-          int64_t ttl_s = 3600;
-          if (auto it = body.find("ttl_s"); body.is_object() && it != body.end()) {
-            if (!it->is_number_integer()) return Error::InvalidArgument("'ttl_s' is a whole number of seconds");
-            ttl_s = it->get<int64_t>();
-          }
-          auto t = TRY(c.hosts().create_join_token(who, std::chrono::seconds(ttl_s)));
+          auto ttl = TRY(parse_join_token(req.body));
+          auto t = TRY(c.hosts().create_join_token(who, ttl));
           return Answer::done(201,
                               {{"token", t.token}, {"ca_pin", t.ca_pin}, {"expires_at", format_rfc3339(t.expires_at)}});
         }));
   r.add("POST", "/api/v1/cluster/join", [&c](const Request& req) {
-    auto issued = [&]() -> Result<controller::AgentCertificate> {
-      Json body = TRY(parse_json(req.body));
-      if (!body.is_object()) return Error::InvalidArgument("the body is a JSON object");
-      // One field at a time: a TRY among other arguments would leak their temporaries.
-      std::string token = TRY(field(body, "token"));
-      std::string host_name = TRY(field(body, "host_name"));
-      std::string address = TRY(field(body, "address"));
-      std::string csr = TRY(field(body, "csr"));
-      return c.hosts().join(token, host_name, address, csr);
-    }();
-    return agent_certificate(issued);
+    auto join = parse_join(req.body);
+    if (!join.ok()) return Response::error(join.error());
+    return agent_certificate(c.hosts().join(join->token, join->host_name, join->address, join->csr));
   });
   r.add("POST", "/api/v1/cluster/renew", [&c](const Request& req) {
-    auto issued = [&]() -> Result<controller::AgentCertificate> {
-      Json body = TRY(parse_json(req.body));
-      if (!body.is_object()) return Error::InvalidArgument("the body is a JSON object");
-      std::string address = TRY(field(body, "address"));
-      std::string csr = TRY(field(body, "csr"));
-      return c.hosts().renew(req.client_certificate, address, csr);
-    }();
-    return agent_certificate(issued);
+    auto renew = parse_renew(req.body);
+    if (!renew.ok()) return Response::error(renew.error());
+    return agent_certificate(c.hosts().renew(req.client_certificate, renew->address, renew->csr));
   });
   r.add("POST", "/api/v1/cluster/heartbeat", [&c](const Request& req) {
     auto body = parse_json(req.body);

@@ -83,6 +83,21 @@ std::string sha256_hex(const unsigned char* data, size_t n) {
   return out;
 }
 
+}  // namespace
+
+// Declared in tls.h; here beside the other SHA-256 digests.
+std::string certificate_fingerprint(X509* cert) {
+  if (cert == nullptr) return {};
+  unsigned char* der = nullptr;
+  int n = i2d_X509(cert, &der);
+  if (n <= 0) return {};
+  std::string out = sha256_hex(der, static_cast<size_t>(n));
+  OPENSSL_free(der);
+  return out;
+}
+
+namespace {
+
 Result<void> add_extension(X509* cert, X509V3_CTX* ctx, int nid, const char* value) {
   X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, ctx, nid, value);
   if (ext == nullptr) return openssl_failure(fmt::format("certificate extension {}", value));

@@ -128,16 +128,6 @@ X509* peer_certificate(Stream::Tls& tls) { return SSL_get0_peer_certificate(tls.
 
 }  // namespace
 
-std::string certificate_fingerprint(X509* cert) {
-  if (cert == nullptr) return {};
-  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-  unsigned int n = 0;
-  X509_digest(cert, EVP_sha256(), md.data(), &n);
-  std::string out = "sha256:";
-  for (unsigned int i = 0; i < n; ++i) out += fmt::format("{:02x}", md[i]);
-  return out;
-}
-
 Result<std::string> normalize_fingerprint(std::string_view text) {
   std::string_view rest = text;
   if (rest.size() >= 7 && std::equal(rest.begin(), rest.begin() + 7, "sha256:", [](char a, char b) {

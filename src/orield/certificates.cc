@@ -57,10 +57,10 @@ Result<void> ensure_own_certificate(const std::string& dir, const OrieldOptions&
   if (!net::inspect_certificate(ca.cert_pem).ok() || ca.key_pem.empty()) {
     return Error::Internal(fmt::format("{}/ca.pem and ca.key do not hold the cluster CA", dir));
   }
-  auto server = net::inspect_certificate(read_text_file(dir + "/server.pem"));
+  std::string served = read_text_file(dir + "/server.pem");
+  auto server = net::inspect_certificate(served);
   bool due = !server.ok() || !fs::exists(dir + "/server.key") || !covers(*server, names) ||
-             server->not_after - now < kRenewBefore ||
-             !net::signed_by(read_text_file(dir + "/server.pem"), ca.cert_pem);
+             server->not_after - now < kRenewBefore || !net::signed_by(served, ca.cert_pem);
   if (!due) return Ok();
   net::CertificateProfile profile{o.host_name, names, true, false, now, kServerLifetime};
   auto issued = TRY(net::issue_certificate(ca, profile));

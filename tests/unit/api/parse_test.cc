@@ -51,6 +51,30 @@ TEST(ParseTest, AMigrateBodyNamesAHostOrNone) {
   EXPECT_EQ(parse_migrate(R"({"host_id":7})").error().code(), ErrorCode::kInvalidArgument);
 }
 
+TEST(ParseTest, TheClustersBodiesTakeTheirFieldsAndNothingElse) {
+  EXPECT_EQ(parse_join_token("").value(), std::chrono::hours(1));
+  EXPECT_EQ(parse_join_token("{}").value(), std::chrono::hours(1));
+  EXPECT_EQ(parse_join_token(R"({"ttl_s":600})").value(), std::chrono::minutes(10));
+  for (const char* bad :
+       {"[]", "not json", R"({"ttl":600})", R"({"ttl_s":"1h"})", R"({"ttl_s":1.5})", R"({"ttl_s":-1})"}) {
+    EXPECT_EQ(parse_join_token(bad).error().code(), ErrorCode::kInvalidArgument) << bad;
+  }
+  auto join = parse_join(R"({"token":"oj-1","host_name":"h1","address":"10.0.0.1","csr":"PEM"})");
+  ASSERT_TRUE(join.ok()) << join.error().message();
+  EXPECT_EQ(join->token, "oj-1");
+  EXPECT_EQ(join->host_name, "h1");
+  EXPECT_EQ(join->address, "10.0.0.1");
+  EXPECT_EQ(join->csr, "PEM");
+  for (const char* bad : {"", "{}", R"({"token":"t","host_name":"h","address":"a"})",
+                          R"({"token":1,"host_name":"h","address":"a","csr":"c"})",
+                          R"({"token":"t","host_name":"h","address":"a","csr":"c","role":"admin"})"}) {
+    EXPECT_EQ(parse_join(bad).error().code(), ErrorCode::kInvalidArgument) << bad;
+  }
+  EXPECT_EQ(parse_renew(R"({"address":"10.0.0.1","csr":"PEM"})").value().csr, "PEM");
+  EXPECT_EQ(parse_renew(R"({"csr":"PEM"})").error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(parse_renew(R"({"address":"a","csr":"c","host_name":"h2"})").error().code(), ErrorCode::kInvalidArgument);
+}
+
 TEST(ApiViewsTest, DesktopJsonShowsThePublicStateAndNulls) {
   store::DesktopRecord d;
   d.id = "d-1";

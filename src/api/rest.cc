@@ -5,6 +5,8 @@
 #include "rest_support.h"
 #include "views.h"
 
+#include "oriel/net/client.h"
+
 namespace oriel::api {
 
 using controller::Controller;
@@ -210,7 +212,21 @@ void add_desktop_routes(Router& r, Controller& c) {
 
 }  // namespace
 
-void add_rest_routes(Router& router, Controller& controller) {
+namespace {
+
+// "wss://HOST[:PORT][/PREFIX]" of the public URL (ws:// for http://), the
+// port left out when it is the scheme's own; empty without one.
+std::string public_websocket(const std::string& public_url) {
+  auto url = net::parse_server_url(public_url);
+  if (public_url.empty() || !url.ok()) return {};
+  bool default_port = url->port == (url->tls ? 443 : 80);
+  std::string host = url->host.find(':') != std::string::npos ? "[" + url->host + "]" : url->host;
+  return fmt::format("{}://{}{}", url->tls ? "wss" : "ws", default_port ? host : url->authority(), url->path_prefix);
+}
+
+}  // namespace
+
+void add_rest_routes(Router& router, Controller& controller, const RestOptions& options) {
   // "leader": whether this controller runs the control loops (one of several on one database).
   router.add("GET", "/healthz", [&controller](const Request&) {
     return Response::json(200, {{"status", "ok"}, {"leader", controller.leading()}});
@@ -222,7 +238,7 @@ void add_rest_routes(Router& router, Controller& controller) {
   add_host_routes(router, controller);
   add_image_routes(router, controller);
   add_desktop_routes(router, controller);
-  add_broker_routes(router, controller);
+  add_broker_routes(router, controller, public_websocket(options.public_url));
   add_cluster_routes(router, controller);
 }
 

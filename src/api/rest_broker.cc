@@ -98,25 +98,28 @@ void add_pool_routes(Router& r, Controller& c) {
         }));
 }
 
-// The WebSocket origin the client can reach, as it reached us: wss:// over
-// TLS (or behind a trusted proxy that ended TLS), and the Host it used.
-std::string websocket_base(const Request& req) {
+// The WebSocket origin the client can reach: the public URL's when orield
+// has one, else as the client reached us: wss:// over TLS (or behind a
+// trusted proxy that ended TLS), and the Host it used.
+std::string websocket_base(const Request& req, const std::string& public_websocket) {
+  if (!public_websocket.empty()) return public_websocket;
   auto it = req.headers.find("host");
   std::string host = it == req.headers.end() || it->second.empty() ? "127.0.0.1" : it->second;
   return (req.secure ? "wss://" : "ws://") + host;
 }
 
 // A session with its display URL, for a reconnect or a new ticket.
-Answer session_answer(int status, const controller::SessionView& v, const Request& req) {
-  return Answer::of(status, view::Session::of(v, websocket_base(req)));
+Answer session_answer(int status, const controller::SessionView& v, const Request& req,
+                      const std::string& public_websocket) {
+  return Answer::of(status, view::Session::of(v, websocket_base(req, public_websocket)));
 }
 
-void add_session_routes(Router& r, Controller& c) {
+void add_session_routes(Router& r, Controller& c, const std::string& public_websocket) {
   r.add("POST", "/api/v1/sessions",
-        audited(c, "session.logon", [&c](const Principal& who, const Request& req) -> Result<Answer> {
+        audited(c, "session.logon", [&c, public_websocket](const Principal& who, const Request& req) -> Result<Answer> {
           auto pool_id = TRY(parse_id_field(req.body, "pool_id"));
           auto session = TRY(c.sessions().logon(who, pool_id, req.remote_address));
-          return session_answer(session.created ? 201 : 200, session, req);
+          return session_answer(session.created ? 201 : 200, session, req, public_websocket);
         }));
   r.add("GET", "/api/v1/sessions", authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
           store::SessionFilter f;
@@ -129,10 +132,11 @@ void add_session_routes(Router& r, Controller& c) {
   r.add("GET", "/api/v1/sessions/{id}", authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
           return Response::json(200, view::Session::of(TRY(c.sessions().get(who, id(req)))).json());
         }));
-  r.add("POST", "/api/v1/sessions/{id}/tickets",
-        audited(c, "session.ticket", [&c](const Principal& who, const Request& req) -> Result<Answer> {
-          return session_answer(201, TRY(c.sessions().new_ticket(who, id(req))), req);
-        }));
+  r.add(
+      "POST", "/api/v1/sessions/{id}/tickets",
+      audited(c, "session.ticket", [&c, public_websocket](const Principal& who, const Request& req) -> Result<Answer> {
+        return session_answer(201, TRY(c.sessions().new_ticket(who, id(req))), req, public_websocket);
+      }));
   r.add("POST", "/api/v1/sessions/{id}/actions/disconnect",
         audited(c, "session.disconnect", [&c](const Principal& who, const Request& req) -> Result<Answer> {
           return Answer::of(200, view::Session::of(TRY(c.sessions().disconnect(who, id(req)))));
@@ -170,11 +174,11 @@ void add_report_routes(Router& r, Controller& c) {
 
 }  // namespace
 
-void add_broker_routes(Router& router, Controller& c) {
+void add_broker_routes(Router& router, Controller& c, const std::string& public_websocket) {
   add_tenant_routes(router, c);
   add_user_routes(router, c);
   add_pool_routes(router, c);
-  add_session_routes(router, c);
+  add_session_routes(router, c, public_websocket);
   add_report_routes(router, c);
 }
 

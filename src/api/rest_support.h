@@ -58,6 +58,8 @@ Handler audited(controller::Controller& c, std::string action, AuditedHandler fn
 void record_audit(controller::Controller& c, std::string_view action, const Request& req,
                   const controller::Principal* who, const Result<Answer>& answer, std::string_view target = {});
 
-void add_broker_routes(Router& router, controller::Controller& c);
+// `public_websocket`: "wss://HOST[:PORT][/PREFIX]" that display URLs start
+// with, or empty for the scheme and Host of each request.
+void add_broker_routes(Router& router, controller::Controller& c, const std::string& public_websocket);
 
 }  // namespace oriel::api

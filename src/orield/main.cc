@@ -144,7 +144,7 @@ Result<int> run_controller(const OrieldOptions& o, const Roles& roles) {
   controller.start();
 
   net::Router router;
-  auto console = add_controller_routes(router, controller, gateway, web_dir(o), o.data_dir + "/uploads");
+  auto console = add_controller_routes(router, controller, gateway, web_dir(o), o.data_dir + "/uploads", o.public_url);
   net::HttpServer server(io, router, static_cast<size_t>(o.http_workers));
   auto tls = TRY(start_listener(server, o, host));
   uint16_t bound = TRY(server.listen(host, port));

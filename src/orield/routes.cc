@@ -4,8 +4,9 @@ namespace oriel {
 
 std::unique_ptr<api::ConsoleBackend> add_controller_routes(net::Router& router, controller::Controller& controller,
                                                            display::Gateway& gateway, const std::string& web_dir,
-                                                           const std::string& upload_dir) {
-  api::add_rest_routes(router, controller);
+                                                           const std::string& upload_dir,
+                                                           const std::string& public_url) {
+  api::add_rest_routes(router, controller, {public_url});
   api::add_web_files(router, web_dir);
   router.add_websocket("/display/{session}",
                        [&gateway](const net::Request& r, net::WebSocket&& ws) { gateway.accept(r, std::move(ws)); });

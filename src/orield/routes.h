@@ -19,7 +19,8 @@ namespace oriel {
 // backend must outlive the server.
 std::unique_ptr<api::ConsoleBackend> add_controller_routes(net::Router& router, controller::Controller& controller,
                                                            display::Gateway& gateway, const std::string& web_dir,
-                                                           const std::string& upload_dir);
+                                                           const std::string& upload_dir,
+                                                           const std::string& public_url);
 
 // The agent role on a host of its own: /healthz, and /agent/v1 with the
 // cluster token (agent::Host::serve; `epoch` is random per start).

@@ -167,6 +167,25 @@ TEST_F(HttpsTest, ASighupRenewsTheCertificateUnderAnOpenDisplaySession) {
   EXPECT_TRUE(orield_->client().get("/healthz").ok()) << "the renewed certificate is not trusted through the CA";
 }
 
+TEST(PublicUrlTest, DisplayUrlsPointAtThePublicUrl) {
+  Orield behind({"--public-url", "https://desktops.example.com/oriel", "--cpu-overcommit", "16"});
+  behind.start();
+  auto admin = behind.admin();
+  std::string image = import_test_guest(admin, "public-guest");
+  std::string tenant = create_tenant(admin, "Public");
+  std::string pool = create_pool(admin, tenant, image, "public pool", "pooled", 1, 0);
+  TestUser user = create_user(behind, admin, tenant, "public-user");
+  entitle(admin, pool, user.id);
+  Reply logon = call(user.client, "POST", "/api/v1/sessions", {{"pool_id", pool}});
+  ASSERT_EQ(logon.status, 201) << logon.body;
+  std::string url = logon.json["display_url"];
+  std::string session = logon.json["id"];
+  EXPECT_TRUE(url.starts_with("wss://desktops.example.com/oriel/display/" + session + "?ticket=")) << url;
+  Reply ticket = call(user.client, "POST", "/api/v1/sessions/" + session + "/tickets");
+  ASSERT_EQ(ticket.status, 201) << ticket.body;
+  EXPECT_TRUE(std::string(ticket.json["display_url"]).starts_with("wss://desktops.example.com/oriel/display/"));
+}
+
 TEST(InsecureHttpTest, PlainHttpOnlyOnLoopback) {
   Orield plain({"--insecure-http"});
   plain.start();

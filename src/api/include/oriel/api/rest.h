@@ -11,9 +11,15 @@
 
 namespace oriel::api {
 
+struct RestOptions {
+  // The address users reach orield at (--public-url; behind a proxy, the
+  // proxy's): display URLs point there. Empty: where each request came in.
+  std::string public_url;
+};
+
 // Registers every /api/v1 route and /healthz on the router. The controller
 // must outlive the router.
-void add_rest_routes(net::Router& router, controller::Controller& controller);
+void add_rest_routes(net::Router& router, controller::Controller& controller, const RestOptions& options = {});
 
 // Serves the built web client in `web_dir`: the portal at / (index.html,
 // desktop.html, their scripts and styles) and the admin console at /admin

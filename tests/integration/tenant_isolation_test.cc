@@ -192,13 +192,17 @@ class TenantIsolationTest : public ::testing::Test {
       }
       std::string path = probe.path, body = probe.body.is_null() ? "" : probe.body.dump();
       for (const auto& id : b_ids()) {
-        path = replace_all(path, id, id + "0");
-        body = replace_all(body, id, id + "0");
+        const std::string missing = id + "0";
+        path = replace_all(path, id, missing);
+        body = replace_all(body, id, missing);
       }
       auto fake = actor.client.request(probe.method, path, body);
       ASSERT_TRUE(fake.ok()) << fake.error().message();
       std::string fake_body = fake->body;
-      for (const auto& id : b_ids()) fake_body = replace_all(fake_body, id + "0", id);
+      for (const auto& id : b_ids()) {
+        const std::string missing = id + "0";
+        fake_body = replace_all(fake_body, missing, id);
+      }
       EXPECT_EQ(real.status, fake->status) << what << ": B's object answers unlike a missing one";
       EXPECT_EQ(real.body, fake_body) << what << ": B's object answers unlike a missing one";
     }
@@ -323,6 +327,9 @@ TEST_F(TenantIsolationTest, TenantRolesMayNotUseTheAdminRoutes) {
         {"POST", "/api/v1/images", {{"name", "rogue"}, {"source_path", guest.disk}, {"format", "raw"}}, kDenied},
         {"DELETE", "/api/v1/images/" + image_, nullptr, kDenied},
         {"GET", "/api/v1/hosts", nullptr, kDenied},
+        {"POST", "/api/v1/cluster/join-tokens", {{"ttl_s", 600}}, kDenied},
+        {"DELETE", "/api/v1/hosts/" + admin_->get("/api/v1/hosts").value()[0]["id"].get<std::string>(), nullptr,
+         kDenied},
         {"POST",
          "/api/v1/desktops",
          {{"name", "rogue"}, {"image_id", image_}, {"vcpus", 1}, {"memory_mb", 128}},

@@ -26,6 +26,8 @@
 #include "oriel/net/tls.h"
 #include "oriel/net/websocket.h"
 
+#include "echo_route.h"
+
 namespace oriel::net {
 namespace {
 
@@ -124,20 +126,6 @@ TEST(FingerprintTest, TakesWhatPeopleType) {
 
 void write_file(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::trunc) << text; }
 
-// Answers every message with "<tag>:<message>" until the client closes.
-asio::awaitable<void> echo(WebSocket ws, std::string tag) {
-  beast::error_code ec;
-  beast::flat_buffer buffer;
-  for (;;) {
-    co_await ws.async_read(buffer, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return;
-    std::string reply = tag + ":" + beast::buffers_to_string(buffer.data());
-    buffer.consume(buffer.size());
-    co_await ws.async_write(asio::buffer(reply), asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return;
-  }
-}
-
 class TlsTest : public ::testing::Test {
  protected:
   TlsTest() {
@@ -151,7 +139,7 @@ class TlsTest : public ::testing::Test {
     });
     router_.add_websocket("/echo", [](const Request&, WebSocket&& ws) {
       auto executor = ws.get_executor();
-      asio::co_spawn(executor, echo(std::move(ws), "echo"), asio::detached);
+      asio::co_spawn(executor, testing::echo(std::move(ws), "echo"), asio::detached);
     });
   }
   ~TlsTest() override {

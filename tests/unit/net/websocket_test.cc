@@ -22,6 +22,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include "echo_route.h"
 #include "oriel/net/websocket.h"
 
 namespace oriel::net {
@@ -31,6 +32,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
+using testing::echo;
 using tcp = asio::ip::tcp;
 
 // Echoes each message upper-cased; "close" closes with 4000 and a reason
@@ -53,21 +55,6 @@ class Shouter final : public WebSocketConnection {
     queue(std::move(upper));
   }
 };
-
-// Answers each message with "<name>:<message>" until the client closes.
-asio::awaitable<void> echo(WebSocket ws, std::string name) {
-  beast::error_code ec;
-  beast::flat_buffer buffer;
-  for (;;) {
-    co_await ws.async_read(buffer, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return;
-    std::string reply = name + ":" + beast::buffers_to_string(buffer.data());
-    buffer.consume(buffer.size());
-    ws.binary(true);
-    co_await ws.async_write(asio::buffer(reply), asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return;
-  }
-}
 
 class WebSocketTest : public ::testing::Test {
  protected:

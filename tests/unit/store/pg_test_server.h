@@ -3,7 +3,10 @@
 // off; started with pg_ctl; stopped and removed when destroyed. PostgreSQL
 // refuses to run as root, so as root (CI, the developers' machines) the
 // server runs as the `postgres` user the package made, and the temp dir is
-// theirs. Clients log in over TCP with a random password.
+// theirs. Clients log in over TCP with a random password. The server speaks
+// TLS too, with a certificate for localhost and 127.0.0.1 from a CA of its
+// own (ca_file()); conninfo() connects in clear, tls_conninfo() with
+// sslmode=verify-full, as a production controller would.
 //
 // Each test takes a schema of its own (create_schema) in a database the
 // tests of the process share, on the one server they share (shared()): a
@@ -45,6 +48,12 @@ class PgTestServer {
   // A libpq connection string for `dbname`, over TCP on loopback. With a
   // schema, unqualified names are that schema's (search_path).
   std::string conninfo(const std::string& dbname, const std::string& schema = "") const;
+  // The same over TLS: sslmode=verify-full against ca_file(), the server
+  // named `host_name` (its certificate says "localhost").
+  std::string tls_conninfo(const std::string& dbname, const std::string& schema = "",
+                           const std::string& host_name = "localhost") const;
+  // The PEM file of the CA that signed the server's certificate.
+  std::filesystem::path ca_file() const { return dir_ / "root.crt"; }
   // A new empty schema in kDatabase; its name.
   Result<std::string> create_schema();
   Result<void> drop_schema(const std::string& name);
@@ -70,7 +79,8 @@ class PgTestServer {
  private:
   PgTestServer() = default;
   Result<void> init();
-  Result<void> launch();  // pg_ctl start on a free port
+  Result<void> make_certificates();  // server.crt/server.key in data/, root.crt in dir_
+  Result<void> launch();             // pg_ctl start on a free port
   // Stops and removes the servers of test processes that died without
   // cleaning up (killed by a timeout, crashed).
   void remove_stale() const;

@@ -16,6 +16,8 @@
 #include <set>
 #include <thread>
 
+#include "oriel/common/files.h"
+#include "oriel/net/pki.h"
 #include "store_test_backends.h"
 
 namespace oriel::store {
@@ -36,7 +38,7 @@ ImageRecord image(std::string id) {
   return i;
 }
 
-DesktopRecord desktop(std::string id) {
+DesktopRecord desktop(const std::string& id) {
   DesktopRecord d;
   d.id = id;
   d.name = id;
@@ -152,6 +154,7 @@ TEST_F(PostgresStoreTest, ControllersStartingTogetherMigrateOnce) {
   std::latch go(4);
   std::vector<Result<int>> versions(4, Error::Internal("not run"));
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int i = 0; i < 4; ++i) {
     threads.emplace_back([&, i] {
       go.arrive_and_wait();
@@ -169,7 +172,7 @@ TEST_F(PostgresStoreTest, ControllersStartingTogetherMigrateOnce) {
 
 TEST_F(PostgresStoreTest, ConcurrentCompareAndSwapHasExactlyOneWinner) {
   auto base = store_->desktop("d-1").value();
-  auto update_to = [&](std::string desired) {
+  auto update_to = [&](const std::string& desired) {
     return [base, desired](Store& s) -> Result<void> {
       auto d = base;
       d.desired = desired;
@@ -232,6 +235,7 @@ TEST_F(PostgresStoreTest, AnOpenSessionNotYetCommittedElsewhereStillBlocksTheDes
 TEST_F(PostgresStoreTest, TheStoreReconnectsAfterTheServerRestarts) {
   // Several pooled connections, all of which die with the server.
   std::vector<std::thread> readers;
+  readers.reserve(4);
   for (int i = 0; i < 4; ++i) {
     readers.emplace_back([&] {
       for (int j = 0; j < 20; ++j) EXPECT_TRUE(store_->desktops({}).ok());
@@ -326,6 +330,7 @@ TEST_F(PostgresStoreTest, OneControllerLeadsAndAnotherTakesOverWhenItLetsGoOrLos
 TEST_F(PostgresStoreTest, ManyThreadsShareThePool) {
   constexpr int kThreads = 16, kEach = 25;  // twice the pool's connections
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kEach; ++i) {
@@ -358,6 +363,50 @@ TEST_F(PostgresStoreTest, AnUnreachableServerOrABadConnectionStringIsAnError) {
   EXPECT_EQ(refused.error().code(), ErrorCode::kUnavailable) << refused.error().message();
   EXPECT_EQ(open_postgres_store("host=127.0.0.1 no_such_option=1").error().code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(open_postgres_store("postgresql://[::1").error().code(), ErrorCode::kInvalidArgument);
+}
+
+// sslmode=verify-full, as a controller beside a remote database runs: the
+// store works over TLS, and a server it cannot verify (another CA, another
+// name) is refused before any password is sent.
+TEST_F(PostgresStoreTest, VerifyFullConnectsOverTlsAndRefusesAServerItCannotVerify) {
+  auto schema = server_->create_schema();
+  ASSERT_TRUE(schema.ok()) << schema.error().message();
+  std::string conninfo = server_->tls_conninfo(PgTestServer::kDatabase, *schema);
+  auto store = open_postgres_store(conninfo);
+  ASSERT_TRUE(store.ok()) << store.error().message();
+  ASSERT_TRUE((*store)->insert_image(image("i-1")).ok());
+  ASSERT_TRUE((*store)->insert_desktop(desktop("d-tls")).ok());
+  EXPECT_EQ((*store)->desktop("d-tls").value().name, "d-tls");
+
+  pqxx::connection conn(conninfo);
+  pqxx::nontransaction tx(conn);
+  auto row = tx.exec1("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
+  EXPECT_TRUE(row[0].as<bool>());
+  EXPECT_TRUE(row[1].as<std::string>() == "TLSv1.3" || row[1].as<std::string>() == "TLSv1.2") << row[1].c_str();
+
+  auto wrong_name = open_postgres_store(server_->tls_conninfo(PgTestServer::kDatabase, *schema, "db.example.org"));
+  ASSERT_FALSE(wrong_name.ok());
+  EXPECT_EQ(wrong_name.error().code(), ErrorCode::kUnavailable);
+  EXPECT_NE(wrong_name.error().message().find("does not match host name"), std::string::npos)
+      << wrong_name.error().message();
+
+  // Another CA: the one this test makes and never used for the server.
+  auto other_ca = net::make_ca("another CA", std::chrono::system_clock::now(), std::chrono::hours(1));
+  ASSERT_TRUE(other_ca.ok());
+  auto other_file = std::filesystem::temp_directory_path() / fmt::format("oriel-other-ca-{}.pem", ::getpid());
+  ASSERT_TRUE(write_private_file(other_file, other_ca->cert_pem).ok());
+  std::string untrusted = conninfo;
+  untrusted.replace(untrusted.find(server_->ca_file().string()), server_->ca_file().string().size(), other_file);
+  auto wrong_ca = open_postgres_store(untrusted);
+  std::filesystem::remove(other_file);
+  ASSERT_FALSE(wrong_ca.ok());
+  EXPECT_NE(wrong_ca.error().message().find("certificate verify failed"), std::string::npos)
+      << wrong_ca.error().message();
+  // The password is in the connection string; no error repeats it.
+  std::string password = conninfo.substr(conninfo.find("password=") + 9);
+  password = password.substr(0, password.find(' '));
+  EXPECT_EQ(wrong_ca.error().message().find(password), std::string::npos);
+  EXPECT_EQ(wrong_name.error().message().find(password), std::string::npos);
 }
 
 TEST_F(PostgresStoreTest, TextWithANulByteIsRefusedNotCut) {

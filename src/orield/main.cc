@@ -10,6 +10,7 @@
 #include <fstream>
 #include <thread>
 
+#include "backup.h"
 #include "certificates.h"
 #include "options.h"
 #include "oriel/agent/host.h"
@@ -29,12 +30,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The built web client: --web-dir, else web/ beside the binary's bin/.
+// The built web client: --web-dir, else web/ beside the binary's bin/ (a
+// build tree), else share/oriel/web (the package: /usr/bin/orield).
 std::string web_dir(const OrieldOptions& o) {
   if (!o.web_dir.empty()) return o.web_dir;
   std::error_code ec;
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string() : (exe.parent_path().parent_path() / "web").string();
+  if (ec) return "";
+  fs::path prefix = exe.parent_path().parent_path();
+  if (fs::exists(prefix / "web" / "index.html", ec)) return (prefix / "web").string();
+  return (prefix / "share" / "oriel" / "web").string();
 }
 
 // Where the gateway finds a desktop's screen: the VNC socket of this
@@ -166,7 +171,35 @@ Result<int> run_controller(const OrieldOptions& o, const Roles& roles) {
   return 0;
 }
 
+void say(const std::string& line) { fmt::print("{}\n", line); }
+
+Result<int> run_backup(const OrieldOptions& o) {
+  SystemProcessRunner runner;
+  BackupOptions b{o.data_dir,  o.database,    o.shared_dir,  o.config_file,
+                  o.backup_to, o.with_images, o.backup_keep, std::chrono::system_clock::now()};
+  auto started = std::chrono::steady_clock::now();
+  auto summary = TRY(make_backup(b, runner, say));
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  say(fmt::format("backup: {} ({:.1f} MiB, {} golden images catalogued) in {:.1f} s", summary.file,
+                  static_cast<double>(summary.bytes) / 1048576, summary.images, seconds));
+  for (const auto& old : summary.removed) say(fmt::format("backup: removed {} (--keep {})", old, o.backup_keep));
+  return 0;
+}
+
+Result<int> run_restore(const OrieldOptions& o) {
+  SystemProcessRunner runner;
+  auto summary = TRY(restore_backup({o.restore_from, o.data_dir, o.shared_dir, o.force}, runner, say));
+  for (const auto& warning : summary.warnings) say("restore: warning: " + warning);
+  if (!summary.config_file.empty()) {
+    say(fmt::format("restore: the configuration it ran with is in {}: compare it with yours", summary.config_file));
+  }
+  say(fmt::format("restore: done (schema {}): start orield with --data-dir {}", summary.schema_version, o.data_dir));
+  return 0;
+}
+
 Result<int> run(const OrieldOptions& o) {
+  if (o.command == "backup") return run_backup(o);
+  if (o.command == "restore") return run_restore(o);
   auto roles = TRY(parse_roles(o));
   if (!roles.controller) return run_agent(o);
   return run_controller(o, roles);

@@ -123,7 +123,8 @@ std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& o)
       ->check(CLI::Range(1, 86400))
       ->capture_default_str();
   app.add_option("--web-dir", o.web_dir,
-                 "Directory of the built web client and portal, served at / (default: ../web beside bin/orield)");
+                 "Directory of the built web client and portal, served at / (default: ../web beside bin/orield, else "
+                 "../share/oriel/web)");
   app.add_option("--encoder-threads", o.encoder_threads, "Threads that encode desktop screens (0: one per core)")
       ->check(CLI::Range(0, 256))
       ->capture_default_str();
@@ -134,12 +135,33 @@ std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& o)
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn or error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
-  app.footer("The REST API is described in docs/api.md; GET /healthz answers 200 once orield is ready.");
+  app.footer("The REST API is described in docs/api.md; GET /healthz answers 200 once orield is ready.\n"
+             "Backups: 'orield backup --help' and 'orield restore --help' (docs/operations.md).");
+  // The subcommands take the daemon's own options too (--config, --data-dir,
+  // --database, --shared-dir), before or after their name.
+  auto* backup =
+      app.add_subcommand("backup", "Write a consistent copy of this orield's state (database, keys, config, image "
+                                   "catalogue) to a tarball, while orield runs")
+          ->fallthrough();
+  backup->add_option("--to", o.backup_to, "The backup file, or a directory that gets oriel-backup-TIME.tar.zst")
+      ->required();
+  backup->add_option("--keep", o.backup_keep, "With a directory: keep this many backups there, removing older ones")
+      ->check(CLI::Range(0, 100000));
+  backup->add_flag("--with-images", o.with_images, "Include the golden image files (large)");
+  auto* restore =
+      app.add_subcommand("restore", "Unpack a backup into --data-dir (an empty one, or with --force); start orield "
+                                    "on it afterwards")
+          ->fallthrough();
+  restore->add_option("--from", o.restore_from, "The backup file")->required();
+  restore->add_flag("--force", o.force, "Replace the database already in --data-dir (it is kept beside, renamed)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  if (backup->parsed()) o.command = "backup";
+  if (restore->parsed()) o.command = "restore";
+  if (auto* config = app.get_config_ptr(); config && config->count() > 0) o.config_file = config->as<std::string>();
   if (o.data_dir.empty()) o.data_dir = default_data_dir();
   if (o.host_name.empty()) o.host_name = default_host_name();
   if (o.run_dir.empty()) o.run_dir = o.data_dir + "/run";

@@ -45,6 +45,14 @@ struct OrieldOptions {
   std::vector<std::string> trusted_proxies;  // CIDRs whose X-Forwarded-For/-Proto are believed
   std::string ca_file;     // for an agent: the CA an https controller's certificate is checked against
   std::string public_url;  // the address users reach; display_url and certificate names come from it
+
+  std::string command;      // "" (run the daemon), "backup" or "restore"
+  std::string config_file;  // the --config file, if any
+  std::string backup_to;    // backup: a file, or a directory for a timestamped one
+  int backup_keep = 0;      // backup: backups kept in that directory (0: all)
+  bool with_images = false;
+  std::string restore_from;  // restore: the backup file
+  bool force = false;        // restore: replace a database already in --data-dir
 };
 
 // Parses argv. Returns the exit code to leave with when parsing ends the

@@ -212,4 +212,25 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path);
 // cannot connect now; InvalidArgument for a malformed `conninfo`.
 Result<std::unique_ptr<Store>> open_postgres_store(const std::string& conninfo);
 
+// The schema version this build writes (its number of migrations).
+int latest_schema_version();
+
+// Backups of a SQLite store (orield backup/restore).
+struct DatabaseCopy {
+  int schema_version = 0;
+  uint64_t bytes = 0;
+  std::string images_json;  // the golden-image catalogue: [{"id","name","path","state"}]
+};
+// Copies the database at `from`, in use or not, to a new file `to` with
+// SQLite's online backup API: one consistent moment of it, while its orield
+// goes on reading and writing. NotFound when there is no database.
+Result<DatabaseCopy> backup_sqlite_database(const std::string& from, const std::string& to);
+// Checks a copy (SQLite's quick_check, and that it is Oriel's) and says its
+// schema version. InvalidArgument for a damaged or foreign file.
+Result<DatabaseCopy> inspect_sqlite_database(const std::string& path);
+// Points the golden images under `from_dir` at the same files under
+// `to_dir` (a restore into another data directory). Returns how many moved.
+Result<int64_t> rebase_sqlite_image_paths(const std::string& path, const std::string& from_dir,
+                                          const std::string& to_dir);
+
 }  // namespace oriel::store

@@ -6,12 +6,24 @@
 
 #include "desktop_state.h"
 #include "oriel/common/log.h"
+#include "oriel/common/metrics.h"
 #include "oriel/common/mutex.h"
 #include "reconciler.h"
 
 namespace oriel::controller {
 
 namespace {
+
+// Live migrations by result, and the guest's pause in the completed ones.
+void count_migration(const std::string& result, int64_t downtime_ms) {
+  static auto& migrations = metrics::counter("oriel_migrations_total", "Live migrations, by result");
+  static auto& downtime = metrics::histogram("oriel_migration_downtime_seconds",
+                                             "How long the guest was paused in a completed live migration");
+  migrations.Add({{"result", result}}).Increment();
+  if (result == "completed") {
+    downtime.Add({}, metrics::seconds_buckets()).Observe(static_cast<double>(downtime_ms) / 1000);
+  }
+}
 
 constexpr auto kPollInterval = std::chrono::milliseconds(100);
 // How long the target may take to report a completed migration as its own.
@@ -189,6 +201,7 @@ void Migrations::finish(const std::shared_ptr<Active>& m, const agent::Migration
     }
     spdlog::info("desktop {}: runs on host {} now (downtime {} ms, total {} ms)", d.id, m->target, p.downtime_ms,
                  p.total_time_ms);
+    count_migration("completed", p.downtime_ms);
     record(d.id, m->target, "");
     if (!shared) {
       if (auto source = fleet_.agent(d.host_id)) (void)source->delete_disk(d.id);
@@ -200,6 +213,7 @@ void Migrations::finish(const std::shared_ptr<Active>& m, const agent::Migration
                           ? "cancelled"
                           : (p.error.empty() ? std::string("migration failed") : p.error);
     spdlog::warn("desktop {}: stays on host {}: migration to host {} {}", d.id, d.host_id, m->target, why);
+    count_migration(p.state == agent::MigrationState::kCancelled ? "cancelled" : "failed", 0);
     record(d.id, d.host_id,
            p.state == agent::MigrationState::kCancelled
                ? std::string()

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "oriel/common/log.h"
+#include "oriel/common/metrics.h"
 
 namespace oriel::controller {
 
@@ -54,6 +55,10 @@ Result<Reconciler::HostStates> Reconciler::host_states() {
 }
 
 void Reconciler::scan() {
+  static auto& queue = metrics::gauge("oriel_reconciler_queue", "Desktops with a step to take or in one");
+  static auto& lag = metrics::gauge("oriel_reconciler_lag_seconds",
+                                    "How long the longest-waiting desktop with a step to take has waited since its "
+                                    "last change");
   auto all = store_.desktops({});
   auto hosts = host_states();
   if (!all.ok() || !hosts.ok()) {
@@ -63,18 +68,29 @@ void Reconciler::scan() {
   // Desktops in a session first: when a host fails, its users' desktops
   // come back before the spares do.
   std::stable_partition(all->begin(), all->end(), [](const auto& d) { return !d.assigned_user.empty(); });
+  size_t pending = 0;
+  auto now = clock_.now();
+  WallTime oldest = now;
   for (const auto& d : *all) {
     {
       MutexLock lock(mu_);
-      if (stopping_ || busy_.count(d.id)) continue;
+      if (stopping_) continue;
+      if (busy_.count(d.id)) {
+        ++pending;
+        continue;
+      }
     }
     if (next_step(d, observe(d, *hosts)).kind == StepKind::kNone) continue;
+    ++pending;
+    oldest = std::min(oldest, d.updated_at);
     {
       MutexLock lock(mu_);
       busy_.insert(d.id);
     }
     boost::asio::post(*pool_, [this, id = d.id] { work(id); });
   }
+  queue.Add({}).Set(static_cast<double>(pending));
+  lag.Add({}).Set(std::chrono::duration<double>(now - oldest).count());
   sweep_strays(*all, *hosts);
 }
 

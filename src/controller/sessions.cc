@@ -13,6 +13,7 @@
 #include "desktop_state.h"
 #include "loops.h"
 #include "oriel/common/log.h"
+#include "oriel/common/metrics.h"
 
 namespace oriel::controller {
 namespace {
@@ -47,29 +48,42 @@ Result<SessionView> Sessions::view(store::SessionRecord session, std::optional<D
 }
 
 Result<SessionView> Sessions::logon(const Principal& who, std::string_view pool_id, std::string_view client_address) {
-  // An entitlement implies the pool is in the caller's tenant (entitle()
-  // checks it), so it is the whole visibility check here.
-  auto entitled = TRY(core_.store.entitled_pool_ids(who.user_id));
-  if (std::find(entitled.begin(), entitled.end(), pool_id) == entitled.end()) {
-    if ((who.admin() || who.tenant_admin()) && visible_pool(core_.store, who, pool_id).ok()) {
-      return Error::PermissionDenied(fmt::format("you are not entitled to pool '{}'", pool_id));
+  static auto& seconds = metrics::histogram("oriel_logon_duration_seconds",
+                                            "Logon: from the request to a desktop assigned and a ticket issued");
+  static auto& logons = metrics::counter("oriel_logons_total", "Logons, by tenant and result");
+  auto start = std::chrono::steady_clock::now();
+  auto result = [&]() -> Result<SessionView> {
+    // An entitlement implies the pool is in the caller's tenant (entitle()
+    // checks it), so it is the whole visibility check here.
+    auto entitled = TRY(core_.store.entitled_pool_ids(who.user_id));
+    if (std::find(entitled.begin(), entitled.end(), pool_id) == entitled.end()) {
+      if ((who.admin() || who.tenant_admin()) && visible_pool(core_.store, who, pool_id).ok()) {
+        return Error::PermissionDenied(fmt::format("you are not entitled to pool '{}'", pool_id));
+      }
+      return Error::NotFound("pool", pool_id);
     }
-    return Error::NotFound("pool", pool_id);
-  }
-  DisplayTicket ticket{core_.random.token(32), core_.clock.now() + core_.options.ticket_ttl};
-  for (int attempt = 0; attempt < 20; ++attempt) {
-    auto session = try_logon(who, pool_id, client_address, ticket);
-    if (session.ok()) {
-      auto& [record, created] = *session;
-      if (!created) ticket = TRY(issue_ticket(record));  // a reconnect: the new one has not been stored
-      core_.poke_desktops();
-      core_.poke_broker();
-      return SessionView{std::move(record), who.username, std::move(ticket), created};
+    DisplayTicket ticket{core_.random.token(32), core_.clock.now() + core_.options.ticket_ttl};
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      auto session = try_logon(who, pool_id, client_address, ticket);
+      if (session.ok()) {
+        auto& [record, created] = *session;
+        if (!created) ticket = TRY(issue_ticket(record));  // a reconnect: the new one has not been stored
+        core_.poke_desktops();
+        core_.poke_broker();
+        return SessionView{std::move(record), who.username, std::move(ticket), created};
+      }
+      // A conflict is a race with the reconciler's own write: decide again.
+      if (session.error().code() != ErrorCode::kConflict) return session.take_error();
     }
-    // A conflict is a race with the reconciler's own write: decide again.
-    if (session.error().code() != ErrorCode::kConflict) return session.take_error();
+    return Error::Unavailable(fmt::format("pool '{}' is too busy; try again", pool_id));
+  }();
+  std::string outcome = result.ok() ? "ok" : std::string(error_code_name(result.error().code()));
+  logons.Add({{"tenant", who.tenant_id}, {"result", outcome}}).Increment();
+  if (result.ok()) {
+    seconds.Add({{"tenant", who.tenant_id}}, metrics::seconds_buckets())
+        .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
-  return Error::Unavailable(fmt::format("pool '{}' is too busy; try again", pool_id));
+  return result;
 }
 
 Result<std::pair<store::SessionRecord, bool>> Sessions::try_logon(const Principal& who, std::string_view pool_id,

@@ -11,6 +11,7 @@
 #include <deque>
 
 #include "oriel/common/log.h"
+#include "oriel/common/metrics.h"
 #include "oriel/common/mutex.h"
 #include "oriel/display/frame_encoder.h"
 #include "oriel/display/rate_control.h"
@@ -55,6 +56,31 @@ bool for_desktop(const ClientMessage& m) {
          std::holds_alternative<ClipboardText>(m) || std::holds_alternative<CtrlAltDel>(m);
 }
 
+// The gateway's figures for GET /metrics.
+struct DisplayMetrics {
+  prometheus::Gauge& sessions = metrics::gauge("oriel_display_sessions", "Display sessions in this gateway").Add({});
+  prometheus::Counter& frames = metrics::counter("oriel_display_frames_total", "Frames sent to browsers").Add({});
+  prometheus::Counter& bytes =
+      metrics::counter("oriel_display_bytes_total", "Bytes of display messages sent to browsers").Add({});
+  prometheus::Histogram& encode = metrics::histogram("oriel_display_encode_seconds", "Time to encode one frame")
+                                      .Add({}, metrics::seconds_buckets());
+  prometheus::Histogram& update =
+      metrics::histogram("oriel_display_update_seconds", "From a change on the screen to its frame leaving the gateway")
+          .Add({}, metrics::seconds_buckets());
+  prometheus::Histogram& round_trip =
+      metrics::histogram("oriel_display_round_trip_seconds",
+                         "From a frame leaving the gateway to the browser's acknowledgement (network and decode)")
+          .Add({}, metrics::seconds_buckets());
+  prometheus::Histogram& unacked =
+      metrics::histogram("oriel_display_frames_unacked", "Frames sent and not yet acknowledged, at each frame sent")
+          .Add({}, prometheus::Histogram::BucketBoundaries{0, 1, 2, 3, 4, 6, 8});
+};
+
+DisplayMetrics& display_metrics() {
+  static DisplayMetrics m;
+  return m;
+}
+
 }  // namespace
 
 class DisplaySession::Worker final : public VncEvents {
@@ -63,8 +89,13 @@ class DisplaySession::Worker final : public VncEvents {
       : target_(std::move(target)),
         timings_(timings),
         wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
-        encoder_(EncoderOptions{.pool = &pool}) {}
-  ~Worker() override { ::close(wake_fd_); }
+        encoder_(EncoderOptions{.pool = &pool}) {
+    display_metrics().sessions.Increment();
+  }
+  ~Worker() override {
+    display_metrics().sessions.Decrement();
+    ::close(wake_fd_);
+  }
 
   void post(std::function<void(Worker&)> command) {
     {
@@ -94,6 +125,7 @@ class DisplaySession::Worker final : public VncEvents {
     sink_ = std::move(sink);
     hello_ = false;
     sent_ = acked_ = 0;
+    in_flight_.clear();
     has_client_ = true;
   }
   void detach(const ClientSink* sink) {
@@ -188,6 +220,7 @@ class DisplaySession::Worker final : public VncEvents {
   std::string cursor_, clipboard_;   // messages waiting for the next send
   std::vector<ClientMessage> held_;  // input for the desktop while it reconnects
   uint32_t sent_ = 0, acked_ = 0;
+  std::deque<std::pair<uint32_t, SteadyClock::time_point>> in_flight_;  // frames unacknowledged, when each left
   SteadyClock::time_point last_ack_;
   SteadyClock::time_point backend_lost_at_ = SteadyClock::now();
   SteadyClock::time_point next_attempt_;
@@ -288,9 +321,13 @@ void DisplaySession::Worker::maybe_send(SteadyClock::time_point now) {
     resized_ = false;
     std::vector<std::string> messages;
     auto stats = encoder_.encode(frame, damage_, now, rate_.quality(), messages);
+    auto& figures = display_metrics();
+    figures.encode.Observe(std::chrono::duration<double>(stats.elapsed).count());
     if (!damage_.empty()) {
+      auto latency = duration_cast<microseconds>(SteadyClock::now() - std::max(first_damage_at_, last_ack_));
+      figures.update.Observe(std::chrono::duration<double>(latency).count());
       MutexLock lock(mu_);
-      latencies_.push_back(duration_cast<microseconds>(SteadyClock::now() - std::max(first_damage_at_, last_ack_)));
+      latencies_.push_back(latency);
       if (latencies_.size() > kLatencySamples) latencies_.pop_front();
     }
     damage_.clear();
@@ -298,10 +335,16 @@ void DisplaySession::Worker::maybe_send(SteadyClock::time_point now) {
       for (auto& m : messages) batch += m;
       if (sent_ == acked_) last_ack_ = now;  // the ack clock starts with the first frame in flight
       write_frame_end(batch, ++sent_, static_cast<uint32_t>(stats.elapsed.count()));
+      figures.unacked.Observe(static_cast<double>(sent_ - acked_ - 1));
+      figures.frames.Increment();
+      in_flight_.emplace_back(sent_, now);
       rate_.on_frame_sent(sent_, batch.size(), now);
     }
   }
-  if (!batch.empty()) sink_->send(std::move(batch));
+  if (!batch.empty()) {
+    display_metrics().bytes.Increment(static_cast<double>(batch.size()));
+    sink_->send(std::move(batch));
+  }
 }
 
 void DisplaySession::Worker::hold(ClientMessage m, SteadyClock::time_point now) {
@@ -366,6 +409,13 @@ void DisplaySession::Worker::input(const ClientSink* from, ClientMessage message
           if (m.frame > acked_) {
             acked_ = m.frame;
             last_ack_ = SteadyClock::now();
+            while (!in_flight_.empty() && in_flight_.front().first <= m.frame) {
+              if (in_flight_.front().first == m.frame) {
+                display_metrics().round_trip.Observe(
+                    std::chrono::duration<double>(last_ack_ - in_flight_.front().second).count());
+              }
+              in_flight_.pop_front();
+            }
             rate_.on_frame_acked(m.frame, last_ack_);
           }
         } else if constexpr (std::is_same_v<T, Refresh>) {

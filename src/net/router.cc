@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "oriel/common/log.h"
+#include "oriel/common/metrics.h"
 #include "oriel/net/http.h"
 
 namespace oriel::net {
@@ -69,6 +70,25 @@ Response method_not_allowed(const Request& request, const std::vector<std::strin
   return r;
 }
 
+std::string pattern_of(const std::vector<std::string>& segments) {
+  std::string p;
+  for (const auto& s : segments) p += "/" + s;
+  return p.empty() ? std::string("/") : p;
+}
+
+// Requests by route (the pattern, never the path: ids would make a series
+// each), method and status, and their time in the handler.
+void count(const Request& request, const std::string& route, int status, std::chrono::steady_clock::time_point start) {
+  static auto& requests = metrics::counter("oriel_http_requests_total", "HTTP requests answered, by route and status");
+  static auto& seconds = metrics::histogram("oriel_http_request_duration_seconds", "Time in the handler, by route");
+  static const std::set<std::string, std::less<>> kMethods = {"GET",   "HEAD",   "POST",   "PUT",
+                                                              "PATCH", "DELETE", "OPTIONS"};
+  std::string method = kMethods.contains(request.method) ? request.method : "other";  // the client's to choose
+  requests.Add({{"method", method}, {"route", route}, {"status", std::to_string(status)}}).Increment();
+  seconds.Add({{"method", method}, {"route", route}}, metrics::seconds_buckets())
+      .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+}
+
 }  // namespace
 
 void Router::add(std::string_view method, std::string_view pattern, Handler handler) {
@@ -85,14 +105,9 @@ void Router::add(std::string_view method, std::string_view pattern, Handler hand
 }
 
 std::vector<Router::RouteInfo> Router::routes() const {
-  auto pattern = [](const std::vector<std::string>& segments) {
-    std::string p;
-    for (const auto& s : segments) p += "/" + s;
-    return p.empty() ? std::string("/") : p;
-  };
   std::vector<RouteInfo> out;
-  for (const auto& r : routes_) out.push_back({r.method, pattern(r.segments)});
-  for (const auto& r : websocket_routes_) out.push_back({"GET", pattern(r.segments), true});
+  for (const auto& r : routes_) out.push_back({r.method, pattern_of(r.segments)});
+  for (const auto& r : websocket_routes_) out.push_back({"GET", pattern_of(r.segments), true});
   return out;
 }
 
@@ -114,16 +129,21 @@ const Router::Route* Router::find(const Request& request, const std::vector<std:
 }
 
 Response Router::dispatch(Request& request) const {
+  auto start = std::chrono::steady_clock::now();
   auto path = split_path(request.path);
   std::vector<std::string> allowed;
   const Route* route = find(request, path, allowed);
   if (route == nullptr) {
-    if (allowed.empty()) return Response::error(Error::NotFound("route", request.path));
-    return method_not_allowed(request, allowed);
+    Response r = allowed.empty() ? Response::error(Error::NotFound("route", request.path))
+                                 : method_not_allowed(request, allowed);
+    count(request, "unmatched", r.status, start);
+    return r;
   }
   fill_params(request, route->segments, path);
   try {
-    return route->handler(request);
+    Response r = route->handler(request);
+    count(request, pattern_of(route->segments), r.status, start);
+    return r;
   } catch (const std::exception& e) {
     spdlog::error("{} {}: the handler threw: {}", request.method, request.path, e.what());
   } catch (...) {

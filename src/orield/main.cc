@@ -149,7 +149,8 @@ Result<int> run_controller(const OrieldOptions& o, const Roles& roles) {
   controller.start();
 
   net::Router router;
-  auto console = add_controller_routes(router, controller, gateway, web_dir(o), o.data_dir + "/uploads", o.public_url);
+  auto console = add_controller_routes(router, controller, gateway, web_dir(o), o.data_dir + "/uploads", o.public_url,
+                                       o.metrics_token);
   net::HttpServer server(io, router, static_cast<size_t>(o.http_workers));
   auto tls = TRY(start_listener(server, o, host));
   uint16_t bound = TRY(server.listen(host, port));

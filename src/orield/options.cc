@@ -47,6 +47,10 @@ std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& o)
   app.add_option("--public-url", o.public_url,
                  "The URL users reach orield at (behind a proxy, the proxy's): display URLs and the certificate's "
                  "names come from it");
+  app.add_option("--metrics-token", o.metrics_token,
+                 "A secret Prometheus presents as a bearer token to scrape GET /metrics; without it /metrics "
+                 "answers only on loopback")
+      ->envname("ORIEL_METRICS_TOKEN");
   app.add_option("--ca-file", o.ca_file,
                  "For an agent: the CA (PEM) that an https --controller's certificate is checked against (default: "
                  "the system's CAs)");

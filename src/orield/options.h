@@ -43,8 +43,9 @@ struct OrieldOptions {
   std::string tls_cert, tls_key;             // PEM files served; empty: orield's own under DATA/tls
   bool insecure_http = false;                // plain HTTP (loopback or behind --trusted-proxy only)
   std::vector<std::string> trusted_proxies;  // CIDRs whose X-Forwarded-For/-Proto are believed
-  std::string ca_file;     // for an agent: the CA an https controller's certificate is checked against
-  std::string public_url;  // the address users reach; display_url and certificate names come from it
+  std::string ca_file;        // for an agent: the CA an https controller's certificate is checked against
+  std::string public_url;     // the address users reach; display_url and certificate names come from it
+  std::string metrics_token;  // GET /metrics wants it as a bearer token; empty: loopback only
 
   std::string command;      // "" (run the daemon), "backup" or "restore"
   std::string config_file;  // the --config file, if any

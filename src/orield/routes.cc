@@ -4,9 +4,10 @@ namespace oriel {
 
 std::unique_ptr<api::ConsoleBackend> add_controller_routes(net::Router& router, controller::Controller& controller,
                                                            display::Gateway& gateway, const std::string& web_dir,
-                                                           const std::string& upload_dir,
-                                                           const std::string& public_url) {
+                                                           const std::string& upload_dir, const std::string& public_url,
+                                                           const std::string& metrics_token) {
   api::add_rest_routes(router, controller, {public_url});
+  api::add_metrics_route(router, controller, metrics_token);
   api::add_web_files(router, web_dir);
   router.add_websocket("/display/{session}",
                        [&gateway](const net::Request& r, net::WebSocket&& ws) { gateway.accept(r, std::move(ws)); });

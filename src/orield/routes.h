@@ -14,13 +14,13 @@
 
 namespace oriel {
 
-// The controller and gateway roles: the REST API, the web client, the
+// The controller and gateway roles: the REST API, /metrics, the web client, the
 // console's uploads and events, and the display WebSocket. The returned
 // backend must outlive the server.
 std::unique_ptr<api::ConsoleBackend> add_controller_routes(net::Router& router, controller::Controller& controller,
                                                            display::Gateway& gateway, const std::string& web_dir,
-                                                           const std::string& upload_dir,
-                                                           const std::string& public_url);
+                                                           const std::string& upload_dir, const std::string& public_url,
+                                                           const std::string& metrics_token);
 
 // The agent role on a host of its own: /healthz, and /agent/v1 with the
 // cluster token (agent::Host::serve; `epoch` is random per start).

@@ -49,7 +49,7 @@ class OpenApiTest : public ::testing::Test {
     controller_ = std::make_unique<controller::Controller>(*store_, agent_->agent(), clock_, random_, options);
     gateway_ = std::make_unique<display::Gateway>(display::GatewayHooks{}, 1);
     console_ = add_controller_routes(controller_router_, *controller_, *gateway_, (dir_ / "web").string(),
-                                     (dir_ / "uploads").string(), "");
+                                     (dir_ / "uploads").string(), "", "");
     add_agent_role_routes(agent_router_, *agent_, "token", "test");
     document_ = read_file(fs::path(ORIEL_SOURCE_DIR) / "docs" / "openapi.json");
     auto parsed = parse_json(document_);

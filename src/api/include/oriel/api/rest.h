@@ -21,6 +21,10 @@ struct RestOptions {
 // must outlive the router.
 void add_rest_routes(net::Router& router, controller::Controller& controller, const RestOptions& options = {});
 
+// GET /metrics in Prometheus text format: with `token`, for requests that
+// bear it; without, for loopback peers only.
+void add_metrics_route(net::Router& router, controller::Controller& controller, std::string token);
+
 // Serves the built web client in `web_dir`: the portal at / (index.html,
 // desktop.html, their scripts and styles) and the admin console at /admin
 // (console.html). Without a web build, both are the small status page.

@@ -65,7 +65,7 @@ Result<store::DesktopRecord> Core::change_desktop(std::string_view id,
     d->updated_at = clock.now();
     auto updated = store.update_desktop(*d);
     if (updated.ok()) {
-      poke_desktops();
+      poke_desktop(d->id);
       return updated;
     }
     if (updated.error().code() != ErrorCode::kConflict) return updated.take_error();
@@ -74,6 +74,7 @@ Result<store::DesktopRecord> Core::change_desktop(std::string_view id,
 }
 
 void Core::poke_desktops() { reconciler->poke(); }
+void Core::poke_desktop(const std::string& desktop_id) { reconciler->poke_for(desktop_id); }
 void Core::poke_broker() { broker_loop->poke(); }
 
 Controller::Controller(store::Store& store, agent::HostAgent& agent, Clock& clock, Random& random,

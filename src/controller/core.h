@@ -83,6 +83,9 @@ struct Core {
                                               const Asker* asker = nullptr);
   // The reconciler and the broker's loop: something changed, look now.
   void poke_desktops();
+  // The same, for one desktop changed by this thread's request: the
+  // reconciler's work on it logs with the request's id.
+  void poke_desktop(const std::string& desktop_id);
   void poke_broker();
   void session_ended(const std::string& session_id, SessionEnd why) {
     if (session_listener) session_listener(session_id, why);

@@ -67,7 +67,7 @@ Result<store::DesktopRecord> Desktops::create(const Principal& who, const Create
     return Error::Conflict(fmt::format("a desktop named '{}' already exists", d.name));
   }
   TRY(std::move(inserted));
-  core_.poke_desktops();
+  core_.poke_desktop(d.id);
   return d;
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "oriel/common/log.h"
+#include "oriel/common/log_context.h"
 #include "oriel/common/metrics.h"
 
 namespace oriel::controller {
@@ -38,6 +39,14 @@ void Reconciler::stop() {
 }
 
 void Reconciler::poke() { ticker_.poke(); }
+
+void Reconciler::poke_for(const std::string& desktop_id) {
+  if (const auto& id = current_request_id(); !id.empty()) {
+    MutexLock lock(mu_);
+    origins_[desktop_id] = id;
+  }
+  poke();
+}
 
 void Reconciler::on_vm_exit(const std::string& vm_id, agent::VmExit why) {
   spdlog::info("desktop {}: QEMU exited ({})", vm_id, agent::vm_exit_name(why));
@@ -80,7 +89,11 @@ void Reconciler::scan() {
         continue;
       }
     }
-    if (next_step(d, observe(d, *hosts)).kind == StepKind::kNone) continue;
+    if (next_step(d, observe(d, *hosts)).kind == StepKind::kNone) {
+      MutexLock lock(mu_);
+      origins_.erase(d.id);  // done: later work on it is no longer that request's
+      continue;
+    }
     ++pending;
     oldest = std::min(oldest, d.updated_at);
     {
@@ -112,6 +125,12 @@ Observation Reconciler::observe(const store::DesktopRecord& d, const HostStates&
 }
 
 void Reconciler::work(const std::string& desktop_id) {
+  std::string origin;
+  {
+    MutexLock lock(mu_);
+    if (auto it = origins_.find(desktop_id); it != origins_.end()) origin = it->second;
+  }
+  RequestIdScope scope(std::move(origin));
   bool progressed = false;
   // Re-read: the record may have changed since the scan.
   auto d = store_.desktop(desktop_id);

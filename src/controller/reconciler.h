@@ -51,6 +51,9 @@ class Reconciler {
   void start();
   void stop();
   void poke();  // something changed: scan now
+  // A request changed this desktop: scan now, and log the work on it with
+  // the request's id (current_request_id()) until it has no step left.
+  void poke_for(const std::string& desktop_id);
   void on_vm_exit(const std::string& vm_id, agent::VmExit why);
 
  private:
@@ -76,6 +79,7 @@ class Reconciler {
   Mutex mu_;
   bool stopping_ ORIEL_GUARDED_BY(mu_) = false;
   std::set<std::string> busy_ ORIEL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> origins_ ORIEL_GUARDED_BY(mu_);  // desktop id → the request that changed it
   std::map<std::string, agent::VmExit> last_exit_ ORIEL_GUARDED_BY(mu_);
   std::unique_ptr<boost::asio::thread_pool> pool_;
   // Scans on every poke and once per interval; pokes during a scan coalesce

@@ -68,7 +68,7 @@ Result<SessionView> Sessions::logon(const Principal& who, std::string_view pool_
       if (session.ok()) {
         auto& [record, created] = *session;
         if (!created) ticket = TRY(issue_ticket(record));  // a reconnect: the new one has not been stored
-        core_.poke_desktops();
+        core_.poke_desktop(record.desktop_id);
         core_.poke_broker();
         return SessionView{std::move(record), who.username, std::move(ticket), created};
       }

@@ -19,6 +19,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "oriel/common/log_context.h"
+
 namespace oriel::net {
 
 namespace asio = boost::asio;
@@ -249,6 +251,9 @@ Result<RawResponse> ApiClient::request(std::string_view method, std::string_view
   req.set(http::field::host, server_.authority());
   req.set(http::field::user_agent, "oriel-cli");
   if (!token_.empty()) req.set(http::field::authorization, "Bearer " + token_);
+  // A call made on behalf of a request (the controller calling an agent)
+  // carries its id, so the agent's log lines name it too.
+  if (const auto& id = current_request_id(); !id.empty()) req.set("X-Request-Id", id);
   if (!body.empty()) req.set(http::field::content_type, std::string(content_type));
   req.body() = std::string(body);
   req.keep_alive(true);

@@ -24,6 +24,7 @@
 #include <openssl/ssl.h>
 
 #include "oriel/common/log.h"
+#include "oriel/common/log_context.h"
 #include "oriel/common/mutex.h"
 #include "oriel/net/tls.h"
 
@@ -347,9 +348,14 @@ asio::awaitable<void> HttpServer::Session::serve() {
     std::string target(msg.target());
     Response res = co_await handle(std::move(msg));
     bool written = co_await write(res, version, keep_alive, head);
-    spdlog::debug("{} {} {} {:.1f}ms {}", method, target.substr(0, target.find('?')), res.status,
-                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count(),
-                  peer_.remote_address);
+    {
+      auto id =
+          std::find_if(res.headers.begin(), res.headers.end(), [](const auto& h) { return h.first == "X-Request-Id"; });
+      RequestIdScope scope(id == res.headers.end() ? std::string() : id->second);
+      spdlog::debug("{} {} {} {:.1f}ms {}", method, target.substr(0, target.find('?')), res.status,
+                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count(),
+                    peer_.remote_address);
+    }
     if (!written || !keep_alive) break;
   }
   socket.shutdown(tcp::socket::shutdown_send, ec);

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "oriel/common/log.h"
+#include "oriel/common/log_context.h"
 #include "oriel/common/metrics.h"
 #include "oriel/net/http.h"
 
@@ -129,27 +130,38 @@ const Router::Route* Router::find(const Request& request, const std::vector<std:
 }
 
 Response Router::dispatch(Request& request) const {
-  auto start = std::chrono::steady_clock::now();
-  auto path = split_path(request.path);
-  std::vector<std::string> allowed;
-  const Route* route = find(request, path, allowed);
-  if (route == nullptr) {
-    Response r = allowed.empty() ? Response::error(Error::NotFound("route", request.path))
-                                 : method_not_allowed(request, allowed);
-    count(request, "unmatched", r.status, start);
-    return r;
-  }
-  fill_params(request, route->segments, path);
-  try {
-    Response r = route->handler(request);
-    count(request, pattern_of(route->segments), r.status, start);
-    return r;
-  } catch (const std::exception& e) {
-    spdlog::error("{} {}: the handler threw: {}", request.method, request.path, e.what());
-  } catch (...) {
-    spdlog::error("{} {}: the handler threw a non-standard exception", request.method, request.path);
-  }
-  return Response::error(Error::Internal("internal error; see the server log"));
+  // The request's id: the client's (a proxy's) when it is usable, else a
+  // new one. Every log line of its handling carries it, and the answer says it.
+  auto given = request.headers.find("x-request-id");
+  std::string id = given != request.headers.end() && valid_request_id(given->second) ? given->second : new_request_id();
+  RequestIdScope scope(id);
+  Response answer = [&]() -> Response {
+    auto start = std::chrono::steady_clock::now();
+    auto path = split_path(request.path);
+    std::vector<std::string> allowed;
+    const Route* route = find(request, path, allowed);
+    if (route == nullptr) {
+      Response r = allowed.empty() ? Response::error(Error::NotFound("route", request.path))
+                                   : method_not_allowed(request, allowed);
+      count(request, "unmatched", r.status, start);
+      return r;
+    }
+    fill_params(request, route->segments, path);
+    try {
+      Response r = route->handler(request);
+      count(request, pattern_of(route->segments), r.status, start);
+      return r;
+    } catch (const std::exception& e) {
+      spdlog::error("{} {}: the handler threw: {}", request.method, request.path, e.what());
+    } catch (...) {
+      spdlog::error("{} {}: the handler threw a non-standard exception", request.method, request.path);
+    }
+    Response failed = Response::error(Error::Internal("internal error; see the server log"));
+    count(request, pattern_of(route->segments), failed.status, start);
+    return failed;
+  }();
+  answer.headers.emplace_back("X-Request-Id", std::move(id));
+  return answer;
 }
 
 void Router::add_websocket(std::string_view pattern, WebSocketHandler handler) {

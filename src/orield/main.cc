@@ -18,6 +18,7 @@
 #include "oriel/agent/vm_spec.h"
 #include "oriel/api/rest.h"
 #include "oriel/common/log.h"
+#include "oriel/common/log_context.h"
 #include "oriel/controller/controller.h"
 #include "oriel/display/gateway.h"
 #include "oriel/net/http.h"
@@ -214,7 +215,8 @@ Result<int> run(const OrieldOptions& o) {
 int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   oriel::OrieldOptions options;
   if (auto code = oriel::parse_orield_options(argc, argv, options)) return *code;
-  oriel::init_logging(options.log_level);
+  oriel::init_logging(options.log_level,
+                      options.log_format == "json" ? oriel::LogFormat::kJson : oriel::LogFormat::kText);
   // A peer that goes away must cost one connection, not the process: the
   // write to it fails with EPIPE instead. Asio sends with MSG_NOSIGNAL, and
   // a display session blocks SIGPIPE on its own thread (libvncclient's

@@ -139,6 +139,10 @@ std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& o)
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn or error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
+  app.add_option("--log-format", o.log_format,
+                 "text, or json: one JSON object per line (time, level, request_id, msg) for log shippers")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   app.footer("The REST API is described in docs/api.md; GET /healthz answers 200 once orield is ready.\n"
              "Backups: 'orield backup --help' and 'orield restore --help' (docs/operations.md).");
   // The subcommands take the daemon's own options too (--config, --data-dir,

@@ -23,6 +23,7 @@ struct OrieldOptions {
   std::string accelerator = "auto";  // auto | kvm | tcg
   std::string probe_kernel;
   std::string log_level = "info";
+  std::string log_format = "text";  // text | json
   int shutdown_timeout_s = 30;
   int http_workers = 4;
   double cpu_overcommit = 4.0;

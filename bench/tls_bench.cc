@@ -1,8 +1,11 @@
 // TLS figures for orield's listener: handshakes per second of server CPU
 // (full, and resumed from a session the client kept), requests on one
 // keep-alive connection, and a display-sized binary stream over one
-// WebSocket, HTTPS/WSS beside plain HTTP/WS in the same run.
-//   build/bin/tls_bench [--seconds 3]
+// WebSocket, HTTPS/WSS beside plain HTTP/WS in the same run; then the
+// display's own output over WS and WSS: each recorded workload
+// (bench/display/record-workloads) encoded by the gateway's encoder, its
+// frames streamed as the gateway sends them.
+//   build/bin/tls_bench [--seconds 3] [--workload-dir DIR]
 // The server is net::HttpServer on one io thread with an ECDSA P-256
 // certificate, as orield serves; the client is net::ApiClient on another
 // thread. "Per server CPU second" divides by the io thread's own CPU time
@@ -25,6 +28,7 @@
 #include "oriel/net/pki.h"
 #include "oriel/net/tls.h"
 #include "oriel/net/websocket.h"
+#include "oriel_replay.h"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -62,6 +66,12 @@ class Server {
                             stream(std::move(ws), std::stoul(r.query.at("n")), std::stoul(r.query.at("size"))),
                             boost::asio::detached);
     });
+    // Sends the display frames set with set_frames(), `repeat` times over.
+    router_.add_websocket("/frames", [this](const net::Request& r, net::WebSocket&& ws) {
+      auto executor = ws.get_executor();
+      boost::asio::co_spawn(executor, send_frames(std::move(ws), frames_, std::stoul(r.query.at("repeat"))),
+                            boost::asio::detached);
+    });
     if (tls) server_.use_tls(std::move(tls));
     port_ = must(server_.listen("127.0.0.1", 0), "listen");
     thread_ = std::thread([this] { io_.run(); });
@@ -85,6 +95,17 @@ class Server {
     for (size_t i = 0; i < n; ++i) co_await ws.async_write(boost::asio::buffer(payload), boost::asio::use_awaitable);
     co_await ws.async_close(boost::beast::websocket::close_code::normal, boost::asio::use_awaitable);
   }
+  static boost::asio::awaitable<void> send_frames(net::WebSocket ws, const std::vector<std::string>* frames,
+                                                  size_t repeat) {
+    ws.binary(true);
+    ws.auto_fragment(false);
+    for (size_t r = 0; r < repeat; ++r) {
+      for (const auto& frame : *frames) co_await ws.async_write(boost::asio::buffer(frame), boost::asio::use_awaitable);
+    }
+    co_await ws.async_close(boost::beast::websocket::close_code::normal, boost::asio::use_awaitable);
+  }
+  // Before a /frames stream; the frames must outlive it.
+  void set_frames(const std::vector<std::string>* frames) { frames_ = frames; }
   // The io thread's CPU time so far.
   double cpu_seconds() {
     std::atomic<double> out{-1};
@@ -99,6 +120,7 @@ class Server {
   net::HttpServer server_;
   uint16_t port_ = 0;
   std::thread thread_;
+  const std::vector<std::string>* frames_ = nullptr;
 };
 
 struct Figure {
@@ -121,9 +143,9 @@ Figure measure(Server& server, double seconds, One one) {
   return f;
 }
 
-// Reads a whole stream of `n` messages of `size` bytes over one WebSocket.
-Figure stream(Server& server, const std::string& base, std::shared_ptr<const net::TlsClient> tls, size_t n,
-              size_t size) {
+// Reads a whole stream from `url` over one WebSocket; `expected` bytes.
+Figure read_stream(Server& server, const std::string& url, std::shared_ptr<const net::TlsClient> tls,
+                   size_t max_message, size_t expected) {
   Figure f;
   double cpu0 = server.cpu_seconds();
   auto t0 = Steady::now();
@@ -132,10 +154,9 @@ Figure stream(Server& server, const std::string& base, std::shared_ptr<const net
   boost::asio::co_spawn(
       io,
       [&]() -> boost::asio::awaitable<void> {
-        auto ws = co_await net::connect_websocket(fmt::format("{}/stream?n={}&size={}", base, n, size), "",
-                                                  std::chrono::seconds(10), tls);
+        auto ws = co_await net::connect_websocket(url, "", std::chrono::seconds(10), tls);
         if (!ws.ok()) throw std::runtime_error(ws.error().message());
-        ws->read_message_max(size + 1024);
+        ws->read_message_max(max_message + 1024);
         boost::beast::flat_buffer buffer;
         boost::system::error_code ec;
         while (!ec) {
@@ -146,11 +167,58 @@ Figure stream(Server& server, const std::string& base, std::shared_ptr<const net
       },
       boost::asio::detached);
   io.run();
-  if (bytes != n * size) throw std::runtime_error(fmt::format("streamed {} of {} bytes", bytes, n * size));
+  if (bytes != expected) throw std::runtime_error(fmt::format("streamed {} of {} bytes", bytes, expected));
   f.count = static_cast<long>(bytes >> 20);
   f.wall_s = std::chrono::duration<double>(Steady::now() - t0).count();
   f.server_cpu_s = server.cpu_seconds() - cpu0;
   return f;
+}
+
+// `n` messages of `size` bytes.
+Figure stream(Server& server, const std::string& base, std::shared_ptr<const net::TlsClient> tls, size_t n,
+              size_t size) {
+  return read_stream(server, fmt::format("{}/stream?n={}&size={}", base, n, size), std::move(tls), size, n * size);
+}
+
+// Each recorded workload's frames, as the gateway encodes and sends them,
+// over WS and over WSS: the transfer time, and the display's end-to-end
+// frame rate on one core (encoding + sending) each way.
+void workload_figures(Server& https, Server& http, const std::string& wss, const std::string& ws,
+                      const std::shared_ptr<const net::TlsClient>& trust, const std::string& dir) {
+  std::printf("\ndisplay frames over one WebSocket (recorded workloads in %s, the gateway's default encoding)\n",
+              dir.c_str());
+  std::printf("%-12s %7s %9s %10s %10s %10s %14s %14s %7s\n", "workload", "frames", "MiB", "encode s", "WS s", "WSS s",
+              "WS frames/s", "WSS frames/s", "ratio");
+  for (const char* name : {"terminal", "window-drag", "slideshow", "fullscreen"}) {
+    auto sequence = bench::load_sequence(dir, name, 0);
+    if (!sequence.ok()) {
+      std::printf("%-12s %s\n", name, sequence.error().message().c_str());
+      continue;
+    }
+    auto replay = bench::replay_oriel(*sequence, {.passes = 1, .keep_output = true});
+    if (!replay.ok) throw std::runtime_error(std::string(name) + ": " + replay.error);
+    size_t bytes = 0, largest = 0;
+    for (const auto& f : replay.output) bytes += f.size(), largest = std::max(largest, f.size());
+    // At least 64 MiB per stream, for a time that is not all connection set-up.
+    size_t repeat = std::max<size_t>(1, (64u << 20) / std::max<size_t>(1, bytes));
+    https.set_frames(&replay.output);
+    http.set_frames(&replay.output);
+    auto best = [&](Server& server, const std::string& base, const std::shared_ptr<const net::TlsClient>& tls) {
+      double fastest = 1e9;
+      for (int pass = 0; pass < 3; ++pass) {
+        auto f = read_stream(server, fmt::format("{}/frames?repeat={}", base, repeat), tls, largest, bytes * repeat);
+        fastest = std::min(fastest, f.wall_s);
+      }
+      return fastest;
+    };
+    double ws_s = best(http, ws, nullptr), wss_s = best(https, wss, trust);
+    double frames = static_cast<double>(replay.output.size() * repeat);
+    double encode_s = replay.encode_seconds * static_cast<double>(repeat);
+    double ws_rate = frames / (encode_s + ws_s), wss_rate = frames / (encode_s + wss_s);
+    std::printf("%-12s %7.0f %9.1f %10.3f %10.3f %10.3f %14.0f %14.0f %6.3fx\n", name, frames,
+                static_cast<double>(bytes * repeat) / (1 << 20), encode_s, ws_s, wss_s, ws_rate, wss_rate,
+                ws_rate / wss_rate);
+  }
 }
 
 void print_stream(const char* what, const Figure& f) {
@@ -169,11 +237,14 @@ void print(const char* what, const Figure& f) {
 int main(int argc, char** argv) try {
   using namespace oriel;
   double seconds = 3;
+  std::string workloads = bench::workload_dir();
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "--seconds" && i + 1 < argc) {
       seconds = std::stod(argv[++i]);
+    } else if (std::string(argv[i]) == "--workload-dir" && i + 1 < argc) {
+      workloads = argv[++i];
     } else {
-      throw std::runtime_error("usage: tls_bench [--seconds N]");
+      throw std::runtime_error("usage: tls_bench [--seconds N] [--workload-dir DIR]");
     }
   }
   std::string dir = (std::filesystem::temp_directory_path() / ("tls-bench-" + std::to_string(::getpid()))).string();
@@ -211,6 +282,7 @@ int main(int argc, char** argv) try {
   std::string ws = "ws://127.0.0.1:" + std::to_string(http.port());
   print_stream("WSS, one WebSocket, 64 KiB binary messages", stream(https, wss, trust, 4000, 64 << 10));
   print_stream("WS, one WebSocket, 64 KiB binary messages", stream(http, ws, nullptr, 4000, 64 << 10));
+  workload_figures(https, http, wss, ws, trust, workloads);
   std::filesystem::remove_all(dir);
   return 0;
 } catch (const std::exception& e) {

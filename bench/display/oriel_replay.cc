@@ -184,6 +184,10 @@ ReplayFigures replay_once(const Sequence& s, const OrielSettings& settings) {
       }
     }
     if (i == 0) continue;  // the first full screen is not counted
+    if (settings.keep_output) {
+      std::string& frame = fig.output.emplace_back();
+      for (const auto& m : out) frame += m;
+    }
     fig.frames++;
     fig.bytes += double(st.bytes);
     fig.encode_seconds += std::chrono::duration<double>(st.elapsed).count();

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "sequence.h"
 
@@ -22,6 +23,9 @@ struct ReplayFigures {
   int jpeg = 0, png = 0, solid = 0, copies = 0;  // messages (Oriel) or rectangles (VNC)
   bool ok = true;
   std::string error;  // when !ok
+  // With OrielSettings::keep_output: each counted frame's messages, joined
+  // as the gateway sends them (one WebSocket message per frame).
+  std::vector<std::string> output;
 
   double bytes_per_frame() const { return frames ? bytes / frames : 0; }
   double ms_per_frame() const { return frames ? encode_seconds * 1000 / frames : 0; }
@@ -34,6 +38,7 @@ struct OrielSettings {
   display::Deflate deflate = display::Deflate::kFast;  // kDense: RateControl on a slow link
   int frame_interval_ms = 100;                         // the replay's clock: frames 100 ms apart
   int passes = 3;                                      // time: the fastest pass
+  bool keep_output = false;                            // fill ReplayFigures::output
 };
 
 // Encodes every frame (damage: the 16 x 16 cells that changed) and decodes

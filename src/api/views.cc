@@ -302,11 +302,17 @@ Json usage_json(const controller::UsageReport& r) {
 
 namespace {
 
-// RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled.
+// RFC 4180: a field with a comma, quote or line break is quoted, quotes
+// doubled. A field a spreadsheet would run as a formula (=, +, -, @, or a
+// tab or carriage return first: OWASP's list) gets a ' in front, so a user
+// named =HYPERLINK(...) stays text in the administrator's spreadsheet.
 std::string csv_field(std::string_view s) {
-  if (s.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(s);
+  std::string text = !s.empty() && std::string_view("=+-@\t\r").find(s.front()) != std::string_view::npos
+                         ? "'" + std::string(s)
+                         : std::string(s);
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
   std::string out = "\"";
-  for (char c : s) {
+  for (char c : text) {
     if (c == '"') out += '"';
     out += c;
   }

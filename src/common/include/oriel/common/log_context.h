@@ -5,6 +5,9 @@
 // desktop the call changed: one id follows an action through every role.
 #pragma once
 
+#include <spdlog/formatter.h>
+
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -17,6 +20,10 @@ enum class LogFormat {
 
 // Sets up the process's logger on stderr (log.h's init_logging is kText).
 void init_logging(std::string_view level, LogFormat format);
+// The formatter init_logging gives the logger. Text escapes control
+// characters in the message (a name with a line break cannot forge a line);
+// JSON escapes them as JSON does.
+std::unique_ptr<spdlog::formatter> make_log_formatter(LogFormat format);
 
 // The request id this thread works for; empty for none.
 const std::string& current_request_id();

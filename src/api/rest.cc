@@ -1,5 +1,8 @@
 #include "oriel/api/rest.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include "openapi.h"
 #include "parse.h"
 #include "rest_support.h"
@@ -62,6 +65,17 @@ Handler audited(Controller& c, std::string action, AuditedHandler fn) {
 
 namespace {
 
+// Whether the body is declared JSON: "application/json", any case, with or
+// without parameters such as charset.
+bool is_json_request(const Request& req) {
+  auto type = req.headers.find("content-type");
+  if (type == req.headers.end()) return false;
+  std::string media = type->second.substr(0, type->second.find(';'));
+  media.erase(media.find_last_not_of(" \t") + 1);
+  std::transform(media.begin(), media.end(), media.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  return media == "application/json";
+}
+
 const std::string& id(const Request& req) { return req.params.at("id"); }
 
 Response agent_certificate(const Result<controller::AgentCertificate>& issued) {
@@ -106,6 +120,12 @@ void add_cluster_routes(Router& r, Controller& c) {
 
 void add_auth_routes(Router& r, Controller& c) {
   r.add("POST", "/api/v1/auth/login", [&c](const Request& req) {
+    // JSON only: a form or text/plain body is a "simple" request that any
+    // web page can send without asking (no CORS preflight), which would let
+    // a stranger's page guess passwords through a visitor's browser.
+    if (!is_json_request(req)) {
+      return net::http_error(415, "unsupported_media_type", "log in with a JSON body (Content-Type: application/json)");
+    }
     auto creds = parse_login(req.body);
     if (!creds.ok()) return Response::error(creds.error());
     // Who tried: the name as typed, cut short so junk cannot bloat the log.

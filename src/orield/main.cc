@@ -224,6 +224,10 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   // every other writer, such as the log on a pipe whose reader has gone.
   // Children start with the default again (process.cc).
   std::signal(SIGPIPE, SIG_IGN);
+  if (options.admin_password_in_argv) {
+    spdlog::warn("--admin-password on the command line is visible to every local user (ps, /proc): use "
+                 "--admin-password-file or ORIEL_ADMIN_PASSWORD");
+  }
   auto result = oriel::run(options);
   if (!result.ok()) {
     spdlog::error("{}", result.error().message());

@@ -3,6 +3,9 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "oriel/common/files.h"
 
 namespace oriel {
 namespace {
@@ -55,8 +58,11 @@ std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& o)
                  "For an agent: the CA (PEM) that an https --controller's certificate is checked against (default: "
                  "the system's CAs)");
   app.add_option("--admin-password", o.admin_password,
-                 "Password of the 'admin' user; creates it on first start, updates it when changed")
+                 "Password of the 'admin' user; creates it on first start, updates it when changed (any local user "
+                 "sees it in ps: prefer --admin-password-file or the environment)")
       ->envname("ORIEL_ADMIN_PASSWORD");
+  app.add_option("--admin-password-file", o.admin_password_file,
+                 "A file whose first line is the admin's password (keep it 0600)");
   app.add_option("--roles", o.roles,
                  "Roles to run: controller,agent,gateway (everything on this machine), controller,gateway (the hosts "
                  "are agents elsewhere), or agent (a host of a fleet; needs --controller, and --join-token with "
@@ -166,6 +172,23 @@ std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& o)
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+  if (!o.admin_password_file.empty()) {
+    if (!o.admin_password.empty()) {
+      std::fprintf(stderr, "orield: give --admin-password-file or --admin-password (ORIEL_ADMIN_PASSWORD), not both\n");
+      return 2;
+    }
+    std::string text = read_text_file(o.admin_password_file);
+    o.admin_password = text.substr(0, text.find_first_of("\r\n"));
+    if (o.admin_password.empty()) {
+      std::fprintf(stderr, "orield: --admin-password-file %s is missing, unreadable or empty\n",
+                   o.admin_password_file.c_str());
+      return 2;
+    }
+  }
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    o.admin_password_in_argv |= arg == "--admin-password" || arg.starts_with("--admin-password=");
   }
   if (backup->parsed()) o.command = "backup";
   if (restore->parsed()) o.command = "restore";

@@ -15,6 +15,8 @@ struct OrieldOptions {
   std::string run_dir;  // default <data-dir>/run
   std::string listen = "127.0.0.1:8080";
   std::string admin_password;
+  std::string admin_password_file;      // read into admin_password
+  bool admin_password_in_argv = false;  // given as --admin-password: visible in ps
   std::string roles = "controller,agent,gateway";
   std::string controller_url;
   std::string cluster_token;  // deprecated: --join-token and --ca-pin

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <fstream>
 
 #include "display_client.h"
 #include "harness.h"
@@ -107,6 +108,19 @@ TEST_F(HttpsTest, PagesAndAnswersCarryTheSecurityHeaders) {
   }
 }
 
+// A text/plain or form login is a request any page can send without a
+// preflight: refused, so only JSON (which needs one) gets to guess.
+TEST_F(HttpsTest, LoginTakesOnlyJson) {
+  std::string login = R"({"username":"admin","password":")" + orield_->password() + R"("})";
+  for (std::string type : {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"}) {
+    auto r = curl({"-X", "POST", "-H", "Content-Type: " + type, "--data", login}, "/api/v1/auth/login");
+    EXPECT_TRUE(has(r.out, "HTTP/1.1 415")) << type << ": " << r.out;
+  }
+  auto json = curl({"-X", "POST", "-H", "Content-Type: Application/JSON; charset=utf-8", "--data", login},
+                   "/api/v1/auth/login");
+  EXPECT_TRUE(has(json.out, "HTTP/1.1 200")) << json.out;
+}
+
 TEST_F(HttpsTest, PagesElsewhereCannotCallTheApiOrOpenItsWebSockets) {
   std::string login = R"({"username":"admin","password":")" + orield_->password() + R"("})";
   std::vector<std::string> post = {"-X", "POST", "-H", "Content-Type: application/json", "--data", login};
@@ -184,6 +198,42 @@ TEST(PublicUrlTest, DisplayUrlsPointAtThePublicUrl) {
   Reply ticket = call(user.client, "POST", "/api/v1/sessions/" + session + "/tickets");
   ASSERT_EQ(ticket.status, 201) << ticket.body;
   EXPECT_TRUE(std::string(ticket.json["display_url"]).starts_with("wss://desktops.example.com/oriel/display/"));
+}
+
+// The admin's password, kept out of ps: from a file, and a warning when it
+// is given on the command line.
+TEST(AdminPasswordTest, FromAFileAndWarnedAboutOnTheCommandLine) {
+  std::string dir = make_temp_dir("password-file");
+  std::string file = dir + "/admin-password", data = dir + "/data";
+  std::ofstream(file) << "From-a-file-pw-1\n";
+  std::string orield = std::string(ORIEL_BINARY_DIR) + "/bin/orield";
+  SystemProcessRunner runner;
+  // Started with the file, then asked to log in with what it holds.
+  std::string script = fmt::format(
+      "{0} --admin-password-file {1} --data-dir {2} --listen 127.0.0.1:0 --accelerator tcg 2>{2}.log & pid=$!; "
+      "for i in $(seq 200); do [ -s {2}/orield.url ] && break; sleep 0.1; done; "
+      "curl -s --cacert {2}/tls/ca.pem -H 'Content-Type: application/json' "
+      "-d '{{\"username\":\"admin\",\"password\":\"From-a-file-pw-1\"}}' $(cat {2}/orield.url)/api/v1/auth/login; "
+      "kill $pid; wait $pid",
+      orield, file, data);
+  auto r = runner.run({"sh", "-c", script}, {.timeout = 60s}).value();
+  EXPECT_NE(r.out.find("\"token\""), std::string::npos) << r.out << read_file(data + ".log");
+  EXPECT_EQ(read_file(data + ".log").find("visible to every local user"), std::string::npos);
+
+  // Both at once is a mistake, said as such.
+  auto both =
+      runner.run({orield, "--admin-password-file", file, "--admin-password", "x", "--data-dir", data}, {}).value();
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_NE(both.err.find("not both"), std::string::npos) << both.err;
+  auto empty = runner.run({orield, "--admin-password-file", dir + "/missing", "--data-dir", data}, {}).value();
+  EXPECT_EQ(empty.exit_code, 2);
+
+  // The harness gives --admin-password on the command line: orield says it shows.
+  Orield visible;
+  visible.start();
+  EXPECT_NE(read_file(visible.data_dir() + "/orield.log").find("--admin-password on the command line is visible"),
+            std::string::npos);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(InsecureHttpTest, PlainHttpOnlyOnLoopback) {

@@ -39,6 +39,7 @@ Result<void> prepare_run_dir(const VmSpec& spec, const VmPaths& paths) {
   if (spec.boot.kind == BootSpec::Kind::kUefi && !fs::exists(paths.uefi_vars)) {
     fs::copy_file(kOvmfVars, paths.uefi_vars, ec);
     if (ec) return Error::Unavailable(fmt::format("UEFI needs {} (package ovmf): {}", kOvmfVars, ec.message()));
+    fs::permissions(paths.uefi_vars, fs::perms::owner_read | fs::perms::owner_write, ec);  // the guest's settings
   }
   std::ofstream(paths.spec_file, std::ios::trunc) << spec.to_json().dump() << "\n";
   return Ok();

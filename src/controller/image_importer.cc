@@ -14,9 +14,12 @@ namespace fs = std::filesystem;
 Result<std::string> copy_boot_file(const std::string& from, const std::string& dir, const std::string& name) {
   if (from.empty()) return std::string();
   std::error_code ec;
-  fs::copy_file(from, fs::path(dir) / name, fs::copy_options::overwrite_existing, ec);
+  fs::path to = fs::path(dir) / name;
+  fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
   if (ec) return Error::InvalidArgument(fmt::format("cannot copy boot file '{}': {}", from, ec.message()));
-  return (fs::path(dir) / name).string();
+  // The copy takes the source's mode, umask or not: made orield's user's only.
+  fs::permissions(to, fs::perms::owner_read | fs::perms::owner_write, ec);
+  return to.string();
 }
 
 }  // namespace

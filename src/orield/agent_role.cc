@@ -113,6 +113,7 @@ Result<int> run_agent(const OrieldOptions& o) {
   TRY(make_private_dir(o.data_dir));
   TRY(make_private_dir(o.run_dir));
   TRY(agent::check_run_dir(o.run_dir));
+  if (!o.shared_dir.empty()) TRY(make_private_tree(o.shared_dir));
   std::string tls_dir = o.data_dir + "/tls";
   TRY(make_private_dir(tls_dir));
   std::string address = o.advertise.empty() ? host : o.advertise;

@@ -98,6 +98,7 @@ Result<int> run_controller(const OrieldOptions& o, const Roles& roles) {
   TRY(make_private_dir(o.data_dir));
   TRY(make_private_dir(o.run_dir));
   TRY(agent::check_run_dir(o.run_dir));
+  if (!o.shared_dir.empty()) TRY(make_private_tree(o.shared_dir));
   auto store = TRY(o.database.empty() || o.database == "sqlite" ? store::open_sqlite_store(o.data_dir + "/oriel.db")
                                                                 : store::open_postgres_store(o.database));
 
@@ -213,6 +214,10 @@ Result<int> run(const OrieldOptions& o) {
 // An exception that escapes (a bug: every failure is a Result) ends orield
 // through std::terminate with its message, which is what it should do.
 int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
+  // Whatever orield and its children (QEMU, qemu-img, tar) create is this
+  // user's alone: desktop disks, images, keys, backups. A directory shared
+  // with other users (--shared-dir on a mount) protects nothing by itself.
+  ::umask(077);
   oriel::OrieldOptions options;
   if (auto code = oriel::parse_orield_options(argc, argv, options)) return *code;
   oriel::init_logging(options.log_level,

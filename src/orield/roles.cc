@@ -4,6 +4,8 @@
 
 #include <filesystem>
 
+#include "oriel/common/log.h"
+
 namespace oriel {
 
 namespace fs = std::filesystem;
@@ -42,6 +44,21 @@ Result<void> make_private_dir(const std::string& dir) {
   fs::create_directories(dir, ec);
   if (ec) return Error::InvalidArgument(fmt::format("cannot create {}: {}", dir, ec.message()));
   ::chmod(dir.c_str(), 0700);
+  return Ok();
+}
+
+Result<void> make_private_tree(const std::string& dir) {
+  TRY(make_private_dir(dir));
+  std::error_code ec;
+  size_t fixed = 0;
+  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0 || S_ISLNK(st.st_mode)) continue;
+    mode_t wanted = S_ISDIR(st.st_mode) ? 0700 : (st.st_mode & 0700);
+    if ((st.st_mode & 07777) != wanted && ::chmod(it->path().c_str(), wanted) == 0) ++fixed;
+  }
+  if (fixed > 0) spdlog::warn("{}: {} files and directories were readable by others; now this user's only", dir, fixed);
   return Ok();
 }
 

@@ -20,6 +20,11 @@ struct Roles {
 Result<Roles> parse_roles(const OrieldOptions& o);
 
 Result<void> make_private_dir(const std::string& dir);
+// The shared storage as this user's alone: it is made if missing, and what
+// an older orield (or another tool) left there loses its group and other
+// permissions: directories 0700, files without the group and other bits.
+// Desktop disks are users' data; the mount point may be world-traversable.
+Result<void> make_private_tree(const std::string& dir);
 agent::ProbeResult choose_accelerator(ProcessRunner& runner, const OrieldOptions& o);
 // Where this host keeps desktop overlays: the shared storage if there is
 // one (any host can then run any desktop), else under the data directory.

@@ -188,7 +188,7 @@ Result<ImportedDisk> seal(ProcessRunner& runner, ScratchFile& partial, const std
   if (!checked.ok()) return Error::Internal(checked.error().message()).context("the converted image failed its check");
   DiskInfo info = TRY(inspect_disk(runner, partial.path(), "qcow2"));
   TRY(sync_file(partial.path()));
-  if (::chmod(partial.path().c_str(), 0444) != 0) {
+  if (::chmod(partial.path().c_str(), 0400) != 0) {  // read-only, and only for orield's user
     return Error::Internal(fmt::format("cannot make '{}' read-only: {}", partial.path(), errno_text(errno)));
   }
   TRY(move_file(partial.path(), dest, Replace::kNo));

@@ -8,6 +8,7 @@
 #include "rest_support.h"
 #include "views.h"
 
+#include "oriel/common/metrics.h"
 #include "oriel/net/client.h"
 
 namespace oriel::api {
@@ -23,6 +24,18 @@ Handler authed(Controller& c, AuthedHandler fn) {
     return r.ok() ? std::move(r).value() : Response::error(r.error());
   };
 }
+
+namespace {
+
+// At most `max` bytes of `text`, not cutting a UTF-8 sequence in two.
+std::string cut_utf8(const std::string& text, size_t max) {
+  if (text.size() <= max) return text;
+  size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+  return text.substr(0, n) + "…";
+}
+
+}  // namespace
 
 void record_audit(Controller& c, std::string_view action, const Request& req, const Principal* who,
                   const Result<Answer>& answer, std::string_view target) {
@@ -51,14 +64,46 @@ void record_audit(Controller& c, std::string_view action, const Request& req, co
     e.detail = answer.error().message();
   }
   if (action.starts_with("tenant.") && e.status < 300) e.tenant_id = e.target;  // the tenant is its own
+  // What a client chose (an id in the URL, a name) is cut: a row stays small.
+  e.target = cut_utf8(e.target, kAuditTargetMax);
+  e.detail = cut_utf8(e.detail, kAuditDetailMax);
   c.audit().append(std::move(e));
+}
+
+bool RefusalSampler::due(const std::string& address, std::chrono::steady_clock::time_point now, int64_t& count) {
+  std::lock_guard lock(mu_);
+  if (seen_.size() >= kMaxAddresses) {
+    std::erase_if(seen_, [&](const auto& entry) { return now - entry.second.reported >= kInterval; });
+  }
+  auto [it, first] = seen_.try_emplace(address);
+  ++it->second.pending;
+  if (!first && now - it->second.reported < kInterval) return false;
+  count = std::exchange(it->second.pending, 0);
+  it->second.reported = now;
+  return true;
 }
 
 Handler audited(Controller& c, std::string action, AuditedHandler fn) {
   return [&c, action = std::move(action), fn = std::move(fn)](const Request& req) {
     auto who = c.identity().authenticate(req.bearer_token());
-    Result<Answer> answer = who.ok() ? fn(*who, req) : Result<Answer>(who.error());
-    record_audit(c, action, req, who.ok() ? &*who : nullptr, answer);
+    if (!who.ok()) {
+      // Refused before anyone is known: counted, and one audit event per
+      // client address and minute says how many, so that a stranger cannot
+      // fill the append-only audit log (security probe #33).
+      static auto& refused =
+          metrics::counter("oriel_refused_requests_total", "Requests to audited routes refused before authentication");
+      static RefusalSampler sampler;
+      refused.Add({{"action", action}}).Increment();
+      int64_t count = 0;
+      if (sampler.due(req.remote_address, std::chrono::steady_clock::now(), count)) {
+        Result<Answer> sampled = Error::Unauthenticated(fmt::format(
+            "{} request(s) refused from this address since the last such event: {}", count, who.error().message()));
+        record_audit(c, action, req, nullptr, sampled);
+      }
+      return Response::error(who.error());
+    }
+    Result<Answer> answer = fn(*who, req);
+    record_audit(c, action, req, &*who, answer);
     return answer.ok() ? std::move(answer->response) : Response::error(answer.error());
   };
 }

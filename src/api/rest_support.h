@@ -3,9 +3,12 @@
 // something.
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <type_traits>
+#include <unordered_map>
 
 #include "http_types.h"
 #include "oriel/controller/controller.h"
@@ -46,12 +49,36 @@ struct Answer {
   }
 };
 
-// A handler for a signed-in caller that changes something: every call, its
-// refusals included, is appended to the audit log as `action` ("{action}"
-// is replaced by the path's) with the caller, the client's address, the
-// target (the {id} of the path, else the object answered) and the result.
+// A handler for a signed-in caller that changes something: every call is
+// appended to the audit log as `action` ("{action}" is replaced by the
+// path's) with the caller, the client's address, the target (the {id} of
+// the path, else the object answered) and the result. Calls refused before
+// authentication are counted instead (oriel_refused_requests_total), and
+// one event per client address and minute says how many.
 using AuditedHandler = std::function<Result<Answer>(const controller::Principal&, const Request&)>;
 Handler audited(controller::Controller& c, std::string action, AuditedHandler fn);
+
+// Audit fields a client chooses are cut to these many bytes (UTF-8 kept whole).
+constexpr size_t kAuditTargetMax = 128, kAuditDetailMax = 512;
+
+// Which refused requests make an audit event: the first from an address,
+// then one a minute (reporting how many there were). Thread-safe; it
+// forgets quiet addresses once it holds kMaxAddresses.
+class RefusalSampler {
+ public:
+  static constexpr std::chrono::seconds kInterval{60};
+  static constexpr size_t kMaxAddresses = 10000;
+  // Notes one refusal; true when an event is due, with `count` refusals in it.
+  bool due(const std::string& address, std::chrono::steady_clock::time_point now, int64_t& count);
+
+ private:
+  struct Seen {
+    std::chrono::steady_clock::time_point reported;
+    int64_t pending = 0;
+  };
+  std::mutex mu_;
+  std::unordered_map<std::string, Seen> seen_;  // guarded by mu_
+};
 
 // Records one audit event for a request, answered or refused. `who` is null
 // when the caller is unknown; `target`, when given, names what was acted on.

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "harness.h"
+#include "oriel/common/process.h"
 
 namespace oriel::testing {
 namespace {
@@ -148,6 +149,50 @@ TEST_F(BadInputTest, RequestsWithoutAValidTokenAre401) {
   auto mine = orield_->admin();
   ASSERT_TRUE(mine.post("/api/v1/auth/logout").ok());
   EXPECT_EQ(mine.get("/api/v1/hosts").error().code(), ErrorCode::kUnauthenticated);
+}
+
+// Security probe #33: 500 refused requests with a 10,000-byte id wrote
+// 4.7 MB into the append-only audit log in 0.6 s. Now they are counted, and
+// the log gets one short event per address and minute.
+TEST_F(BadInputTest, RefusedRequestsCannotFillTheAuditLog) {
+  const char* flood = R"py(
+import socket, ssl, sys
+host, port, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = ssl.create_default_context(cafile=ca).wrap_socket(socket.create_connection((host, port)), server_hostname=host)
+req = b'POST /api/v1/desktops/' + b'x' * 10000 + b'/actions/start HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n'
+codes = set()
+for _ in range(300):
+    s.sendall(req)
+    buf = b''
+    while b'\r\n\r\n' not in buf:
+        buf += s.recv(65536)
+    head, _, body = buf.partition(b'\r\n\r\n')
+    codes.add(head.split(b' ')[1].decode())
+    n = int([l.split(b':')[1] for l in head.split(b'\r\n') if l.lower().startswith(b'content-length')][0])
+    while len(body) < n:
+        body += s.recv(65536)
+print(','.join(sorted(codes)))
+)py";
+  const std::string& url = orield_->url();
+  std::string port = url.substr(url.rfind(':') + 1);
+  SystemProcessRunner runner;
+  auto r = runner.run({"python3", "-c", flood, "127.0.0.1", port, orield_->ca_file()}, {.timeout = 60s}).value();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "401\n");
+
+  auto page = api_->get("/api/v1/audit?limit=1000").value();
+  int flood_events = 0;
+  for (const auto& e : page["events"]) {
+    if (e["action"] != "desktop.start" || !e["user_id"].is_null()) continue;
+    ++flood_events;
+    EXPECT_LE(e["target"].get<std::string>().size(), 131u) << "the id is cut";
+    EXPECT_NE(e["detail"].get<std::string>().find("request(s) refused"), std::string::npos) << e.dump();
+  }
+  EXPECT_EQ(flood_events, 1) << "one event for one address within a minute";
+  auto metrics = orield_->client().get_bytes("/metrics").value();
+  auto at = metrics.find("oriel_refused_requests_total{action=\"desktop.{action}\"}");
+  ASSERT_NE(at, std::string::npos) << metrics.substr(0, 2000);
+  EXPECT_GE(std::stod(metrics.substr(metrics.find(' ', at) + 1)), 300);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "rest_support.h"
 #include "views.h"
 
 namespace oriel::api {
@@ -143,6 +144,20 @@ TEST(ApiViewsTest, UsageCsvDefusesFormulas) {
   }
   r.sessions = {{"2026-11-22", "t-1", "u-1", "ana-maria", 1}};
   EXPECT_NE(view::usage_csv(r).find(",ana-maria,"), std::string::npos) << "only the first character counts";
+}
+
+TEST(RefusalSamplerTest, OneEventPerAddressAndMinuteCountingTheRest) {
+  RefusalSampler sampler;
+  auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  int64_t count = 0;
+  EXPECT_TRUE(sampler.due("10.0.0.1", t0, count));
+  EXPECT_EQ(count, 1);
+  for (int i = 1; i <= 5; ++i) EXPECT_FALSE(sampler.due("10.0.0.1", t0 + std::chrono::seconds(i), count));
+  EXPECT_TRUE(sampler.due("10.0.0.2", t0 + std::chrono::seconds(6), count)) << "another address is its own";
+  EXPECT_EQ(count, 1);
+  EXPECT_TRUE(sampler.due("10.0.0.1", t0 + RefusalSampler::kInterval, count));
+  EXPECT_EQ(count, 6) << "the five held back and this one";
+  EXPECT_FALSE(sampler.due("10.0.0.1", t0 + RefusalSampler::kInterval + std::chrono::seconds(1), count));
 }
 
 }  // namespace

@@ -142,6 +142,15 @@ Result<void> Controller::bootstrap(std::string_view admin_password) {
       TRY(core.store.set_password_hash(admin->id, TRY(hash_password(admin_password))));
       spdlog::info("admin password updated from --admin-password");
     }
+    // The break-glass way in: whoever starts orield with the admin's
+    // password controls the machine, so a lock strangers caused with wrong
+    // guesses (security probe #8) ends here.
+    if (!admin_password.empty() && (admin->failed_logins > 0 || admin->locked_until > core.clock.now())) {
+      admin->failed_logins = 0;
+      admin->locked_until = WallTime{};
+      TRY(core.store.set_login_state(*admin));
+      spdlog::warn("admin: failed logins cleared and the account unlocked (its password was given at start)");
+    }
     return Ok();
   }
   if (admin_password.empty()) {

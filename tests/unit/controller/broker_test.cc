@@ -177,6 +177,7 @@ TEST_P(BrokerTest, ConcurrentLogonsNeverShareADesktop) {
   std::vector<std::string> assigned;
   int refused = 0;
   std::vector<std::thread> threads;
+  threads.reserve(users.size());
   for (const auto& u : users) {
     threads.emplace_back([&, u] {
       go.arrive_and_wait();
@@ -336,6 +337,24 @@ TEST_P(BrokerTest, FailedLoginsSlowDownThenLockTheAccount) {
   EXPECT_FALSE(controller_->identity().login("ana", "password-ana").ok());
   clock_.advance(15min);
   EXPECT_TRUE(controller_->identity().login("ana", "password-ana").ok());
+}
+
+// Security probe #8: strangers locked the built-in admin with wrong
+// guesses, and a restart with its password did not let it back in.
+TEST_P(BrokerTest, StartingWithTheAdminPasswordUnlocksTheAdmin) {
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_FALSE(controller_->identity().login("admin", "wrong-guess").ok());
+    clock_.advance(600s);
+  }
+  ASSERT_GT(store_->user_by_name("admin").value().locked_until, clock_.now());
+  ASSERT_FALSE(controller_->identity().login("admin", "admin-password").ok());
+  // A start without the password leaves the lock alone.
+  ASSERT_TRUE(controller_->bootstrap("").ok());
+  EXPECT_FALSE(controller_->identity().login("admin", "admin-password").ok());
+  ASSERT_TRUE(controller_->bootstrap("admin-password").ok());
+  auto admin = store_->user_by_name("admin").value();
+  EXPECT_EQ(admin.failed_logins, 0);
+  EXPECT_TRUE(controller_->identity().login("admin", "admin-password").ok());
 }
 
 TEST_P(BrokerTest, ANewImageRebuildsFreeDesktopsAndAssignedOnesAtLogoff) {

@@ -49,8 +49,9 @@ void add_user_routes(Router& r, Controller& c) {
         }));
   r.add("PATCH", "/api/v1/users/{id}",
         audited(c, "user.update", [&c](const Principal& who, const Request& req) -> Result<Answer> {
-          return Answer::of(
-              200, view::User::of(TRY(c.identity().update_user(who, id(req), TRY(parse_update_user(req.body))))));
+          auto cmd = TRY(parse_update_user(req.body));
+          cmd.keep_token = req.bearer_token();  // a user changing their own password stays signed in here
+          return Answer::of(200, view::User::of(TRY(c.identity().update_user(who, id(req), std::move(cmd)))));
         }));
   r.add("DELETE", "/api/v1/users/{id}",
         audited(c, "user.delete", [&c](const Principal& who, const Request& req) -> Result<Answer> {

@@ -171,6 +171,16 @@ Result<store::UserRecord> Identity::update_user(const Principal& who, std::strin
     TRY(check_password(*cmd.password));
     user.password_hash = TRY(hash_password(*cmd.password));
     TRY(core_.store.set_password_hash(user.id, user.password_hash));
+    // Whoever held a token or a display of this account keeps it no more
+    // (security probe #9): a stolen token does not outlive the change.
+    TRY(core_.store.delete_user_tokens(user.id, self && !cmd.keep_token.empty() ? token_hash(cmd.keep_token) : ""));
+    int closed = 0;
+    for (const auto& s : TRY(core_.store.sessions({.user_id = user.id}))) {
+      if (s.state != "connected" && s.state != "connecting") continue;
+      closed += sessions_.disconnect(who, s.id).ok() ? 1 : 0;
+    }
+    spdlog::info("user {} ({}): password changed by {}; other sign-ins revoked, {} display sessions closed",
+                 user.username, user.id, who.username, closed);
   }
   if (cmd.unlock) {
     if (!manager || self) return Error::PermissionDenied("an administrator unlocks an account");

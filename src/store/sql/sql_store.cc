@@ -91,6 +91,10 @@ Result<void> SqlStore::delete_token(std::string_view token_hash) {
   return write("DELETE FROM tokens WHERE token_hash=$1", token_hash);
 }
 
+Result<void> SqlStore::delete_user_tokens(std::string_view user_id, std::string_view except_hash) {
+  return write("DELETE FROM tokens WHERE user_id=$1 AND token_hash<>$2", user_id, except_hash);
+}
+
 Result<void> SqlStore::delete_expired_tokens(WallTime now) {
   return write("DELETE FROM tokens WHERE expires_ms<=$1", to_unix_ms(now));
 }

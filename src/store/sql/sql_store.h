@@ -58,6 +58,7 @@ class SqlStore final : public Store {
   Result<void> insert_token(const TokenRecord& token) override;
   Result<TokenRecord> token_by_hash(std::string_view token_hash) override;
   Result<void> delete_token(std::string_view token_hash) override;
+  Result<void> delete_user_tokens(std::string_view user_id, std::string_view except_hash) override;
   Result<void> delete_expired_tokens(WallTime now) override;
   Result<void> upsert_host(const HostRecord& host) override;
   Result<HostRecord> host(std::string_view id) override;

@@ -357,6 +357,37 @@ TEST_P(BrokerTest, StartingWithTheAdminPasswordUnlocksTheAdmin) {
   EXPECT_TRUE(controller_->identity().login("admin", "admin-password").ok());
 }
 
+// Security probe #9: a token stayed valid after its user's password
+// changed, by the user or by an administrator.
+TEST_P(BrokerTest, ANewPasswordEndsEveryOtherSignInAndDisplay) {
+  auto t = tenant("acme");
+  auto p = pool(t, "pooled", 2, 0);
+  auto ana = user("ana", t);
+  entitle(p, ana);
+  auto here = controller_->identity().login("ana", "password-ana").value().token;
+  auto elsewhere = controller_->identity().login("ana", "password-ana").value().token;
+  controller_->reconcile_broker();
+  auto session = controller_->sessions().logon(ana, p, "").value();
+  auto open = store_->session(session.session.id).value();
+  open.state = "connected";  // a browser shows the desktop
+  ASSERT_TRUE(store_->update_session(open).ok());
+
+  UpdateUser own;
+  own.password = "a-new-password-1";
+  own.keep_token = here;
+  ASSERT_TRUE(controller_->identity().update_user(ana, ana.user_id, own).ok());
+  EXPECT_TRUE(controller_->identity().authenticate(here).ok()) << "the token that changed it stays";
+  EXPECT_FALSE(controller_->identity().authenticate(elsewhere).ok()) << "another sign-in ends";
+  EXPECT_EQ(store_->session(session.session.id).value().state, "disconnected");
+
+  UpdateUser reset;
+  reset.password = "set-by-the-admin-1";
+  reset.keep_token = "the-admins-own-token";
+  ASSERT_TRUE(controller_->identity().update_user(admin_, ana.user_id, reset).ok());
+  EXPECT_FALSE(controller_->identity().authenticate(here).ok()) << "an administrator's reset ends them all";
+  EXPECT_TRUE(controller_->identity().login("ana", "set-by-the-admin-1").ok());
+}
+
 TEST_P(BrokerTest, ANewImageRebuildsFreeDesktopsAndAssignedOnesAtLogoff) {
   auto t = tenant("acme");
   auto p = pool(t, "persistent", 3, 1);

@@ -30,8 +30,12 @@ struct CreateUser {
 };
 
 struct UpdateUser {
+  // A new password ends the user's other sign-ins: every token but
+  // `keep_token` (the caller's own, when they change their own password) is
+  // revoked, and their open display sessions are disconnected.
   std::optional<std::string> password;
   bool unlock = false;
+  std::string keep_token;
 };
 
 // Every method taking a Principal enforces its role: an object of another

@@ -28,6 +28,8 @@ class UserStore {
   virtual Result<void> insert_token(const TokenRecord& token) = 0;
   virtual Result<TokenRecord> token_by_hash(std::string_view token_hash) = 0;
   virtual Result<void> delete_token(std::string_view token_hash) = 0;
+  // Every token of a user but `except_hash` (empty: all of them).
+  virtual Result<void> delete_user_tokens(std::string_view user_id, std::string_view except_hash) = 0;
   virtual Result<void> delete_expired_tokens(WallTime now) = 0;
 };
 

@@ -61,9 +61,14 @@ std::string SqliteStatement::text(int col) const {
 }
 
 Result<SqliteDb> SqliteDb::open(const std::string& path) {
+  auto owned = TRY(open_file(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
+  TRY(owned.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"));
+  return owned;
+}
+
+Result<SqliteDb> SqliteDb::open_file(const std::string& path, int flags) {
   sqlite3* db = nullptr;
-  int rc =
-      sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   SqliteDb owned(db);
   if (rc != SQLITE_OK) {
     return Error::Unavailable(
@@ -73,7 +78,6 @@ Result<SqliteDb> SqliteDb::open(const std::string& path) {
   if (sqlite3_create_collation_v2(db, "C", SQLITE_UTF8, nullptr, compare_bytes, nullptr) != SQLITE_OK) {
     return owned.error("collation");
   }
-  TRY(owned.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"));
   return owned;
 }
 

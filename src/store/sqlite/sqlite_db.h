@@ -62,6 +62,11 @@ class SqliteDb {
   // collation "C" the store's statements order text by: byte order, as
   // SQLite's own BINARY.
   static Result<SqliteDb> open(const std::string& path);
+  // Opens the file as it is, with `flags` (SQLITE_OPEN_READONLY, or
+  // READWRITE with or without CREATE) and no journal mode or pragma set:
+  // for copies of a store (sqlite_backup.cc).
+  static Result<SqliteDb> open_file(const std::string& path, int flags);
+  sqlite3* handle() const { return db_; }
   SqliteDb(SqliteDb&& other) noexcept : db_(other.db_), cache_(std::move(other.cache_)) { other.db_ = nullptr; }
   SqliteDb(const SqliteDb&) = delete;
   ~SqliteDb() {

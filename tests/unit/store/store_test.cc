@@ -24,7 +24,7 @@ class StoreTest : public test_support::StoreBackendTest {
     i.requested_format = "auto";
     return i;
   }
-  static DesktopRecord desktop(std::string id, std::string image_id) {
+  static DesktopRecord desktop(const std::string& id, std::string image_id) {
     DesktopRecord d;
     d.id = id;
     d.name = "desk-" + id;
@@ -243,8 +243,9 @@ TEST_P(StoreTest, UsersAreListedPerTenantInByteOrder) {
     ASSERT_TRUE(store_->insert_user(user(id, name, "t-1")).ok());
   }
   ASSERT_TRUE(store_->insert_user(user("u-5", "zed", "t-2")).ok());
-  std::vector<std::string> names;
   auto users = store_->users("t-1").value();
+  std::vector<std::string> names;
+  names.reserve(users.size());
   for (const auto& u : users) names.push_back(u.username);
   EXPECT_EQ(names, (std::vector<std::string>{"Alice", "ana", "bob", "émile"}));  // not the locale's order
   EXPECT_EQ(store_->users("").value().size(), 5u);
@@ -368,6 +369,36 @@ TEST_P(StoreTest, AuditIsFilteredByUserAndActionAndPaged) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, kAllBackends, BackendName());
+
+// A restore into another directory moves the golden images under it: only
+// the paths that were under the old directory change (SQLite: backups copy
+// its file; PostgreSQL has pg_dump).
+TEST(SqliteBackupTest, RebasingImagePathsMovesOnlyThoseUnderTheOldDirectory) {
+  auto db = test_support::TestDatabase::create(test_support::Backend::kSqlite).value();
+  auto image = [](const std::string& id, const std::string& path) {
+    ImageRecord i;
+    i.id = id;
+    i.name = id;
+    i.state = "ready";
+    i.source_path = "/tmp/x.vhd";
+    i.requested_format = "auto";
+    i.path = path;
+    return i;
+  };
+  auto moved = image("i-1", "/old/images/i-1/disk.qcow2"), elsewhere = image("i-2", "/srv/golden/i-2/disk.qcow2");
+  auto alike = image("i-3", "/old/images-2/i-3/disk.qcow2");  // shares the prefix, not the directory
+  {
+    auto store = db->open().value();
+    for (const auto& i : {moved, elsewhere, alike}) ASSERT_TRUE(store->insert_image(i).ok());
+  }
+  auto n = rebase_sqlite_image_paths(db->location(), "/old/images", "/new/images");
+  ASSERT_TRUE(n.ok()) << n.error().message();
+  EXPECT_EQ(*n, 1);
+  auto store = db->open().value();
+  EXPECT_EQ(store->image("i-1")->path, "/new/images/i-1/disk.qcow2");
+  EXPECT_EQ(store->image("i-2")->path, elsewhere.path);
+  EXPECT_EQ(store->image("i-3")->path, alike.path);
+}
 
 }  // namespace
 }  // namespace oriel::store

@@ -8,6 +8,7 @@
 #include <random>
 #include <utility>
 
+#include "oriel/common/clock.h"
 #include "oriel/common/json.h"
 #include "oriel/common/log_context.h"
 
@@ -15,16 +16,6 @@ namespace oriel {
 namespace {
 
 thread_local std::string request_id;
-
-std::string utc_time(spdlog::log_clock::time_point at) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count();
-  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  ::gmtime_r(&seconds, &tm);
-  char buf[32];
-  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:03}Z", std::string_view(buf, n), ms % 1000);
-}
 
 // The rest of a text line: "[req ID] " for a thread that works for a
 // request, then the message with its control characters escaped.
@@ -54,7 +45,7 @@ class JsonFormatter final : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
     auto level = spdlog::level::to_string_view(msg.level);
-    Json line = {{"time", utc_time(msg.time)}, {"level", std::string(level.data(), level.size())}};
+    Json line = {{"time", format_rfc3339(msg.time)}, {"level", std::string(level.data(), level.size())}};
     if (!request_id.empty()) line["request_id"] = request_id;
     line["msg"] = std::string(msg.payload.data(), msg.payload.size());
     // Bytes that are not UTF-8 (a path, a QEMU message) are replaced, not fatal.

@@ -13,6 +13,7 @@
 #include "oriel/common/files.h"
 #include "oriel/common/json.h"
 #include "oriel/store/store.h"
+#include "roles.h"
 
 namespace oriel {
 namespace {
@@ -31,12 +32,6 @@ std::string images_dir(const std::string& data_dir, const std::string& shared_di
 }
 
 bool is_sqlite(const std::string& database) { return database.empty() || database == "sqlite"; }
-
-std::string host_name() {
-  char buf[256] = {};
-  ::gethostname(buf, sizeof buf - 1);
-  return buf;
-}
 
 std::string timestamp(std::chrono::system_clock::time_point at) {
   return fmt::format("{:%Y%m%dT%H%M%SZ}", std::chrono::floor<std::chrono::seconds>(at));
@@ -173,7 +168,7 @@ Result<BackupSummary> make_backup(const BackupOptions& o, ProcessRunner& runner,
   std::string images = images_dir(o.data_dir, o.shared_dir);
   Json manifest = {
       {"format", kFormat},           {"oriel_version", ORIEL_VERSION}, {"created_at", format_rfc3339(o.now)},
-      {"host", host_name()},         {"data_dir", o.data_dir},         {"images_dir", images},
+      {"host", o.host_name},         {"data_dir", o.data_dir},         {"images_dir", images},
       {"with_images", o.with_images}};
   std::vector<std::string> members = {"manifest.json"};
   BackupSummary summary;
@@ -199,6 +194,8 @@ Result<BackupSummary> make_backup(const BackupOptions& o, ProcessRunner& runner,
     fs::create_directory(stage / "config", ec);
     fs::copy_file(o.config_file, stage / "config" / "orield.conf", ec);
     if (ec) return Error::Unavailable(fmt::format("cannot read {}: {}", o.config_file, ec.message()));
+    // It may hold passwords; a copy keeps its source's mode, umask or not.
+    fs::permissions(stage / "config" / "orield.conf", fs::perms::owner_read | fs::perms::owner_write, ec);
     members.emplace_back("config");
   }
   TRY(write_private_file((stage / "manifest.json").string(), manifest.dump(2) + "\n"));
@@ -227,9 +224,7 @@ Result<RestoreSummary> restore_backup(const RestoreOptions& o, ProcessRunner& ru
   if (!fs::is_regular_file(o.from, ec)) return Error::NotFound("backup", o.from);
   progress(fmt::format("restore: checking {}", o.from));
   TRY(check_members(runner, o.from));
-  fs::create_directories(o.data_dir, ec);
-  if (ec) return Error::Unavailable(fmt::format("cannot make {}: {}", o.data_dir, ec.message()));
-  ::chmod(o.data_dir.c_str(), 0700);
+  TRY(make_private_dir(o.data_dir));
   auto scratch = TRY(Scratch::make(o.data_dir, "oriel-restore"));
   const fs::path& stage = scratch.path();
   TRY(run_tar(runner, {"-xf", o.from, "-C", stage.string(), "--no-same-owner", "manifest.json"}));

@@ -28,6 +28,7 @@ struct BackupOptions {
   std::string database;     // "" or "sqlite": DATA/oriel.db; else a PostgreSQL connection string
   std::string shared_dir;   // where the golden images are, if not under data_dir
   std::string config_file;  // the --config orield runs with, kept beside the data
+  std::string host_name;    // this host's, for the manifest
   // A file, or a directory (an existing one, or a path ending in '/') that
   // gets oriel-backup-YYYYmmddTHHMMSSZ.tar.zst.
   std::string to;

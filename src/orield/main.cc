@@ -178,8 +178,9 @@ void say(const std::string& line) { fmt::print("{}\n", line); }
 
 Result<int> run_backup(const OrieldOptions& o) {
   SystemProcessRunner runner;
-  BackupOptions b{o.data_dir,  o.database,    o.shared_dir,  o.config_file,
-                  o.backup_to, o.with_images, o.backup_keep, std::chrono::system_clock::now()};
+  BackupOptions b{o.data_dir,    o.database,    o.shared_dir,
+                  o.config_file, o.host_name,   o.backup_to,
+                  o.with_images, o.backup_keep, std::chrono::system_clock::now()};
   auto started = std::chrono::steady_clock::now();
   auto summary = TRY(make_backup(b, runner, say));
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

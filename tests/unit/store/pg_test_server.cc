@@ -133,19 +133,20 @@ PgTestServer::~PgTestServer() {
 }
 
 std::string PgTestServer::conninfo(const std::string& dbname, const std::string& schema) const {
-  std::string out = fmt::format("host=127.0.0.1 port={} dbname={} user={} password={} sslmode=disable", port_, dbname,
-                                kSuperuser, password_);
-  if (!schema.empty()) out += fmt::format(" options='-c search_path={}'", schema);
-  return out;
+  return conninfo_with("host=127.0.0.1", "sslmode=disable", dbname, schema);
 }
 
 std::string PgTestServer::tls_conninfo(const std::string& dbname, const std::string& schema,
                                        const std::string& host_name) const {
-  std::string out = conninfo(dbname, schema);
-  std::string clear = "host=127.0.0.1 ";
-  out.replace(0, clear.size(), fmt::format("host={} hostaddr=127.0.0.1 ", host_name));
-  out.replace(out.find("sslmode=disable"), std::string_view("sslmode=disable").size(),
-              fmt::format("sslmode=verify-full sslrootcert={}", ca_file().string()));
+  return conninfo_with(fmt::format("host={} hostaddr=127.0.0.1", host_name),
+                       fmt::format("sslmode=verify-full sslrootcert={}", ca_file().string()), dbname, schema);
+}
+
+std::string PgTestServer::conninfo_with(const std::string& host, const std::string& ssl, const std::string& dbname,
+                                        const std::string& schema) const {
+  std::string out =
+      fmt::format("{} port={} dbname={} user={} password={} {}", host, port_, dbname, kSuperuser, password_, ssl);
+  if (!schema.empty()) out += fmt::format(" options='-c search_path={}'", schema);
   return out;
 }
 

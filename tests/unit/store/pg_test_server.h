@@ -80,7 +80,10 @@ class PgTestServer {
   PgTestServer() = default;
   Result<void> init();
   Result<void> make_certificates();  // server.crt/server.key in data/, root.crt in dir_
-  Result<void> launch();             // pg_ctl start on a free port
+  // "HOST port=… dbname=… user=… password=… SSL" (and the schema's search_path).
+  std::string conninfo_with(const std::string& host, const std::string& ssl, const std::string& dbname,
+                            const std::string& schema) const;
+  Result<void> launch();  // pg_ctl start on a free port
   // Stops and removes the servers of test processes that died without
   // cleaning up (killed by a timeout, crashed).
   void remove_stale() const;

@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <mutex>
 #include <sstream>
 
 namespace oriel::metrics {
@@ -16,11 +15,6 @@ namespace {
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
-
-std::mutex& families_mu() {
-  static std::mutex mu;
-  return mu;
-}
 
 MetricFamily process_gauge(const std::string& name, const std::string& help, MetricType type, double value) {
   MetricFamily f{name, help, type, {}};
@@ -75,17 +69,14 @@ prometheus::Registry& registry() {
 }
 
 prometheus::Family<prometheus::Counter>& counter(const std::string& name, const std::string& help) {
-  std::lock_guard lock(families_mu());
   return prometheus::BuildCounter().Name(name).Help(help).Register(registry());
 }
 
 prometheus::Family<prometheus::Gauge>& gauge(const std::string& name, const std::string& help) {
-  std::lock_guard lock(families_mu());
   return prometheus::BuildGauge().Name(name).Help(help).Register(registry());
 }
 
 prometheus::Family<prometheus::Histogram>& histogram(const std::string& name, const std::string& help) {
-  std::lock_guard lock(families_mu());
   return prometheus::BuildHistogram().Name(name).Help(help).Register(registry());
 }
 
@@ -96,18 +87,17 @@ const prometheus::Histogram::BucketBoundaries& seconds_buckets() {
 }
 
 ClientMetric& Snapshot::metric(const std::string& name, const std::string& help, const Labels& labels) {
-  auto family = std::find_if(families_.begin(), families_.end(), [&](const auto& f) { return f.name == name; });
-  if (family == families_.end()) {
-    families_.push_back({name, help, MetricType::Gauge, {}});
-    family = families_.end() - 1;
+  // A scrape adds one per desktop: found by index, not by a search.
+  auto [at, added] = index_.try_emplace({name, labels});
+  if (added) {
+    auto family = families_of_.try_emplace(name, families_.size()).first->second;
+    if (family == families_.size()) families_.push_back({name, help, MetricType::Gauge, {}});
+    auto& metrics = families_[family].metric;
+    auto& m = metrics.emplace_back();
+    for (const auto& [k, v] : labels) m.label.push_back({k, v});
+    at->second = {family, metrics.size() - 1};
   }
-  std::vector<ClientMetric::Label> wanted;
-  for (const auto& [k, v] : labels) wanted.push_back({k, v});
-  for (auto& m : family->metric) {
-    if (m.label == wanted) return m;
-  }
-  family->metric.emplace_back().label = std::move(wanted);
-  return family->metric.back();
+  return families_[at->second.first].metric[at->second.second];
 }
 
 void Snapshot::set(const std::string& name, const std::string& help, const Labels& labels, double value) {

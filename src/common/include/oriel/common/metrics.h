@@ -18,6 +18,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace oriel::metrics {
@@ -42,11 +43,17 @@ class Snapshot {
   void set(const std::string& name, const std::string& help, const Labels& labels, double value);
   // Adds to the value already set for these labels (a count).
   void add(const std::string& name, const std::string& help, const Labels& labels, double value);
-  std::vector<prometheus::MetricFamily> take() { return std::move(families_); }
+  std::vector<prometheus::MetricFamily> take() {
+    index_.clear();
+    families_of_.clear();
+    return std::move(families_);
+  }
 
  private:
   prometheus::ClientMetric& metric(const std::string& name, const std::string& help, const Labels& labels);
   std::vector<prometheus::MetricFamily> families_;
+  std::map<std::string, size_t> families_of_;                                  // name → index in families_
+  std::map<std::pair<std::string, Labels>, std::pair<size_t, size_t>> index_;  // → family, metric
 };
 
 // The text of a scrape: registry(), the process's own figures (CPU seconds,

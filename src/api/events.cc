@@ -19,7 +19,7 @@ using controller::Principal;
 
 namespace {
 
-constexpr auto kSignInTime = std::chrono::seconds(10);  // to send the token
+constexpr auto kSignInTime = std::chrono::seconds(5);  // to send the token
 constexpr size_t kMaxClientMessage = 16 * 1024;
 constexpr size_t kMaxQueuedBytes = 32 << 20;  // unsent: the browser is not reading
 

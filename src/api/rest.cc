@@ -21,7 +21,9 @@ Handler authed(Controller& c, AuthedHandler fn) {
     auto who = c.identity().authenticate(req.bearer_token());
     if (!who.ok()) return Response::error(who.error());
     auto r = fn(*who, req);
-    return r.ok() ? std::move(r).value() : Response::error(r.error());
+    Response res = r.ok() ? std::move(r).value() : Response::error(r.error());
+    res.authenticated = true;
+    return res;
   };
 }
 
@@ -104,7 +106,9 @@ Handler audited(Controller& c, std::string action, AuditedHandler fn) {
     }
     Result<Answer> answer = fn(*who, req);
     record_audit(c, action, req, &*who, answer);
-    return answer.ok() ? std::move(answer->response) : Response::error(answer.error());
+    Response res = answer.ok() ? std::move(answer->response) : Response::error(answer.error());
+    res.authenticated = true;
+    return res;
   };
 }
 
@@ -164,25 +168,46 @@ void add_cluster_routes(Router& r, Controller& c) {
 }
 
 void add_auth_routes(Router& r, Controller& c) {
-  r.add("POST", "/api/v1/auth/login", [&c](const Request& req) {
-    // JSON only: a form or text/plain body is a "simple" request that any
-    // web page can send without asking (no CORS preflight), which would let
-    // a stranger's page guess passwords through a visitor's browser.
-    if (!is_json_request(req)) {
-      return net::http_error(415, "unsupported_media_type", "log in with a JSON body (Content-Type: application/json)");
-    }
-    auto creds = parse_login(req.body);
-    if (!creds.ok()) return Response::error(creds.error());
-    // Who tried: the name as typed, cut short so junk cannot bloat the log.
-    Principal tried;
-    tried.username = creds->username.substr(0, 200);
-    Result<Answer> answer = [&]() -> Result<Answer> {
-      auto login = TRY(c.identity().login(creds->username, creds->password));
-      return Answer::done(200, {{"token", login.token}, {"expires_at", format_rfc3339(login.expires_at)}});
-    }();
-    record_audit(c, "auth.login", req, &tried, answer, tried.username);
-    return answer.ok() ? std::move(answer->response) : Response::error(answer.error());
-  });
+  r.add(
+      "POST", "/api/v1/auth/login",
+      [&c](const Request& req) {
+        // JSON only: a form or text/plain body is a "simple" request that any
+        // web page can send without asking (no CORS preflight), which would let
+        // a stranger's page guess passwords through a visitor's browser.
+        if (!is_json_request(req)) {
+          return net::http_error(415, "unsupported_media_type",
+                                 "log in with a JSON body (Content-Type: application/json)");
+        }
+        auto creds = parse_login(req.body);
+        if (!creds.ok()) return Response::error(creds.error());
+        // Who tried: the name as typed, cut short so junk cannot bloat the log.
+        Principal tried;
+        tried.username = creds->username.substr(0, 200);
+        Result<Answer> answer = [&]() -> Result<Answer> {
+          auto login = TRY(c.identity().login(creds->username, creds->password, req.remote_address));
+          return Answer::done(200, {{"token", login.token}, {"expires_at", format_rfc3339(login.expires_at)}});
+        }();
+        if (!answer.ok() && answer.error().code() == ErrorCode::kRateLimited) {
+          // Throttled attempts cost nothing to make: like refusals before
+          // authentication, they are counted and sampled, not each audited.
+          static auto& throttled =
+              metrics::counter("oriel_login_throttled_total", "Login attempts refused by throttling");
+          static RefusalSampler sampler;
+          throttled.Add({}).Increment();
+          int64_t count = 0;
+          if (sampler.due(req.remote_address, std::chrono::steady_clock::now(), count)) {
+            Result<Answer> sampled = Error::RateLimited(
+                fmt::format("{} throttled sign-in(s) from this address since the last such event: {}", count,
+                            answer.error().message()),
+                answer.error().retry_after());
+            record_audit(c, "auth.login", req, &tried, sampled, tried.username);
+          }
+        } else {
+          record_audit(c, "auth.login", req, &tried, answer, tried.username);
+        }
+        return answer.ok() ? std::move(answer->response) : Response::error(answer.error());
+      },
+      net::Lane::kBounded);
   r.add("POST", "/api/v1/auth/logout",
         audited(c, "auth.logout", [&c](const Principal&, const Request& req) -> Result<Answer> {
           TRY(c.identity().logout(req.bearer_token()));

@@ -51,7 +51,8 @@ int exit_code_for(ErrorCode code) {
     case ErrorCode::kConflict:
     case ErrorCode::kUnprocessable: return kExitConflict;
     case ErrorCode::kUnavailable:
-    case ErrorCode::kTimeout: return kExitUnavailable;
+    case ErrorCode::kTimeout:
+    case ErrorCode::kRateLimited: return kExitUnavailable;
     case ErrorCode::kInternal: return kExitError;
   }
   return kExitError;

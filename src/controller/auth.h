@@ -10,6 +10,8 @@ namespace oriel::controller {
 
 Result<std::string> hash_password(std::string_view password);
 bool verify_password(std::string_view hash, std::string_view password);
+// True for a hash made with other costs than hash_password's today.
+bool password_needs_rehash(std::string_view hash);
 // A real hash of no one's password: checked against when the user is unknown
 // or locked, so that every failed login costs the same time.
 const std::string& dummy_password_hash();

@@ -21,6 +21,12 @@ Result<void> check_username(const std::string& name) {
   return Ok();
 }
 
+// 127.0.0.0/8, ::1 and their IPv4-mapped forms: a client on this machine.
+bool is_loopback_address(std::string_view a) {
+  if (a.starts_with("::ffff:")) a.remove_prefix(7);
+  return a.starts_with("127.") || a == "::1";
+}
+
 Result<void> check_password(const std::string& password) {
   if (password.size() < 8 || password.size() > 1024) {
     return Error::InvalidArgument("password must be 8 to 1024 bytes");
@@ -30,31 +36,52 @@ Result<void> check_password(const std::string& password) {
 
 }  // namespace
 
-Result<LoginResult> Identity::login(std::string_view username, std::string_view password) {
-  // Every failure gets this one answer, after one argon2id check, whether the
-  // user is unknown, throttled, locked or just mistyped.
+Result<LoginResult> Identity::login(std::string_view username, std::string_view password, std::string_view address) {
   const Error kWrong = Error::Unauthenticated("wrong username or password");
-  auto& store = core_.store;
-  auto user = store.user_by_name(username);
-  if (!user.ok()) {
-    (void)verify_password(dummy_password_hash(), password);
-    return kWrong;
-  }
-  WallTime now = core_.clock.now();
-  if (now < user->locked_until || now < next_login_allowed(*user)) {
-    (void)verify_password(dummy_password_hash(), password);
-    return kWrong;
-  }
   const ControllerOptions& o = core_.options;
-  if (!verify_password(user->password_hash, password)) {
+  auto& store = core_.store;
+  WallTime now = core_.clock.now();
+  auto wait = [now](WallTime until) {
+    return std::max(std::chrono::ceil<std::chrono::seconds>(until - now), std::chrono::seconds(1));
+  };
+  auto user = store.user_by_name(username);
+  std::string name(username), from(address);
+  {
+    MutexLock lock(mu_);
+    if (auto f = address_failures_.find(from); f != address_failures_.end()) {
+      WallTime until = next_attempt(f->second, o.login_address_delay_after);
+      if (now < until) {
+        auto seconds = wait(until);
+        return Error::RateLimited(
+            fmt::format("too many failed sign-ins from this address; try again in {} s", seconds.count()), seconds);
+      }
+    }
+    Failures account;
+    if (user.ok()) {
+      account = {static_cast<int>(user->failed_logins), user->last_failed_at};
+    } else if (auto f = unknown_name_failures_.find(name); f != unknown_name_failures_.end()) {
+      account = f->second;
+    }
+    bool break_glass = user.ok() && user->role == "admin" && is_loopback_address(address);
+    WallTime until = next_attempt(account, o.login_delay_after);
+    if (!break_glass && now < until) {
+      auto seconds = wait(until);
+      return Error::RateLimited(
+          fmt::format("too many failed sign-ins for this account; try again in {} s", seconds.count()), seconds);
+    }
+  }
+  bool right = verify_password(user.ok() ? user->password_hash : dummy_password_hash(), password) && user.ok();
+  if (!right) {
+    MutexLock lock(mu_);
+    note_failure(address_failures_, from, now);
+    if (!user.ok()) {
+      note_failure(unknown_name_failures_, name, now);
+      return kWrong;
+    }
     user->failed_logins += 1;
     user->last_failed_at = now;
-    if (user->failed_logins >= o.login_lock_after) {
-      user->locked_until = now + o.login_lock;
-      user->failed_logins = 0;
-      spdlog::warn("user {} locked for {} s after {} failed logins", user->username, o.login_lock.count(),
-                   o.login_lock_after);
-    }
+    // Shown as the user's locked_until: when the account takes its next attempt.
+    user->locked_until = next_attempt({static_cast<int>(user->failed_logins), now}, o.login_delay_after);
     TRY(store.set_login_state(*user));
     return kWrong;
   }
@@ -63,16 +90,44 @@ Result<LoginResult> Identity::login(std::string_view username, std::string_view 
     user->locked_until = WallTime{};
     TRY(store.set_login_state(*user));
   }
+  if (password_needs_rehash(user->password_hash)) {  // made with older costs: remade with today's
+    if (auto rehashed = hash_password(password); rehashed.ok()) (void)store.set_password_hash(user->id, *rehashed);
+  }
   LoginResult result{core_.random.token(32), now + o.token_ttl};
   TRY(store.insert_token({token_hash(result.token), user->id, now, result.expires_at}));
   (void)store.delete_expired_tokens(now);
   return result;
 }
 
-WallTime Identity::next_login_allowed(const store::UserRecord& user) const {
-  int over = static_cast<int>(user.failed_logins) - core_.options.login_delay_after;
+WallTime Identity::next_attempt(const Failures& f, int free) const {
+  int over = f.count - free;
   if (over < 0) return WallTime{};
-  return user.last_failed_at + std::chrono::seconds(int64_t{1} << std::min(over, 20));
+  auto delay = std::min<std::chrono::seconds>(std::chrono::seconds(int64_t{1} << std::min(over, 30)),
+                                              core_.options.login_max_delay);
+  return f.last + delay;
+}
+
+void Identity::note_failure(std::unordered_map<std::string, Failures>& table, const std::string& key, WallTime now) {
+  constexpr size_t kMaxEntries = 10000;
+  if (table.size() >= kMaxEntries && !table.contains(key)) {
+    // Entries whose every delay has passed say nothing more; if even that
+    // frees nothing, the oldest news goes.
+    std::erase_if(table, [&](const auto& e) { return now - e.second.last > core_.options.login_max_delay; });
+    if (table.size() >= kMaxEntries) table.clear();
+  }
+  Failures& f = table[key];
+  f.count += 1;
+  f.last = now;
+}
+
+Result<void> reset_password(store::Store& store, std::string_view username, std::string_view password) {
+  auto user = TRY(store.user_by_name(username));
+  TRY(check_password(std::string(password)));
+  TRY(store.set_password_hash(user.id, TRY(hash_password(password))));
+  user.failed_logins = 0;
+  user.locked_until = WallTime{};
+  TRY(store.set_login_state(user));
+  return store.delete_user_tokens(user.id, "");
 }
 
 Result<void> Identity::logout(std::string_view token) { return core_.store.delete_token(token_hash(token)); }

@@ -93,10 +93,10 @@ Error error_from_response(const RawResponse& res) {
 }  // namespace
 
 ErrorCode parse_error_code(std::string_view code, int status) {
-  static constexpr std::array<ErrorCode, 9> kAll = {
-      ErrorCode::kInvalidArgument, ErrorCode::kUnauthenticated, ErrorCode::kPermissionDenied,
-      ErrorCode::kNotFound,        ErrorCode::kConflict,        ErrorCode::kUnprocessable,
-      ErrorCode::kUnavailable,     ErrorCode::kTimeout,         ErrorCode::kInternal};
+  static constexpr std::array<ErrorCode, 10> kAll = {
+      ErrorCode::kInvalidArgument, ErrorCode::kUnauthenticated, ErrorCode::kPermissionDenied, ErrorCode::kNotFound,
+      ErrorCode::kConflict,        ErrorCode::kUnprocessable,   ErrorCode::kUnavailable,      ErrorCode::kTimeout,
+      ErrorCode::kRateLimited,     ErrorCode::kInternal};
   for (ErrorCode c : kAll) {
     if (!code.empty() && error_code_name(c) == code) return c;
   }
@@ -113,7 +113,7 @@ ErrorCode parse_error_code(std::string_view code, int status) {
     case 410: return ErrorCode::kNotFound;
     case 409: return ErrorCode::kConflict;
     case 422: return ErrorCode::kUnprocessable;
-    case 429:
+    case 429: return ErrorCode::kRateLimited;
     case 502:
     case 503: return ErrorCode::kUnavailable;
     case 408:

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <optional>
 #include <set>
+#include <unordered_map>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -52,7 +53,8 @@ using RawResponse = http::response<http::string_body>;
 
 // `peer` holds what the connection knows: the address, TLS, a client
 // certificate.
-Result<Request> to_request(RawRequest&& msg, const Request& peer) {
+template <typename Body>
+Result<Request> to_request(http::request<Body>&& msg, const Request& peer) {
   auto target = TRY(parse_target(std::string_view(msg.target().data(), msg.target().size())));
   Request req;
   req.method = std::string(msg.method_string());
@@ -64,7 +66,7 @@ Result<Request> to_request(RawRequest&& msg, const Request& peer) {
     auto [it, inserted] = req.headers.try_emplace(std::move(name), field.value());
     if (!inserted) it->second += ", " + std::string(field.value());  // RFC 7230 §3.2.2
   }
-  req.body = std::move(msg.body());
+  if constexpr (std::is_same_v<Body, http::string_body>) req.body = std::move(msg.body());
   req.remote_address = peer.remote_address;
   req.secure = peer.secure;
   req.client_certificate = peer.client_certificate;
@@ -150,13 +152,13 @@ std::optional<Response> parse_failure(const beast::error_code& ec) {
 // Runs fn on the pool; the awaiting coroutine resumes on its own executor with
 // fn's result. The coroutine (and everything fn captured) stays alive until
 // then, and the io_context keeps work counted while fn runs.
-template <typename Fn>
-asio::awaitable<Response> run_on(asio::thread_pool& pool, Fn fn) {
-  return asio::async_initiate<const asio::use_awaitable_t<>&, void(Response)>(
+template <typename T, typename Fn>
+asio::awaitable<T> run_on(asio::thread_pool& pool, Fn fn) {
+  return asio::async_initiate<const asio::use_awaitable_t<>&, void(T)>(
       [&pool](auto handler, Fn fn) {
         auto home = asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
         asio::post(pool, [handler = std::move(handler), fn = std::move(fn), home]() mutable {
-          Response result = fn();
+          T result = fn();
           asio::post(home, [handler = std::move(handler), result = std::move(result)]() mutable {
             std::move(handler)(std::move(result));
           });
@@ -216,6 +218,17 @@ void apply_forwarded(Request& req, const std::vector<Network>& proxies) {
   if (auto it = req.headers.find("x-forwarded-proto"); it != req.headers.end()) req.secure = it->second == "https";
 }
 
+// Whose share of the connection budget a peer uses: its address, an IPv6
+// peer's /64 (one subscriber's whole prefix), and "" for a trusted proxy,
+// which carries many clients.
+std::string budget_key(const asio::ip::address& peer, const std::vector<Network>& proxies) {
+  if (std::any_of(proxies.begin(), proxies.end(), [&](const Network& n) { return n.contains(peer); })) return "";
+  if (peer.is_v4()) return peer.to_string();
+  auto v6 = peer.to_v6();
+  if (v6.is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_string();
+  return asio::ip::make_network_v6(v6, 64).canonical().to_string();
+}
+
 // A 403 for a browser request from a page of another origin (RFC 6454 §7;
 // RFC 6455 §10.2 for WebSockets).
 std::optional<Response> cross_origin(const Request& req, const std::vector<std::string>& allowed) {
@@ -234,34 +247,83 @@ std::optional<Response> cross_origin(const Request& req, const std::vector<std::
 }  // namespace
 
 struct HttpServer::State {
-  State(asio::io_context& io, const Router& r, HttpLimits l, asio::thread_pool& w)
-      : router(r), limits(l), workers(w), acceptor(io) {}
+  State(asio::io_context& io, const Router& r, HttpLimits l, asio::thread_pool& w, asio::thread_pool& b)
+      : router(r), limits(l), workers(w), bounded(b), acceptor(io) {}
 
   const Router& router;
   const HttpLimits limits;
-  std::shared_ptr<TlsServer> tls;    // null: plain HTTP; set before listen()
-  std::vector<Network> proxies;      // set before listen()
-  std::vector<std::string> origins;  // set before listen()
-  asio::thread_pool& workers;        // valid while !stopping: the server joins it in stop()
+  std::shared_ptr<TlsServer> tls;                            // null: plain HTTP; set before listen()
+  std::vector<Network> proxies;                              // set before listen()
+  std::vector<std::string> origins;                          // set before listen()
+  std::function<bool(const Request&)> credentials_accepted;  // set before listen()
+  asio::thread_pool& workers;                                // valid while !stopping: the server joins it in stop()
+  asio::thread_pool& bounded;                                // Lane::kBounded; likewise
+  std::atomic<size_t> bounded_waiting{0};                    // running or queued there
   tcp::acceptor acceptor;
   std::atomic<bool> stopping{false};
 
   mutable Mutex mu;
   std::set<Session*> sessions ORIEL_GUARDED_BY(mu);
+  // The connection budget: open connections and WebSockets, in all and by
+  // budget_key().
+  size_t open ORIEL_GUARDED_BY(mu) = 0;
+  std::unordered_map<std::string, size_t> open_by_key ORIEL_GUARDED_BY(mu);
+
+  // A place in the budget for a new connection from `peer`, held until the
+  // connection (or the WebSocket it becomes) is gone; null when there is none.
+  static std::shared_ptr<void> admit(const std::shared_ptr<State>& state, const asio::ip::address& peer);
 
   // Accepts until the acceptor closes. Holds only this state, never the
   // server, which may be gone by the time an aborted accept completes.
   static asio::awaitable<void> accept_loop(std::shared_ptr<State> state);
 };
 
+std::shared_ptr<void> HttpServer::State::admit(const std::shared_ptr<State>& state, const asio::ip::address& peer) {
+  std::string key = budget_key(peer, state->proxies);
+  MutexLock lock(state->mu);
+  size_t& mine = state->open_by_key[key];
+  bool over_total = state->open >= state->limits.max_connections;
+  if (over_total || (!key.empty() && mine >= state->limits.max_connections_per_address)) {
+    if (mine == 0) state->open_by_key.erase(key);
+    // Rate-limited in effect: one line per refused connection would be the
+    // attacker's to write, so only the first of each thousand is logged.
+    static std::atomic<uint64_t> refused{0};
+    if (refused++ % 1000 == 0) {
+      spdlog::warn("http: connection from {} refused: {} ({} open in all, {} from it)", peer.to_string(),
+                   over_total ? "the server's connection limit" : "the per-address connection limit", state->open,
+                   mine);
+    }
+    return nullptr;
+  }
+  ++mine;
+  ++state->open;
+  class Place {
+   public:
+    Place(std::shared_ptr<State> s, std::string k) : state(std::move(s)), key(std::move(k)) {}
+    Place(const Place&) = delete;
+    Place& operator=(const Place&) = delete;
+    ~Place() {
+      MutexLock lock(state->mu);
+      --state->open;
+      if (auto it = state->open_by_key.find(key); it != state->open_by_key.end() && --it->second == 0) {
+        state->open_by_key.erase(it);
+      }
+    }
+
+   private:
+    std::shared_ptr<State> state;
+    std::string key;
+  };
+  return std::make_shared<Place>(state, std::move(key));
+}
+
 // One connection. Owned by its coroutine; registered in State::sessions so
 // that stop() can close it.
 class HttpServer::Session {
  public:
-  Session(tcp::socket socket, std::shared_ptr<State> state)
-      : stream_(state->tls ? Stream(beast::tcp_stream(std::move(socket)), state->tls->context())
-                           : Stream(beast::tcp_stream(std::move(socket)))),
-        state_(std::move(state)) {
+  Session(tcp::socket socket, std::shared_ptr<State> state, std::shared_ptr<void> budget)
+      : stream_(beast::tcp_stream(std::move(socket))), state_(std::move(state)) {
+    stream_.hold(std::move(budget));
     MutexLock lock(state_->mu);
     state_->sessions.insert(this);
   }
@@ -284,24 +346,45 @@ class HttpServer::Session {
   asio::awaitable<void> serve();
   asio::awaitable<bool> handshake();
   asio::awaitable<beast::error_code> read_request(http::request_parser<http::string_body>& parser,
-                                                  beast::flat_buffer& buffer);
-  asio::awaitable<Response> handle(RawRequest&& msg);
+                                                  beast::flat_buffer& buffer, Lane& lane,
+                                                  std::optional<Response>& refusal);
+  asio::awaitable<std::optional<Response>> admit_body(http::request_parser<http::string_body>& parser, Lane& lane);
+  asio::awaitable<Response> handle(RawRequest&& msg, Lane lane);
   asio::awaitable<bool> upgrade(const RawRequest& msg);
   void forget();
-  static asio::awaitable<Response> dispatch_on_workers(std::shared_ptr<State> state, Request&& request);
+  static asio::awaitable<Response> dispatch_on(asio::thread_pool& pool, std::shared_ptr<State> state,
+                                               Request&& request);
+  static asio::awaitable<bool> check_on_workers(std::shared_ptr<State> state, Request&& head);
   asio::awaitable<bool> write(const Response& r, unsigned version, bool keep_alive, bool head);
   asio::awaitable<void> linger_and_close();
 
   Stream stream_;
   std::shared_ptr<State> state_;
   Request peer_;  // the connection's address, TLS and client certificate
+  // A request on it was authenticated (or its TLS client certificate was):
+  // from then on it has the long keep-alive idle time.
+  bool authenticated_ = false;
 };
 
 // The TLS handshake, within its timeout; notes a verified client certificate.
+// The connection's TLS state is made only once the client has sent its first
+// bytes, so that a connection opened and left silent costs little.
 asio::awaitable<bool> HttpServer::Session::handshake() {
-  Stream::Tls* tls = stream_.tls();
-  if (tls == nullptr) co_return true;
+  if (!state_->tls) co_return true;
   beast::error_code ec;
+  auto& socket = stream_.next_layer().socket();
+  asio::steady_timer deadline(socket.get_executor(), state_->limits.handshake_timeout);
+  auto waiting = std::make_shared<bool>(true);
+  deadline.async_wait([waiting, &socket](const beast::error_code& e) {
+    beast::error_code ignored;
+    if (!e && *waiting) socket.cancel(ignored);
+  });
+  co_await socket.async_wait(tcp::socket::wait_read, asio::redirect_error(use_awaitable, ec));
+  *waiting = false;
+  deadline.cancel();
+  if (ec) co_return false;
+  stream_.start_tls(state_->tls->context());
+  Stream::Tls* tls = stream_.tls();
   stream_.next_layer().expires_after(state_->limits.handshake_timeout);
   co_await tls->async_handshake(ssl::stream_base::server, asio::redirect_error(use_awaitable, ec));
   if (ec) {
@@ -314,23 +397,32 @@ asio::awaitable<bool> HttpServer::Session::handshake() {
     std::array<char, 256> cn{};
     X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn.data(), cn.size());
     peer_.client_certificate = {cn.data(), certificate_fingerprint(cert)};
+    authenticated_ = true;
   }
   co_return true;
 }
 
 asio::awaitable<void> HttpServer::Session::serve() {
   beast::error_code ec;
-  auto& socket = stream_.next_layer().socket();
-  peer_.remote_address = socket.remote_endpoint(ec).address().to_string();
-  socket.set_option(tcp::no_delay(true), ec);
-  if (!co_await handshake()) {
+  peer_.remote_address = stream_.next_layer().socket().remote_endpoint(ec).address().to_string();
+  stream_.next_layer().socket().set_option(tcp::no_delay(true), ec);
+  bool shook = co_await handshake();
+  auto& socket = stream_.next_layer().socket();  // only now: the handshake may have moved it under TLS
+  if (!shook) {
     socket.close(ec);
     co_return;
   }
   beast::flat_buffer buffer;  // bytes past one request (pipelining) stay here for the next
   while (!state_->stopping) {
     http::request_parser<http::string_body> parser;
-    ec = co_await read_request(parser, buffer);
+    Lane lane = Lane::kWorkers;
+    std::optional<Response> refusal;
+    ec = co_await read_request(parser, buffer, lane, refusal);
+    if (refusal) {  // its body was not wanted: not read, and the connection ends
+      spdlog::debug("{}: body refused before reading it -> {}", peer_.remote_address, refusal->status);
+      if (co_await write(*refusal, parser.get().version(), false, false)) co_await linger_and_close();
+      co_return;
+    }
     if (ec) {
       auto reply = parse_failure(ec);
       if (!reply || state_->stopping) break;
@@ -346,7 +438,8 @@ asio::awaitable<void> HttpServer::Session::serve() {
     if (co_await upgrade(msg)) co_return;
     std::string method(msg.method_string());
     std::string target(msg.target());
-    Response res = co_await handle(std::move(msg));
+    Response res = co_await handle(std::move(msg), lane);
+    if (res.authenticated) authenticated_ = true;
     bool written = co_await write(res, version, keep_alive, head);
     {
       auto id =
@@ -362,19 +455,25 @@ asio::awaitable<void> HttpServer::Session::serve() {
   socket.close(ec);
 }
 
-// Reads the header, then the body, each within the read timeout. Between the
-// two is where a later WebSocket upgrade would take the stream over, and where
-// "Expect: 100-continue" is answered (RFC 7231 §5.1.1).
+// Reads the header within its timeout (short until the connection has
+// authenticated), then the body within the read timeout, if admit_body()
+// lets it in; else `refusal` is the answer. Between the two is where a later
+// WebSocket upgrade would take the stream over, and where
+// "Expect: 100-continue" is answered (RFC 7231 §5.1.1). `lane` is where the
+// request's route runs.
 asio::awaitable<beast::error_code> HttpServer::Session::read_request(http::request_parser<http::string_body>& parser,
-                                                                     beast::flat_buffer& buffer) {
+                                                                     beast::flat_buffer& buffer, Lane& lane,
+                                                                     std::optional<Response>& refusal) {
   const HttpLimits& limits = state_->limits;
   parser.body_limit(limits.max_body_bytes);
   parser.header_limit(static_cast<std::uint32_t>(std::min<size_t>(limits.max_header_bytes, UINT32_MAX)));
   beast::error_code ec;
   auto& tcp = stream_.next_layer();
-  tcp.expires_after(limits.read_timeout);
+  tcp.expires_after(authenticated_ ? limits.read_timeout : limits.header_timeout);
   co_await http::async_read_header(stream_, buffer, parser, asio::redirect_error(use_awaitable, ec));
-  if (ec || parser.is_done()) co_return ec;
+  if (ec) co_return ec;
+  refusal = co_await admit_body(parser, lane);
+  if (refusal || parser.is_done()) co_return ec;
   if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
     http::response<http::empty_body> go_on{http::status::continue_, parser.get().version()};
     tcp.expires_after(limits.write_timeout);
@@ -384,6 +483,43 @@ asio::awaitable<beast::error_code> HttpServer::Session::read_request(http::reque
   tcp.expires_after(limits.read_timeout);
   co_await http::async_read(stream_, buffer, parser, asio::redirect_error(use_awaitable, ec));
   co_return ec;
+}
+
+// How much body the request may bring, from its header: a kBounded route's
+// only a little (413 beyond it); an unauthenticated request's a little too,
+// and a larger one only once check_credentials() accepts its header, else
+// the answer is 401 and the body is never read. Sets `lane` for the route.
+asio::awaitable<std::optional<Response>> HttpServer::Session::admit_body(
+    http::request_parser<http::string_body>& parser, Lane& lane) {
+  auto head = to_request(http::request<http::empty_body>(parser.get().base()), peer_);
+  if (!head.ok()) co_return std::nullopt;  // handle() answers the bad target
+  lane = state_->router.lane_for(*head);
+  if (parser.is_done()) co_return std::nullopt;  // no body
+  const HttpLimits& limits = state_->limits;
+  size_t small = std::min(limits.max_unauthenticated_body_bytes, limits.max_body_bytes);
+  auto declared = parser.content_length();  // none when chunked: its size is unknown
+  if (declared && *declared <= small) co_return std::nullopt;
+  if (lane == Lane::kBounded) {
+    if (declared) co_return http_error(413, "too_large", fmt::format("this request's body may be {} bytes", small));
+    parser.body_limit(small);  // a chunked body is held to it as it comes
+    co_return std::nullopt;
+  }
+  if (!state_->credentials_accepted) co_return std::nullopt;
+  apply_forwarded(*head, state_->proxies);
+  if (!co_await check_on_workers(state_, std::move(head).value())) {
+    co_return Response::error(Error::Unauthenticated(
+        fmt::format("a request body over {} bytes needs valid credentials in its header", small)));
+  }
+  co_return std::nullopt;
+}
+
+// Runs check_credentials() on the workers. Not a coroutine, for the reason
+// given at dispatch_on().
+asio::awaitable<bool> HttpServer::Session::check_on_workers(std::shared_ptr<State> state, Request&& head) {
+  asio::thread_pool& pool = state->workers;
+  return run_on<bool>(pool, [state = std::move(state), head = std::move(head)]() {
+    return !state->stopping && state->credentials_accepted(head);
+  });
 }
 
 // Hands a WebSocket upgrade on a WebSocket route to its handler, after the
@@ -420,12 +556,12 @@ void HttpServer::Session::forget() {
   state_->sessions.erase(this);
 }
 
-// Runs the router on the worker pool. Deliberately not a coroutine: GCC 12
+// Runs the router on `pool`. Deliberately not a coroutine: GCC 12
 // miscompiles lambdas with non-trivial init-captures created inside one (the
 // captured strings are copied bitwise).
-asio::awaitable<Response> HttpServer::Session::dispatch_on_workers(std::shared_ptr<State> state, Request&& request) {
-  asio::thread_pool& pool = state->workers;
-  return run_on(pool, [state = std::move(state), request = std::move(request)]() mutable {
+asio::awaitable<Response> HttpServer::Session::dispatch_on(asio::thread_pool& pool, std::shared_ptr<State> state,
+                                                           Request&& request) {
+  return run_on<Response>(pool, [state = std::move(state), request = std::move(request)]() mutable {
     if (state->stopping) return Response::error(Error::Unavailable("the server is stopping"));
     try {
       return state->router.dispatch(request);
@@ -436,14 +572,24 @@ asio::awaitable<Response> HttpServer::Session::dispatch_on_workers(std::shared_p
   });
 }
 
-// Decodes the target, then hands the request to the workers.
-asio::awaitable<Response> HttpServer::Session::handle(RawRequest&& msg) {
+// Decodes the target, then hands the request to its lane's pool; a full
+// kBounded lane answers 429 at once.
+asio::awaitable<Response> HttpServer::Session::handle(RawRequest&& msg, Lane lane) {
   auto req = to_request(std::move(msg), peer_);
   if (!req.ok()) co_return Response::error(req.error());
   apply_forwarded(*req, state_->proxies);
   if (auto refused = cross_origin(*req, state_->origins)) co_return *refused;
   if (state_->stopping) co_return Response::error(Error::Unavailable("the server is stopping"));
-  co_return co_await dispatch_on_workers(state_, std::move(req).value());
+  if (lane == Lane::kWorkers) co_return co_await dispatch_on(state_->workers, state_, std::move(req).value());
+  const HttpLimits& limits = state_->limits;
+  if (state_->bounded_waiting.fetch_add(1) >= limits.bounded_threads + limits.bounded_queue) {
+    state_->bounded_waiting.fetch_sub(1);
+    co_return Response::error(
+        Error::RateLimited("the server is busy with other sign-ins; try again in a second", std::chrono::seconds(1)));
+  }
+  Response res = co_await dispatch_on(state_->bounded, state_, std::move(req).value());
+  state_->bounded_waiting.fetch_sub(1);
+  co_return res;
 }
 
 asio::awaitable<bool> HttpServer::Session::write(const Response& r, unsigned version, bool keep_alive, bool head) {
@@ -479,13 +625,18 @@ asio::awaitable<void> HttpServer::Session::linger_and_close() {
 HttpServer::HttpServer(asio::io_context& io, const Router& router, size_t worker_threads, HttpLimits limits)
     : io_(io),
       workers_(std::max<size_t>(worker_threads, 1)),
-      state_(std::make_shared<State>(io, router, limits, workers_)) {}
+      bounded_(std::max<size_t>(limits.bounded_threads, 1)),
+      state_(std::make_shared<State>(io, router, limits, workers_, bounded_)) {}
 
 HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::use_tls(std::shared_ptr<TlsServer> tls) { state_->tls = std::move(tls); }
 
 void HttpServer::allow_origins(std::vector<std::string> origins) { state_->origins = std::move(origins); }
+
+void HttpServer::check_credentials(std::function<bool(const Request&)> check) {
+  state_->credentials_accepted = std::move(check);
+}
 
 Result<void> HttpServer::trust_proxies(const std::vector<std::string>& networks) {
   std::vector<Network> parsed;
@@ -526,11 +677,12 @@ void HttpServer::stop() {
     for (Session* session : state_->sessions) session->close();
   }
   workers_.join();
+  bounded_.join();
 }
 
 size_t HttpServer::connection_count() const {
   MutexLock lock(state_->mu);
-  return state_->sessions.size();
+  return state_->open;
 }
 
 asio::awaitable<void> HttpServer::State::accept_loop(std::shared_ptr<State> state) {
@@ -545,16 +697,11 @@ asio::awaitable<void> HttpServer::State::accept_loop(std::shared_ptr<State> stat
       co_await pause.async_wait(asio::redirect_error(use_awaitable, ec));
       continue;
     }
-    size_t open = 0;
-    {
-      MutexLock lock(state->mu);
-      open = state->sessions.size();
-    }
-    if (open >= state->limits.max_connections) {
-      spdlog::warn("http: {} connections open, the limit; closing a new one", open);
-      continue;  // the socket closes here
-    }
-    auto session = std::make_shared<Session>(std::move(socket), state);
+    auto peer = socket.remote_endpoint(ec);
+    if (ec) continue;  // already gone
+    auto budget = admit(state, peer.address());
+    if (!budget) continue;  // the socket closes here
+    auto session = std::make_shared<Session>(std::move(socket), state, std::move(budget));
     asio::co_spawn(state->acceptor.get_executor(), Session::run(std::move(session)), asio::detached);
   }
 }

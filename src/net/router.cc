@@ -92,11 +92,13 @@ void count(const Request& request, const std::string& route, int status, std::ch
 
 }  // namespace
 
-void Router::add(std::string_view method, std::string_view pattern, Handler handler) {
+void Router::add(std::string_view method, std::string_view pattern, Handler handler, Lane lane) {
   if (method.empty() || pattern.empty() || pattern[0] != '/') {
     throw std::invalid_argument(fmt::format("bad route '{} {}'", method, pattern));
   }
-  Route route{std::string(method), split_path(pattern), std::move(handler)};
+  auto segments = split_path(pattern);
+  std::string canonical = pattern_of(segments);
+  Route route{std::string(method), std::move(segments), std::move(canonical), std::move(handler), lane};
   for (const auto& other : routes_) {
     if (other.method == route.method && same_shape(other.segments, route.segments)) {
       throw std::invalid_argument(fmt::format("route '{} {}' is registered twice", method, pattern));
@@ -107,7 +109,7 @@ void Router::add(std::string_view method, std::string_view pattern, Handler hand
 
 std::vector<Router::RouteInfo> Router::routes() const {
   std::vector<RouteInfo> out;
-  for (const auto& r : routes_) out.push_back({r.method, pattern_of(r.segments)});
+  for (const auto& r : routes_) out.push_back({r.method, r.pattern});
   for (const auto& r : websocket_routes_) out.push_back({"GET", pattern_of(r.segments), true});
   return out;
 }
@@ -127,6 +129,12 @@ const Router::Route* Router::find(const Request& request, const std::vector<std:
     }
   }
   return best ? best : get_for_head;
+}
+
+Lane Router::lane_for(const Request& request) const {
+  std::vector<std::string> allowed;
+  const Route* route = find(request, split_path(request.path), allowed);
+  return route == nullptr ? Lane::kWorkers : route->lane;
 }
 
 Response Router::dispatch(Request& request) const {
@@ -149,7 +157,7 @@ Response Router::dispatch(Request& request) const {
     fill_params(request, route->segments, path);
     try {
       Response r = route->handler(request);
-      count(request, pattern_of(route->segments), r.status, start);
+      count(request, route->pattern, r.status, start);
       return r;
     } catch (const std::exception& e) {
       spdlog::error("{} {}: the handler threw: {}", request.method, request.path, e.what());
@@ -157,7 +165,7 @@ Response Router::dispatch(Request& request) const {
       spdlog::error("{} {}: the handler threw a non-standard exception", request.method, request.path);
     }
     Response failed = Response::error(Error::Internal("internal error; see the server log"));
-    count(request, pattern_of(route->segments), failed.status, start);
+    count(request, route->pattern, failed.status, start);
     return failed;
   }();
   answer.headers.emplace_back("X-Request-Id", std::move(id));

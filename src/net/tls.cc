@@ -47,6 +47,9 @@ Result<void> modern_only(ssl::context& ctx) {
     return Error::Internal("cannot restrict TLS to 1.2 and 1.3: " + openssl_error());
   }
   SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // An idle connection gives its record buffers back (about 34 KiB each):
+  // thousands of keep-alive and WebSocket connections stay cheap.
+  SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
   return Ok();
 }
 

@@ -137,7 +137,8 @@ Result<int> run_agent(const OrieldOptions& o) {
   boost::asio::io_context io;
   net::Router router;
   add_agent_role_routes(router, this_host, o.cluster_token, random.hex(8));
-  net::HttpServer server(io, router, static_cast<size_t>(o.http_workers));
+  net::HttpServer server(io, router, static_cast<size_t>(o.http_workers), listener_limits(o));
+  server.check_credentials(agent_credentials_check(o.cluster_token));
   std::shared_ptr<net::TlsServer> tls;
   std::shared_ptr<const net::TlsClient> to_controller;
   if (credentials) {

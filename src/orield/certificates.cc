@@ -2,6 +2,7 @@
 
 #include <ifaddrs.h>
 #include <netdb.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -148,6 +149,30 @@ Result<std::shared_ptr<net::TlsServer>> start_listener(net::HttpServer& server, 
   if (!served.ca_file.empty()) spdlog::info("tls: clients trust the CA {}", served.ca_file);
   server.use_tls(tls);
   return tls;
+}
+
+net::HttpLimits listener_limits(const OrieldOptions& o) {
+  net::HttpLimits limits;
+  limits.max_connections = static_cast<size_t>(o.max_connections);
+  limits.max_connections_per_address = static_cast<size_t>(o.max_connections_per_address);
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) != 0) return limits;
+  if (files.rlim_cur < files.rlim_max) {
+    rlim_t before = files.rlim_cur;
+    files.rlim_cur = files.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &files) != 0) files.rlim_cur = before;
+  }
+  // A desktop takes several descriptors too (QMP, its display, its disks'
+  // locks): a thousand are kept for them.
+  auto usable = static_cast<size_t>(files.rlim_cur > 2048 ? files.rlim_cur - 1024 : files.rlim_cur / 2);
+  if (limits.max_connections > usable) {
+    spdlog::warn("open-file limit {}: at most {} connections, not {} (raise LimitNOFILE)", files.rlim_cur, usable,
+                 limits.max_connections);
+    limits.max_connections = usable;
+  }
+  spdlog::debug("open-file limit {}; at most {} connections, {} per client address", files.rlim_cur,
+                limits.max_connections, limits.max_connections_per_address);
+  return limits;
 }
 
 std::string listener_url(const std::string& host, uint16_t port, bool tls) {

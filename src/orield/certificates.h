@@ -54,6 +54,10 @@ Result<void> check_listener_options(const OrieldOptions& o, const std::string& l
 // proxies and the public URL's origin.
 Result<std::shared_ptr<net::TlsServer>> start_listener(net::HttpServer& server, const OrieldOptions& o,
                                                        const std::string& listen_host);
+// The listener's limits from the options. Raises orield's open-file limit
+// (RLIMIT_NOFILE) to its hard limit first, and lowers --max-connections to
+// what that leaves once desktops have theirs, with a warning.
+net::HttpLimits listener_limits(const OrieldOptions& o);
 // "https://HOST:PORT" ("http://" without TLS), an IPv6 HOST in brackets.
 std::string listener_url(const std::string& host, uint16_t port, bool tls);
 // On each SIGHUP: renews orield's own certificate if it is due and reads

@@ -92,6 +92,11 @@ void close_display(display::Gateway& gateway, const std::string& session_id, con
 }
 
 // The controller and the gateway, with or without the embedded agent.
+Result<std::unique_ptr<store::Store>> open_store(const OrieldOptions& o) {
+  if (o.database.empty() || o.database == "sqlite") return store::open_sqlite_store(o.data_dir + "/oriel.db");
+  return store::open_postgres_store(o.database);
+}
+
 Result<int> run_controller(const OrieldOptions& o, const Roles& roles) {
   auto [host, port] = TRY(parse_listen(o.listen));
   TRY(check_listener_options(o, host));
@@ -99,8 +104,7 @@ Result<int> run_controller(const OrieldOptions& o, const Roles& roles) {
   TRY(make_private_dir(o.run_dir));
   TRY(agent::check_run_dir(o.run_dir));
   if (!o.shared_dir.empty()) TRY(make_private_tree(o.shared_dir));
-  auto store = TRY(o.database.empty() || o.database == "sqlite" ? store::open_sqlite_store(o.data_dir + "/oriel.db")
-                                                                : store::open_postgres_store(o.database));
+  auto store = TRY(open_store(o));
 
   SystemProcessRunner runner;
   auto probe = choose_accelerator(runner, o);
@@ -120,7 +124,7 @@ Result<int> run_controller(const OrieldOptions& o, const Roles& roles) {
   copts.memory_overcommit = o.memory_overcommit;
   copts.placement = o.placement;
   copts.ticket_ttl = std::chrono::seconds(o.ticket_ttl_s);
-  copts.login_lock = std::chrono::seconds(o.login_lock_s);
+  copts.login_max_delay = std::chrono::seconds(o.login_max_delay_s);
   copts.cluster_token = o.cluster_token;
   if (!o.cluster_token.empty()) {
     spdlog::warn("--cluster-token is deprecated and goes in the next release: hosts join with "
@@ -153,7 +157,8 @@ Result<int> run_controller(const OrieldOptions& o, const Roles& roles) {
   net::Router router;
   auto console = add_controller_routes(router, controller, gateway, web_dir(o), o.data_dir + "/uploads", o.public_url,
                                        o.metrics_token);
-  net::HttpServer server(io, router, static_cast<size_t>(o.http_workers));
+  net::HttpServer server(io, router, static_cast<size_t>(o.http_workers), listener_limits(o));
+  server.check_credentials(credentials_check(controller, o.cluster_token));
   auto tls = TRY(start_listener(server, o, host));
   uint16_t bound = TRY(server.listen(host, port));
   std::string url = listener_url(host, bound, tls != nullptr);
@@ -201,8 +206,23 @@ Result<int> run_restore(const OrieldOptions& o) {
   return 0;
 }
 
+// Opens the store by itself: it works whether orield runs or not (SQLite
+// takes one writer at a time; PostgreSQL any number).
+Result<int> run_reset_password(const OrieldOptions& o) {
+  if (o.new_password.empty()) return Error::InvalidArgument("no new password: give --password-file, or one on stdin");
+  bool sqlite = o.database.empty() || o.database == "sqlite";
+  if (sqlite && !std::filesystem::exists(o.data_dir + "/oriel.db")) {
+    return Error::NotFound("database", o.data_dir + "/oriel.db");
+  }
+  auto store = TRY(open_store(o));
+  TRY(controller::reset_password(*store, o.reset_user, o.new_password));
+  say(fmt::format("the password of '{}' is set; its failed logins are cleared and its tokens revoked", o.reset_user));
+  return 0;
+}
+
 Result<int> run(const OrieldOptions& o) {
   if (o.command == "backup") return run_backup(o);
+  if (o.command == "reset-password") return run_reset_password(o);
   if (o.command == "restore") return run_restore(o);
   auto roles = TRY(parse_roles(o));
   if (!roles.controller) return run_agent(o);

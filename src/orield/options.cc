@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <iostream>
 
 #include "oriel/common/files.h"
 
@@ -116,6 +117,14 @@ std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& o)
   app.add_option("--http-workers", o.http_workers, "Threads that run API handlers")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
+  app.add_option("--max-connections", o.max_connections,
+                 "Connections (WebSockets included) open at once; beyond it new ones are closed")
+      ->check(CLI::Range(16, 1 << 20))
+      ->capture_default_str();
+  app.add_option("--max-connections-per-address", o.max_connections_per_address,
+                 "Connections open at once from one client address (an IPv6 /64); a --trusted-proxy has no limit")
+      ->check(CLI::Range(4, 1 << 20))
+      ->capture_default_str();
   app.add_option("--cpu-overcommit", o.cpu_overcommit, "vCPUs allowed per host CPU")
       ->check(CLI::Range(0.1, 64.0))
       ->capture_default_str();
@@ -129,7 +138,9 @@ std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& o)
   app.add_option("--ticket-ttl-s", o.ticket_ttl_s, "Seconds a one-time display ticket stays valid")
       ->check(CLI::Range(5, 3600))
       ->capture_default_str();
-  app.add_option("--login-lock-s", o.login_lock_s, "Seconds an account stays locked after 10 failed logins")
+  app.add_option("--login-max-delay-s,--login-lock-s", o.login_max_delay_s,
+                 "Longest wait, in seconds, that failed logins impose on an account's or an address's next attempt "
+                 "(--login-lock-s is its old name)")
       ->check(CLI::Range(1, 86400))
       ->capture_default_str();
   app.add_option("--web-dir", o.web_dir,
@@ -168,6 +179,17 @@ std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& o)
           ->fallthrough();
   restore->add_option("--from", o.restore_from, "The backup file")->required();
   restore->add_flag("--force", o.force, "Replace the database already in --data-dir (it is kept beside, renamed)");
+  auto* admin = app.add_subcommand("admin", "Recovery on this machine, straight on the database")->fallthrough();
+  admin->require_subcommand(1);
+  std::string password_file;
+  auto* reset = admin
+                    ->add_subcommand("reset-password",
+                                     "Set a user's password (the built-in admin's by default), clear its failed "
+                                     "logins and revoke its tokens; reads the new password from --password-file, "
+                                     "else from the first line of standard input")
+                    ->fallthrough();
+  reset->add_option("--user", o.reset_user, "Whose password")->capture_default_str();
+  reset->add_option("--password-file", password_file, "A file whose first line is the new password");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -192,6 +214,16 @@ std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& o)
   }
   if (backup->parsed()) o.command = "backup";
   if (restore->parsed()) o.command = "restore";
+  if (reset->parsed()) {
+    o.command = "reset-password";
+    std::string text;
+    if (!password_file.empty()) {
+      text = read_text_file(password_file);
+    } else {
+      std::getline(std::cin, text);
+    }
+    o.new_password = text.substr(0, text.find_first_of("\r\n"));
+  }
   if (auto* config = app.get_config_ptr(); config && config->count() > 0) o.config_file = config->as<std::string>();
   if (o.data_dir.empty()) o.data_dir = default_data_dir();
   if (o.host_name.empty()) o.host_name = default_host_name();

@@ -28,11 +28,13 @@ struct OrieldOptions {
   std::string log_format = "text";  // text | json
   int shutdown_timeout_s = 30;
   int http_workers = 4;
+  int max_connections = 8192;             // connections and WebSockets open at once
+  int max_connections_per_address = 256;  // from one client address (an IPv6 /64)
   double cpu_overcommit = 4.0;
   double memory_overcommit = 1.0;
   std::string placement = "spread";  // spread | pack
   int ticket_ttl_s = 60;
-  int login_lock_s = 15 * 60;
+  int login_max_delay_s = 5 * 60;
   std::string web_dir;      // default: the web/ build next to the binary's bin/
   int encoder_threads = 0;  // 0: one per core
   int display_ack_timeout_s = 30;
@@ -50,13 +52,15 @@ struct OrieldOptions {
   std::string public_url;     // the address users reach; display_url and certificate names come from it
   std::string metrics_token;  // GET /metrics wants it as a bearer token; empty: loopback only
 
-  std::string command;      // "" (run the daemon), "backup" or "restore"
+  std::string command;      // "" (run the daemon), "backup", "restore" or "reset-password"
   std::string config_file;  // the --config file, if any
   std::string backup_to;    // backup: a file, or a directory for a timestamped one
   int backup_keep = 0;      // backup: backups kept in that directory (0: all)
   bool with_images = false;
-  std::string restore_from;  // restore: the backup file
-  bool force = false;        // restore: replace a database already in --data-dir
+  std::string restore_from;          // restore: the backup file
+  bool force = false;                // restore: replace a database already in --data-dir
+  std::string reset_user = "admin";  // admin reset-password: whose
+  std::string new_password;          // admin reset-password: read from --password-file or stdin
 };
 
 // Parses argv. Returns the exit code to leave with when parsing ends the

@@ -3,6 +3,7 @@
 // them with docs/openapi.json (internal to orield and its tests).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -21,6 +22,13 @@ std::unique_ptr<api::ConsoleBackend> add_controller_routes(net::Router& router, 
                                                            display::Gateway& gateway, const std::string& web_dir,
                                                            const std::string& upload_dir, const std::string& public_url,
                                                            const std::string& metrics_token);
+
+// For HttpServer::check_credentials: whether a request's header carries what
+// the controller's listener accepts (a user's bearer token, a host's client
+// certificate, the deprecated cluster token), or the agent's.
+std::function<bool(const net::Request&)> credentials_check(controller::Controller& controller,
+                                                           std::string cluster_token);
+std::function<bool(const net::Request&)> agent_credentials_check(std::string cluster_token);
 
 // The agent role on a host of its own: /healthz, and /agent/v1 with the
 // cluster token (agent::Host::serve; `epoch` is random per start).

@@ -195,5 +195,38 @@ print(','.join(sorted(codes)))
   EXPECT_GE(std::stod(metrics.substr(metrics.find(' ', at) + 1)), 300);
 }
 
+// Security probe #1 and #3: a login that may not be tried yet is a 429 that
+// says when to come back (for a name no one has too); a login's body is
+// small; a large body without valid credentials is refused unread.
+TEST_F(BadInputTest, LoginsAreThrottledAndAnonymousBodiesStaySmall) {
+  SystemProcessRunner runner;
+  auto curl = [&](const std::string& path, const std::string& body, const std::string& token = "") {
+    std::string file = files_ + "/body.json";
+    std::ofstream(file, std::ios::trunc) << body;
+    std::vector<std::string> argv = {
+        "curl",          "-s",      "-i", "--cacert", orield_->ca_file(), "-H", "Content-Type: application/json",
+        "--data-binary", "@" + file};
+    if (!token.empty()) argv.insert(argv.end(), {"-H", "Authorization: Bearer " + token});
+    argv.push_back(orield_->url() + path);
+    return runner.run(argv, {.timeout = 30s}).value().out;
+  };
+  const std::string wrong = R"({"username":"ghost","password":"wrong-password"})";
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(curl("/api/v1/auth/login", wrong).starts_with("HTTP/1.1 401")) << i;
+  std::string throttled = curl("/api/v1/auth/login", wrong);
+  EXPECT_TRUE(throttled.starts_with("HTTP/1.1 429")) << throttled;
+  EXPECT_NE(throttled.find("Retry-After: 1\r\n"), std::string::npos) << throttled;
+  EXPECT_NE(throttled.find("\"rate_limited\""), std::string::npos) << throttled;
+
+  std::string padded = R"({"username":"ghost","password":")" + std::string(17 << 10, 'p') + R"("})";
+  EXPECT_TRUE(curl("/api/v1/auth/login", padded).starts_with("HTTP/1.1 413"));
+
+  std::string big = R"({"name":")" + std::string(100 << 10, 'n') + R"("})";
+  std::string anonymous = curl("/api/v1/images", big);
+  EXPECT_TRUE(anonymous.starts_with("HTTP/1.1 401")) << anonymous.substr(0, 300);
+  EXPECT_NE(anonymous.find("needs valid credentials"), std::string::npos) << anonymous.substr(0, 500);
+  std::string member = curl("/api/v1/images", big, api_->token());
+  EXPECT_TRUE(member.starts_with("HTTP/1.1 400")) << member.substr(0, 500);  // read, and judged on its merits
+}
+
 }  // namespace
 }  // namespace oriel::testing

@@ -236,6 +236,47 @@ TEST(AdminPasswordTest, FromAFileAndWarnedAboutOnTheCommandLine) {
   std::filesystem::remove_all(dir);
 }
 
+// Security probe #3: the way back in when no one can sign in, straight on
+// the database: the password is set, the wait after failed logins cleared,
+// and every token of the user revoked.
+TEST(ResetPasswordTest, TheRecoveryCommandLetsAThrottledUserBackIn) {
+  Orield orield;
+  orield.start();
+  auto admin = orield.admin();
+  auto ana = create_user(orield, admin, create_tenant(admin, "acme"), "ana");
+  auto anon = orield.client();
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(anon.login("ana", "wrong-password").ok());
+  ASSERT_EQ(anon.login("ana", ana.password).error().code(), ErrorCode::kRateLimited);
+
+  std::string bin = std::string(ORIEL_BINARY_DIR) + "/bin/orield";
+  SystemProcessRunner runner;
+  auto reset = [&](const std::string& user, const std::string& password) {
+    return runner
+        .run({"sh", "-c",
+              fmt::format("printf '%s\\n' '{}' | {} admin reset-password --user {} --data-dir {}", password, bin, user,
+                          orield.data_dir())},
+             {.timeout = 60s})
+        .value();
+  };
+  auto done = reset("ana", "A-new-password-1");
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_NE(done.out.find("the password of 'ana' is set"), std::string::npos) << done.out;
+  EXPECT_EQ(ana.client.get("/api/v1/auth/me").error().code(), ErrorCode::kUnauthenticated);
+  EXPECT_TRUE(anon.login("ana", "A-new-password-1").ok());  // at once: the wait is cleared
+
+  auto unknown = reset("nobody", "A-new-password-1");
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("not found"), std::string::npos) << unknown.err;
+  auto short_one = reset("ana", "short");
+  EXPECT_EQ(short_one.exit_code, 1);
+  EXPECT_NE(short_one.err.find("8 to 1024"), std::string::npos) << short_one.err;
+  EXPECT_TRUE(anon.login("ana", "A-new-password-1").ok());  // a refused reset changed nothing
+  std::string empty_dir = make_temp_dir("no-database");
+  auto nothing = runner.run({bin, "admin", "reset-password", "--data-dir", empty_dir}, {.timeout = 60s}).value();
+  EXPECT_NE(nothing.exit_code, 0);
+  std::filesystem::remove_all(empty_dir);
+}
+
 TEST(InsecureHttpTest, PlainHttpOnlyOnLoopback) {
   Orield plain({"--insecure-http"});
   plain.start();

@@ -11,7 +11,7 @@
 namespace oriel::net {
 namespace {
 
-using std::chrono_literals::operator""ms;
+using namespace std::chrono_literals;
 using testing::json_error;
 using testing::Reply;
 using testing::ScriptedPeer;
@@ -57,7 +57,7 @@ TEST(ServerUrlTest, HttpsDefaultsToPort443) {
 TEST(ErrorCodeTest, MapsEveryApiCodeBackAndFallsBackToTheStatus) {
   for (ErrorCode c : {ErrorCode::kInvalidArgument, ErrorCode::kUnauthenticated, ErrorCode::kPermissionDenied,
                       ErrorCode::kNotFound, ErrorCode::kConflict, ErrorCode::kUnprocessable, ErrorCode::kUnavailable,
-                      ErrorCode::kTimeout, ErrorCode::kInternal}) {
+                      ErrorCode::kTimeout, ErrorCode::kRateLimited, ErrorCode::kInternal}) {
     EXPECT_EQ(parse_error_code(error_code_name(c), 500), c) << error_code_name(c);
   }
   EXPECT_EQ(parse_error_code("method_not_allowed", 405), ErrorCode::kInvalidArgument);
@@ -65,6 +65,7 @@ TEST(ErrorCodeTest, MapsEveryApiCodeBackAndFallsBackToTheStatus) {
   EXPECT_EQ(parse_error_code("", 404), ErrorCode::kNotFound);
   EXPECT_EQ(parse_error_code("", 401), ErrorCode::kUnauthenticated);
   EXPECT_EQ(parse_error_code("", 503), ErrorCode::kUnavailable);
+  EXPECT_EQ(parse_error_code("", 429), ErrorCode::kRateLimited);
   EXPECT_EQ(parse_error_code("", 418), ErrorCode::kInternal);
   EXPECT_EQ(parse_error_code("something_new", 500), ErrorCode::kInternal);
 }

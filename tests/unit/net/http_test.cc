@@ -8,11 +8,16 @@
 #include <future>
 #include <thread>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <boost/beast/websocket.hpp>
+
+#include "echo_route.h"
 #include "oriel/common/log.h"
 #include "oriel/net/http.h"
 
@@ -31,17 +36,21 @@ constexpr auto kClientTimeout = 5s;
 using RawResponse = http::response<http::string_body>;
 
 const std::vector<ErrorCode> kAllCodes = {
-    ErrorCode::kInvalidArgument, ErrorCode::kUnauthenticated, ErrorCode::kPermissionDenied,
-    ErrorCode::kNotFound,        ErrorCode::kConflict,        ErrorCode::kUnprocessable,
-    ErrorCode::kUnavailable,     ErrorCode::kTimeout,         ErrorCode::kInternal,
+    ErrorCode::kInvalidArgument, ErrorCode::kUnauthenticated, ErrorCode::kPermissionDenied, ErrorCode::kNotFound,
+    ErrorCode::kConflict,        ErrorCode::kUnprocessable,   ErrorCode::kUnavailable,      ErrorCode::kTimeout,
+    ErrorCode::kInternal,        ErrorCode::kRateLimited,
 };
 
 // A blocking client: each call runs its own io_context until the operation
 // completes or the stream's timeout fires.
 class Client {
  public:
-  explicit Client(uint16_t port) : stream_(io_) {
-    stream_.socket().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), connect_error_);
+  // From `from`, another loopback address standing for another client.
+  explicit Client(uint16_t port, const char* from = "127.0.0.1") : stream_(io_) {
+    auto& socket = stream_.socket();
+    socket.open(tcp::v4(), connect_error_);
+    if (!connect_error_) socket.bind(tcp::endpoint(asio::ip::make_address(from), 0), connect_error_);
+    if (!connect_error_) socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), connect_error_);
   }
   const beast::error_code& connect_error() const { return connect_error_; }
 
@@ -66,7 +75,7 @@ class Client {
   }
 
   RawResponse call(http::verb verb, std::string_view target, std::string body = {},
-                   std::vector<std::pair<std::string, std::string>> headers = {}) {
+                   const std::vector<std::pair<std::string, std::string>>& headers = {}) {
     http::request<http::string_body> req{verb, beast::string_view(target.data(), target.size()), 11};
     req.set(http::field::host, "127.0.0.1");
     for (const auto& [k, v] : headers) req.insert(k, v);
@@ -134,8 +143,10 @@ class HttpServerTest : public ::testing::Test {
 
   HttpServerTest() { add_routes(); }
 
-  void start(HttpLimits limits = test_limits(), size_t workers = 4) {
+  void start(HttpLimits limits = test_limits(), size_t workers = 4,
+             const std::function<void(HttpServer&)>& configure = {}) {
     server_ = std::make_unique<HttpServer>(io_, router_, workers, limits);
+    if (configure) configure(*server_);
     auto port = server_->listen("127.0.0.1", 0);
     ASSERT_TRUE(port.ok()) << port.error().message();
     port_ = *port;
@@ -166,10 +177,13 @@ class HttpServerTest : public ::testing::Test {
 
   Router router_;
   asio::io_context io_;  // after router_, before server_: destroyed after the server
+  asio::io_context client_io_;
   std::unique_ptr<HttpServer> server_;
   std::thread thread_;
   std::future<void> io_done_;
   uint16_t port_ = 0;
+  std::atomic<int> bounded_running_{0};
+  std::atomic<int> max_bounded_running_{0};
   std::atomic<bool> handler_entered_{false};
   std::atomic<bool> handler_finished_{false};
 };
@@ -215,6 +229,25 @@ void HttpServerTest::add_routes() {
   router_.add("GET", "/sleep", [](const Request& r) {
     std::this_thread::sleep_for(std::chrono::milliseconds(std::stoi(r.query.at("ms"))));
     return Response::json(200, {{"n", r.query.at("n")}});
+  });
+  router_.add("GET", "/signed-in", [](const Request&) {
+    auto r = Response::json(200, Json::object());
+    r.authenticated = true;
+    return r;
+  });
+  router_.add(
+      "POST", "/login",
+      [this](const Request& r) {
+        bounded_running_ += 1;
+        max_bounded_running_ = std::max(max_bounded_running_.load(), bounded_running_.load());
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::stoi(r.query.count("ms") ? r.query.at("ms") : "0")));
+        bounded_running_ -= 1;
+        return Response::bytes(200, "text/plain", r.body);
+      },
+      Lane::kBounded);
+  router_.add_websocket("/ws", [](const Request&, WebSocket&& ws) {
+    auto executor = ws.get_executor();
+    asio::co_spawn(executor, testing::echo(std::move(ws), "ws"), asio::detached);
   });
   router_.add("GET", "/block", [this](const Request&) {
     handler_entered_ = true;
@@ -350,6 +383,7 @@ TEST_F(HttpServerTest, EveryErrorCodeHasItsStatusAndJsonShape) {
       {ErrorCode::kInvalidArgument, 400}, {ErrorCode::kUnauthenticated, 401}, {ErrorCode::kPermissionDenied, 403},
       {ErrorCode::kNotFound, 404},        {ErrorCode::kConflict, 409},        {ErrorCode::kUnprocessable, 422},
       {ErrorCode::kUnavailable, 503},     {ErrorCode::kTimeout, 504},         {ErrorCode::kInternal, 500},
+      {ErrorCode::kRateLimited, 429},
   };
   start();
   Client c(port_);
@@ -461,6 +495,7 @@ TEST_F(HttpServerTest, ExpectContinueGetsAnInterimReply) {
 
 TEST_F(HttpServerTest, SlowClientsHoldNoWorkerAndAreDropped) {
   auto limits = test_limits();
+  limits.header_timeout = 400ms;
   limits.read_timeout = 400ms;
   start(limits, /*workers=*/1);
   Client half_header(port_);
@@ -500,6 +535,7 @@ TEST_F(HttpServerTest, FiftyConcurrentClientsAreAllAnswered) {
   start(test_limits(), /*workers=*/4);
   constexpr int kClients = 50;
   std::vector<std::thread> threads;
+  threads.reserve(kClients);
   std::vector<int> statuses(kClients, 0);
   std::vector<std::string> echoes(kClients);
   for (int i = 0; i < kClients; ++i) {
@@ -530,6 +566,121 @@ TEST_F(HttpServerTest, ConnectionsBeyondTheLimitAreClosed) {
   ASSERT_TRUE(wait_until([&] { return server_->connection_count() == 1; }));
   Client c(port_);
   EXPECT_EQ(c.get("/hello").result_int(), 200);
+}
+
+// Security probe #1: 1,030 idle connections from one client took every slot,
+// and upgraded WebSockets were not counted at all.
+TEST_F(HttpServerTest, EachAddressHasItsShareAndWebSocketsCount) {
+  auto limits = test_limits();
+  limits.max_connections_per_address = 3;
+  start(limits);
+  Client http1(port_);
+  EXPECT_EQ(http1.get("/hello").result_int(), 200);
+  beast::websocket::stream<tcp::socket> ws(client_io_);
+  ws.next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_));
+  ws.handshake("127.0.0.1", "/ws");
+  auto idle = std::make_unique<Client>(port_);
+  ASSERT_TRUE(wait_until([&] { return server_->connection_count() == 3; }));
+  Client fourth(port_);
+  EXPECT_TRUE(fourth.closed_by_server(1000ms));
+  // Another address has its own share.
+  Client elsewhere(port_, "127.0.0.2");
+  EXPECT_EQ(elsewhere.get("/hello").result_int(), 200);
+  // The WebSocket still holds its place; closing it gives the place back.
+  ws.write(asio::buffer(std::string("ping")));
+  beast::flat_buffer buffer;
+  ws.read(buffer);
+  EXPECT_EQ(beast::buffers_to_string(buffer.data()), "ws:ping");
+  EXPECT_TRUE(Client(port_).closed_by_server(1000ms));
+  ws.close(beast::websocket::close_code::normal);
+  ASSERT_TRUE(wait_until([&] { return server_->connection_count() == 3; }));
+  Client fifth(port_);
+  EXPECT_EQ(fifth.get("/hello").result_int(), 200);
+}
+
+// A connection that has not authenticated must send each request's header
+// within the short header timeout; one that has keeps the long idle time.
+TEST_F(HttpServerTest, UntilAuthenticatedAConnectionHasTheShortHeaderTimeout) {
+  auto limits = test_limits();
+  limits.header_timeout = 300ms;
+  limits.read_timeout = 3000ms;
+  start(limits);
+  Client silent(port_);
+  auto begin = Clock::now();
+  EXPECT_TRUE(silent.closed_by_server(2000ms));
+  EXPECT_LT(Clock::now() - begin, 1500ms);
+  Client anonymous(port_);
+  EXPECT_EQ(anonymous.get("/hello").result_int(), 200);
+  EXPECT_TRUE(anonymous.closed_by_server(1500ms));  // idle after an unauthenticated answer: short too
+  Client signed_in(port_);
+  EXPECT_EQ(signed_in.get("/signed-in").result_int(), 200);
+  std::this_thread::sleep_for(800ms);  // well past the header timeout
+  EXPECT_EQ(signed_in.get("/hello").result_int(), 200);
+}
+
+// Security probe #1: bodies of up to 1 MiB were read before anyone was
+// authenticated. A large one is read only after its header's credentials.
+TEST_F(HttpServerTest, ALargeBodyIsReadOnlyAfterItsCredentials) {
+  std::atomic<int> checks{0};
+  auto limits = test_limits();
+  limits.max_unauthenticated_body_bytes = 1000;
+  start(limits, 2, [&](HttpServer& server) {
+    server.check_credentials([&](const Request& r) {
+      checks += 1;
+      return r.bearer_token() == "good";
+    });
+  });
+
+  Client small(port_);
+  EXPECT_EQ(small.call(http::verb::post, "/echo", std::string(1000, 's')).body().size(), 1000u);
+  EXPECT_EQ(checks, 0);  // a small body needs no check
+  Client stranger(port_);
+  ASSERT_FALSE(stranger.send_raw("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 500000\r\n\r\n"));
+  RawResponse refused;
+  ASSERT_FALSE(stranger.receive(refused));  // answered without sending a byte of the body
+  EXPECT_EQ(refused.result_int(), 401);
+  EXPECT_EQ(body_json(refused)["error"]["code"], "unauthenticated");
+  Client member(port_);
+  auto echoed = member.call(http::verb::post, "/echo", std::string(5000, 'm'), {{"Authorization", "Bearer good"}});
+  EXPECT_EQ(echoed.result_int(), 200);
+  EXPECT_EQ(echoed.body().size(), 5000u);
+  EXPECT_EQ(checks, 2);
+}
+
+// Security probe #1: eight clients posting logins raised every other call's
+// latency from 4 ms to 1.1 s. A kBounded route runs on its own small pool;
+// when its queue is full the answer is 429 at once, and other routes never wait.
+TEST_F(HttpServerTest, ABoundedRouteNeverTakesTheWorkersAndSheds429) {
+  auto limits = test_limits();
+  limits.bounded_threads = 1;
+  limits.bounded_queue = 1;
+  limits.max_unauthenticated_body_bytes = 100;
+  start(limits, /*workers=*/1);
+  std::vector<std::thread> floods;
+  floods.reserve(6);
+  std::vector<int> statuses(6, 0);
+  std::vector<std::string> retry(6);
+  for (int i = 0; i < 6; ++i) {
+    floods.emplace_back([&, i] {
+      Client c(port_);
+      auto res = c.call(http::verb::post, "/login?ms=400", "pw");
+      statuses[i] = res.result_int();
+      retry[i] = std::string(res["Retry-After"]);
+    });
+  }
+  ASSERT_TRUE(wait_until([&] { return bounded_running_ == 1; }));
+  auto begin = Clock::now();
+  Client other(port_);
+  EXPECT_EQ(other.get("/hello").result_int(), 200);
+  EXPECT_LT(Clock::now() - begin, 100ms);  // the one worker was free
+  for (auto& t : floods) t.join();
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 200), 2);  // one running, one queued
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 429), 4);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(retry[i], statuses[i] == 429 ? "1" : "") << i;
+  EXPECT_EQ(max_bounded_running_, 1);
+  // Its body is held small: a declared larger one is 413 before any is read.
+  Client big(port_);
+  EXPECT_EQ(big.call(http::verb::post, "/login", std::string(101, 'x')).result_int(), 413);
 }
 
 TEST_F(HttpServerTest, StopClosesConnectionsAndWaitsForRunningHandlers) {

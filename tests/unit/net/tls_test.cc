@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -18,6 +19,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
@@ -157,7 +159,7 @@ class TlsTest : public ::testing::Test {
     write_file(dir_ + "/server.key", leaf.key_pem);
   }
 
-  void start(TlsServerFiles files = {}) {
+  void start(TlsServerFiles files = {}, HttpLimits limits = {}) {
     if (files.cert_file.empty()) {
       files.cert_file = dir_ + "/server.pem";
       files.key_file = dir_ + "/server.key";
@@ -165,7 +167,7 @@ class TlsTest : public ::testing::Test {
     auto tls = TlsServer::load(files);
     ASSERT_TRUE(tls.ok()) << tls.error().message();
     tls_ = *tls;
-    server_ = std::make_unique<HttpServer>(io_, router_, 2);
+    server_ = std::make_unique<HttpServer>(io_, router_, 2, limits);
     server_->use_tls(tls_);
     auto port = server_->listen("127.0.0.1", 0);
     ASSERT_TRUE(port.ok()) << port.error().message();
@@ -315,6 +317,37 @@ TEST_F(TlsTest, AReloadServesNewConnectionsTheNewCertificateAndKeepsOpenOnes) {
   ASSERT_FALSE(failed.ok());
   EXPECT_NE(failed.error().message().find("server.key"), std::string::npos) << failed.error().message();
   EXPECT_EQ(*fetch_server_fingerprint("127.0.0.1", port_, 5s), *seen);
+}
+
+// A connection that sends nothing, or half a ClientHello, is closed when the
+// handshake timeout passes (the first costs no TLS state until it speaks);
+// other clients are served meanwhile.
+TEST_F(TlsTest, SilentAndStalledConnectionsAreClosedAtTheHandshakeTimeout) {
+  HttpLimits limits;
+  limits.handshake_timeout = 300ms;
+  start({}, limits);
+  asio::io_context client_io;
+  auto open = [&] {
+    asio::ip::tcp::socket s(client_io);
+    s.connect({asio::ip::make_address("127.0.0.1"), port_});
+    return s;
+  };
+  auto closed_within = [](asio::ip::tcp::socket& s, std::chrono::milliseconds limit) {
+    auto begin = std::chrono::steady_clock::now();
+    std::array<char, 64> sink;
+    boost::system::error_code ec;
+    while (!ec) s.read_some(asio::buffer(sink), ec);  // until the server closes it
+    return std::chrono::steady_clock::now() - begin < limit;
+  };
+  auto silent = open();
+  auto stalled = open();
+  asio::write(stalled, asio::buffer(std::string("\x16\x03\x01", 3)));  // the start of a record, no more
+  EXPECT_TRUE(whoami({.ca_file = dir_ + "/ca.pem"}).ok());
+  EXPECT_TRUE(closed_within(silent, 2s));
+  EXPECT_TRUE(closed_within(stalled, 2s));
+  auto until = std::chrono::steady_clock::now() + 2s;  // the client's own connection closes as well
+  while (server_->connection_count() > 0 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(server_->connection_count(), 0u);
 }
 
 TEST_F(TlsTest, APlainClientGetsNoAnswer) {

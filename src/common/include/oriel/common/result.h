@@ -2,6 +2,7 @@
 // Codes map to HTTP statuses in exactly one place (src/api/error_status.cc).
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -22,6 +23,7 @@ enum class ErrorCode {
   kUnprocessable,     // well-formed but impossible (422)
   kUnavailable,       // no capacity or dependency down (503)
   kTimeout,           // a deadline passed (504)
+  kRateLimited,       // too many requests from this client or for this account; retry later (429)
   kInternal,          // a broken invariant or an unexpected failure (500)
 };
 
@@ -42,17 +44,30 @@ class [[nodiscard]] Error {
   static Error Unavailable(std::string message) { return {ErrorCode::kUnavailable, std::move(message)}; }
   static Error Timeout(std::string message) { return {ErrorCode::kTimeout, std::move(message)}; }
   static Error Internal(std::string message) { return {ErrorCode::kInternal, std::move(message)}; }
+  // Refused for now: the client may try again after `retry_after`.
+  static Error RateLimited(std::string message, std::chrono::seconds retry_after) {
+    Error e{ErrorCode::kRateLimited, std::move(message)};
+    e.retry_after_ = retry_after;
+    return e;
+  }
 
   ErrorCode code() const { return code_; }
   const std::string& message() const { return message_; }
   std::string_view code_name() const { return error_code_name(code_); }
+  // When a rate-limited request may be repeated (HTTP's Retry-After); zero otherwise.
+  std::chrono::seconds retry_after() const { return retry_after_; }
 
   // Returns the same error with context prepended: "importing image: <message>".
-  Error context(std::string_view what) const { return {code_, fmt::format("{}: {}", what, message_)}; }
+  Error context(std::string_view what) const {
+    Error e{code_, fmt::format("{}: {}", what, message_)};
+    e.retry_after_ = retry_after_;
+    return e;
+  }
 
  private:
   ErrorCode code_;
   std::string message_;
+  std::chrono::seconds retry_after_{0};
 };
 
 // Thrown by value() on a Result that holds an error: a caller that skipped

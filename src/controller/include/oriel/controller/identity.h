@@ -1,16 +1,22 @@
-// Who may sign in, and in which tenant: sign-in with throttling and lockout,
+// Who may sign in, and in which tenant: sign-in with throttling,
 // bearer tokens, tenants and users with their roles.
 #pragma once
 
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "oriel/common/clock.h"
+#include "oriel/common/mutex.h"
 #include "oriel/common/result.h"
 #include "oriel/controller/principal.h"
 #include "oriel/store/records.h"
+
+namespace oriel::store {
+class Store;
+}
 
 namespace oriel::controller {
 
@@ -38,6 +44,11 @@ struct UpdateUser {
   std::string keep_token;
 };
 
+// The recovery path when no one can sign in (`orield admin reset-password`),
+// straight on the store: sets `username`'s password, clears its failed
+// logins and revokes all its tokens.
+Result<void> reset_password(store::Store& store, std::string_view username, std::string_view password);
+
 // Every method taking a Principal enforces its role: an object of another
 // tenant is NotFound, exactly as if it did not exist; an action the role may
 // never take is PermissionDenied. Thread-safe.
@@ -47,9 +58,14 @@ class Identity {
   Identity(const Identity&) = delete;
   Identity& operator=(const Identity&) = delete;
 
-  // Every failure is the same Unauthenticated answer after the same work,
-  // whether the user is unknown, throttled, locked or mistyped.
-  Result<LoginResult> login(std::string_view username, std::string_view password);
+  // A wrong password and an unknown user are the same Unauthenticated answer
+  // after the same work. Failures slow further attempts down (docs/api.md,
+  // "Failed logins"), for the account and for the client `address`, with
+  // RateLimited answers that say when to try again; known and unknown names
+  // are throttled alike. An admin signing in from a loopback address skips
+  // the account's throttle (never the address's): a stranger's guesses
+  // cannot shut the break-glass account out of its own machine.
+  Result<LoginResult> login(std::string_view username, std::string_view password, std::string_view address);
   Result<void> logout(std::string_view token);
   Result<Principal> authenticate(std::string_view token);
 
@@ -66,10 +82,25 @@ class Identity {
   Result<void> delete_user(const Principal& who, std::string_view id);
 
  private:
-  WallTime next_login_allowed(const store::UserRecord& user) const;
+  // Consecutive failed logins of an account, an unknown name or an address.
+  struct Failures {
+    int count = 0;
+    WallTime last;
+  };
+  // When the next attempt is allowed after `f`, with `free` failures allowed
+  // before any delay: 1 s, doubling with each further failure, at most
+  // ControllerOptions::login_max_delay.
+  WallTime next_attempt(const Failures& f, int free) const;
+  // Notes a failure in an in-memory table, which forgets entries older than
+  // the longest delay once it grows large.
+  void note_failure(std::unordered_map<std::string, Failures>& table, const std::string& key, WallTime now)
+      ORIEL_REQUIRES(mu_);
 
   Core& core_;
   Sessions& sessions_;
+  Mutex mu_;
+  std::unordered_map<std::string, Failures> address_failures_ ORIEL_GUARDED_BY(mu_);
+  std::unordered_map<std::string, Failures> unknown_name_failures_ ORIEL_GUARDED_BY(mu_);
 };
 
 }  // namespace oriel::controller

@@ -18,12 +18,12 @@ struct ControllerOptions {
   double memory_overcommit = 1.0;       // guest memory per host memory
   std::string placement = "spread";     // spread | pack
   size_t reconcile_workers = 4;         // desktops worked on at once
-  // Failed logins: after login_delay_after consecutive failures an account
-  // takes an attempt only once 1 s (doubling per failure) has passed; after
-  // login_lock_after it is locked for login_lock.
+  // Failed logins: after login_delay_after consecutive failures of an
+  // account (login_address_delay_after from one client address) the next
+  // attempt waits 1 s, doubling per failure, at most login_max_delay.
   int login_delay_after = 3;
-  int login_lock_after = 10;
-  std::chrono::seconds login_lock{15 * 60};
+  int login_address_delay_after = 20;
+  std::chrono::seconds login_max_delay{5 * 60};
   // The fleet (docs/cluster.md). With a cluster token, agents on other hosts
   // join by heartbeat; without one, the embedded host is the only host.
   std::string cluster_token;  // deprecated: the cluster's PKI replaces it

@@ -55,6 +55,10 @@ struct Response {
   // Extra fields, sent as given. Content-Type comes from content_type and
   // Content-Length is computed; a field with CR, LF or NUL makes the reply a 500.
   std::vector<std::pair<std::string, std::string>> headers;
+  // The handler verified the caller's credentials. A connection earns the
+  // long keep-alive idle time only by such a request; until then it has the
+  // short HttpLimits::header_timeout to send each request.
+  bool authenticated = false;
 
   static Response json(int status, const Json& body);
   // {"error":{"code":"not_found","message":...}} with the status of its code.
@@ -72,6 +76,14 @@ int http_status(ErrorCode code);
 Response http_error(int status, std::string_view code, std::string_view message);
 
 using Handler = std::function<Response(const Request&)>;
+
+// Where a route's handler runs. kWorkers: the server's worker pool, shared by
+// every route. kBounded: a small pool of its own with a bounded queue, for
+// routes that anyone may call and that cost much (a login's argon2id): when
+// that queue is full the server answers 429 at once, so a flood of them never
+// takes a worker from the other routes. A kBounded route's body is also held
+// to HttpLimits::max_unauthenticated_body_bytes.
+enum class Lane { kWorkers, kBounded };
 
 // An accepted WebSocket (RFC 6455) over the connection's stream, TLS or not.
 using WebSocket = boost::beast::websocket::stream<Stream>;
@@ -94,7 +106,9 @@ class Router {
  public:
   // pattern starts with '/'. A second route with the same method and shape
   // is a programming error: std::invalid_argument.
-  void add(std::string_view method, std::string_view pattern, Handler handler);
+  void add(std::string_view method, std::string_view pattern, Handler handler, Lane lane = Lane::kWorkers);
+  // The lane of the route that would serve the request (kWorkers when none).
+  Lane lane_for(const Request& request) const;
 
   // 404 JSON for an unknown path; 405 JSON with an Allow header when the path
   // exists for other methods. A handler that throws becomes a logged 500.
@@ -120,7 +134,9 @@ class Router {
   struct Route {
     std::string method;
     std::vector<std::string> segments;  // "{id}" kept verbatim for parameters
+    std::string pattern;                // as registered: the metrics' route label
     Handler handler;
+    Lane lane = Lane::kWorkers;
   };
   const Route* find(const Request& request, const std::vector<std::string>& path,
                     std::vector<std::string>& allowed) const;
@@ -146,12 +162,26 @@ struct Target {
 Result<Target> parse_target(std::string_view target);
 
 struct HttpLimits {
-  size_t max_body_bytes = 1 << 20;                      // larger bodies get 413
-  size_t max_header_bytes = 16 << 10;                   // request line + fields; larger get 431
-  std::chrono::milliseconds read_timeout{30'000};       // per header and per body, and keep-alive idle time
-  std::chrono::milliseconds write_timeout{30'000};      // a client that does not read its reply is dropped
-  size_t max_connections = 1024;                        // beyond it new connections are closed at once
-  std::chrono::milliseconds handshake_timeout{10'000};  // a TLS handshake
+  size_t max_body_bytes = 1 << 20;     // larger bodies get 413
+  size_t max_header_bytes = 16 << 10;  // request line + fields; larger get 431
+  // A larger body is read only once its header's credentials are accepted
+  // (HttpServer::check_credentials); a kBounded route's body may not be larger.
+  size_t max_unauthenticated_body_bytes = 16 << 10;
+  // Until a request on the connection has been authenticated: the time to
+  // send a request's header, counted from the end of the previous answer (or
+  // the connection's start).
+  std::chrono::milliseconds header_timeout{5'000};
+  std::chrono::milliseconds read_timeout{30'000};      // a body; the header and keep-alive idle time once authenticated
+  std::chrono::milliseconds write_timeout{30'000};     // a client that does not read its reply is dropped
+  std::chrono::milliseconds handshake_timeout{5'000};  // a TLS handshake
+  // Open connections, WebSockets included, in all and from one client
+  // address (an IPv6 client's /64). Beyond them a new connection is closed
+  // at once. Trusted proxies (HttpServer::trust_proxies) have no per-address limit.
+  size_t max_connections = 8192;
+  size_t max_connections_per_address = 256;
+  // The kBounded lane: its threads, and the requests that may wait for them.
+  size_t bounded_threads = 2;
+  size_t bounded_queue = 16;
 };
 
 class TlsServer;
@@ -188,6 +218,11 @@ class HttpServer {
   // ("https://oriel.example.com"); others get 403, so a page elsewhere can
   // neither call the API nor drive a user's WebSockets. Call before listen().
   void allow_origins(std::vector<std::string> origins);
+  // Whether a request's header carries credentials the server accepts. When
+  // set, a body larger than HttpLimits::max_unauthenticated_body_bytes is read
+  // only after `check` (run on the workers) accepts its header; otherwise the
+  // request gets 401 and its body is never read. Call before listen().
+  void check_credentials(std::function<bool(const Request&)> check);
 
   // Binds host (an IP address) and starts accepting; port 0 picks a free
   // port. Returns the bound port.
@@ -198,7 +233,7 @@ class HttpServer {
   // not start again.
   void stop();
 
-  // Open connections now; thread-safe.
+  // Open connections now, upgraded WebSockets included; thread-safe.
   size_t connection_count() const;
 
  private:
@@ -207,6 +242,7 @@ class HttpServer {
 
   boost::asio::io_context& io_;
   boost::asio::thread_pool workers_;
+  boost::asio::thread_pool bounded_;  // Lane::kBounded
   // The acceptor, the limits and the live sessions: shared with the
   // coroutines, which may outlive the server inside a stopped io_context.
   std::shared_ptr<State> state_;

@@ -46,6 +46,17 @@ class Stream {
   boost::beast::tcp_stream& next_layer() noexcept { return tls_ ? tls_->next_layer() : *plain_; }
   // Null for plain TCP.
   Tls* tls() noexcept { return tls_.get(); }
+  // Turns a plain stream into a TLS one over the same connection (the
+  // handshake is still the owner's): a server makes the TLS state, some 70
+  // KiB, only once a client has sent something.
+  void start_tls(std::shared_ptr<ssl::context> context) {
+    tls_ = std::make_unique<Tls>(std::move(*plain_), *context);
+    plain_.reset();
+    context_ = std::move(context);
+  }
+  // Keeps `owner` alive as long as the stream (a server's count of the
+  // connection, which follows it into a WebSocket).
+  void hold(std::shared_ptr<void> owner) { held_ = std::move(owner); }
 
   template <typename Buffers, typename Token>
   auto async_read_some(const Buffers& buffers, Token&& token) {
@@ -99,6 +110,7 @@ class Stream {
   std::unique_ptr<boost::beast::tcp_stream> plain_;
   std::unique_ptr<Tls> tls_;
   std::shared_ptr<ssl::context> context_;
+  std::shared_ptr<void> held_;
 };
 
 }  // namespace oriel::net

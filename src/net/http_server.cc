@@ -594,12 +594,14 @@ asio::awaitable<Response> HttpServer::Session::handle(RawRequest&& msg, Lane lan
 
 asio::awaitable<bool> HttpServer::Session::write(const Response& r, unsigned version, bool keep_alive, bool head) {
   RawResponse msg;
+  // The idle time the next request has, which Keep-Alive announces.
+  auto idle = authenticated_ ? state_->limits.read_timeout : state_->limits.header_timeout;
   if (auto what = invalid_reply(r)) {
     spdlog::error("a handler produced an invalid reply ({}); sending 500", *what);
     msg = to_message(Response::error(Error::Internal("invalid reply; see the server log")), version, keep_alive, head,
-                     state_->limits.read_timeout, peer_.secure);
+                     idle, peer_.secure);
   } else {
-    msg = to_message(r, version, keep_alive, head, state_->limits.read_timeout, peer_.secure);
+    msg = to_message(r, version, keep_alive, head, idle, peer_.secure);
   }
   beast::error_code ec;
   stream_.next_layer().expires_after(state_->limits.write_timeout);

@@ -42,6 +42,13 @@ Result<std::string> hash_password(std::string_view password) {
   return std::string(out);
 }
 
+Result<void> check_password(std::string_view password) {
+  if (password.size() < 8 || password.size() > 1024) {
+    return Error::InvalidArgument("password must be 8 to 1024 bytes");
+  }
+  return Ok();
+}
+
 bool verify_password(std::string_view hash, std::string_view password) {
   std::string h(hash);
   HashingSlot slot;

@@ -8,6 +8,8 @@
 
 namespace oriel::controller {
 
+// What every password must be, the bootstrap admin's too: 8 to 1024 bytes.
+Result<void> check_password(std::string_view password);
 Result<std::string> hash_password(std::string_view password);
 bool verify_password(std::string_view hash, std::string_view password);
 // True for a hash made with other costs than hash_password's today.

@@ -407,6 +407,12 @@ TEST_P(BrokerTest, TheAdminAlwaysGetsInFromLoopbackOrByARestart) {
   ASSERT_TRUE(controller_->bootstrap("admin-password").ok());
   EXPECT_EQ(store_->user_by_name("admin").value().failed_logins, 0);
   EXPECT_TRUE(id.login("admin", "admin-password", "198.51.100.4").ok());
+  // The admin's password is held to everyone's minimum, and a refused one changes nothing.
+  auto short_one = controller_->bootstrap("admin");
+  ASSERT_FALSE(short_one.ok());
+  EXPECT_EQ(short_one.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(short_one.error().message(), "the admin password: password must be 8 to 1024 bytes");
+  EXPECT_TRUE(id.login("admin", "admin-password", "198.51.100.4").ok());
 }
 
 // Security probe #9: a token stayed valid after its user's password

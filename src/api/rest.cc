@@ -9,6 +9,7 @@
 #include "views.h"
 
 #include "oriel/common/metrics.h"
+#include "oriel/common/utf8.h"
 #include "oriel/net/client.h"
 
 namespace oriel::api {
@@ -32,9 +33,7 @@ namespace {
 // At most `max` bytes of `text`, not cutting a UTF-8 sequence in two.
 std::string cut_utf8(const std::string& text, size_t max) {
   if (text.size() <= max) return text;
-  size_t n = max;
-  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
-  return text.substr(0, n) + "…";
+  return text.substr(0, utf8_cut(text, max)) + "…";
 }
 
 }  // namespace
@@ -85,23 +84,34 @@ bool RefusalSampler::due(const std::string& address, std::chrono::steady_clock::
   return true;
 }
 
+namespace {
+
+// A refusal that costs its sender nothing (no token, a throttled login) is
+// audited once per client address and minute, saying how many there were,
+// rather than once each (security probe #33).
+void audit_sampled(Controller& c, RefusalSampler& sampler, std::string_view action, const Request& req,
+                   const Principal* who, const Error& refused, std::string_view target = {}) {
+  int64_t count = 0;
+  if (!sampler.due(req.remote_address, std::chrono::steady_clock::now(), count)) return;
+  Result<Answer> summary = Error(refused.code(), fmt::format("{} request(s) refused from this address since the "
+                                                             "last such event: {}",
+                                                             count, refused.message()));
+  record_audit(c, action, req, who, summary, target);
+}
+
+}  // namespace
+
 Handler audited(Controller& c, std::string action, AuditedHandler fn) {
   return [&c, action = std::move(action), fn = std::move(fn)](const Request& req) {
     auto who = c.identity().authenticate(req.bearer_token());
     if (!who.ok()) {
-      // Refused before anyone is known: counted, and one audit event per
-      // client address and minute says how many, so that a stranger cannot
-      // fill the append-only audit log (security probe #33).
+      // Refused before anyone is known: counted and sampled, so that a
+      // stranger cannot fill the append-only audit log.
       static auto& refused =
           metrics::counter("oriel_refused_requests_total", "Requests to audited routes refused before authentication");
       static RefusalSampler sampler;
       refused.Add({{"action", action}}).Increment();
-      int64_t count = 0;
-      if (sampler.due(req.remote_address, std::chrono::steady_clock::now(), count)) {
-        Result<Answer> sampled = Error::Unauthenticated(fmt::format(
-            "{} request(s) refused from this address since the last such event: {}", count, who.error().message()));
-        record_audit(c, action, req, nullptr, sampled);
-      }
+      audit_sampled(c, sampler, action, req, nullptr, who.error());
       return Response::error(who.error());
     }
     Result<Answer> answer = fn(*who, req);
@@ -194,14 +204,7 @@ void add_auth_routes(Router& r, Controller& c) {
               metrics::counter("oriel_login_throttled_total", "Login attempts refused by throttling");
           static RefusalSampler sampler;
           throttled.Add({}).Increment();
-          int64_t count = 0;
-          if (sampler.due(req.remote_address, std::chrono::steady_clock::now(), count)) {
-            Result<Answer> sampled = Error::RateLimited(
-                fmt::format("{} throttled sign-in(s) from this address since the last such event: {}", count,
-                            answer.error().message()),
-                answer.error().retry_after());
-            record_audit(c, "auth.login", req, &tried, sampled, tried.username);
-          }
+          audit_sampled(c, sampler, "auth.login", req, &tried, answer.error(), tried.username);
         } else {
           record_audit(c, "auth.login", req, &tried, answer, tried.username);
         }

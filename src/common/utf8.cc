@@ -33,4 +33,10 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
+size_t utf8_cut(std::string_view s, size_t max) {
+  if (s.size() <= max) return s.size();
+  while (max > 0 && (static_cast<unsigned char>(s[max]) & 0xC0) == 0x80) --max;
+  return max;
+}
+
 }  // namespace oriel

@@ -4,6 +4,7 @@
 #include "desktop_state.h"
 #include "loops.h"
 #include "oriel/common/log.h"
+#include "oriel/common/utf8.h"
 #include "pool_plan.h"
 #include "reconciler.h"
 
@@ -13,9 +14,7 @@ namespace {
 // "<pool>-<n>" within the 200 bytes a name may have, cut at a UTF-8 boundary.
 std::string desktop_name(std::string_view pool, int64_t n) {
   std::string suffix = fmt::format("-{}", n);
-  size_t keep = std::min(pool.size(), 200 - suffix.size());
-  while (keep > 0 && keep < pool.size() && (static_cast<unsigned char>(pool[keep]) & 0xC0) == 0x80) --keep;
-  return std::string(pool.substr(0, keep)) + suffix;
+  return std::string(pool.substr(0, utf8_cut(pool, 200 - suffix.size()))) + suffix;
 }
 
 Result<PoolRows> read_rows(Core& core, std::string_view pool_id) {

@@ -13,6 +13,7 @@
 #include "oriel/common/log_context.h"
 #include "oriel/common/process.h"
 #include "oriel/common/random.h"
+#include "oriel/common/utf8.h"
 
 namespace oriel {
 namespace {
@@ -124,6 +125,18 @@ std::string log_line(LogFormat format, const std::string& message, const std::st
   RequestIdScope scope(request);
   logger.info("{}", message);
   return out.str();
+}
+
+TEST(Utf8Test, ACutNeverSplitsASequence) {
+  const std::string text = "ab\xC3\xA9\xE2\x82\xAC";  // "abé€": 2 + 2 + 3 bytes
+  EXPECT_EQ(utf8_cut(text, 100), text.size());
+  EXPECT_EQ(utf8_cut(text, 7), 7u);
+  EXPECT_EQ(utf8_cut(text, 6), 4u);  // inside the euro sign: back to its start
+  EXPECT_EQ(utf8_cut(text, 5), 4u);
+  EXPECT_EQ(utf8_cut(text, 3), 2u);  // inside the é
+  EXPECT_EQ(utf8_cut(text, 2), 2u);
+  EXPECT_EQ(utf8_cut("\xC3\xA9", 1), 0u);
+  EXPECT_EQ(utf8_cut("", 0), 0u);
 }
 
 TEST(LogTest, ATextLineCannotBeForgedByAName) {

@@ -31,8 +31,6 @@ std::string images_dir(const std::string& data_dir, const std::string& shared_di
   return (shared_dir.empty() ? data_dir : shared_dir) + "/images";
 }
 
-bool is_sqlite(const std::string& database) { return database.empty() || database == "sqlite"; }
-
 std::string timestamp(std::chrono::system_clock::time_point at) {
   return fmt::format("{:%Y%m%dT%H%M%SZ}", std::chrono::floor<std::chrono::seconds>(at));
 }

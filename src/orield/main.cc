@@ -93,7 +93,7 @@ void close_display(display::Gateway& gateway, const std::string& session_id, con
 
 // The controller and the gateway, with or without the embedded agent.
 Result<std::unique_ptr<store::Store>> open_store(const OrieldOptions& o) {
-  if (o.database.empty() || o.database == "sqlite") return store::open_sqlite_store(o.data_dir + "/oriel.db");
+  if (is_sqlite(o.database)) return store::open_sqlite_store(o.data_dir + "/oriel.db");
   return store::open_postgres_store(o.database);
 }
 
@@ -210,8 +210,7 @@ Result<int> run_restore(const OrieldOptions& o) {
 // takes one writer at a time; PostgreSQL any number).
 Result<int> run_reset_password(const OrieldOptions& o) {
   if (o.new_password.empty()) return Error::InvalidArgument("no new password: give --password-file, or one on stdin");
-  bool sqlite = o.database.empty() || o.database == "sqlite";
-  if (sqlite && !std::filesystem::exists(o.data_dir + "/oriel.db")) {
+  if (is_sqlite(o.database) && !std::filesystem::exists(o.data_dir + "/oriel.db")) {
     return Error::NotFound("database", o.data_dir + "/oriel.db");
   }
   auto store = TRY(open_store(o));

@@ -23,6 +23,9 @@ std::string default_host_name() {
   return buf[0] ? buf : "localhost";
 }
 
+// A password file's first line (or stdin's), without its line break.
+std::string first_line(const std::string& text) { return text.substr(0, text.find_first_of("\r\n")); }
+
 }  // namespace
 
 std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& o) {
@@ -200,8 +203,7 @@ std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& o)
       std::fprintf(stderr, "orield: give --admin-password-file or --admin-password (ORIEL_ADMIN_PASSWORD), not both\n");
       return 2;
     }
-    std::string text = read_text_file(o.admin_password_file);
-    o.admin_password = text.substr(0, text.find_first_of("\r\n"));
+    o.admin_password = first_line(read_text_file(o.admin_password_file));
     if (o.admin_password.empty()) {
       std::fprintf(stderr, "orield: --admin-password-file %s is missing, unreadable or empty\n",
                    o.admin_password_file.c_str());
@@ -222,7 +224,7 @@ std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& o)
     } else {
       std::getline(std::cin, text);
     }
-    o.new_password = text.substr(0, text.find_first_of("\r\n"));
+    o.new_password = first_line(text);
   }
   if (auto* config = app.get_config_ptr(); config && config->count() > 0) o.config_file = config->as<std::string>();
   if (o.data_dir.empty()) o.data_dir = default_data_dir();

@@ -47,6 +47,8 @@ Result<void> make_private_dir(const std::string& dir) {
   return Ok();
 }
 
+bool is_sqlite(const std::string& database) { return database.empty() || database == "sqlite"; }
+
 Result<void> make_private_tree(const std::string& dir) {
   TRY(make_private_dir(dir));
   std::error_code ec;

@@ -18,6 +18,9 @@ struct Roles {
   bool controller = false, agent = false, gateway = false;
 };
 Result<Roles> parse_roles(const OrieldOptions& o);
+// Whether --database means SQLite in DATA-DIR/oriel.db (else it is a
+// PostgreSQL connection string).
+bool is_sqlite(const std::string& database);
 
 Result<void> make_private_dir(const std::string& dir);
 // The shared storage as this user's alone: it is made if missing, and what

@@ -51,10 +51,9 @@ constexpr std::chrono::milliseconds kAcceptBackoff{100};
 using RawRequest = http::request<http::string_body>;
 using RawResponse = http::response<http::string_body>;
 
-// `peer` holds what the connection knows: the address, TLS, a client
-// certificate.
-template <typename Body>
-Result<Request> to_request(http::request<Body>&& msg, const Request& peer) {
+// A request's header as a Request (its body comes later). `peer` holds what
+// the connection knows: the address, TLS, a client certificate.
+Result<Request> to_request(const http::request_header<>& msg, const Request& peer) {
   auto target = TRY(parse_target(std::string_view(msg.target().data(), msg.target().size())));
   Request req;
   req.method = std::string(msg.method_string());
@@ -66,7 +65,6 @@ Result<Request> to_request(http::request<Body>&& msg, const Request& peer) {
     auto [it, inserted] = req.headers.try_emplace(std::move(name), field.value());
     if (!inserted) it->second += ", " + std::string(field.value());  // RFC 7230 §3.2.2
   }
-  if constexpr (std::is_same_v<Body, http::string_body>) req.body = std::move(msg.body());
   req.remote_address = peer.remote_address;
   req.secure = peer.secure;
   req.client_certificate = peer.client_certificate;
@@ -204,10 +202,14 @@ struct Network {
 // Behind a trusted reverse proxy, the client is the proxy's last
 // X-Forwarded-For entry (the address the proxy saw; earlier entries are
 // the client's word), and TLS ended at the proxy if X-Forwarded-Proto says so.
+bool is_proxy(const asio::ip::address& peer, const std::vector<Network>& proxies) {
+  return std::any_of(proxies.begin(), proxies.end(), [&](const Network& n) { return n.contains(peer); });
+}
+
 void apply_forwarded(Request& req, const std::vector<Network>& proxies) {
   beast::error_code ec;
   auto peer = asio::ip::make_address(req.remote_address, ec);
-  if (ec || std::none_of(proxies.begin(), proxies.end(), [&](const Network& n) { return n.contains(peer); })) return;
+  if (ec || !is_proxy(peer, proxies)) return;
   if (auto it = req.headers.find("x-forwarded-for"); it != req.headers.end()) {
     std::string last = it->second.substr(it->second.rfind(',') + 1);
     last.erase(0, last.find_first_not_of(' '));
@@ -222,7 +224,7 @@ void apply_forwarded(Request& req, const std::vector<Network>& proxies) {
 // peer's /64 (one subscriber's whole prefix), and "" for a trusted proxy,
 // which carries many clients.
 std::string budget_key(const asio::ip::address& peer, const std::vector<Network>& proxies) {
-  if (std::any_of(proxies.begin(), proxies.end(), [&](const Network& n) { return n.contains(peer); })) return "";
+  if (is_proxy(peer, proxies)) return "";
   if (peer.is_v4()) return peer.to_string();
   auto v6 = peer.to_v6();
   if (v6.is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_string();
@@ -346,15 +348,16 @@ class HttpServer::Session {
   asio::awaitable<void> serve();
   asio::awaitable<bool> handshake();
   asio::awaitable<beast::error_code> read_request(http::request_parser<http::string_body>& parser,
-                                                  beast::flat_buffer& buffer, Lane& lane,
+                                                  beast::flat_buffer& buffer, Result<Request>& head, Lane& lane,
                                                   std::optional<Response>& refusal);
-  asio::awaitable<std::optional<Response>> admit_body(http::request_parser<http::string_body>& parser, Lane& lane);
-  asio::awaitable<Response> handle(RawRequest&& msg, Lane lane);
-  asio::awaitable<bool> upgrade(const RawRequest& msg);
+  asio::awaitable<std::optional<Response>> admit_body(http::request_parser<http::string_body>& parser,
+                                                      const Result<Request>& head, Lane& lane);
+  asio::awaitable<Response> handle(Result<Request>&& head, std::string&& body, Lane lane);
+  asio::awaitable<bool> upgrade(const RawRequest& msg, Result<Request>& req);
   void forget();
   static asio::awaitable<Response> dispatch_on(asio::thread_pool& pool, std::shared_ptr<State> state,
                                                Request&& request);
-  static asio::awaitable<bool> check_on_workers(std::shared_ptr<State> state, Request&& head);
+  static asio::awaitable<bool> check_on_workers(std::shared_ptr<State> state, Request head);
   asio::awaitable<bool> write(const Response& r, unsigned version, bool keep_alive, bool head);
   asio::awaitable<void> linger_and_close();
 
@@ -415,9 +418,10 @@ asio::awaitable<void> HttpServer::Session::serve() {
   beast::flat_buffer buffer;  // bytes past one request (pipelining) stay here for the next
   while (!state_->stopping) {
     http::request_parser<http::string_body> parser;
+    Result<Request> request = Error::InvalidArgument("no request read");  // its header, once read
     Lane lane = Lane::kWorkers;
     std::optional<Response> refusal;
-    ec = co_await read_request(parser, buffer, lane, refusal);
+    ec = co_await read_request(parser, buffer, request, lane, refusal);
     if (refusal) {  // its body was not wanted: not read, and the connection ends
       spdlog::debug("{}: body refused before reading it -> {}", peer_.remote_address, refusal->status);
       if (co_await write(*refusal, parser.get().version(), false, false)) co_await linger_and_close();
@@ -435,10 +439,10 @@ asio::awaitable<void> HttpServer::Session::serve() {
     unsigned version = msg.version();
     bool keep_alive = msg.keep_alive();
     bool head = msg.method() == http::verb::head;
-    if (co_await upgrade(msg)) co_return;
+    if (co_await upgrade(msg, request)) co_return;
     std::string method(msg.method_string());
     std::string target(msg.target());
-    Response res = co_await handle(std::move(msg), lane);
+    Response res = co_await handle(std::move(request), std::move(msg.body()), lane);
     if (res.authenticated) authenticated_ = true;
     bool written = co_await write(res, version, keep_alive, head);
     {
@@ -459,11 +463,12 @@ asio::awaitable<void> HttpServer::Session::serve() {
 // authenticated), then the body within the read timeout, if admit_body()
 // lets it in; else `refusal` is the answer. Between the two is where a later
 // WebSocket upgrade would take the stream over, and where
-// "Expect: 100-continue" is answered (RFC 7231 §5.1.1). `lane` is where the
-// request's route runs.
+// "Expect: 100-continue" is answered (RFC 7231 §5.1.1). `head` is the
+// header decoded (with a trusted proxy's X-Forwarded-*), and `lane` is where
+// the request's route runs.
 asio::awaitable<beast::error_code> HttpServer::Session::read_request(http::request_parser<http::string_body>& parser,
-                                                                     beast::flat_buffer& buffer, Lane& lane,
-                                                                     std::optional<Response>& refusal) {
+                                                                     beast::flat_buffer& buffer, Result<Request>& head,
+                                                                     Lane& lane, std::optional<Response>& refusal) {
   const HttpLimits& limits = state_->limits;
   parser.body_limit(limits.max_body_bytes);
   parser.header_limit(static_cast<std::uint32_t>(std::min<size_t>(limits.max_header_bytes, UINT32_MAX)));
@@ -472,7 +477,9 @@ asio::awaitable<beast::error_code> HttpServer::Session::read_request(http::reque
   tcp.expires_after(authenticated_ ? limits.read_timeout : limits.header_timeout);
   co_await http::async_read_header(stream_, buffer, parser, asio::redirect_error(use_awaitable, ec));
   if (ec) co_return ec;
-  refusal = co_await admit_body(parser, lane);
+  head = to_request(parser.get().base(), peer_);
+  if (head.ok()) apply_forwarded(*head, state_->proxies);
+  refusal = co_await admit_body(parser, head, lane);
   if (refusal || parser.is_done()) co_return ec;
   if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
     http::response<http::empty_body> go_on{http::status::continue_, parser.get().version()};
@@ -490,8 +497,7 @@ asio::awaitable<beast::error_code> HttpServer::Session::read_request(http::reque
 // and a larger one only once check_credentials() accepts its header, else
 // the answer is 401 and the body is never read. Sets `lane` for the route.
 asio::awaitable<std::optional<Response>> HttpServer::Session::admit_body(
-    http::request_parser<http::string_body>& parser, Lane& lane) {
-  auto head = to_request(http::request<http::empty_body>(parser.get().base()), peer_);
+    http::request_parser<http::string_body>& parser, const Result<Request>& head, Lane& lane) {
   if (!head.ok()) co_return std::nullopt;  // handle() answers the bad target
   lane = state_->router.lane_for(*head);
   if (parser.is_done()) co_return std::nullopt;  // no body
@@ -505,8 +511,7 @@ asio::awaitable<std::optional<Response>> HttpServer::Session::admit_body(
     co_return std::nullopt;
   }
   if (!state_->credentials_accepted) co_return std::nullopt;
-  apply_forwarded(*head, state_->proxies);
-  if (!co_await check_on_workers(state_, std::move(head).value())) {
+  if (!co_await check_on_workers(state_, *head)) {
     co_return Response::error(Error::Unauthenticated(
         fmt::format("a request body over {} bytes needs valid credentials in its header", small)));
   }
@@ -515,7 +520,7 @@ asio::awaitable<std::optional<Response>> HttpServer::Session::admit_body(
 
 // Runs check_credentials() on the workers. Not a coroutine, for the reason
 // given at dispatch_on().
-asio::awaitable<bool> HttpServer::Session::check_on_workers(std::shared_ptr<State> state, Request&& head) {
+asio::awaitable<bool> HttpServer::Session::check_on_workers(std::shared_ptr<State> state, Request head) {
   asio::thread_pool& pool = state->workers;
   return run_on<bool>(pool, [state = std::move(state), head = std::move(head)]() {
     return !state->stopping && state->credentials_accepted(head);
@@ -525,11 +530,8 @@ asio::awaitable<bool> HttpServer::Session::check_on_workers(std::shared_ptr<Stat
 // Hands a WebSocket upgrade on a WebSocket route to its handler, after the
 // handshake (RFC 6455 §4.2). Returns false, leaving the connection to HTTP,
 // when the request is no upgrade or its path has no WebSocket route.
-asio::awaitable<bool> HttpServer::Session::upgrade(const RawRequest& msg) {
-  if (!websocket::is_upgrade(msg) || state_->stopping) co_return false;
-  auto req = to_request(RawRequest(msg), peer_);
-  if (!req.ok()) co_return false;
-  apply_forwarded(*req, state_->proxies);
+asio::awaitable<bool> HttpServer::Session::upgrade(const RawRequest& msg, Result<Request>& req) {
+  if (!websocket::is_upgrade(msg) || state_->stopping || !req.ok()) co_return false;
   const WebSocketHandler* handler = state_->router.websocket_for(*req);
   if (handler == nullptr || cross_origin(*req, state_->origins)) co_return false;  // HTTP refuses it
   forget();
@@ -572,12 +574,11 @@ asio::awaitable<Response> HttpServer::Session::dispatch_on(asio::thread_pool& po
   });
 }
 
-// Decodes the target, then hands the request to its lane's pool; a full
-// kBounded lane answers 429 at once.
-asio::awaitable<Response> HttpServer::Session::handle(RawRequest&& msg, Lane lane) {
-  auto req = to_request(std::move(msg), peer_);
+// Hands the request, with its body, to its lane's pool; a full kBounded lane
+// answers 429 at once.
+asio::awaitable<Response> HttpServer::Session::handle(Result<Request>&& req, std::string&& body, Lane lane) {
   if (!req.ok()) co_return Response::error(req.error());
-  apply_forwarded(*req, state_->proxies);
+  req->body = std::move(body);
   if (auto refused = cross_origin(*req, state_->origins)) co_return *refused;
   if (state_->stopping) co_return Response::error(Error::Unavailable("the server is stopping"));
   if (lane == Lane::kWorkers) co_return co_await dispatch_on(state_->workers, state_, std::move(req).value());

@@ -127,6 +127,7 @@ std::vector<StormUser> populate(Broker& b, const TestGuest& guest) {
   auto tenant = must(b.controller.identity().create_tenant(admin, "storm"), "tenant");
   store::ImageRecord image{new_id(b.random, "i"), "storm-guest", "ready", 100, guest.disk, "raw", "raw", guest.disk};
   image.boot_json = Json{{"kernel", guest.kernel}, {"initrd", guest.initrd}, {"cmdline", guest.cmdline}}.dump();
+  image.shared = true;  // the platform's, for every tenant's pools
   image.created_at = image.updated_at = b.clock.now();
   must(b.store->insert_image(image), "image");
   std::vector<std::string> pools;
@@ -162,6 +163,7 @@ std::vector<Answer> storm(int threads, size_t n, const std::function<void(size_t
   std::latch ready(threads), go(1);
   Steady::time_point t0;
   std::vector<std::thread> pool;
+  pool.reserve(threads);
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&] {
       if (per_thread_setup) per_thread_setup();
@@ -342,8 +344,7 @@ double qemu_img_overlays_s(const std::string& golden, int n) {
   std::string dir = make_temp_dir("overlays");
   auto t = Steady::now();
   for (int i = 0; i < n; ++i) {
-    std::string cmd =
-        "qemu-img create -q -f qcow2 -b " + golden + " -F qcow2 " + dir + "/" + std::to_string(i) + ".qcow2";
+    std::string cmd = fmt::format("qemu-img create -q -f qcow2 -b {} -F qcow2 {}/{}.qcow2", golden, dir, i);
     if (std::system(cmd.c_str()) != 0) return -1;
   }
   double s = ms_since(t) / 1000;
@@ -406,6 +407,7 @@ bool audit_query(const Options& o) {
   WallTime base = must(parse_rfc3339("2026-10-01T00:00:00.000Z"), "base");
   auto step = std::chrono::milliseconds(int64_t{kDays} * 86'400'000 / o.events);
   std::vector<std::string> tenants;
+  tenants.reserve(kTenants);
   for (int i = 0; i < kTenants; ++i) tenants.push_back(fmt::format("t-{:016x}", 0x9e3779b97f4a7c15ULL * (i + 1)));
   const char* actions[] = {"auth.login", "session.logon", "session.logoff", "pool.update", "desktop.action"};
   std::mt19937_64 rng(42);

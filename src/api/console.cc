@@ -16,7 +16,7 @@ constexpr auto kSweepInterval = std::chrono::seconds(30);
 ImportHooks import_hooks(controller::Controller& c) {
   ImportHooks hooks;
   hooks.start = [&c](const Principal& who, controller::CreateImage cmd) {
-    return c.images().create(who, std::move(cmd));
+    return c.images().create_uploaded(who, std::move(cmd));
   };
   hooks.importing = [&c](const Principal& who, const std::string& image_id) {
     auto image = c.images().get(who, image_id);

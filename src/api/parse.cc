@@ -1,6 +1,9 @@
 #include "parse.h"
 
+#include <algorithm>
 #include <charconv>
+
+#include "oriel/net/pki.h"
 
 namespace oriel::api {
 
@@ -40,12 +43,23 @@ Result<RenewRequest> parse_renew(std::string_view body) {
 
 Result<controller::CreateImage> parse_create_image(std::string_view body) {
   auto j = TRY(parse_json(body));
-  TRY(json_only_fields(j, {"name", "source_path", "format", "boot"}));
+  TRY(json_only_fields(j, {"name", "source_path", "format", "boot", "tenant_id", "shared"}));
   controller::CreateImage cmd;
   cmd.name = TRY(json_string(j, "name"));
   cmd.source_path = TRY(json_string(j, "source_path"));
   cmd.format = TRY(json_opt_string(j, "format")).value_or("auto");
   if (j.contains("boot")) cmd.boot = TRY(agent::BootSpec::from_json(j["boot"]));
+  cmd.tenant_id = TRY(json_opt_string(j, "tenant_id")).value_or("");
+  cmd.shared = TRY(json_opt_bool(j, "shared")).value_or(false);
+  return cmd;
+}
+
+Result<controller::UpdateImage> parse_update_image(std::string_view body) {
+  auto j = TRY(parse_json(body));
+  TRY(json_only_fields(j, {"name", "shared"}));
+  controller::UpdateImage cmd;
+  cmd.name = TRY(json_opt_string(j, "name"));
+  cmd.shared = TRY(json_opt_bool(j, "shared"));
   return cmd;
 }
 
@@ -93,6 +107,53 @@ Result<std::string> parse_create_tenant(std::string_view body) {
   return json_string(j, "name");
 }
 
+// Whether a Host header is a host and an optional port, nothing more: a DNS
+// name or an address ([…] for IPv6), then ":" and 1 to 5 digits.
+bool is_host_and_port(std::string_view host) {
+  std::string_view name = host, port;
+  if (host.starts_with('[')) {
+    auto close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    name = host.substr(1, close - 1);
+    port = host.substr(close + 1);
+    if (!port.empty() && !port.starts_with(':')) return false;
+    if (name.find(':') == std::string_view::npos) return false;  // only IPv6 goes in brackets
+  } else if (auto colon = host.rfind(':'); colon != std::string_view::npos) {
+    name = host.substr(0, colon);
+    port = host.substr(colon);
+  }
+  if (!port.empty()) {
+    port.remove_prefix(1);
+    if (port.empty() || port.size() > 5 ||
+        !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return false;
+    }
+  }
+  return net::is_certificate_name(name);
+}
+
+Result<store::Quota> parse_tenant_quota(std::string_view body) {
+  auto j = TRY(parse_json(body));
+  TRY(json_only_fields(j, {"quota"}));
+  if (!j.contains("quota") || !j["quota"].is_object()) {
+    return Error::InvalidArgument(
+        "field 'quota' must be an object: {\"desktops\",\"vcpus\",\"memory_mb\",\"disk_gb\"}");
+  }
+  const Json& q = j["quota"];
+  TRY(json_only_fields(q, {"desktops", "vcpus", "memory_mb", "disk_gb"}));
+  // Absent or null: no limit.
+  auto limit = [&q](std::string_view field) -> Result<int64_t> {
+    if (!q.contains(field) || q[field].is_null()) return int64_t{0};
+    return json_int(q, field, 0, int64_t{1} << 40);
+  };
+  store::Quota quota;
+  quota.desktops = TRY(limit("desktops"));
+  quota.vcpus = TRY(limit("vcpus"));
+  quota.memory_mb = TRY(limit("memory_mb"));
+  quota.disk_gb = TRY(limit("disk_gb"));
+  return quota;
+}
+
 Result<controller::CreateUser> parse_create_user(std::string_view body) {
   auto j = TRY(parse_json(body));
   TRY(json_only_fields(j, {"username", "password", "role", "tenant_id"}));
@@ -106,9 +167,10 @@ Result<controller::CreateUser> parse_create_user(std::string_view body) {
 
 Result<controller::UpdateUser> parse_update_user(std::string_view body) {
   auto j = TRY(parse_json(body));
-  TRY(json_only_fields(j, {"password", "unlock"}));
+  TRY(json_only_fields(j, {"password", "current_password", "unlock"}));
   controller::UpdateUser cmd;
   cmd.password = TRY(json_opt_string(j, "password"));
+  cmd.current_password = TRY(json_opt_string(j, "current_password"));
   cmd.unlock = TRY(json_opt_bool(j, "unlock")).value_or(false);
   return cmd;
 }

@@ -30,6 +30,12 @@ struct RenewRequest {
 };
 Result<RenewRequest> parse_renew(std::string_view body);
 Result<controller::CreateImage> parse_create_image(std::string_view body);
+Result<controller::UpdateImage> parse_update_image(std::string_view body);
+// Whether a Host header is a host and an optional port, nothing more: a DNS
+// name or an address ([…] for IPv6), then ":" and 1 to 5 digits.
+bool is_host_and_port(std::string_view host);
+// PATCH /api/v1/tenants/{id}: {"quota": {"desktops"?,"vcpus"?,"memory_mb"?,"disk_gb"?}}; absent or null is no limit.
+Result<store::Quota> parse_tenant_quota(std::string_view body);
 Result<controller::CreateDesktop> parse_create_desktop(std::string_view body);
 Result<controller::DesktopAction> parse_action(std::string_view action);
 // The body of a migrate action: {"host_id"?} (or none) → the chosen host, or "".

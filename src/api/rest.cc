@@ -248,6 +248,11 @@ void add_image_routes(Router& r, Controller& c) {
   r.add("GET", "/api/v1/images/{id}", authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
           return Response::json(200, view::Image::of(TRY(c.images().get(who, id(req)))).json());
         }));
+  r.add("PATCH", "/api/v1/images/{id}",
+        audited(c, "image.update", [&c](const Principal& who, const Request& req) -> Result<Answer> {
+          auto cmd = TRY(parse_update_image(req.body));
+          return Answer::of(200, view::Image::of(TRY(c.images().update(who, id(req), cmd))));
+        }));
   r.add("DELETE", "/api/v1/images/{id}",
         audited(c, "image.delete", [&c](const Principal& who, const Request& req) -> Result<Answer> {
           TRY(c.images().remove(who, id(req)));

@@ -20,14 +20,19 @@ const std::string& id(const Request& req) { return req.params.at("id"); }
 void add_tenant_routes(Router& r, Controller& c) {
   r.add("POST", "/api/v1/tenants",
         audited(c, "tenant.create", [&c](const Principal& who, const Request& req) -> Result<Answer> {
-          return Answer::of(201,
-                            view::Tenant::of(TRY(c.identity().create_tenant(who, TRY(parse_create_tenant(req.body))))));
+          return Answer::of(
+              201, view::Tenant::of({TRY(c.identity().create_tenant(who, TRY(parse_create_tenant(req.body)))), {}}));
         }));
   r.add("GET", "/api/v1/tenants", authed(c, [&c](const Principal& who, const Request&) -> Result<Response> {
           return Response::json(200, view::list<view::Tenant>(TRY(c.identity().tenants(who))));
         }));
   r.add("GET", "/api/v1/tenants/{id}", authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
           return Response::json(200, view::Tenant::of(TRY(c.identity().tenant(who, id(req)))).json());
+        }));
+  r.add("PATCH", "/api/v1/tenants/{id}",
+        audited(c, "tenant.update", [&c](const Principal& who, const Request& req) -> Result<Answer> {
+          auto quota = TRY(parse_tenant_quota(req.body));
+          return Answer::of(200, view::Tenant::of(TRY(c.identity().set_quota(who, id(req), quota))));
         }));
   r.add("DELETE", "/api/v1/tenants/{id}",
         audited(c, "tenant.delete", [&c](const Principal& who, const Request& req) -> Result<Answer> {
@@ -100,27 +105,26 @@ void add_pool_routes(Router& r, Controller& c) {
 }
 
 // The WebSocket origin the client can reach: the public URL's when orield
-// has one, else as the client reached us: wss:// over TLS (or behind a
-// trusted proxy that ended TLS), and the Host it used.
-std::string websocket_base(const Request& req, const std::string& public_websocket) {
+// has one (--public-url), else as the browser reached us, which is the only
+// origin its display socket passes the origin check from: wss:// over TLS
+// (or behind a trusted proxy that ended TLS), and the Host it used, once
+// that is checked to be a host and port and nothing else.
+Result<std::string> websocket_base(const Request& req, const std::string& public_websocket) {
   if (!public_websocket.empty()) return public_websocket;
   auto it = req.headers.find("host");
-  std::string host = it == req.headers.end() || it->second.empty() ? "127.0.0.1" : it->second;
-  return (req.secure ? "wss://" : "ws://") + host;
-}
-
-// A session with its display URL, for a reconnect or a new ticket.
-Answer session_answer(int status, const controller::SessionView& v, const Request& req,
-                      const std::string& public_websocket) {
-  return Answer::of(status, view::Session::of(v, websocket_base(req, public_websocket)));
+  if (it == req.headers.end() || !is_host_and_port(it->second)) {
+    return Error::InvalidArgument("the Host header is not a host name and port: orield needs one (or --public-url)");
+  }
+  return (req.secure ? "wss://" : "ws://") + it->second;
 }
 
 void add_session_routes(Router& r, Controller& c, const std::string& public_websocket) {
   r.add("POST", "/api/v1/sessions",
         audited(c, "session.logon", [&c, public_websocket](const Principal& who, const Request& req) -> Result<Answer> {
           auto pool_id = TRY(parse_id_field(req.body, "pool_id"));
+          auto base = TRY(websocket_base(req, public_websocket));  // before the logon: a refusal changes nothing
           auto session = TRY(c.sessions().logon(who, pool_id, req.remote_address));
-          return session_answer(session.created ? 201 : 200, session, req, public_websocket);
+          return Answer::of(session.created ? 201 : 200, view::Session::of(session, base));
         }));
   r.add("GET", "/api/v1/sessions", authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
           store::SessionFilter f;
@@ -136,7 +140,8 @@ void add_session_routes(Router& r, Controller& c, const std::string& public_webs
   r.add(
       "POST", "/api/v1/sessions/{id}/tickets",
       audited(c, "session.ticket", [&c, public_websocket](const Principal& who, const Request& req) -> Result<Answer> {
-        return session_answer(201, TRY(c.sessions().new_ticket(who, id(req))), req, public_websocket);
+        auto base = TRY(websocket_base(req, public_websocket));
+        return Answer::of(201, view::Session::of(TRY(c.sessions().new_ticket(who, id(req))), base));
       }));
   r.add("POST", "/api/v1/sessions/{id}/actions/disconnect",
         audited(c, "session.disconnect", [&c](const Principal& who, const Request& req) -> Result<Answer> {

@@ -33,7 +33,7 @@ std::string lower(std::string_view s) {
 
 Result<NewUpload> parse_create_upload(std::string_view body) {
   auto j = TRY(parse_json(body));
-  TRY(json_only_fields(j, {"name", "filename", "size", "format", "boot"}));
+  TRY(json_only_fields(j, {"name", "filename", "size", "format", "boot", "tenant_id", "shared"}));
   NewUpload u;
   u.name = TRY(json_string(j, "name"));
   if (u.name.empty() || u.name.size() > 200) return Error::InvalidArgument("field 'name' must be 1 to 200 bytes");
@@ -46,6 +46,8 @@ Result<NewUpload> parse_create_upload(std::string_view body) {
     return Error::InvalidArgument(fmt::format("format '{}' is not one of auto, qcow2, raw, vpc, vhdx", u.format));
   }
   if (j.contains("boot")) u.boot = TRY(agent::BootSpec::from_json(j["boot"]));
+  u.tenant_id = TRY(json_opt_string(j, "tenant_id")).value_or("");
+  u.shared = TRY(json_opt_bool(j, "shared")).value_or(false);
   return u;
 }
 
@@ -97,6 +99,8 @@ Json upload_json(const UploadRecord& u, std::chrono::seconds idle_limit) {
   j["state"] = u.state;
   j["image_id"] = u.image_id.empty() ? Json(nullptr) : Json(u.image_id);
   j["boot"] = u.spec.boot.to_json();
+  j["tenant_id"] = u.spec.tenant_id.empty() ? Json(nullptr) : Json(u.spec.tenant_id);
+  j["shared"] = u.spec.shared;
   j["created_at"] = format_rfc3339(u.created_at);
   j["updated_at"] = format_rfc3339(u.updated_at);
   j["expires_at"] = u.state == "uploading" ? Json(format_rfc3339(u.updated_at + idle_limit)) : Json(nullptr);
@@ -124,6 +128,8 @@ Result<UploadRecord> upload_from_meta(const Json& j) {
   u.spec.format = TRY(json_string(j, "format"));
   u.spec.size = TRY(json_int(j, "size", 1, INT64_MAX));
   if (j.contains("boot")) u.spec.boot = TRY(agent::BootSpec::from_json(j["boot"]));
+  u.spec.tenant_id = TRY(json_opt_string(j, "tenant_id")).value_or("");
+  u.spec.shared = TRY(json_opt_bool(j, "shared")).value_or(false);
   u.state = TRY(json_string(j, "state"));
   if (u.state != "uploading" && u.state != "importing") return Error::InvalidArgument("unknown upload state");
   u.image_id = TRY(json_opt_string(j, "image_id")).value_or("");

@@ -249,7 +249,7 @@ Result<store::ImageRecord> UploadRegistry::finish(const Principal& who, const st
       return Error::Unavailable(fmt::format("cannot sync the upload's file: {}", std::strerror(errno)));
     }
   }
-  controller::CreateImage cmd{u.spec.name, data_path(u), u.spec.format, u.spec.boot};
+  controller::CreateImage cmd{u.spec.name, data_path(u), u.spec.format, u.spec.boot, u.spec.tenant_id, u.spec.shared};
   auto image = TRY(hooks_.start(who, std::move(cmd)));
   MutexLock lock(mu_);
   e->record.state = "importing";

@@ -32,6 +32,8 @@ struct NewUpload {
   int64_t size = 0;      // bytes, exactly
   std::string format = "auto";
   agent::BootSpec boot;
+  std::string tenant_id;  // whose image; empty: the platform's
+  bool shared = false;    // a platform image for every tenant
 };
 
 // Parses the body; sizes are checked against `max_bytes` by the caller (413).

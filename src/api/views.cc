@@ -22,9 +22,11 @@ Image Image::of(const store::ImageRecord& i) {
           i.name,
           i.state,
           i.progress,
-          i.source_path,
+          unless_empty(i.source_path),
           i.requested_format,
           unless_empty(i.source_format),
+          unless_empty(i.tenant_id),
+          i.shared,
           i.virtual_size_bytes,
           i.size_bytes,
           boot.ok() ? *boot : Json::object(),
@@ -39,7 +41,9 @@ Json Image::json() const {
   j["name"] = name;
   j["state"] = state;
   j["progress"] = progress;
-  j["source_path"] = source_path;
+  j["source_path"] = or_null(source_path);
+  j["tenant_id"] = or_null(tenant_id);
+  j["shared"] = shared;
   j["format"] = format;
   j["source_format"] = or_null(source_format);
   j["virtual_size_bytes"] = virtual_size_bytes;
@@ -134,13 +138,25 @@ Json Host::json() const {
   return j;
 }
 
-Tenant Tenant::of(const store::TenantRecord& t) { return {t.id, t.name, t.created_at}; }
+Tenant Tenant::of(const controller::TenantView& t) {
+  return {t.tenant.id, t.tenant.name, t.tenant.created_at, t.tenant.quota, t.usage};
+}
 
 Json Tenant::json() const {
+  constexpr int64_t kGB = int64_t{1} << 30;
+  auto limit = [](int64_t n) { return n > 0 ? Json(n) : Json(nullptr); };
   Json j(Json::value_t::object);
   j["id"] = id;
   j["name"] = name;
   j["created_at"] = format_rfc3339(created_at);
+  j["quota"] = {{"desktops", limit(quota.desktops)},
+                {"vcpus", limit(quota.vcpus)},
+                {"memory_mb", limit(quota.memory_mb)},
+                {"disk_gb", limit(quota.disk_gb)}};
+  j["usage"] = {{"desktops", usage.desktops},
+                {"vcpus", usage.vcpus},
+                {"memory_mb", usage.memory_mb},
+                {"disk_gb", static_cast<double>(usage.disk_bytes) / kGB}};
   return j;
 }
 

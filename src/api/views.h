@@ -18,8 +18,10 @@ namespace oriel::api::view {
 struct Image {
   std::string id, name, state;
   double progress = 0;
-  std::string source_path, format;
-  std::optional<std::string> source_format;
+  std::optional<std::string> source_path;  // none for tenant roles
+  std::string format;
+  std::optional<std::string> source_format, tenant_id;
+  bool shared = false;
   int64_t virtual_size_bytes = 0, size_bytes = 0;
   Json boot;
   std::optional<std::string> error;
@@ -65,7 +67,9 @@ struct Host {
 struct Tenant {
   std::string id, name;
   WallTime created_at;
-  static Tenant of(const store::TenantRecord& tenant);
+  store::Quota quota;
+  store::TenantAllocation usage;
+  static Tenant of(const controller::TenantView& tenant);
   Json json() const;
 };
 

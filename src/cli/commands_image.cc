@@ -16,6 +16,8 @@ namespace {
 struct ImportOptions {
   std::string name, path, format = "auto";
   std::string kernel, initrd, cmdline, firmware;
+  std::string tenant;
+  bool shared = false;
   bool no_wait = false;
 };
 
@@ -37,6 +39,8 @@ Json import_body(const ImportOptions& o) {
   } else if (!o.firmware.empty()) {
     body["boot"] = {{"firmware", o.firmware}};
   }
+  if (!o.tenant.empty()) body["tenant_id"] = o.tenant;
+  if (o.shared) body["shared"] = true;
   return body;
 }
 
@@ -97,6 +101,11 @@ Result<int> run_show(Context& ctx, const std::string& id) {
   return kExitOk;
 }
 
+Result<int> run_share(Context& ctx, const std::string& id, bool shared) {
+  print_image(ctx, TRY(TRY(ctx.api())->patch(image_path(id), Json{{"shared", shared}})));
+  return kExitOk;
+}
+
 Result<int> run_delete(Context& ctx, const std::string& id) {
   Json answer = TRY(TRY(ctx.api())->del(image_path(id)));
   if (ctx.json_output()) {
@@ -121,15 +130,18 @@ void add_import_command(CLI::App& image, Context& ctx) {
   cmd->add_option("--firmware", o->firmware, "Boot from the disk with this firmware (default bios)")
       ->check(CLI::IsMember({"bios", "uefi"}))
       ->excludes(kernel);
+  auto* tenant = cmd->add_option("--tenant", o->tenant, "The tenant whose own image it is (default: the platform's)");
+  cmd->add_flag("--shared", o->shared, "A platform image that every tenant sees and builds pools on")->excludes(tenant);
   cmd->add_flag("--no-wait", o->no_wait, "Return at once instead of waiting for the import to finish");
-  cmd->footer("Waits for the import and shows its progress on stderr; exits 7 if the import fails.");
+  cmd->footer("PATH must be under one of orield's --import-dir directories. Waits for the import and shows its "
+              "progress on stderr; exits 7 if the import fails.");
   on_run(cmd, ctx, [&ctx, o] { return run_import(ctx, *o); });
 }
 
 }  // namespace
 
 void add_image_commands(CLI::App& app, Context& ctx) {
-  auto* image = app.add_subcommand("image", "Golden images: import, list, show, delete");
+  auto* image = app.add_subcommand("image", "Golden images: import, list, show, share, delete");
   image->require_subcommand(1);
   add_import_command(*image, ctx);
   on_run(image->add_subcommand("list", "List images"), ctx, [&ctx] { return run_list(ctx); });
@@ -138,6 +150,13 @@ void add_image_commands(CLI::App& app, Context& ctx) {
   auto* show = image->add_subcommand("show", "Show one image");
   show->add_option("ID", *id, "Image id")->required();
   on_run(show, ctx, [&ctx, id] { return run_show(ctx, *id); });
+  auto* share = image->add_subcommand("share", "Let every tenant see a platform image and build pools on it");
+  share->add_option("ID", *id, "Image id")->required();
+  on_run(share, ctx, [&ctx, id] { return run_share(ctx, *id, true); });
+  auto* unshare = image->add_subcommand("unshare", "Take a platform image back from the tenants (refused while "
+                                                   "their pools use it)");
+  unshare->add_option("ID", *id, "Image id")->required();
+  on_run(unshare, ctx, [&ctx, id] { return run_share(ctx, *id, false); });
   auto* del = image->add_subcommand("delete", "Delete an image (refused while a desktop or pool uses it)");
   del->add_option("ID", *id, "Image id")->required();
   on_run(del, ctx, [&ctx, id] { return run_delete(ctx, *id); });

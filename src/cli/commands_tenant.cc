@@ -2,6 +2,7 @@
 // unlock|passwd and oriel whoami: one REST call each (docs/api.md, "Tenants"
 // and "Users"). Who may do what is the server's decision; a refusal is an
 // exit code like any other error.
+#include <map>
 #include <memory>
 #include <ostream>
 
@@ -46,7 +47,30 @@ void add_tenant_subcommands(CLI::App& app, Context& ctx) {
     return ctx.print(t, render_fields(tenant_fields(t)));
   });
 
-  auto* del = tenant->add_subcommand("delete", "Delete a tenant (admin; refused while it has users or pools)");
+  auto quota = std::make_shared<std::map<std::string, int64_t>>();
+  auto* set_quota = tenant->add_subcommand("quota", "Set a tenant's quota (admin): the limits not given are none");
+  set_quota->add_option("ID", *arg, "Tenant id")->required();
+  struct Limit {
+    const char *flag, *field, *what;
+  };
+  for (const Limit& limit : {Limit{"--desktops", "desktops", "Desktops, running or not"},
+                             Limit{"--vcpus", "vcpus", "vCPUs of its running desktops"},
+                             Limit{"--memory-mb", "memory_mb", "MiB of memory of its running desktops"},
+                             Limit{"--disk-gb", "disk_gb", "GB its desktops' disks may grow to"}}) {
+    std::string field = limit.field;
+    set_quota
+        ->add_option_function<int64_t>(
+            limit.flag, [quota, field](int64_t n) { (*quota)[field] = n; }, limit.what)
+        ->check(CLI::NonNegativeNumber);
+  }
+  on_run(set_quota, ctx, [&ctx, arg, quota]() -> Result<int> {
+    Json limits = Json::object();
+    for (const auto& [field, n] : *quota) limits[field] = n;
+    Json t = TRY(TRY(ctx.api())->patch(api_path("tenants", *arg), {{"quota", limits}}));
+    return ctx.print(t, render_fields(tenant_fields(t)));
+  });
+
+  auto* del = tenant->add_subcommand("delete", "Delete a tenant (admin; refused while it has users, pools or images)");
   del->add_option("ID", *arg, "Tenant id")->required();
   on_run(del, ctx, [&ctx, arg]() -> Result<int> {
     Json answer = TRY(TRY(ctx.api())->del(api_path("tenants", *arg)));
@@ -92,6 +116,27 @@ Result<int> run_user_update(Context& ctx, const UserOptions& o, const Json& body
   return ctx.print(u, fmt::format("{} {}.\n", done, user_label(u, o.id)));
 }
 
+// Your own password needs the current one too (the server checks it).
+Result<int> run_passwd(Context& ctx, UserOptions o) {
+  Json me = TRY(TRY(ctx.api())->get("/api/v1/auth/me"));
+  std::string my_id = me.is_object() ? me.value("id", "") : "";
+  if (o.id.empty()) o.id = my_id;
+  Json body = Json::object();
+  if (o.id == my_id) {
+    std::string current;
+    if (o.password_stdin) {
+      current = TRY(read_line_from_stdin());
+    } else if (ctx.stdin_is_terminal) {
+      current = TRY(read_password_from_terminal("Current password: "));
+    } else {
+      return Error::InvalidArgument("stdin is not a terminal: give the passwords with --password-stdin");
+    }
+    body["current_password"] = current;
+  }
+  body["password"] = TRY(new_password(ctx, o.password_stdin, o.id));
+  return run_user_update(ctx, o, body, "Changed the password of");
+}
+
 void add_user_create(CLI::App& user, Context& ctx, const std::shared_ptr<UserOptions>& o) {
   auto* create = user.add_subcommand("create", "Create a user (admin, or tenant-admin in their own tenant)");
   create->add_option("USERNAME", o->username, "Login name")->required();
@@ -110,13 +155,13 @@ void add_user_updates(CLI::App& user, Context& ctx, const std::shared_ptr<UserOp
   on_run(unlock, ctx, [&ctx, o] { return run_user_update(ctx, *o, {{"unlock", true}}, "Unlocked"); });
 
   auto* passwd = user.add_subcommand("passwd", "Set a user's password (a user may change their own)");
-  passwd->add_option("ID", o->id, "User id")->required();
-  passwd->add_flag("--password-stdin", o->password_stdin, "Read the new password from stdin");
-  passwd->footer("Without --password-stdin the new password is asked for twice on the terminal, without echo.");
-  on_run(passwd, ctx, [&ctx, o]() -> Result<int> {
-    std::string password = TRY(new_password(ctx, o->password_stdin, o->id));
-    return run_user_update(ctx, *o, {{"password", password}}, "Changed the password of");
-  });
+  passwd->add_option("ID", o->id, "User id (default: yourself)");
+  passwd->add_flag("--password-stdin", o->password_stdin,
+                   "Read the new password from stdin (your own: the current one on the first line, the new one on "
+                   "the second)");
+  passwd->footer("Without --password-stdin the passwords are asked for on the terminal, without echo: your current "
+                 "one when you change your own, then the new one twice.");
+  on_run(passwd, ctx, [&ctx, o]() -> Result<int> { return run_passwd(ctx, *o); });
 }
 
 void add_user_subcommands(CLI::App& app, Context& ctx) {

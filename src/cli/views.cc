@@ -37,6 +37,12 @@ std::string image_state(const Json& image) {
   return fmt::format("importing {}%", static_cast<int>(field_number(image, "progress")));
 }
 
+// A tenant's id, or the platform's image, shared with the tenants or not.
+std::string image_owner(const Json& image) {
+  if (has(image, "tenant_id")) return field_text(image, "tenant_id");
+  return image.is_object() && image.value("shared", false) ? "shared" : "platform";
+}
+
 std::string image_format(const Json& image) {
   return has(image, "source_format") ? field_text(image, "source_format") : field_text(image, "format");
 }
@@ -83,9 +89,9 @@ std::string hours_text(const Json& obj, std::string_view field) {
 }  // namespace
 
 std::string images_table(const Json& images, WallTime now) {
-  Table t({"ID", "NAME", "STATE", "FORMAT", "SIZE", "ON DISK", "AGE"});
+  Table t({"ID", "NAME", "OWNER", "STATE", "FORMAT", "SIZE", "ON DISK", "AGE"});
   for_each_item(images, [&](const Json& i) {
-    t.add_row({field_text(i, "id"), field_text(i, "name"), image_state(i), image_format(i),
+    t.add_row({field_text(i, "id"), field_text(i, "name"), image_owner(i), image_state(i), image_format(i),
                size_text(i, "virtual_size_bytes"), size_text(i, "size_bytes"), age_text(i, now)});
   });
   return t.render();
@@ -106,6 +112,7 @@ Fields image_fields(const Json& image) {
               {"Name", field_text(image, "name")},
               {"State", image_state(image)},
               {"Format", image_format(image)},
+              {"Owner", image_owner(image)},
               {"Source", field_text(image, "source_path")},
               {"Virtual size", size_text(image, "virtual_size_bytes")},
               {"On disk", size_text(image, "size_bytes")},
@@ -161,9 +168,26 @@ std::string tenants_table(const Json& tenants, WallTime now) {
   return t.render();
 }
 
+// "used of limit" for one of a tenant's quotas ("used" alone without a limit).
+std::string quota_text(const Json& tenant, const char* field, std::string_view unit) {
+  const Json& used = tenant.is_object() ? tenant.value("usage", Json::object()) : Json::object();
+  const Json& quota = tenant.is_object() ? tenant.value("quota", Json::object()) : Json::object();
+  std::string text = used.contains(field) && used[field].is_number()
+                         ? fmt::format("{:g}{}", used[field].get<double>(), unit)
+                         : std::string("-");
+  if (quota.contains(field) && quota[field].is_number()) {
+    text += fmt::format(" of {}{}", quota[field].get<int64_t>(), unit);
+  }
+  return text;
+}
+
 Fields tenant_fields(const Json& tenant) {
   return {{"ID", field_text(tenant, "id")},
           {"Name", field_text(tenant, "name")},
+          {"Desktops", quota_text(tenant, "desktops", "")},
+          {"vCPUs (running)", quota_text(tenant, "vcpus", "")},
+          {"Memory (running)", quota_text(tenant, "memory_mb", " MiB")},
+          {"Disk", quota_text(tenant, "disk_gb", " GB")},
           {"Created", field_text(tenant, "created_at")}};
 }
 

@@ -54,6 +54,10 @@ Result<store::DesktopRecord> visible_desktop(store::DesktopStore& desktops, cons
   return d;
 }
 
+bool image_serves(const store::ImageRecord& image, std::string_view tenant_id) {
+  return image.tenant_id.empty() ? image.shared : image.tenant_id == tenant_id;
+}
+
 bool sees(const Principal& who, const store::DesktopRecord& d) {
   return who.admin() || (who.tenant_admin() && !d.tenant_id.empty() && d.tenant_id == who.tenant_id) ||
          (!d.assigned_user.empty() && d.assigned_user == who.user_id);

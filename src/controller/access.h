@@ -24,6 +24,8 @@ Result<store::SessionRecord> visible_session(store::SessionStore& sessions, cons
 Result<store::DesktopRecord> visible_desktop(store::DesktopStore& desktops, const Principal& who, std::string_view id);
 // Whether `who` sees desktop `d`: admins, its tenant's admins, its user.
 bool sees(const Principal& who, const store::DesktopRecord& d);
+// Whether the tenant's pools may use `image`: its own, or a shared one of the platform's.
+bool image_serves(const store::ImageRecord& image, std::string_view tenant_id);
 
 // Users' names by id, each looked up once: for the lists and reports that
 // show who. A user deleted since has an empty name.

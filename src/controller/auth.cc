@@ -1,8 +1,15 @@
 #include "auth.h"
 
-#include <sodium.h>
+#include <cstddef>  // before <crack.h>, which uses size_t without it
 
+#include <crack.h>
+#include <sodium.h>
+#include <unistd.h>
+
+#include <mutex>
 #include <semaphore>
+
+#include "oriel/common/log.h"
 
 namespace oriel::controller {
 namespace {
@@ -42,11 +49,37 @@ Result<std::string> hash_password(std::string_view password) {
   return std::string(out);
 }
 
-Result<void> check_password(std::string_view password) {
+Result<void> check_password(std::string_view password, std::string_view username) {
   if (password.size() < 8 || password.size() > 1024) {
     return Error::InvalidArgument("password must be 8 to 1024 bytes");
   }
+  if (password.find('\0') != std::string_view::npos) return Error::InvalidArgument("password must not contain NUL");
+  // cracklib ends the process when its dictionary is missing (Debian
+  // #682735): it is looked for first. Nor is it thread-safe.
+  static std::mutex mu;
+  std::lock_guard lock(mu);
+  const std::string dict = GetDefaultCracklibDict();
+  if (::access((dict + ".pwd").c_str(), R_OK) != 0) {
+    static std::once_flag warned;
+    std::call_once(warned, [&] {
+      spdlog::warn("passwords: cracklib's dictionary {}.pwd is missing (install cracklib-runtime): only their length "
+                   "is checked",
+                   dict);
+    });
+    return Ok();
+  }
+  const std::string pw(password), user(username);
+  if (const char* why = FascistCheckUser(pw.c_str(), dict.c_str(), user.c_str(), nullptr)) {
+    return Error::InvalidArgument(fmt::format("choose a password that is harder to guess: {}", why));
+  }
   return Ok();
+}
+
+Result<void> clear_login_failures(store::UserStore& users, store::UserRecord& user) {
+  if (user.failed_logins == 0 && user.locked_until == WallTime{}) return Ok();
+  user.failed_logins = 0;
+  user.locked_until = WallTime{};
+  return users.set_login_state(user);
 }
 
 bool verify_password(std::string_view hash, std::string_view password) {

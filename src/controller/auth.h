@@ -5,11 +5,17 @@
 #include <string>
 
 #include "oriel/common/result.h"
+#include "oriel/store/store.h"
 
 namespace oriel::controller {
 
-// What every password must be, the bootstrap admin's too: 8 to 1024 bytes.
-Result<void> check_password(std::string_view password);
+// What every password must be, the bootstrap admin's too: 8 to 1024 bytes,
+// and not what cracklib (as pam_cracklib uses it) calls too easy to guess:
+// a common password, a dictionary word lightly changed, a sequence, or the
+// username itself. Without cracklib's dictionary only the length is checked.
+Result<void> check_password(std::string_view password, std::string_view username);
+// Forgets the user's failed sign-ins (and the wait they caused), in the store too.
+Result<void> clear_login_failures(store::UserStore& users, store::UserRecord& user);
 Result<std::string> hash_password(std::string_view password);
 bool verify_password(std::string_view hash, std::string_view password);
 // True for a hash made with other costs than hash_password's today.

@@ -21,6 +21,14 @@ SchedulerOptions scheduler_options(const ControllerOptions& o) {
   return {o.cpu_overcommit, o.memory_overcommit, policy.ok() ? *policy : PlacementPolicy::kSpread};
 }
 
+// The built-in admin is held to what every password must be (security probe
+// #8) whenever its password is set; one it already has is kept.
+Result<void> check_admin_password(std::string_view password) {
+  auto rules = check_password(password, "admin");
+  if (!rules.ok()) return rules.error().context("the admin password");
+  return Ok();
+}
+
 }  // namespace
 
 // A host keeps one id for its life: derived from its name.
@@ -41,7 +49,7 @@ Core::Core(store::Store& store, agent::HostAgent& agent, Clock& clock, Random& r
       random(random),
       options(std::move(options)),
       fleet(random, this->options.cluster_token),
-      placement(store, store, scheduler_options(this->options)) {}
+      placement(store, scheduler_options(this->options)) {}
 
 Core::~Core() = default;
 
@@ -122,10 +130,6 @@ Controller::~Controller() { stop(); }
 const ClusterCredentials& Controller::cluster() const { return core_->cluster; }
 
 Result<void> Controller::bootstrap(std::string_view admin_password) {
-  // The built-in admin is held to what every password must be (security probe #8).
-  if (auto rules = check_password(admin_password); !admin_password.empty() && !rules.ok()) {
-    return rules.error().context("the admin password");
-  }
   Core& core = *core_;
   auto report = core.embedded_agent.report();
   core.cluster = TRY(load_cluster_credentials(core, report.name));
@@ -143,6 +147,7 @@ Result<void> Controller::bootstrap(std::string_view admin_password) {
   auto admin = core.store.user_by_name("admin");
   if (admin.ok()) {
     if (!admin_password.empty() && !verify_password(admin->password_hash, admin_password)) {
+      TRY(check_admin_password(admin_password));
       TRY(core.store.set_password_hash(admin->id, TRY(hash_password(admin_password))));
       spdlog::info("admin password updated from --admin-password");
     }
@@ -150,9 +155,7 @@ Result<void> Controller::bootstrap(std::string_view admin_password) {
     // password controls the machine, so a lock strangers caused with wrong
     // guesses (security probe #8) ends here.
     if (!admin_password.empty() && (admin->failed_logins > 0 || admin->locked_until > core.clock.now())) {
-      admin->failed_logins = 0;
-      admin->locked_until = WallTime{};
-      TRY(core.store.set_login_state(*admin));
+      TRY(clear_login_failures(core.store, *admin));
       spdlog::warn("admin: failed logins cleared and the account unlocked (its password was given at start)");
     }
     return Ok();
@@ -160,6 +163,7 @@ Result<void> Controller::bootstrap(std::string_view admin_password) {
   if (admin_password.empty()) {
     return Error::InvalidArgument("no admin user yet: start orield once with --admin-password");
   }
+  TRY(check_admin_password(admin_password));
   store::UserRecord user{new_id(core.random, "u"), "admin", TRY(hash_password(admin_password)), "admin", "",
                          core.clock.now()};
   return core.store.insert_user(user);

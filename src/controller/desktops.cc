@@ -13,10 +13,10 @@ namespace oriel::controller {
 namespace {
 
 // What an action changes in the desktop's record, checked against its state.
-Result<void> apply_action(Placement& placement, DesktopAction action, store::DesktopRecord& d) {
+Result<void> apply_action(Placement& placement, const Principal& who, DesktopAction action, store::DesktopRecord& d) {
   switch (action) {
     case DesktopAction::kStart:
-      TRY(placement.check_room_to_run(d));
+      TRY(placement.check_room_to_run(d, &who));
       d.desired = "running";
       if (d.state == state_name(DesktopState::kFailed)) {
         d.state = std::string(state_name(DesktopState::kStopped));
@@ -41,6 +41,13 @@ Result<void> apply_action(Placement& placement, DesktopAction action, store::Des
   return Ok();
 }
 
+// A desktop as `who` sees it: a tenant's people hear that the hosts have no
+// room for it, never which host or how big (security probe #9).
+store::DesktopRecord shown_to(const Principal& who, store::DesktopRecord d) {
+  if (!who.admin() && d.error.starts_with(kNoCapacity)) d.error = kNoRoomForTenants;
+  return d;
+}
+
 }  // namespace
 
 Result<store::DesktopRecord> Desktops::create(const Principal& who, const CreateDesktop& cmd) {
@@ -61,7 +68,7 @@ Result<store::DesktopRecord> Desktops::create(const Principal& who, const Create
   d.desired = cmd.start ? "running" : "stopped";
   d.created_at = d.updated_at = core_.clock.now();
   std::lock_guard lock(core_.placement.mutex());
-  d.host_id = TRY(core_.placement.place(d));
+  d.host_id = TRY(core_.placement.place(d, &who));
   auto inserted = core_.store.insert_desktop(d);
   if (!inserted.ok() && inserted.error().code() == ErrorCode::kConflict) {
     return Error::Conflict(fmt::format("a desktop named '{}' already exists", d.name));
@@ -72,7 +79,7 @@ Result<store::DesktopRecord> Desktops::create(const Principal& who, const Create
 }
 
 Result<store::DesktopRecord> Desktops::get(const Principal& who, std::string_view id) {
-  return visible_desktop(core_.store, who, id);
+  return shown_to(who, TRY(visible_desktop(core_.store, who, id)));
 }
 
 Result<std::vector<store::DesktopRecord>> Desktops::list(const Principal& who, store::DesktopFilter filter) {
@@ -82,7 +89,9 @@ Result<std::vector<store::DesktopRecord>> Desktops::list(const Principal& who, s
   } else if (!who.admin()) {
     filter.assigned_user = who.user_id;
   }
-  return core_.store.desktops(filter);
+  auto desktops = TRY(core_.store.desktops(filter));
+  for (auto& d : desktops) d = shown_to(who, std::move(d));
+  return desktops;
 }
 
 Result<store::DesktopRecord> Desktops::act(const Principal& who, std::string_view id, DesktopAction action) {
@@ -92,7 +101,7 @@ Result<store::DesktopRecord> Desktops::act(const Principal& who, std::string_vie
   }
   std::lock_guard lock(core_.placement.mutex());
   return core_.change_desktop(
-      id, [&](store::DesktopRecord& d) { return apply_action(core_.placement, action, d); }, &asker);
+      id, [&](store::DesktopRecord& d) { return apply_action(core_.placement, who, action, d); }, &asker);
 }
 
 Result<store::DesktopRecord> Desktops::remove(const Principal& who, std::string_view id) {

@@ -21,6 +21,13 @@ Result<void> check_username(const std::string& name) {
   return Ok();
 }
 
+// The answer while failed sign-ins make `whose` wait until `until`.
+Error too_soon(std::string_view whose, WallTime until, WallTime now) {
+  auto seconds = std::max(std::chrono::ceil<std::chrono::seconds>(until - now), std::chrono::seconds(1));
+  return Error::RateLimited(fmt::format("too many failed sign-ins {}; try again in {} s", whose, seconds.count()),
+                            seconds);
+}
+
 // 127.0.0.0/8, ::1 and their IPv4-mapped forms: a client on this machine.
 bool is_loopback_address(std::string_view a) {
   if (a.starts_with("::ffff:")) a.remove_prefix(7);
@@ -34,34 +41,23 @@ Result<LoginResult> Identity::login(std::string_view username, std::string_view 
   const ControllerOptions& o = core_.options;
   auto& store = core_.store;
   WallTime now = core_.clock.now();
-  auto wait = [now](WallTime until) {
-    return std::max(std::chrono::ceil<std::chrono::seconds>(until - now), std::chrono::seconds(1));
-  };
   auto user = store.user_by_name(username);
   std::string name(username), from(address);
   {
     MutexLock lock(mu_);
     if (auto f = address_failures_.find(from); f != address_failures_.end()) {
       WallTime until = next_attempt(f->second, o.login_address_delay_after);
-      if (now < until) {
-        auto seconds = wait(until);
-        return Error::RateLimited(
-            fmt::format("too many failed sign-ins from this address; try again in {} s", seconds.count()), seconds);
-      }
+      if (now < until) return too_soon("from this address", until, now);
     }
     Failures account;
     if (user.ok()) {
-      account = {static_cast<int>(user->failed_logins), user->last_failed_at};
+      account = failures_of(*user);
     } else if (auto f = unknown_name_failures_.find(name); f != unknown_name_failures_.end()) {
       account = f->second;
     }
     bool break_glass = user.ok() && user->role == "admin" && is_loopback_address(address);
     WallTime until = next_attempt(account, o.login_delay_after);
-    if (!break_glass && now < until) {
-      auto seconds = wait(until);
-      return Error::RateLimited(
-          fmt::format("too many failed sign-ins for this account; try again in {} s", seconds.count()), seconds);
-    }
+    if (!break_glass && now < until) return too_soon("for this account", until, now);
   }
   bool right = verify_password(user.ok() ? user->password_hash : dummy_password_hash(), password) && user.ok();
   if (!right) {
@@ -71,18 +67,10 @@ Result<LoginResult> Identity::login(std::string_view username, std::string_view 
       note_failure(unknown_name_failures_, name, now);
       return kWrong;
     }
-    user->failed_logins += 1;
-    user->last_failed_at = now;
-    // Shown as the user's locked_until: when the account takes its next attempt.
-    user->locked_until = next_attempt({static_cast<int>(user->failed_logins), now}, o.login_delay_after);
-    TRY(store.set_login_state(*user));
+    TRY(note_account_failure(*user, now));
     return kWrong;
   }
-  if (user->failed_logins != 0 || user->locked_until != WallTime{}) {
-    user->failed_logins = 0;
-    user->locked_until = WallTime{};
-    TRY(store.set_login_state(*user));
-  }
+  TRY(clear_login_failures(store, *user));
   if (password_needs_rehash(user->password_hash)) {  // made with older costs: remade with today's
     if (auto rehashed = hash_password(password); rehashed.ok()) (void)store.set_password_hash(user->id, *rehashed);
   }
@@ -90,6 +78,33 @@ Result<LoginResult> Identity::login(std::string_view username, std::string_view 
   TRY(store.insert_token({token_hash(result.token), user->id, now, result.expires_at}));
   (void)store.delete_expired_tokens(now);
   return result;
+}
+
+Identity::Failures Identity::failures_of(const store::UserRecord& user) {
+  return {static_cast<int>(user.failed_logins), user.last_failed_at};
+}
+
+Result<void> Identity::note_account_failure(store::UserRecord& user, WallTime now) {
+  user.failed_logins += 1;
+  user.last_failed_at = now;
+  // Shown as the user's locked_until: when the account takes its next attempt.
+  user.locked_until = next_attempt(failures_of(user), core_.options.login_delay_after);
+  return core_.store.set_login_state(user);
+}
+
+Result<void> Identity::check_current_password(store::UserRecord& user, const std::optional<std::string>& current) {
+  if (!current) {
+    return Error::InvalidArgument("changing your own password needs current_password: the password you have now");
+  }
+  WallTime now = core_.clock.now();
+  if (WallTime until = next_attempt(failures_of(user), core_.options.login_delay_after); now < until) {
+    return too_soon("for this account", until, now);
+  }
+  if (!verify_password(user.password_hash, *current)) {
+    TRY(note_account_failure(user, now));
+    return Error::PermissionDenied("current_password is not your password");
+  }
+  return clear_login_failures(core_.store, user);
 }
 
 WallTime Identity::next_attempt(const Failures& f, int free) const {
@@ -115,11 +130,9 @@ void Identity::note_failure(std::unordered_map<std::string, Failures>& table, co
 
 Result<void> reset_password(store::Store& store, std::string_view username, std::string_view password) {
   auto user = TRY(store.user_by_name(username));
-  TRY(check_password(password));
+  TRY(check_password(password, user.username));
   TRY(store.set_password_hash(user.id, TRY(hash_password(password))));
-  user.failed_logins = 0;
-  user.locked_until = WallTime{};
-  TRY(store.set_login_state(user));
+  TRY(clear_login_failures(store, user));
   return store.delete_user_tokens(user.id, "");
 }
 
@@ -148,15 +161,38 @@ Result<store::TenantRecord> Identity::create_tenant(const Principal& who, std::s
   return t;
 }
 
-Result<std::vector<store::TenantRecord>> Identity::tenants(const Principal& who) {
-  if (who.admin()) return core_.store.tenants();
-  std::vector<store::TenantRecord> mine;
-  if (auto t = core_.store.tenant(who.tenant_id); t.ok()) mine.push_back(std::move(*t));
-  return mine;
+Result<TenantView> Identity::view(store::TenantRecord tenant) {
+  auto usage = TRY(core_.store.tenant_allocation(tenant.id));
+  return TenantView{std::move(tenant), usage};
 }
 
-Result<store::TenantRecord> Identity::tenant(const Principal& who, std::string_view id) {
-  return visible_tenant(core_.store, who, id);
+Result<std::vector<TenantView>> Identity::tenants(const Principal& who) {
+  std::vector<store::TenantRecord> records;
+  if (who.admin()) {
+    records = TRY(core_.store.tenants());
+  } else if (auto t = core_.store.tenant(who.tenant_id); t.ok()) {
+    records.push_back(std::move(*t));
+  }
+  std::vector<TenantView> views;
+  views.reserve(records.size());
+  for (auto& t : records) views.push_back(TRY(view(std::move(t))));
+  return views;
+}
+
+Result<TenantView> Identity::tenant(const Principal& who, std::string_view id) {
+  return view(TRY(visible_tenant(core_.store, who, id)));
+}
+
+Result<TenantView> Identity::set_quota(const Principal& who, std::string_view id, const store::Quota& quota) {
+  TRY(require_admin(who));
+  if (quota.desktops < 0 || quota.vcpus < 0 || quota.memory_mb < 0 || quota.disk_gb < 0) {
+    return Error::InvalidArgument("a quota's limits are 0 (none) or more");
+  }
+  TRY(core_.store.set_tenant_quota(id, quota));
+  spdlog::info("tenant {}: quota set by {}: {} desktops, {} vCPUs, {} MiB, {} GB (0: no limit)", id, who.username,
+               quota.desktops, quota.vcpus, quota.memory_mb, quota.disk_gb);
+  core_.poke_broker();
+  return view(TRY(core_.store.tenant(id)));
 }
 
 Result<void> Identity::delete_tenant(const Principal& who, std::string_view id) {
@@ -167,7 +203,7 @@ Result<void> Identity::delete_tenant(const Principal& who, std::string_view id) 
 Result<store::UserRecord> Identity::create_user(const Principal& who, CreateUser cmd) {
   if (!who.admin() && !who.tenant_admin()) return Error::PermissionDenied("only administrators create users");
   TRY(check_username(cmd.username));
-  TRY(check_password(cmd.password));
+  TRY(check_password(cmd.password, cmd.username));
   if (cmd.role != "admin" && cmd.role != "tenant-admin" && cmd.role != "user") {
     return Error::InvalidArgument(fmt::format("role '{}' is not admin, tenant-admin or user", cmd.role));
   }
@@ -216,7 +252,9 @@ Result<store::UserRecord> Identity::update_user(const Principal& who, std::strin
   bool manager = who.admin() || (who.tenant_admin() && user.role != "admin");
   if (cmd.password) {
     if (!self && !manager) return Error::PermissionDenied("you may change only your own password");
-    TRY(check_password(*cmd.password));
+    // A stolen token alone does not take the account over.
+    if (self) TRY(check_current_password(user, cmd.current_password));
+    TRY(check_password(*cmd.password, user.username));
     user.password_hash = TRY(hash_password(*cmd.password));
     TRY(core_.store.set_password_hash(user.id, user.password_hash));
     // Whoever held a token or a display of this account keeps it no more
@@ -232,9 +270,7 @@ Result<store::UserRecord> Identity::update_user(const Principal& who, std::strin
   }
   if (cmd.unlock) {
     if (!manager || self) return Error::PermissionDenied("an administrator unlocks an account");
-    user.failed_logins = 0;
-    user.locked_until = WallTime{};
-    TRY(core_.store.set_login_state(user));
+    TRY(clear_login_failures(core_.store, user));
   }
   return user;
 }

@@ -1,10 +1,21 @@
 #include "placement.h"
 
+#include "quota.h"
+
 namespace oriel::controller {
 
+Error capacity_error_for(const Principal& who, const Error& e) {
+  if (who.admin()) return e;
+  if (e.code() == ErrorCode::kUnprocessable) {
+    return Error::Unprocessable(
+        "no capacity: a desktop of this size is larger than any host runs; ask your administrator");
+  }
+  return Error::Unavailable(std::string(kNoRoomForTenants));
+}
+
 Result<std::vector<HostLoad>> Placement::loads() {
-  auto hosts = TRY(hosts_.hosts());
-  auto allocations = TRY(desktops_.host_allocations());
+  auto hosts = TRY(store_.hosts());
+  auto allocations = TRY(store_.host_allocations());
   std::vector<HostLoad> loads;
   loads.reserve(hosts.size());
   for (auto& h : hosts) {
@@ -29,13 +40,41 @@ Result<std::vector<HostLoad>> Placement::loads() {
   return loads;
 }
 
-Result<std::string> Placement::place(const store::DesktopRecord& d) {
-  return place_desktop(scheduler_, TRY(loads()), d);
+Result<std::pair<store::Quota, store::TenantAllocation>> Placement::tenant_room(const std::string& tenant_id) {
+  auto tenant = store_.tenant(tenant_id);
+  if (!tenant.ok() && tenant.error().code() == ErrorCode::kNotFound)
+    return std::pair{store::Quota{}, store::TenantAllocation{}};
+  auto quota = TRY(std::move(tenant)).quota;
+  if (quota == store::Quota{}) return std::pair{quota, store::TenantAllocation{}};  // no limit: nothing to count
+  return std::pair{quota, TRY(store_.tenant_allocation(tenant_id))};
 }
 
-Result<void> Placement::check_room_to_run(const store::DesktopRecord& d) {
+Result<void> Placement::check_quota(const store::DesktopRecord& d, bool new_desktop) {
+  if (d.tenant_id.empty()) return Ok();  // an admin's standalone desktop
+  auto [quota, has] = TRY(tenant_room(d.tenant_id));
+  if (quota == store::Quota{}) return Ok();
+  int64_t image_bytes = 0;
+  if (new_desktop) {
+    if (auto image = store_.image(d.image_id); image.ok()) image_bytes = image->virtual_size_bytes;
+  }
+  return within_quota(quota, has, demand_of(d, new_desktop, image_bytes));
+}
+
+Result<std::string> Placement::place(const store::DesktopRecord& d, const Principal* who) {
+  TRY(check_quota(d, true));
+  auto host = place_desktop(scheduler_, TRY(loads()), d);
+  if (!host.ok() && who) return capacity_error_for(*who, host.error());
+  return host;
+}
+
+Result<void> Placement::check_room_to_run(const store::DesktopRecord& d, const Principal* who) {
   if (d.desired == "running") return Ok();  // already counted: no need to read the loads
-  return room_to_run(scheduler_, TRY(loads()), d);
+  store::DesktopRecord to_run = d;
+  to_run.desired = "running";
+  TRY(check_quota(to_run, false));
+  auto room = room_to_run(scheduler_, TRY(loads()), d);
+  if (!room.ok() && who) return capacity_error_for(*who, room.error());
+  return room;
 }
 
 }  // namespace oriel::controller

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "desktop_state.h"
+#include "quota.h"
 
 namespace oriel::controller {
 namespace {
@@ -30,7 +31,7 @@ bool give_up_first(const store::DesktopRecord& a, const store::DesktopRecord& b)
 class Planner {
  public:
   Planner(const PoolRows& rows, const Scheduler& scheduler)
-      : rows_(rows), pool_(rows.pool), scheduler_(scheduler), loads_(rows.hosts) {}
+      : rows_(rows), pool_(rows.pool), scheduler_(scheduler), loads_(rows.hosts), tenant_(rows.tenant) {}
 
   PoolPlan plan();
 
@@ -47,6 +48,13 @@ class Planner {
     if (d.desired != "running" && desired == "running") spend(d.host_id, d.vcpus, d.memory_mb, 1);
     plan_.actions.push_back({PoolAction::Kind::kSetDesired, d.id, std::move(desired)});
   }
+  // Whether the tenant's quota takes `more` on top of this plan's; the pool
+  // shows why not.
+  bool quota_allows(const store::TenantAllocation& more) {
+    auto within = within_quota(rows_.quota, tenant_, more);
+    if (!within.ok()) plan_.message = within.error().message();
+    return within.ok();
+  }
   void spend(const std::string& host_id, int64_t vcpus, int64_t memory_mb, int sign) {
     for (auto& load : loads_) {
       if (load.host.id != host_id) continue;
@@ -59,6 +67,7 @@ class Planner {
   const store::PoolRecord& pool_;
   const Scheduler& scheduler_;
   std::vector<HostLoad> loads_;
+  store::TenantAllocation tenant_;
   PoolPlan plan_;
   int64_t assigned_ = 0;
   int64_t running_ = 0;  // free desktops meant to run
@@ -128,6 +137,11 @@ void Planner::power(std::vector<store::DesktopRecord>& free, int64_t want_free, 
         plan_.message = room.error().message();
         break;
       }
+      store::DesktopRecord to_run = d;
+      to_run.desired = "running";
+      auto more = demand_of(to_run, false, 0);
+      if (!quota_allows(more)) break;
+      add_allocation(tenant_, more);
       set_desired(d, "running");
       ++running_;
     } else if (d.desired == "running" && running_ > want_running) {
@@ -149,7 +163,11 @@ bool Planner::create(bool run) {
   store::DesktopRecord d;
   d.vcpus = pool_.vcpus;
   d.memory_mb = pool_.memory_mb;
+  const int64_t image_bytes = rows_.image ? rows_.image->virtual_size_bytes : 0;
+  d.desired = "running";
+  if (run && !quota_allows(demand_of(d, true, image_bytes))) run = false;  // made, and started within the quota later
   d.desired = run ? "running" : "stopped";
+  if (!run && !quota_allows(demand_of(d, true, image_bytes))) return false;
   auto host = place_desktop(scheduler_, loads_, d);
   if (!host.ok() && run && host.error().code() == ErrorCode::kUnavailable) {
     plan_.message = host.error().message();
@@ -162,6 +180,7 @@ bool Planner::create(bool run) {
     return false;
   }
   plan_.actions.push_back({PoolAction::Kind::kCreate, "", "", *host, run});
+  add_allocation(tenant_, demand_of(d, true, image_bytes));
   if (run) {
     spend(*host, d.vcpus, d.memory_mb, 1);
     ++running_;

@@ -6,7 +6,8 @@
 // rebuilt, surplus free ones removed; it never touches a desktop assigned
 // to a user in session. Capacity is spent as the plan goes, on a copy of
 // the hosts' loads, so it starts and places exactly what the hosts have
-// room for.
+// room for; the tenant's quota likewise (what the plan gives back, by
+// stopping or deleting, counts from the next pass).
 #pragma once
 
 #include <chrono>
@@ -27,6 +28,8 @@ struct PoolRows {
   std::optional<store::ImageRecord> image;          // the pool's image; none if it is gone
   std::vector<HostLoad> hosts;                      // every host, with what is allocated there now
   WallTime now;
+  store::Quota quota;              // the pool's tenant's (quota.h)
+  store::TenantAllocation tenant;  // what that tenant holds now (counted with a quota only)
 };
 
 struct PoolAction {

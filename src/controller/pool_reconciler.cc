@@ -24,6 +24,7 @@ Result<PoolRows> read_rows(Core& core, std::string_view pool_id) {
   rows.open_sessions = TRY(core.store.sessions({.pool_id = rows.pool.id}));
   if (auto image = core.store.image(rows.pool.image_id); image.ok()) rows.image = std::move(*image);
   rows.hosts = TRY(core.placement.loads());
+  std::tie(rows.quota, rows.tenant) = TRY(core.placement.tenant_room(rows.pool.tenant_id));
   rows.now = core.clock.now();
   return rows;
 }

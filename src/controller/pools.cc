@@ -34,7 +34,9 @@ Result<void> check_pool_shape(const store::PoolRecord& p) {
 
 }  // namespace
 
-Result<PoolView> Pools::view(store::PoolRecord pool) {
+Result<PoolView> Pools::view(const Principal& who, store::PoolRecord pool) {
+  // A tenant-admin hears that the hosts have no room, never which or how big.
+  if (!who.admin() && pool.message.starts_with(kNoCapacity)) pool.message = kNoRoomForTenants;
   PoolView v{std::move(pool)};
   for (const auto& d : TRY(core_.store.desktops({.pool_id = v.pool.id}))) {
     if (d.desired == "deleted") continue;
@@ -50,15 +52,22 @@ Result<PoolView> Pools::view(store::PoolRecord pool) {
   return v;
 }
 
-Result<void> Pools::check_image(const store::PoolRecord& p) {
+Result<void> Pools::check_image(const Principal& who, const store::PoolRecord& p) {
   auto image = TRY(core_.store.image(p.image_id));
+  if (!image_serves(image, p.tenant_id)) {
+    if (!who.admin()) return Error::NotFound("image", image.id);
+    return Error::InvalidArgument(
+        fmt::format("image '{}' is {}: the pools of tenant '{}' cannot use it", image.id,
+                    image.tenant_id.empty() ? "not shared with the tenants" : "another tenant's own", p.tenant_id));
+  }
   if (image.state == "failed") {
-    return Error::Unprocessable(fmt::format("image '{}' failed to import: {}", image.id, image.error));
+    return Error::Unprocessable(
+        fmt::format("image '{}' failed to import{}", image.id, who.admin() ? ": " + image.error : std::string()));
   }
   // One desktop of this size must fit some host, or the pool can never fill.
   std::lock_guard lock(core_.placement.mutex());
   auto host = core_.placement.scheduler().place(TRY(core_.placement.loads()), {p.vcpus, p.memory_mb});
-  if (!host.ok() && host.error().code() == ErrorCode::kUnprocessable) return host.take_error();
+  if (!host.ok() && host.error().code() == ErrorCode::kUnprocessable) return capacity_error_for(who, host.error());
   return Ok();
 }
 
@@ -84,14 +93,14 @@ Result<PoolView> Pools::create(const Principal& who, CreatePool cmd) {
   p.state = "active";
   p.created_at = p.updated_at = core_.clock.now();
   TRY(check_pool_shape(p));
-  TRY(check_image(p));
+  TRY(check_image(who, p));
   auto inserted = core_.store.insert_pool(p);
   if (!inserted.ok() && inserted.error().code() == ErrorCode::kConflict) {
     return Error::Conflict(fmt::format("the tenant already has a pool named '{}'", p.name));
   }
   TRY(std::move(inserted));
   core_.poke_broker();
-  return view(std::move(p));
+  return view(who, std::move(p));
 }
 
 Result<std::vector<PoolView>> Pools::list(const Principal& who, std::string_view tenant_id) {
@@ -109,12 +118,12 @@ Result<std::vector<PoolView>> Pools::list(const Principal& who, std::string_view
   }
   std::vector<PoolView> views;
   views.reserve(pools.size());
-  for (auto& p : pools) views.push_back(TRY(view(std::move(p))));
+  for (auto& p : pools) views.push_back(TRY(view(who, std::move(p))));
   return views;
 }
 
 Result<PoolView> Pools::get(const Principal& who, std::string_view id) {
-  return view(TRY(visible_pool(core_.store, who, id)));
+  return view(who, TRY(visible_pool(core_.store, who, id)));
 }
 
 Result<PoolView> Pools::change(const Principal& who, std::string_view id,
@@ -128,7 +137,7 @@ Result<PoolView> Pools::change(const Principal& who, std::string_view id,
     auto updated = core_.store.update_pool(p);
     if (updated.ok()) {
       core_.poke_broker();
-      return view(std::move(*updated));
+      return view(who, std::move(*updated));
     }
     if (updated.error().code() != ErrorCode::kConflict) return updated.take_error();
   }
@@ -155,7 +164,7 @@ Result<PoolView> Pools::update(const Principal& who, std::string_view id, Update
     if (cmd.provisioning) p.provisioning = *cmd.provisioning;
     if (cmd.clipboard) p.clipboard = *cmd.clipboard;
     TRY(check_pool_shape(p));
-    if (cmd.image_id || cmd.vcpus || cmd.memory_mb) TRY(check_image(p));
+    if (cmd.image_id || cmd.vcpus || cmd.memory_mb) TRY(check_image(who, p));
     return Ok();
   });
 }

@@ -50,7 +50,8 @@ Result<std::string> Scheduler::place(const std::vector<HostLoad>& hosts, const D
   });
   if (!fits_somewhere) {
     return Error::Unprocessable(fmt::format(
-        "a desktop with {} vCPUs and {} MiB cannot fit on any host (largest: {} CPUs x{} overcommit, {} MiB x{})",
+        "no capacity: a desktop with {} vCPUs and {} MiB cannot fit on any host (largest: {} CPUs x{} overcommit, "
+        "{} MiB x{})",
         demand.vcpus, demand.memory_mb, largest->host.cpus, options_.cpu_overcommit, largest->host.memory_mb,
         options_.memory_overcommit));
   }

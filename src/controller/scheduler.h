@@ -58,6 +58,10 @@ class Scheduler {
 
 Result<PlacementPolicy> parse_placement_policy(std::string_view name);
 
+// How every "no room on the hosts" answer below starts, Unavailable and
+// Unprocessable alike: what tenants are told otherwise (placement.h).
+inline constexpr std::string_view kNoCapacity = "no capacity";
+
 // A host for desktop `d` given `loads`: one with room to run it now; for a
 // desktop that is not to run, any ready host it could ever run on when none
 // has room.

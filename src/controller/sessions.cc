@@ -100,7 +100,7 @@ Result<std::pair<store::SessionRecord, bool>> Sessions::try_logon(const Principa
     // Start-on-connect also on a reconnect: the user may have stopped it.
     if (auto d = core_.store.desktop(s.desktop_id); d.ok() && d->desired == "stopped") {
       std::lock_guard placement(core_.placement.mutex());
-      TRY(core_.placement.check_room_to_run(*d));
+      TRY(core_.placement.check_room_to_run(*d, &who));
       d->desired = "running";
       d->updated_at = now;
       TRY(core_.store.update_desktop(*d));
@@ -112,7 +112,7 @@ Result<std::pair<store::SessionRecord, bool>> Sessions::try_logon(const Principa
   std::unique_lock placement(core_.placement.mutex(), std::defer_lock);
   if (d.desired != "running") {
     placement.lock();
-    TRY(core_.placement.check_room_to_run(d));
+    TRY(core_.placement.check_room_to_run(d, &who));
   }
   if (d.state == state_name(DesktopState::kFailed)) {
     d.state = std::string(state_name(DesktopState::kStopped));  // start-on-connect also clears a failure
@@ -157,10 +157,12 @@ Result<store::DesktopRecord> Sessions::desktop_for(const Principal& who, store::
   }
   std::lock_guard placement(core_.placement.mutex());
   store::DesktopRecord d;
+  d.tenant_id = pool.tenant_id;
+  d.image_id = pool.image_id;
   d.vcpus = pool.vcpus;
   d.memory_mb = pool.memory_mb;
   d.desired = "running";
-  return new_pool_desktop(core_, pool, true, TRY(core_.placement.place(d)));
+  return new_pool_desktop(core_, pool, true, TRY(core_.placement.place(d, &who)));
 }
 
 Result<std::vector<SessionView>> Sessions::list(const Principal& who, store::SessionFilter filter) {

@@ -100,6 +100,7 @@ Result<std::unique_ptr<store::Store>> open_store(const OrieldOptions& o) {
 Result<int> run_controller(const OrieldOptions& o, const Roles& roles) {
   auto [host, port] = TRY(parse_listen(o.listen));
   TRY(check_listener_options(o, host));
+  auto import_dirs = TRY(checked_import_dirs(o));
   TRY(make_private_dir(o.data_dir));
   TRY(make_private_dir(o.run_dir));
   TRY(agent::check_run_dir(o.run_dir));
@@ -133,6 +134,8 @@ Result<int> run_controller(const OrieldOptions& o, const Roles& roles) {
   std::tie(copts.cluster_ca_pem, copts.cluster_ca_key_pem) = existing_ca(o);
   copts.embedded_host = roles.agent;
   copts.shared_dir = o.shared_dir;
+  copts.import_dirs = std::move(import_dirs);
+  copts.private_dirs = private_dirs(o);
   copts.host_lease = std::chrono::milliseconds(o.host_lease_ms);
   copts.host_grace = std::chrono::milliseconds(o.host_grace_ms);
   copts.migration.downtime_limit_ms = o.migration_downtime_ms;

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "oriel/common/files.h"
@@ -88,6 +89,9 @@ std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& o)
   app.add_option("--shared-dir", o.shared_dir,
                  "Storage every host mounts at the same path: golden images and desktop disks go there, so any host "
                  "can run (and take over) any desktop");
+  app.add_option("--import-dir", o.import_dirs,
+                 "A directory that images may be imported from by path (repeatable); without one, images come "
+                 "as uploads only. orield's own directories are never read, even inside one");
   app.add_option("--advertise", o.advertise,
                  "For an agent: the address the controller should call it at (default: the host of --listen)");
   app.add_option("--host-lease-ms", o.host_lease_ms,
@@ -231,6 +235,37 @@ std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& o)
   if (o.host_name.empty()) o.host_name = default_host_name();
   if (o.run_dir.empty()) o.run_dir = o.data_dir + "/run";
   return std::nullopt;
+}
+
+std::vector<std::string> private_dirs(const OrieldOptions& o) {
+  std::vector<std::string> dirs = {o.data_dir, o.run_dir};
+  if (!o.shared_dir.empty()) dirs.push_back(o.shared_dir);
+  for (const auto* file : {&o.tls_key, &o.config_file, &o.admin_password_file}) {
+    if (!file->empty()) dirs.push_back(std::filesystem::absolute(*file).parent_path().string());
+  }
+  return dirs;
+}
+
+Result<std::vector<std::string>> checked_import_dirs(const OrieldOptions& o) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> dirs;
+  for (const auto& dir : o.import_dirs) {
+    std::error_code ec;
+    auto real = fs::canonical(dir, ec);
+    if (ec || !fs::is_directory(real, ec)) {
+      return Error::InvalidArgument(fmt::format("--import-dir {} is not an existing directory", dir));
+    }
+    for (const auto& own : private_dirs(o)) {
+      auto own_real = fs::weakly_canonical(own, ec);
+      auto rel = real.lexically_relative(own_real);
+      if (!ec && !rel.empty() && *rel.begin() != "..") {
+        return Error::InvalidArgument(
+            fmt::format("--import-dir {} is inside orield's own directory {}: choose another", dir, own));
+      }
+    }
+    dirs.push_back(real.string());
+  }
+  return dirs;
 }
 
 Result<std::pair<std::string, uint16_t>> parse_listen(const std::string& listen) {

@@ -38,9 +38,10 @@ struct OrieldOptions {
   std::string web_dir;      // default: the web/ build next to the binary's bin/
   int encoder_threads = 0;  // 0: one per core
   int display_ack_timeout_s = 30;
-  std::string database;    // "" or "sqlite": DATA/oriel.db; else a PostgreSQL connection string
-  std::string shared_dir;  // storage all hosts see (images, overlays); empty: none
-  std::string advertise;   // the agent's address as the controller should call it (default: --listen's host)
+  std::string database;                  // "" or "sqlite": DATA/oriel.db; else a PostgreSQL connection string
+  std::string shared_dir;                // storage all hosts see (images, overlays); empty: none
+  std::vector<std::string> import_dirs;  // image files are imported only from under these
+  std::string advertise;  // the agent's address as the controller should call it (default: --listen's host)
   int host_lease_ms = 6000;
   int host_grace_ms = 2000;
   int migration_downtime_ms = 50;            // QEMU's downtime limit for live migration
@@ -66,6 +67,13 @@ struct OrieldOptions {
 // Parses argv. Returns the exit code to leave with when parsing ends the
 // program (--help, a bad option), or nothing to go on.
 std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& options);
+
+// orield's own directories (data, run, shared, and those of its TLS key,
+// config and password files): an image import never reads from them.
+std::vector<std::string> private_dirs(const OrieldOptions& o);
+// The --import-dir directories with their links resolved: each must be an
+// existing directory outside orield's own.
+Result<std::vector<std::string>> checked_import_dirs(const OrieldOptions& o);
 
 // Splits "host:port" ("[::1]:80" too); port 0 means any free port.
 Result<std::pair<std::string, uint16_t>> parse_listen(const std::string& listen);

@@ -254,6 +254,21 @@ CREATE TABLE host_certificates (
 );
 CREATE INDEX host_certificates_host ON host_certificates(host_name);
 )sql"},
+      // 5: images belong to a tenant, or are the platform's and shared
+      // explicitly. Those made before were every tenant's: shared.
+      {.portable = R"sql(
+ALTER TABLE images ADD COLUMN tenant_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE images ADD COLUMN shared BIGINT NOT NULL DEFAULT 0;
+UPDATE images SET shared = 1;
+CREATE INDEX images_tenant ON images(tenant_id);
+)sql"},
+      // 6: each tenant's quota (0: no limit).
+      {.portable = R"sql(
+ALTER TABLE tenants ADD COLUMN quota_desktops BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE tenants ADD COLUMN quota_vcpus BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE tenants ADD COLUMN quota_memory_mb BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE tenants ADD COLUMN quota_disk_gb BIGINT NOT NULL DEFAULT 0;
+)sql"},
   };
   return kMigrations;
 }

@@ -99,6 +99,10 @@ async function adminImports(page) {
   await shot(page, 'admin-laptop-import-dialog');
   await d.getByRole('button', { name: 'Import' }).click();
   result.pathImport = await followTransfer(page, 'Guest from path');
+  // The dialog's default owner is every tenant: the pool below is built on an image imported the same way.
+  const owner = page.locator('table[aria-label="Images"] tbody tr', { hasText: 'Guest from path' }).locator('td[data-label="Owner"]');
+  result.pathImport.owner = (await owner.innerText()).trim();
+  if (result.pathImport.owner !== 'Shared') throw new Error(`the Owner column of Guest from path says "${result.pathImport.owner}", not "Shared"`);
 
   // A fresh upload from the browser, in chunks: offsets are watched on the wire.
   const offsets = { fresh: [], resumed: [] };

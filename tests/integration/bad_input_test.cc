@@ -96,6 +96,67 @@ TEST_F(BadInputTest, MissingPathAndWrongTypesAreRejectedAtOnce) {
   EXPECT_EQ(snapshot(), before);
 }
 
+// Security probe #7: an admin's token imported orield's own database as a
+// disk, and /etc/shadow as an initrd. Files come only from the import
+// directories (here the test guest's and $TMPDIR), links resolved, never
+// from orield's own directories even inside one ($TMPDIR holds the data
+// directory), and nothing is recorded for a refusal.
+TEST_F(BadInputTest, ImportsReadOnlyFromTheImportDirectoriesNeverFromOrieldsOwn) {
+  Json before = snapshot();
+  auto guest = TestGuest::locate();
+  auto import = [](const std::string& source, const Json& boot) {
+    Json body = {{"name", "probe"}, {"source_path", source}, {"format", "raw"}};
+    if (!boot.is_null()) body["boot"] = boot;
+    return call(*api_, "POST", "/api/v1/images", body);
+  };
+  const std::string db = orield_->data_dir() + "/oriel.db";
+  ASSERT_TRUE(fs::exists(db));
+  Reply own = import(db, nullptr);
+  EXPECT_EQ(own.status, 403) << own.body;
+  EXPECT_NE(own.body.find("orield's own directory"), std::string::npos) << own.body;
+
+  // A link in an import directory to the database: resolved first, refused.
+  std::string link = files_ + "/innocent.raw";
+  fs::create_symlink(db, link);
+  Reply linked = import(link, nullptr);
+  EXPECT_EQ(linked.status, 403) << linked.body;
+  EXPECT_NE(linked.body.find("orield's own directory"), std::string::npos) << linked.body;
+  // And `..` out of an import directory.
+  std::string up = fs::path(guest.disk).parent_path().string();
+  for (int i = 0; i < 16; ++i) up += "/..";
+  Reply dotdot = import(up + "/etc/passwd", nullptr);
+  EXPECT_EQ(dotdot.status, 403) << dotdot.body;
+  EXPECT_NE(dotdot.body.find("outside the import directories"), std::string::npos) << dotdot.body;
+
+  Reply shadow = import(guest.disk, {{"kernel", guest.kernel}, {"initrd", "/etc/shadow"}});
+  EXPECT_EQ(shadow.status, 403) << shadow.body;
+  EXPECT_NE(shadow.body.find("outside the import directories"), std::string::npos) << shadow.body;
+  Reply kernel = import(guest.disk, {{"kernel", "/etc/passwd"}});
+  EXPECT_EQ(kernel.status, 403) << kernel.body;
+  EXPECT_EQ(snapshot(), before);
+}
+
+// An import directory inside orield's own is a mistake orield will not start with.
+TEST(ImportDirTest, OrieldRefusesAnImportDirectoryInsideItsOwn) {
+  std::string data = make_temp_dir("import-dir");
+  fs::create_directories(data + "/images");
+  SystemProcessRunner runner;
+  auto start_with = [&](const std::string& import_dir) {
+    return runner
+        .run({std::string(ORIEL_BINARY_DIR) + "/bin/orield", "--data-dir", data, "--listen", "127.0.0.1:0",
+              "--admin-password", "test-admin-pw", "--import-dir", import_dir},
+             {.timeout = 30s})
+        .value();
+  };
+  auto inside = start_with(data + "/images");
+  EXPECT_NE(inside.exit_code, 0);
+  EXPECT_NE(inside.err.find("is inside orield's own directory"), std::string::npos) << inside.err;
+  auto missing = start_with(data + "/none");
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("is not an existing directory"), std::string::npos) << missing.err;
+  fs::remove_all(data);
+}
+
 TEST_F(BadInputTest, UnknownIdsAnswer404) {
   EXPECT_EQ(api_->get("/api/v1/desktops/d-doesnotexist").error().code(), ErrorCode::kNotFound);
   EXPECT_EQ(api_->get("/api/v1/images/i-doesnotexist").error().code(), ErrorCode::kNotFound);

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "harness.h"
+#include "oriel/common/process.h"
 
 namespace oriel::testing {
 namespace {
@@ -211,6 +212,21 @@ TEST_F(BrokerApiTest, ASecondLogonReturnsTheOpenSessionWithANewTicket) {
   EXPECT_FALSE(fresh.json.value("ticket_expires_at", "").empty()) << fresh.body;
   // The pool is full (size 1), and the second logon did not take a second desktop.
   EXPECT_EQ(pool(p)["desktops"], 1);
+  EXPECT_EQ(first.json["display_url"].get<std::string>().rfind("wss://127.0.0.1:", 0), 0u) << first.body;
+
+  // Security probe #10: a Host header that is more than a host and a port
+  // makes no display URL (and no ticket), and changes nothing.
+  SystemProcessRunner runner;
+  auto forged =
+      runner
+          .run({"curl", "-sS", "--cacert", orield_->ca_file(), "-H", "Authorization: Bearer " + ana.client.token(),
+                "-H", "Content-Type: application/json", "-H", "Host: evil.example/steal?x=", "--data",
+                Json{{"pool_id", p}}.dump(), "-w", "\n%{http_code}", orield_->url() + "/api/v1/sessions"},
+               {.timeout = 30s})
+          .value();
+  EXPECT_EQ(forged.out.substr(forged.out.rfind('\n') + 1), "400") << forged.out << forged.err;
+  EXPECT_EQ(forged.out.find("evil.example"), std::string::npos) << forged.out;
+  EXPECT_EQ(ana.client.get("/api/v1/sessions").value().size(), 1u);
 }
 
 TEST_F(BrokerApiTest, RevokedTokensAndTokensOfDeletedUsersAre401) {
@@ -296,8 +312,9 @@ TEST_F(BrokerApiTest, HostileTenantAndPoolNamesAreStoredVerbatimOrRefusedWith400
     EXPECT_EQ(r->status, 400) << body.substr(0, 60) << ": " << r->body;
     EXPECT_NE(r->body.find("\"invalid_argument\""), std::string::npos) << r->body;
     std::string pool_body = body;
-    pool_body.insert(1, "\"tenant_id\":\"" + tenant_for_pools + "\",\"image_id\":\"" + image_ +
-                            "\",\"type\":\"pooled\",\"size\":1,\"spare\":0,\"vcpus\":1,\"memory_mb\":128,");
+    pool_body.insert(1, fmt::format("\"tenant_id\":\"{}\",\"image_id\":\"{}\",\"type\":\"pooled\",\"size\":1,"
+                                    "\"spare\":0,\"vcpus\":1,\"memory_mb\":128,",
+                                    tenant_for_pools, image_));
     auto q = admin_->request("POST", "/api/v1/pools", pool_body);
     ASSERT_TRUE(q.ok());
     EXPECT_EQ(q->status, 400) << pool_body.substr(0, 200) << ": " << q->body;

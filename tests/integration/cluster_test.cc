@@ -61,7 +61,8 @@ class ClusterTest : public ::testing::Test {
         {"name", "ticking"},
         {"source_path", guest.disk},
         {"format", "raw"},
-        {"boot", {{"kernel", guest.kernel}, {"initrd", guest.initrd}, {"cmdline", guest.cmdline + " oriel.tick"}}}};
+        {"boot", {{"kernel", guest.kernel}, {"initrd", guest.initrd}, {"cmdline", guest.cmdline + " oriel.tick"}}},
+        {"shared", true}};
     std::string id = admin_->post("/api/v1/images", body).value()["id"];
     EXPECT_EQ(wait_for_state(*admin_, "/api/v1/images/" + id, {"ready", "failed"}, 60s)["state"], "ready");
     return id;
@@ -359,6 +360,7 @@ TEST_F(ClusterTest, ALiveMigrationKeepsTheGuestCountingAndItsUserConnected) {
 
 TEST_F(ClusterTest, MaintenanceDrainsAHostByLiveMigrationAndActivateBringsItBack) {
   std::vector<std::string> desktops;
+  desktops.reserve(3);
   for (int i = 0; i < 3; ++i) desktops.push_back(running_desktop(*admin_, image_, "drain-" + std::to_string(i)));
   int victim = index_of(host_of(desktops[0]));
   ASSERT_GE(victim, 0);

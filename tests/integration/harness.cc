@@ -67,12 +67,13 @@ bool wait_for_text(const std::string& file, const std::string& needle, std::chro
   return wait_until([&] { return read_file(file).find(needle, from) != std::string::npos; }, timeout);
 }
 
-std::string import_test_guest(net::ApiClient& api, const std::string& name) {
+std::string import_test_guest(net::ApiClient& api, const std::string& name, const Json& owner) {
   auto guest = TestGuest::locate();
   Json body = {{"name", name},
                {"source_path", guest.disk},
                {"format", "raw"},
                {"boot", {{"kernel", guest.kernel}, {"initrd", guest.initrd}, {"cmdline", guest.cmdline}}}};
+  body.update(owner);
   auto created = api.post("/api/v1/images", body);
   if (!created.ok()) throw std::runtime_error("import failed: " + created.error().message());
   std::string id = (*created)["id"];
@@ -158,15 +159,13 @@ void Orield::start() {
   // any free port.
   std::string listen = listen_host_ + ":0";
   if (auto colon = url_.rfind(':'); colon != std::string::npos) listen = listen_host_ + url_.substr(colon);
-  std::vector<std::string> args = {std::string(ORIEL_BINARY_DIR) + "/bin/orield",
-                                   "--data-dir",
-                                   data_dir_,
-                                   "--listen",
-                                   listen,
-                                   "--admin-password",
-                                   password_,
-                                   "--shutdown-timeout",
-                                   "10"};
+  std::vector<std::string> args = {std::string(ORIEL_BINARY_DIR) + "/bin/orield", "--data-dir", data_dir_, "--listen",
+                                   listen, "--admin-password", password_, "--shutdown-timeout", "10",
+                                   // Images come from the test guest's build and the tests' own
+                                   // files under $TMPDIR (which holds the data directory too: an
+                                   // import never reads that).
+                                   "--import-dir", std::string(ORIEL_BINARY_DIR) + "/images/test-guest", "--import-dir",
+                                   fs::temp_directory_path().string()};
   bool has_accel = false;
   for (const auto& a : extra_args_) has_accel |= a == "--accelerator";
   if (!has_accel) args.insert(args.end(), {"--accelerator", "tcg"});
@@ -176,6 +175,7 @@ void Orield::start() {
     int log = ::open((data_dir_ + "/orield.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     ::dup2(log, 2);
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     ::execv(argv[0], argv.data());
@@ -185,7 +185,7 @@ void Orield::start() {
       [&] {
         url_ = read_file(data_dir_ + "/orield.url");
         if (url_.empty()) return false;
-        url_.erase(url_.find_last_not_of("\n") + 1);
+        url_.erase(url_.find_last_not_of('\n') + 1);
         auto client = net::ApiClient::create(url_, "", tls());
         return client.ok() && client->get("/healthz").ok();
       },

@@ -86,7 +86,9 @@ bool wait_for_text(const std::string& file, const std::string& needle, std::chro
 
 // Imports the test guest (as `format`, converting the raw disk first if
 // needed) and waits until it is ready; returns the image id.
-std::string import_test_guest(net::ApiClient& api, const std::string& name);
+// Imports the test guest and waits until it is ready; `owner` adds the
+// image's owner fields (default: a platform image shared with every tenant).
+std::string import_test_guest(net::ApiClient& api, const std::string& name, const Json& owner = {{"shared", true}});
 
 // One HTTP exchange whose status the test checks itself. `body` null sends
 // no body; the answer's JSON is null when it is not JSON.

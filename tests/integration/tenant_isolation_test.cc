@@ -32,13 +32,21 @@ const std::vector<int> kHidden = {404};
 const std::vector<int> kHiddenOrDenied = {403, 404};  // routes the role may never use
 const std::vector<int> kDenied = {403};
 
+// A small pool's body; without a tenant, the caller's own.
+Json pool_body(const std::string& name, const std::string& image_id, const std::string& tenant_id = "") {
+  Json body = {{"name", name}, {"image_id", image_id}, {"type", "pooled"}, {"size", 1},
+               {"spare", 0},   {"vcpus", 1},           {"memory_mb", 128}};
+  if (!tenant_id.empty()) body["tenant_id"] = tenant_id;
+  return body;
+}
+
 bool allowed(const std::vector<int>& want, int status) {
   return std::find(want.begin(), want.end(), status) != want.end();
 }
 
 struct Tenant {
-  std::string id, name, pool, pool_name, session, desktop;
-  std::unique_ptr<TestUser> boss, user;  // tenant-admin and user
+  std::string id, name, pool, pool_name, session, desktop, image;  // image: the tenant's own
+  std::unique_ptr<TestUser> boss, user;                            // tenant-admin and user
 };
 
 class TenantIsolationTest : public ::testing::Test {
@@ -50,6 +58,7 @@ class TenantIsolationTest : public ::testing::Test {
     image_ = import_test_guest(*admin_, "isolation-guest");
     a_ = make_tenant("alpha");
     b_ = make_tenant("bravo");
+    b_->image = import_test_guest(*admin_, "bravo-own-image", {{"tenant_id", b_->id}});
     // B's desktop runs, so that its state is settled before the snapshot.
     Json d = wait_for_state(*admin_, "/api/v1/desktops/" + b_->desktop, {"running", "failed"}, 60s);
     if (d["state"] != "running") throw std::runtime_error("B's desktop did not start: " + d.dump());
@@ -118,9 +127,11 @@ class TenantIsolationTest : public ::testing::Test {
   }
 
   std::vector<std::string> b_ids() const {
-    return {b_->id, b_->pool, b_->session, b_->desktop, b_->boss->id, b_->user->id};
+    return {b_->id, b_->pool, b_->session, b_->desktop, b_->boss->id, b_->user->id, b_->image};
   }
-  std::vector<std::string> b_names() const { return {b_->name, b_->pool_name, b_->boss->username, b_->user->username}; }
+  std::vector<std::string> b_names() const {
+    return {b_->name, b_->pool_name, b_->boss->username, b_->user->username, "bravo-own-image"};
+  }
 
   // Every route against B's objects, for A's user or A's tenant-admin.
   std::vector<Probe> probes(const TestUser& actor, bool tenant_admin) const {
@@ -144,17 +155,7 @@ class TenantIsolationTest : public ::testing::Test {
         {"PATCH", "/api/v1/pools/" + b.pool, {{"size", 5}}, managed},
         {"PATCH", "/api/v1/pools/" + b.pool, {{"name", "taken-over"}, {"spare", 1}}, managed},
         {"DELETE", "/api/v1/pools/" + b.pool, nullptr, managed},
-        {"POST",
-         "/api/v1/pools",
-         {{"name", "intruder-pool"},
-          {"tenant_id", b.id},
-          {"image_id", image_},
-          {"type", "pooled"},
-          {"size", 1},
-          {"spare", 0},
-          {"vcpus", 1},
-          {"memory_mb", 128}},
-         kHiddenOrDenied},
+        {"POST", "/api/v1/pools", pool_body("intruder-pool", image_, b.id), kHiddenOrDenied},
         {"GET", "/api/v1/pools/" + b.pool + "/entitlements", nullptr, managed},
         {"POST", "/api/v1/pools/" + b.pool + "/entitlements", {{"user_id", actor.id}}, managed},
         {"POST", "/api/v1/pools/" + b.pool + "/entitlements", {{"user_id", b.user->id}}, managed},
@@ -166,6 +167,10 @@ class TenantIsolationTest : public ::testing::Test {
         {"POST", "/api/v1/sessions/" + b.session + "/tickets", nullptr, kHidden},
         {"POST", "/api/v1/sessions/" + b.session + "/actions/disconnect", nullptr, kHidden},
         {"DELETE", "/api/v1/sessions/" + b.session, nullptr, kHidden},
+        {"GET", "/api/v1/images/" + b.image, nullptr, kHiddenOrDenied},
+        // B's own image for a pool in A's own tenant.
+        {"POST", "/api/v1/pools", pool_body("borrowed-image", b.image), kHiddenOrDenied},
+        {"PATCH", "/api/v1/pools/" + a_->pool, {{"image_id", b.image}}, kHiddenOrDenied},
         {"GET", "/api/v1/desktops/" + b.desktop, nullptr, kHidden},
         {"GET", "/api/v1/desktops/" + b.desktop + "/screenshot", nullptr, kHidden},
         {"DELETE", "/api/v1/desktops/" + b.desktop, nullptr, managed},
@@ -226,6 +231,7 @@ class TenantIsolationTest : public ::testing::Test {
         "/api/v1/sessions?tenant_id=" + b.id + "&include_ended=true",
         "/api/v1/desktops",
         "/api/v1/desktops?pool_id=" + b.pool,
+        "/api/v1/images",
         "/api/v1/pools/" + a_->pool + "/entitlements",
         "/api/v1/usage?" + days,
         "/api/v1/usage?" + days + "&tenant_id=" + b.id,
@@ -281,6 +287,7 @@ TEST_F(TenantIsolationTest, TheAdminSeesBothTenants) {
                            "/api/v1/desktops/" + b_->desktop, "/api/v1/users/" + b_->user->id}) {
     EXPECT_EQ(call(*admin_, "GET", path).status, 200) << path;
   }
+  EXPECT_EQ(call(*admin_, "GET", "/api/v1/images/" + b_->image).status, 200);
   // And A's people do see A's objects.
   EXPECT_EQ(call(a_->user->client, "GET", "/api/v1/pools/" + a_->pool).status, 200);
   EXPECT_EQ(call(a_->user->client, "GET", "/api/v1/sessions/" + a_->session).status, 200);
@@ -293,6 +300,51 @@ TEST_F(TenantIsolationTest, TheAdminSeesBothTenants) {
   Json sessions = a_->boss->client.get("/api/v1/sessions").value();
   ASSERT_EQ(sessions.size(), 1u) << sessions.dump();
   EXPECT_EQ(sessions[0]["id"], a_->session);
+}
+
+// Security probe #7: images belong to a tenant or to the platform, and a
+// platform image reaches the tenants only once the admin shares it. Tenant
+// roles never see a path on the server.
+TEST_F(TenantIsolationTest, PlatformImagesReachTenantsOnlyOnceSharedAndShowNoServerPaths) {
+  std::string image = import_test_guest(*admin_, "platform-only", Json::object());
+  Json as_admin = admin_->get("/api/v1/images/" + image).value();
+  EXPECT_EQ(as_admin["shared"], false);
+  EXPECT_TRUE(as_admin["tenant_id"].is_null());
+  EXPECT_EQ(as_admin["source_path"].get<std::string>().front(), '/') << "the admin sees where it came from";
+
+  auto& boss = a_->boss->client;
+  EXPECT_EQ(call(boss, "GET", "/api/v1/images/" + image).status, 404);
+  EXPECT_EQ(boss.get("/api/v1/images").value().dump().find(image), std::string::npos);
+  Json pool = pool_body("on-platform", image);
+  EXPECT_EQ(call(boss, "POST", "/api/v1/pools", pool).status, 404);
+  pool["tenant_id"] = a_->id;
+  Reply by_admin = call(*admin_, "POST", "/api/v1/pools", pool);
+  EXPECT_EQ(by_admin.status, 400) << by_admin.body;
+  EXPECT_NE(by_admin.body.find("not shared with the tenants"), std::string::npos) << by_admin.body;
+  // Only the platform's images are shared.
+  EXPECT_EQ(call(*admin_, "PATCH", "/api/v1/images/" + b_->image, {{"shared", true}}).status, 400);
+
+  ASSERT_EQ(call(*admin_, "PATCH", "/api/v1/images/" + image, {{"shared", true}}).status, 200);
+  Reply seen = call(boss, "GET", "/api/v1/images/" + image);
+  ASSERT_EQ(seen.status, 200) << seen.body;
+  EXPECT_TRUE(seen.json["source_path"].is_null()) << seen.body;
+  EXPECT_EQ(seen.json["boot"]["kernel"], "vmlinuz") << seen.body;
+  EXPECT_EQ(seen.body.find(TestGuest::locate().disk), std::string::npos) << seen.body;
+  EXPECT_EQ(seen.body.find(orield_->data_dir()), std::string::npos) << seen.body;
+  Reply made = call(boss, "POST", "/api/v1/pools", pool);
+  ASSERT_EQ(made.status, 201) << made.body;
+
+  // Taken back while A's pool uses it: refused, then allowed once the pool is gone.
+  Reply unshare = call(*admin_, "PATCH", "/api/v1/images/" + image, {{"shared", false}});
+  EXPECT_EQ(unshare.status, 409) << unshare.body;
+  ASSERT_EQ(call(boss, "DELETE", "/api/v1/pools/" + made.json["id"].get<std::string>()).status, 202);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return call(*admin_, "PATCH", "/api/v1/images/" + image, {{"shared", false}}).status == 200;
+      },
+      30s));
+  EXPECT_EQ(call(boss, "GET", "/api/v1/images/" + image).status, 404);
+  expect_b_unchanged();
 }
 
 TEST_F(TenantIsolationTest, AUserOfAnotherTenantGets404ForEachOfBsObjects) {
@@ -363,7 +415,8 @@ TEST_F(TenantIsolationTest, TenantRolesMayNotUseTheAdminRoutes) {
   }
   // Nothing was made: no tenant, image, desktop or user beyond the setup's.
   EXPECT_EQ(admin_->get("/api/v1/tenants").value().size(), 2u);
-  EXPECT_EQ(admin_->get("/api/v1/images").value().size(), 1u);
+  Json images = admin_->get("/api/v1/images").value();
+  for (const auto& image : images) EXPECT_NE(image["name"], "rogue");
   EXPECT_EQ(admin_->get("/api/v1/desktops").value().size(), 2u);
   EXPECT_EQ(admin_->get("/api/v1/users").value().size(), 5u);  // admin + 2 per tenant
   EXPECT_EQ(admin_->get("/api/v1/hosts").value()[0]["state"], "ready");

@@ -154,8 +154,8 @@ chmod 0644 "$root/srv/oriel-test-guest/"*
 data=$root/var/lib/oriel
 url_file=$data/orield.url
 rm -f "$url_file"  # orield writes it once it listens
-echo "package_test: starting ${setpriv[*]} ${command[*]} --listen 127.0.0.1:0"
-run_unit --listen 127.0.0.1:0 >"$log" 2>&1
+echo "package_test: starting ${setpriv[*]} ${command[*]} --listen 127.0.0.1:0 --import-dir /srv/oriel-test-guest"
+run_unit --listen 127.0.0.1:0 --import-dir /srv/oriel-test-guest >"$log" 2>&1
 orield=$!
 wait_for 60 eval '[ -s "$url_file" ] || ! kill -0 $orield 2>/dev/null'
 kill -0 "$orield" 2>/dev/null || abort "orield exited at start"

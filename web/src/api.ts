@@ -82,10 +82,20 @@ export interface User extends Me {
   created_at: string;
 }
 
+// A tenant's limits: null is none.
+export interface Quota {
+  desktops: number | null;   // every desktop of the tenant, running or not
+  vcpus: number | null;      // of the desktops meant to run
+  memory_mb: number | null;  // of the desktops meant to run
+  disk_gb: number | null;    // what the desktops' disks may grow to
+}
+
 export interface Tenant {
   id: string;
   name: string;
   created_at: string;
+  quota: Quota;
+  usage: { desktops: number; vcpus: number; memory_mb: number; disk_gb: number };  // counted as the quota counts
 }
 
 export interface Host {
@@ -108,9 +118,11 @@ export interface Image {
   name: string;
   state: 'importing' | 'ready' | 'failed';
   progress: number;
-  source_path: string;
+  source_path: string | null;  // null for tenant-admins
   format: string;
   source_format: string | null;
+  tenant_id: string | null;     // null: the platform's image
+  shared: boolean;              // a platform image every tenant may use
   virtual_size_bytes: number;
   size_bytes: number;
   boot: Boot;

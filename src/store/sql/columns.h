@@ -13,7 +13,7 @@ inline constexpr std::string_view kUserColumns =
     "id, username, password_hash, role, tenant_id, created_ms, failed_logins, last_failed_ms, locked_until_ms";
 inline constexpr std::string_view kImageColumns =
     "id, name, state, progress, source_path, requested_format, source_format, path, virtual_size_bytes, size_bytes, "
-    "boot_json, error, created_ms, updated_ms";
+    "boot_json, error, created_ms, updated_ms, tenant_id, shared";
 inline constexpr std::string_view kHostColumns = "id, name, state, accelerator, cpus, memory_mb, address, heartbeat_ms";
 inline constexpr std::string_view kPoolColumns =
     "id, name, tenant_id, image_id, type, size, spare, vcpus, memory_mb, idle_timeout_s, provisioning, state, "
@@ -26,6 +26,7 @@ inline constexpr std::string_view kUsageColumns = "kind, subject_id, tenant_id, 
 inline constexpr std::string_view kTicketColumns = "ticket_hash, session_id, desktop_id, expires_ms, used_ms";
 inline constexpr std::string_view kHostCertificateColumns = "fingerprint, host_name, serial, not_after_ms, revoked_ms";
 inline constexpr std::string_view kTokenColumns = "token_hash, user_id, created_ms, expires_ms";
-inline constexpr std::string_view kTenantColumns = "id, name, created_ms";
+inline constexpr std::string_view kTenantColumns =
+    "id, name, created_ms, quota_desktops, quota_vcpus, quota_memory_mb, quota_disk_gb";
 
 }  // namespace oriel::store

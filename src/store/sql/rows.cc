@@ -44,6 +44,8 @@ ImageRecord read_image(const sql::Row& r) {
   i.error = r.text(11);
   i.created_at = r.time(12);
   i.updated_at = r.time(13);
+  i.tenant_id = r.text(14);
+  i.shared = r.int64(15) != 0;
   return i;
 }
 
@@ -53,7 +55,9 @@ HostRecord read_host(const sql::Row& r) {
 
 TokenRecord read_token(const sql::Row& r) { return TokenRecord{r.text(0), r.text(1), r.time(2), r.time(3)}; }
 
-TenantRecord read_tenant(const sql::Row& r) { return TenantRecord{r.text(0), r.text(1), r.time(2)}; }
+TenantRecord read_tenant(const sql::Row& r) {
+  return TenantRecord{r.text(0), r.text(1), r.time(2), {r.int64(3), r.int64(4), r.int64(5), r.int64(6)}};
+}
 
 PoolRecord read_pool(const sql::Row& r) {
   PoolRecord p;
@@ -101,6 +105,10 @@ UsageInterval read_usage(const sql::Row& r) {
 }
 
 HostAllocation read_host_allocation(const sql::Row& r) { return HostAllocation{r.text(0), r.int64(1), r.int64(2)}; }
+
+TenantAllocation read_tenant_allocation(const sql::Row& r) {
+  return TenantAllocation{r.int64(0), r.int64(1), r.int64(2), r.int64(3)};
+}
 
 std::string read_text(const sql::Row& r) { return r.text(0); }
 

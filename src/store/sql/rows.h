@@ -23,9 +23,10 @@ TicketRecord read_ticket(const sql::Row& r);
 HostCertificateRecord read_host_certificate(const sql::Row& r);
 AuditEvent read_audit(const sql::Row& r);
 UsageInterval read_usage(const sql::Row& r);
-HostAllocation read_host_allocation(const sql::Row& r);  // host_id, vcpus, memory_mb
-std::string read_text(const sql::Row& r);                // the first column
-int64_t read_int(const sql::Row& r);                     // the first column
+HostAllocation read_host_allocation(const sql::Row& r);      // host_id, vcpus, memory_mb
+TenantAllocation read_tenant_allocation(const sql::Row& r);  // desktops, vcpus, memory_mb, disk_bytes
+std::string read_text(const sql::Row& r);                    // the first column
+int64_t read_int(const sql::Row& r);                         // the first column
 
 // Two counts, in the first two columns.
 struct Counts {

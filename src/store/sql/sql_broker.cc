@@ -30,8 +30,16 @@ constexpr std::string_view kCloseUsage = "UPDATE usage SET end_ms=CASE WHEN star
 }  // namespace
 
 Result<void> SqlStore::insert_tenant(const TenantRecord& t) {
-  static const std::string kSql = fmt::format("INSERT INTO tenants ({}) VALUES ($1,$2,$3)", kTenantColumns);
-  return write(kSql, t.id, t.name, to_unix_ms(t.created_at));
+  static const std::string kSql =
+      fmt::format("INSERT INTO tenants ({}) VALUES ({})", kTenantColumns, sql::placeholders(7));
+  return write(kSql, t.id, t.name, to_unix_ms(t.created_at), t.quota.desktops, t.quota.vcpus, t.quota.memory_mb,
+               t.quota.disk_gb);
+}
+
+Result<void> SqlStore::set_tenant_quota(std::string_view id, const Quota& q) {
+  return write_one("UPDATE tenants SET quota_desktops=$1, quota_vcpus=$2, quota_memory_mb=$3, quota_disk_gb=$4 "
+                   "WHERE id=$5",
+                   "tenant", id, q.desktops, q.vcpus, q.memory_mb, q.disk_gb, id);
 }
 
 Result<TenantRecord> SqlStore::tenant(std::string_view id) {
@@ -47,9 +55,9 @@ Result<std::vector<TenantRecord>> SqlStore::tenants() {
 Result<void> SqlStore::delete_tenant(std::string_view id) {
   return transaction<void>(sql::Access::kWrite, [&](sql::Tx& tx) -> Result<void> {
     // A user names its tenant without a foreign key (an admin has none), so
-    // no row lock would hold off a concurrent insert: both tables are locked
+    // no row lock would hold off a concurrent insert: the tables are locked
     // against writers until the delete commits. Deleting a tenant is rare.
-    TRY(tx.lock("LOCK TABLE users, pools IN SHARE MODE"));
+    TRY(tx.lock("LOCK TABLE users, pools, images IN SHARE MODE"));
     Counts has = TRY(tx.first<Counts>("SELECT (SELECT COUNT(*) FROM users WHERE tenant_id=$1), "
                                       "(SELECT COUNT(*) FROM pools WHERE tenant_id=$1)",
                                       read_counts, id))
@@ -57,6 +65,8 @@ Result<void> SqlStore::delete_tenant(std::string_view id) {
     if (has.first > 0 || has.second > 0) {
       return Error::Conflict(fmt::format("tenant '{}' still has {} users and {} pools", id, has.first, has.second));
     }
+    auto images = TRY(tx.first<int64_t>("SELECT COUNT(*) FROM images WHERE tenant_id=$1", read_int, id)).value_or(0);
+    if (images > 0) return Error::Conflict(fmt::format("tenant '{}' still has {} images", id, images));
     if (TRY(tx.exec("DELETE FROM tenants WHERE id=$1", id)) == 0) return Error::NotFound("tenant", id);
     return Ok();
   });

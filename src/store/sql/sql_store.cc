@@ -139,18 +139,22 @@ Result<void> SqlStore::delete_host(std::string_view id) {
 
 Result<void> SqlStore::insert_image(const ImageRecord& i) {
   static const std::string kSql =
-      fmt::format("INSERT INTO images ({}) VALUES ({})", kImageColumns, sql::placeholders(14));
+      fmt::format("INSERT INTO images ({}) VALUES ({})", kImageColumns, sql::placeholders(16));
   return write(kSql, i.id, i.name, i.state, i.progress, i.source_path, i.requested_format, i.source_format, i.path,
                i.virtual_size_bytes, i.size_bytes, i.boot_json, i.error, to_unix_ms(i.created_at),
-               to_unix_ms(i.updated_at));
+               to_unix_ms(i.updated_at), i.tenant_id, int64_t{i.shared});
 }
 
 Result<void> SqlStore::update_image(const ImageRecord& i) {
-  return write_one(
-      "UPDATE images SET name=$1, state=$2, progress=$3, source_format=$4, path=$5, virtual_size_bytes=$6, "
-      "size_bytes=$7, boot_json=$8, error=$9, updated_ms=$10 WHERE id=$11",
-      "image", i.id, i.name, i.state, i.progress, i.source_format, i.path, i.virtual_size_bytes, i.size_bytes,
-      i.boot_json, i.error, to_unix_ms(i.updated_at), i.id);
+  return write_one("UPDATE images SET state=$1, progress=$2, source_format=$3, path=$4, virtual_size_bytes=$5, "
+                   "size_bytes=$6, boot_json=$7, error=$8, updated_ms=$9 WHERE id=$10",
+                   "image", i.id, i.state, i.progress, i.source_format, i.path, i.virtual_size_bytes, i.size_bytes,
+                   i.boot_json, i.error, to_unix_ms(i.updated_at), i.id);
+}
+
+Result<void> SqlStore::update_image_settings(const ImageRecord& i) {
+  return write_one("UPDATE images SET name=$1, shared=$2, updated_ms=$3 WHERE id=$4", "image", i.id, i.name,
+                   int64_t{i.shared}, to_unix_ms(i.updated_at), i.id);
 }
 
 Result<ImageRecord> SqlStore::image(std::string_view id) {
@@ -234,6 +238,16 @@ Result<std::vector<HostAllocation>> SqlStore::host_allocations() {
       "SELECT host_id, CAST(SUM(vcpus) AS BIGINT), CAST(SUM(memory_mb) AS BIGINT) FROM desktops "
       "WHERE desired='running' GROUP BY host_id ORDER BY host_id COLLATE \"C\"",
       read_host_allocation);
+}
+
+Result<TenantAllocation> SqlStore::tenant_allocation(std::string_view tenant_id) {
+  // An aggregate: one row, zeros for a tenant without desktops.
+  return one<TenantAllocation>(
+      "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN d.desired='running' THEN d.vcpus ELSE 0 END), 0) AS BIGINT), "
+      "CAST(COALESCE(SUM(CASE WHEN d.desired='running' THEN d.memory_mb ELSE 0 END), 0) AS BIGINT), "
+      "CAST(COALESCE(SUM(i.virtual_size_bytes), 0) AS BIGINT) "
+      "FROM desktops d LEFT JOIN images i ON i.id = d.image_id WHERE d.tenant_id=$1 AND d.desired <> 'deleted'",
+      read_tenant_allocation, "tenant", tenant_id);
 }
 
 }  // namespace oriel::store

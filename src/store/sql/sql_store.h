@@ -66,6 +66,7 @@ class SqlStore final : public Store {
   Result<void> delete_host(std::string_view id) override;
   Result<void> insert_image(const ImageRecord& image) override;
   Result<void> update_image(const ImageRecord& image) override;
+  Result<void> update_image_settings(const ImageRecord& image) override;
   Result<ImageRecord> image(std::string_view id) override;
   Result<std::vector<ImageRecord>> images() override;
   Result<void> delete_unused_image(std::string_view id) override;
@@ -75,12 +76,14 @@ class SqlStore final : public Store {
   Result<std::vector<DesktopRecord>> desktops(const DesktopFilter& filter) override;
   Result<void> delete_desktop(std::string_view id, int64_t version) override;
   Result<std::vector<HostAllocation>> host_allocations() override;
+  Result<TenantAllocation> tenant_allocation(std::string_view tenant_id) override;
 
   // The broker's entities (sql_broker.cc).
   Result<void> insert_tenant(const TenantRecord& tenant) override;
   Result<TenantRecord> tenant(std::string_view id) override;
   Result<std::vector<TenantRecord>> tenants() override;
   Result<void> delete_tenant(std::string_view id) override;
+  Result<void> set_tenant_quota(std::string_view id, const Quota& quota) override;
   Result<void> insert_pool(const PoolRecord& pool) override;
   Result<PoolRecord> update_pool(const PoolRecord& pool) override;
   Result<PoolRecord> pool(std::string_view id) override;

@@ -35,6 +35,27 @@ TEST(ParseTest, CreateImageBootIsKernelOrFirmware) {
   EXPECT_FALSE(parse_create_image(R"({"name":"n","source_path":"/a","boot":{"firmware":"coreboot"}})").ok());
   EXPECT_FALSE(parse_create_image(R"({"name":"n","source_path":"/a","boot":{"firmware":"bios","kernel":"/k"}})").ok());
   EXPECT_FALSE(parse_create_image(R"({"name":"n","source_path":"/a","boot":"bios"})").ok());
+  auto owned = parse_create_image(R"({"name":"n","source_path":"/a","tenant_id":"t-1"})").value();
+  EXPECT_EQ(owned.tenant_id, "t-1");
+  EXPECT_FALSE(owned.shared);
+  EXPECT_TRUE(parse_create_image(R"({"name":"n","source_path":"/a","shared":true})")->shared);
+  EXPECT_FALSE(parse_create_image(R"({"name":"n","source_path":"/a","shared":"yes"})").ok());
+  auto update = parse_update_image(R"({"shared":false})").value();
+  EXPECT_EQ(update.shared, false);
+  EXPECT_FALSE(update.name);
+  EXPECT_FALSE(parse_update_image(R"({"tenant_id":"t-2"})").ok()) << "an image's owner never changes";
+}
+
+// Security probe #10: display URLs were built from any Host header.
+TEST(ParseTest, AHostHeaderIsAHostAndAPortAndNothingElse) {
+  for (const char* good :
+       {"oriel.example.com", "oriel.example.com:8443", "127.0.0.1:8080", "[::1]:8443", "[fd00::2]", "localhost"}) {
+    EXPECT_TRUE(is_host_and_port(good)) << good;
+  }
+  for (const char* bad : {"", "evil.example/x?ticket=", "a@evil.example", "host:80:80", "host:", "host:123456", "[::1",
+                          "[127.0.0.1]:80", "ho st", "host:8o", "-lead.example", "x\r\nSet-Cookie: a=b"}) {
+    EXPECT_FALSE(is_host_and_port(bad)) << bad;
+  }
 }
 
 TEST(ParseTest, ActionsAreKnownByName) {

@@ -73,6 +73,7 @@ class BrokerCliTest : public ::testing::Test {
     std::vector<std::string> all = {"oriel", "--server", server.url()};
     all.insert(all.end(), args.begin(), args.end());
     std::vector<const char*> argv;
+    argv.reserve(all.size());
     for (const auto& a : all) argv.push_back(a.c_str());
     int code = run_cli(static_cast<int>(argv.size()), argv.data(), ctx);
     return {code, out.str(), err.str()};
@@ -82,7 +83,9 @@ class BrokerCliTest : public ::testing::Test {
   testing::TempDir dir_;
 };
 
-const char* kTenant = R"({"id":"t-1","name":"Acme Corp","created_at":"2026-11-22T10:00:00.000Z"})";
+const char* kTenant = R"({"id":"t-1","name":"Acme Corp","created_at":"2026-11-22T10:00:00.000Z",
+  "quota":{"desktops":10,"vcpus":null,"memory_mb":8192,"disk_gb":null},
+  "usage":{"desktops":3,"vcpus":4,"memory_mb":4096,"disk_gb":12.5}})";
 const char* kUser = R"({"id":"u-1","username":"ana","role":"user","tenant_id":"t-1","locked_until":null,
   "created_at":"2026-11-21T12:00:00.000Z"})";
 const char* kPool = R"({"id":"p-1","name":"Office","tenant_id":"t-1","image_id":"i-1","type":"pooled","size":20,
@@ -101,7 +104,10 @@ TEST_F(BrokerCliTest, TenantCommandsSendTheDocumentedRequests) {
                               {"DELETE /api/v1/tenants/t-1", {200, "{}"}}}));
   auto created = run(server, {"tenant", "create", "Acme Corp"});
   EXPECT_EQ(created.code, 0) << created.err;
-  EXPECT_EQ(created.out, "ID:       t-1\nName:     Acme Corp\nCreated:  2026-11-22T10:00:00.000Z\n");
+  EXPECT_EQ(created.out,
+            "ID:                t-1\nName:              Acme Corp\nDesktops:          3 of 10\n"
+            "vCPUs (running):   4\nMemory (running):  4096 MiB of 8192 MiB\nDisk:              12.5 GB\n"
+            "Created:           2026-11-22T10:00:00.000Z\n");
   auto list = run(server, {"tenant", "list"});
   EXPECT_EQ(list.code, 0) << list.err;
   EXPECT_EQ(list.out, "ID   NAME       AGE\nt-1  Acme Corp  2h\n");
@@ -115,6 +121,15 @@ TEST_F(BrokerCliTest, TenantCommandsSendTheDocumentedRequests) {
   EXPECT_EQ(body_of(seen[0]), Json({{"name", "Acme Corp"}}));
   EXPECT_EQ(seen[2].method + " " + seen[2].target, "GET /api/v1/tenants/t%201%2Fx");
   EXPECT_EQ(seen[3].method, "DELETE");
+}
+
+TEST_F(BrokerCliTest, TenantQuotaSetsTheLimitsGivenAndNoneForTheRest) {
+  ScriptedPeer server(routes({{"PATCH /api/v1/tenants/t-1", {200, kTenant}}}));
+  auto r = run(server, {"tenant", "quota", "t-1", "--desktops", "10", "--memory-mb", "8192"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(body_of(server.requests()[0]), Json({{"quota", {{"desktops", 10}, {"memory_mb", 8192}}}}));
+  EXPECT_EQ(run(server, {"tenant", "quota", "t-1", "--vcpus", "-2"}).code, 2) << "a limit is 0 or more";
 }
 
 TEST_F(BrokerCliTest, JsonOutputIsTheServersAnswer) {
@@ -182,7 +197,8 @@ TEST_F(BrokerCliTest, UserListEscapesTheTenantFilterAndShowsATable) {
 }
 
 TEST_F(BrokerCliTest, UnlockAndPasswdArePatchesOfTheUser) {
-  ScriptedPeer server(routes({{"PATCH /api/v1/users/u-1", {200, kUser}}}));
+  ScriptedPeer server(routes({{"PATCH /api/v1/users/u-1", {200, kUser}},
+                              {"GET /api/v1/auth/me", {200, R"({"id":"u-9","username":"boss"})"}}}));
   auto unlock = run(server, {"user", "unlock", "u-1"});
   EXPECT_EQ(unlock.code, 0) << unlock.err;
   EXPECT_EQ(unlock.out, "Unlocked user 'ana' (u-1).\n");
@@ -191,10 +207,22 @@ TEST_F(BrokerCliTest, UnlockAndPasswdArePatchesOfTheUser) {
   EXPECT_EQ(passwd.code, 0) << passwd.err;
   EXPECT_EQ(passwd.out, "Changed the password of user 'ana' (u-1).\n");
   auto seen = server.requests();
-  ASSERT_EQ(seen.size(), 2u);
+  ASSERT_EQ(seen.size(), 3u);
   EXPECT_EQ(seen[0].method, "PATCH");
   EXPECT_EQ(body_of(seen[0]), Json({{"unlock", true}}));
-  EXPECT_EQ(body_of(seen[1]), Json({{"password", "a-new-password"}}));
+  EXPECT_EQ(seen[1].target, "/api/v1/auth/me");
+  EXPECT_EQ(body_of(seen[2]), Json({{"password", "a-new-password"}}));
+}
+
+TEST_F(BrokerCliTest, YourOwnPasswordNeedsTheCurrentOne) {
+  ScriptedPeer server(routes({{"PATCH /api/v1/users/u-1", {200, kUser}}, {"GET /api/v1/auth/me", {200, kUser}}}));
+  StdinFrom in("the-current-one\na-new-password\n");
+  auto passwd = run(server, {"user", "passwd", "--password-stdin"});  // no id: yourself
+  EXPECT_EQ(passwd.code, 0) << passwd.err;
+  auto seen = server.requests();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1].target, "/api/v1/users/u-1");
+  EXPECT_EQ(body_of(seen[1]), Json({{"current_password", "the-current-one"}, {"password", "a-new-password"}}));
 }
 
 TEST_F(BrokerCliTest, WhoamiShowAndDeleteUsers) {

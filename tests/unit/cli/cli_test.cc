@@ -17,7 +17,6 @@
 namespace oriel::cli {
 namespace {
 
-using std::chrono_literals::operator""ms;
 using net::testing::json_error;
 using net::testing::Reply;
 using net::testing::ScriptedPeer;
@@ -38,11 +37,11 @@ class CliTest : public ::testing::Test {
   }
   void TearDown() override { ::unsetenv("XDG_CONFIG_HOME"); }
 
-  CliRun run(std::vector<std::string> args) {
+  CliRun run(const std::vector<std::string>& args) {
     std::ostringstream out, err;
     Context ctx(out, err);
-    ctx.import_poll = 1ms;
-    ctx.desktop_poll = 1ms;
+    ctx.import_poll = std::chrono::milliseconds(1);
+    ctx.desktop_poll = std::chrono::milliseconds(1);
     std::vector<const char*> argv = {"oriel"};
     for (const auto& a : args) argv.push_back(a.c_str());
     int code = run_cli(static_cast<int>(argv.size()), argv.data(), ctx);
@@ -148,7 +147,7 @@ TEST_F(CliTest, LoginWithoutATerminalNeedsPasswordStdin) {
 }
 
 // An importer whose progress moves 30% per poll, then ends in `final_state`.
-ScriptedPeer::Handler importer(std::string final_state) {
+ScriptedPeer::Handler importer(const std::string& final_state) {
   auto polls = std::make_shared<std::atomic<int>>(0);
   return [polls, final_state](const SeenRequest& r) {
     Json image = {{"id", "i-1"}, {"name", "win11"}, {"state", "importing"}, {"progress", 0}, {"error", nullptr}};
@@ -192,8 +191,33 @@ TEST_F(CliTest, FailedImportExitsSevenWithTheReason) {
   EXPECT_EQ(Json::parse(no_wait.out)["state"], "importing");
 }
 
+TEST_F(CliTest, ImagesHaveAnOwnerAndAreSharedByPatch) {
+  ScriptedPeer server([](const SeenRequest& r) {
+    if (r.method == "PATCH") return Reply{200, R"({"id":"i-1","name":"base","state":"ready","shared":true})"};
+    if (r.method == "POST") return Reply{202, R"({"id":"i-2","name":"acme","state":"importing"})"};
+    return Reply{200, R"([{"id":"i-1","name":"base","state":"ready","tenant_id":null,"shared":true},
+                         {"id":"i-2","name":"acme","state":"ready","tenant_id":"t-7","shared":false},
+                         {"id":"i-3","name":"lab","state":"ready","tenant_id":null,"shared":false}])"};
+  });
+  auto list = run({"--server", server.url(), "image", "list"});
+  ASSERT_EQ(list.code, 0) << list.err;
+  EXPECT_NE(list.out.find("OWNER"), std::string::npos) << list.out;
+  for (const char* owner : {"shared", "t-7", "platform"}) EXPECT_NE(list.out.find(owner), std::string::npos) << owner;
+  auto share = run({"--server", server.url(), "image", "share", "i-1"});
+  ASSERT_EQ(share.code, 0) << share.err;
+  EXPECT_EQ(server.requests().back().method, "PATCH");
+  EXPECT_EQ(server.requests().back().target, "/api/v1/images/i-1");
+  EXPECT_EQ(Json::parse(server.requests().back().body), Json({{"shared", true}}));
+  ASSERT_EQ(run({"--server", server.url(), "image", "unshare", "i-1"}).code, 0);
+  EXPECT_EQ(Json::parse(server.requests().back().body), Json({{"shared", false}}));
+  auto own = run({"--server", server.url(), "image", "import", "acme", "/x", "--tenant", "t-7", "--no-wait"});
+  ASSERT_EQ(own.code, 0) << own.err;
+  EXPECT_EQ(Json::parse(server.requests().back().body)["tenant_id"], "t-7");
+  EXPECT_EQ(run({"--server", server.url(), "image", "import", "a", "/x", "--tenant", "t-7", "--shared"}).code, 2);
+}
+
 // A desktop that goes through `states` one poll at a time.
-ScriptedPeer::Handler desktop_walk(std::vector<std::string> states, std::string pending = "") {
+ScriptedPeer::Handler desktop_walk(const std::vector<std::string>& states, const std::string& pending = "") {
   auto polls = std::make_shared<std::atomic<size_t>>(0);
   return [=](const SeenRequest& r) {
     size_t i = r.method == "GET" ? std::min(++*polls, states.size() - 1) : 0;

@@ -118,13 +118,14 @@ TEST(CliViewsTest, ImageTableShowsProgressSizesAndAge) {
   WallTime now = *parse_rfc3339("2026-11-22T10:05:00.000Z");
   Json images = Json::parse(R"([
     {"id":"i-1","name":"win11","state":"importing","progress":47,"source_format":null,"format":"auto",
-     "virtual_size_bytes":0,"size_bytes":0,"created_at":"2026-11-22T10:04:30.000Z"},
+     "virtual_size_bytes":0,"size_bytes":0,"created_at":"2026-11-22T10:04:30.000Z","tenant_id":"t-1"},
     {"id":"i-2","name":"debian","state":"ready","progress":100,"source_format":"vpc","format":"auto",
-     "virtual_size_bytes":21474836480,"size_bytes":1610612736,"created_at":"2026-11-22T08:00:00.000Z"}])");
-  EXPECT_EQ(images_table(images, now), "ID   NAME    STATE          FORMAT  SIZE    ON DISK  AGE\n"
-                                       "i-1  win11   importing 47%  auto    -       -        30s\n"
-                                       "i-2  debian  ready          vpc     20 GiB  1.5 GiB  2h\n");
-  EXPECT_EQ(images_table(Json::object(), now), "ID  NAME  STATE  FORMAT  SIZE  ON DISK  AGE\n");
+     "virtual_size_bytes":21474836480,"size_bytes":1610612736,"created_at":"2026-11-22T08:00:00.000Z",
+     "tenant_id":null,"shared":true}])");
+  EXPECT_EQ(images_table(images, now), "ID   NAME    OWNER   STATE          FORMAT  SIZE    ON DISK  AGE\n"
+                                       "i-1  win11   t-1     importing 47%  auto    -       -        30s\n"
+                                       "i-2  debian  shared  ready          vpc     20 GiB  1.5 GiB  2h\n");
+  EXPECT_EQ(images_table(Json::object(), now), "ID  NAME  OWNER  STATE  FORMAT  SIZE  ON DISK  AGE\n");
 }
 
 TEST(CliViewsTest, BootIsDescribedInWords) {

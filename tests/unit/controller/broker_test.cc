@@ -51,6 +51,7 @@ class BrokerTest : public ::testing::TestWithParam<test_support::Backend> {
     image.path = (dir_ / "golden.raw").string();
     image.source_path = image.path;
     image.requested_format = "raw";
+    image.shared = true;  // the platform's, for every tenant's pools
     ASSERT_TRUE(store_->insert_image(image).ok());
   }
   void TearDown() override {
@@ -293,7 +294,7 @@ TEST_P(BrokerTest, TheGatewayIsToldWhenADisplayMustCloseAndTicketsCarryTheClipbo
 TEST_P(BrokerTest, AnotherTenantsObjectsAreNotFound) {
   auto a = tenant("a"), b = tenant("b");
   auto pa = pool(a, "pooled", 1, 0), pb = pool(b, "pooled", 1, 0);
-  auto ua = user("ua", a), ub = user("ub", b), admin_a = user("admin-a", a, "tenant-admin");
+  auto ua = user("una", a), ub = user("ubi", b), admin_a = user("admin-a", a, "tenant-admin");
   entitle(pa, ua);
   entitle(pb, ub);
   auto sb = controller_->sessions().logon(ub, pb, "").value();
@@ -432,6 +433,7 @@ TEST_P(BrokerTest, ANewPasswordEndsEveryOtherSignInAndDisplay) {
 
   UpdateUser own;
   own.password = "a-new-password-1";
+  own.current_password = "password-ana";
   own.keep_token = here;
   ASSERT_TRUE(controller_->identity().update_user(ana, ana.user_id, own).ok());
   EXPECT_TRUE(controller_->identity().authenticate(here).ok()) << "the token that changed it stays";
@@ -444,6 +446,120 @@ TEST_P(BrokerTest, ANewPasswordEndsEveryOtherSignInAndDisplay) {
   ASSERT_TRUE(controller_->identity().update_user(admin_, ana.user_id, reset).ok());
   EXPECT_FALSE(controller_->identity().authenticate(here).ok()) << "an administrator's reset ends them all";
   EXPECT_TRUE(controller_->identity().login("ana", "set-by-the-admin-1", "").ok());
+}
+
+// Security probe #8 (accounts): a stolen token alone does not change its
+// user's password, and no one gets a password that is too easy to guess.
+TEST_P(BrokerTest, YourOwnNewPasswordNeedsTheCurrentOneAndNoPasswordIsTooEasy) {
+  auto t = tenant("acme");
+  auto ana = user("ana", t);
+  auto& id = controller_->identity();
+  UpdateUser change;
+  change.password = "a-new-password-1";
+  auto without = id.update_user(ana, ana.user_id, change);
+  ASSERT_FALSE(without.ok());
+  EXPECT_EQ(without.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(without.error().message().find("current_password"), std::string::npos);
+  change.current_password = "not-anas-password";
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(id.update_user(ana, ana.user_id, change).error().code(), ErrorCode::kPermissionDenied);
+  }
+  EXPECT_EQ(store_->user_by_id(ana.user_id).value().failed_logins, 3) << "wrong ones count as failed sign-ins";
+  change.current_password = "password-ana";
+  auto waiting = id.update_user(ana, ana.user_id, change);
+  ASSERT_FALSE(waiting.ok());
+  EXPECT_EQ(waiting.error().code(), ErrorCode::kRateLimited) << "and wait as those do, even with the right one";
+  EXPECT_TRUE(id.login("ana", "password-ana", "").error().code() == ErrorCode::kRateLimited);
+  clock_.advance(std::chrono::seconds(2));
+  ASSERT_TRUE(id.update_user(ana, ana.user_id, change).ok());
+  EXPECT_EQ(store_->user_by_id(ana.user_id).value().failed_logins, 0);
+  EXPECT_TRUE(id.login("ana", "a-new-password-1", "").ok());
+
+  // Common passwords, dictionary words lightly changed and sequences are
+  // refused for everyone, with the reason; nothing changes.
+  for (const char* easy : {"Password1", "qwerty123", "12345678", "iloveyou", "aaaaaaaa"}) {
+    UpdateUser reset;
+    reset.password = easy;
+    auto refused = id.update_user(admin_, ana.user_id, reset);
+    ASSERT_FALSE(refused.ok()) << easy;
+    EXPECT_EQ(refused.error().code(), ErrorCode::kInvalidArgument) << easy;
+    EXPECT_NE(refused.error().message().find("harder to guess"), std::string::npos) << refused.error().message();
+    auto created = id.create_user(admin_, {std::string("new-") + easy, easy, "user", t});
+    EXPECT_FALSE(created.ok()) << easy;
+  }
+  EXPECT_TRUE(id.login("ana", "a-new-password-1", "").ok());
+  EXPECT_FALSE(controller_->bootstrap("Password1").ok()) << "the admin's password too";
+}
+
+// Security probe #9: one tenant's pool took the whole host, and another
+// tenant's user got a 503 that named the host and its size. Tenants hear
+// that there is no room; the admin hears where.
+TEST_P(BrokerTest, NoCapacityNamesNoHostToTenants) {
+  auto host = store_->hosts().value().at(0);
+  host.cpus = 1;
+  host.memory_mb = 1024;  // with this test's overcommit: 64 vCPUs, 8 GiB
+  ASSERT_TRUE(store_->upsert_host(host).ok());
+  auto acme = tenant("acme");
+  CreatePool big{"big", acme, "i-golden", "pooled", 2, 2, 1, 4096};
+  ASSERT_TRUE(controller_->pools().create(admin_, big).ok());
+  controller_->reconcile_broker();  // two running spares of 4 GiB: the host is full
+
+  auto globex = tenant("globex");
+  auto p = pool(globex, "pooled", 2, 1);
+  auto bob = user("bob", globex);
+  auto boss = user("boss", globex, "tenant-admin");
+  entitle(p, bob);
+  controller_->reconcile_broker();
+  auto refused = controller_->sessions().logon(bob, p, "");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kUnavailable);
+  for (const auto& told : {refused.error().message(), controller_->pools().get(boss, p).value().pool.message}) {
+    EXPECT_EQ(told.find(host.name), std::string::npos) << told;
+    EXPECT_EQ(told.find("limit"), std::string::npos) << told;
+    EXPECT_NE(told.find("no capacity"), std::string::npos) << told;
+  }
+  EXPECT_NE(controller_->pools().get(admin_, p).value().pool.message.find(host.name), std::string::npos)
+      << "the admin hears which host";
+  // A desktop bigger than any host: the tenant-admin hears that much.
+  CreatePool huge{"huge", globex, "i-golden", "pooled", 1, 0, 1, 64 * 1024};
+  auto too_big = controller_->pools().create(boss, huge);
+  ASSERT_FALSE(too_big.ok());
+  EXPECT_EQ(too_big.error().code(), ErrorCode::kUnprocessable);
+  EXPECT_EQ(too_big.error().message().find("largest"), std::string::npos) << too_big.error().message();
+  EXPECT_NE(controller_->pools().create(admin_, huge).error().message().find("largest"), std::string::npos);
+}
+
+// Issue 22 item 9: each tenant's desktops, vCPUs, memory and disk within its quota.
+TEST_P(BrokerTest, ATenantsPoolsAndLogonsKeepToItsQuota) {
+  auto acme = tenant("acme");
+  auto boss = user("boss", acme, "tenant-admin");
+  EXPECT_EQ(controller_->identity().set_quota(boss, acme, {.desktops = 9}).error().code(), ErrorCode::kPermissionDenied)
+      << "a tenant-admin does not raise its own quota";
+  ASSERT_TRUE(controller_->identity().set_quota(admin_, acme, {.desktops = 2}).ok());
+  auto p = pool(acme, "pooled", 5, 3);
+  controller_->reconcile_broker();
+  EXPECT_EQ(live_desktops(p).size(), 2u) << "the spares stop at the quota";
+  auto view = controller_->pools().get(boss, p).value();
+  EXPECT_NE(view.pool.message.find("quota of 2 desktops"), std::string::npos) << view.pool.message;
+  EXPECT_EQ(controller_->identity().tenant(boss, acme).value().usage.desktops, 2);
+
+  std::vector<Principal> users;
+  for (const char* name : {"ana", "bob", "cyd"}) {
+    users.push_back(user(name, acme));
+    entitle(p, users.back());
+  }
+  EXPECT_TRUE(controller_->sessions().logon(users[0], p, "").ok());
+  EXPECT_TRUE(controller_->sessions().logon(users[1], p, "").ok());
+  auto third = controller_->sessions().logon(users[2], p, "");
+  ASSERT_FALSE(third.ok()) << "a third desktop would go over the quota";
+  EXPECT_EQ(third.error().code(), ErrorCode::kUnavailable);
+  EXPECT_NE(third.error().message().find("quota of 2 desktops"), std::string::npos) << third.error().message();
+
+  // Raised: the third user gets a desktop; other tenants never counted.
+  ASSERT_TRUE(controller_->identity().set_quota(admin_, acme, {.desktops = 3}).ok());
+  EXPECT_TRUE(controller_->sessions().logon(users[2], p, "").ok());
+  EXPECT_EQ(controller_->identity().tenant(admin_, acme).value().usage.desktops, 3);
+  EXPECT_FALSE(controller_->identity().set_quota(admin_, acme, {.vcpus = -1}).ok());
 }
 
 TEST_P(BrokerTest, ANewImageRebuildsFreeDesktopsAndAssignedOnesAtLogoff) {

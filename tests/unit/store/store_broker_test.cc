@@ -82,9 +82,44 @@ TEST_P(StoreBrokerTest, TenantsAreUniqueByNameAndDeletedOnlyWhenEmpty) {
   ASSERT_TRUE(store_->insert_user({"u-1", "ana", "x", "user", "t-2", {}}).ok());
   EXPECT_EQ(store_->delete_tenant("t-2").error().code(), ErrorCode::kConflict);
   ASSERT_TRUE(store_->delete_user("u-1").ok());
+  ImageRecord own;  // a tenant's own image keeps its tenant too
+  own.id = "i-own";
+  own.name = "acme's";
+  own.state = "ready";
+  own.tenant_id = "t-2";
+  ASSERT_TRUE(store_->insert_image(own).ok());
+  auto with_image = store_->delete_tenant("t-2");
+  ASSERT_FALSE(with_image.ok());
+  EXPECT_EQ(with_image.error().message(), "tenant 't-2' still has 1 images");
+  ASSERT_TRUE(store_->delete_unused_image("i-own").ok());
   EXPECT_TRUE(store_->delete_tenant("t-2").ok());
   EXPECT_EQ(store_->tenant("t-2").error().code(), ErrorCode::kNotFound);
   EXPECT_EQ(store_->delete_tenant("t-2").error().code(), ErrorCode::kNotFound);
+}
+
+TEST_P(StoreBrokerTest, ATenantsQuotaAndWhatItsDesktopsHold) {
+  EXPECT_EQ(store_->tenant("t-1")->quota, Quota{});
+  ASSERT_TRUE(store_->set_tenant_quota("t-1", {3, 4, 4096, 100}).ok());
+  EXPECT_EQ(store_->tenant("t-1")->quota, (Quota{3, 4, 4096, 100}));
+  EXPECT_EQ(store_->set_tenant_quota("t-none", {1, 1, 1, 1}).error().code(), ErrorCode::kNotFound);
+
+  auto image = store_->image("i-1").value();
+  image.virtual_size_bytes = int64_t{10} << 30;
+  ASSERT_TRUE(store_->update_image(image).ok());
+  auto d2 = store_->desktop("d-2").value();
+  d2.desired = "stopped";  // still a desktop and its disk; no vCPUs or memory
+  d2.vcpus = 3;
+  ASSERT_TRUE(store_->update_desktop(d2).ok());
+  auto d1 = store_->desktop("d-1").value();
+  auto held = store_->tenant_allocation("t-1").value();
+  EXPECT_EQ(held.desktops, 2);
+  EXPECT_EQ(held.vcpus, d1.vcpus);
+  EXPECT_EQ(held.memory_mb, d1.memory_mb);
+  EXPECT_EQ(held.disk_bytes, int64_t{20} << 30);
+  d1.desired = "deleted";  // on its way out: no longer held
+  ASSERT_TRUE(store_->update_desktop(d1).ok());
+  EXPECT_EQ(store_->tenant_allocation("t-1")->desktops, 1);
+  EXPECT_EQ(store_->tenant_allocation("t-other")->desktops, 0);
 }
 
 TEST_P(StoreBrokerTest, PoolUpdatesAreCompareAndSwapAndNamesUniquePerTenant) {

@@ -146,6 +146,25 @@ TEST_P(StoreTest, ImagesKeepEveryFieldAndUpdatesNeedTheImage) {
   ASSERT_TRUE(store_->update_image(got).ok());
   EXPECT_EQ(store_->image("i-1")->error, got.error);
   EXPECT_EQ(store_->update_image(image("i-2")).error().code(), ErrorCode::kNotFound);
+  // The owner is kept; the sharing and the name change only as settings,
+  // so the importer's progress never undoes an administrator's change.
+  auto own = image("i-3");
+  own.tenant_id = "t-1";
+  ASSERT_TRUE(store_->insert_image(own).ok());
+  EXPECT_EQ(store_->image("i-3")->tenant_id, "t-1");
+  auto settings = store_->image("i-1").value();
+  settings.name = "renamed";
+  settings.shared = true;
+  ASSERT_TRUE(store_->update_image_settings(settings).ok());
+  got.progress = 50;
+  ASSERT_TRUE(store_->update_image(got).ok());  // the importer's older copy
+  auto now = store_->image("i-1").value();
+  EXPECT_TRUE(now.shared);
+  EXPECT_EQ(now.name, "renamed");
+  EXPECT_EQ(now.progress, 50);
+  EXPECT_FALSE(store_->image("i-3")->shared);
+  EXPECT_EQ(store_->update_image_settings(image("i-2")).error().code(), ErrorCode::kNotFound);
+  ASSERT_TRUE(store_->delete_unused_image("i-3").ok());
   auto older = image("i-0");
   ASSERT_TRUE(store_->insert_image(older).ok());  // created at the epoch: listed first
   auto all = store_->images().value();

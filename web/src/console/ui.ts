@@ -277,7 +277,12 @@ export function input(name: string, value = '', attrs: Record<string, string> = 
 }
 
 export function select(name: string, options: Array<[string, string]>, value = ''): HTMLSelectElement {
-  const s = h('select', { name }, ...options.map(([v, text]) => h('option', { value: v, selected: v === value }, text)));
+  return setOptions(h('select', { name }), options, value);
+}
+
+// Replaces a select's choices, keeping its value when it is still one of them.
+export function setOptions(s: HTMLSelectElement, options: Array<[string, string]>, value = s.value): HTMLSelectElement {
+  s.replaceChildren(...options.map(([v, text]) => h('option', { value: v, selected: v === value }, text)));
   return s;
 }
 
@@ -288,7 +293,10 @@ export function value(form: HTMLFormElement, name: string): string {
 
 // A whole number from a form field, or an error naming the field.
 export function intValue(form: HTMLFormElement, name: string, label: string, min: number, max: number): number {
-  const text = value(form, name);
+  return wholeNumber(value(form, name), label, min, max);
+}
+
+export function wholeNumber(text: string, label: string, min: number, max: number): number {
   const n = Number(text);
   if (!/^-?\d+$/.test(text) || n < min || n > max) throw new Error(`${label} must be a whole number from ${min} to ${max}.`);
   return n;

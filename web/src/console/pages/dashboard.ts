@@ -1,9 +1,10 @@
 // The dashboard: the state of the whole installation (or of the
-// tenant-admin's tenant) at a glance, live.
+// tenant-admin's tenant, with its quota) at a glance, live.
 import type { AuditEvent, Desktop, Host, Image, Pool, Session } from '../../api';
-import { type PageContext, type PageDef, app, desktops, hosts, images, isAdmin, nameOf, pools, sessions, userName } from '../app';
+import { type PageContext, type PageDef, app, desktops, hosts, images, isAdmin, nameOf, pools, sessions, tenants, userName } from '../app';
 import { countBar } from '../charts';
 import { formatAgo, formatMiB, formatTime, percent, plural } from '../format';
+import { QUOTA_NOTE, quotaDetails } from '../quota';
 import { DataTable, badge, h, link, meter, section } from '../ui';
 
 const STATE_COLORS: Record<string, string> = {
@@ -80,6 +81,7 @@ export const dashboardPage: PageDef = {
   mount(ctx: PageContext) {
     const tileRow = h('div', { className: 'tiles' });
     const hostList = h('div', { className: 'host-list' });
+    const quota = h('div');
     const stateBar = h('div', { className: 'state-bar' });
     const problemList = h('ul', { className: 'problems' });
     const refused = h('ul', { className: 'problems' });
@@ -101,7 +103,7 @@ export const dashboardPage: PageDef = {
     ctx.root.append(
       tileRow,
       h('div', { className: 'columns' },
-        isAdmin() ? section('Hosts', hostList) : null,
+        isAdmin() ? section('Hosts', hostList) : section('Quota', quota, h('p', { className: 'hint' }, QUOTA_NOTE)),
         section('Desktops by state', stateBar),
         section('Problems', problemList, h('h3', {}, 'Recently refused or failed requests'), refused)),
       section('Pools', poolTable.element),
@@ -112,6 +114,8 @@ export const dashboardPage: PageDef = {
       const issues = problems(ds, images(), ps, hs);
       tileRow.replaceChildren(...tiles(hs, ds, ps, open, issues.length));
       hostList.replaceChildren(...hostRows(hs));
+      const own = tenants()[0];  // a tenant-admin sees their own only
+      quota.replaceChildren(own ? quotaDetails(own) : '');
       stateBar.replaceChildren(...desktopStates(ds));
       problemList.replaceChildren(...listOr(issues.map((p) => h('li', {}, link(p.text, p.href))), 'Nothing needs attention.'));
       refused.replaceChildren(...refusedRequests());

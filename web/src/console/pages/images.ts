@@ -1,9 +1,11 @@
 // Golden images (administrators): import a file that is on the server, or
 // upload one from this computer in resumable chunks (VHD, VHDX, qcow2, raw),
-// follow the import's progress live, see an image's details, delete it.
+// follow the import's progress live, see an image's details, share a
+// platform image with every tenant or take it back, delete it.
 import { type Boot, type Image, type Upload, api } from '../../api';
-import { type PageContext, type PageDef, app, images, pools } from '../app';
+import { type PageContext, type PageDef, app, images, pools, tenants } from '../app';
 import { formatBytes, formatDuration, formatName, formatTime, percent } from '../format';
+import { OWNER_DEFAULT, ownerChoices, ownerFields, ownerText } from '../owner';
 import { Uploader, formatFromFileName, imageNameFromFile } from '../upload';
 import { DataTable, act, badge, button, confirmDialog, field, formDialog, h, input, meter, notify, openDialog, select, value } from '../ui';
 
@@ -26,12 +28,17 @@ const FORMATS: Array<[string, string]> = [['auto', 'Detect from the file'], ['vp
 function bootFields(): HTMLElement {
   const kind = select('boot', [['bios', 'BIOS'], ['uefi', 'UEFI (OVMF)'], ['kernel', 'Linux kernel on the server']]);
   const kernel = h('div', { className: 'sub-fields' },
-                   field('Kernel path', input('kernel', '', { placeholder: '/srv/images/vmlinuz' })),
+                   field('Kernel path', input('kernel', '', { placeholder: '/srv/images/vmlinuz' }), 'On the server, under one of its import directories.'),
                    field('Initrd path', input('initrd', '', { placeholder: 'optional' })),
                    field('Kernel command line', input('cmdline', '', { placeholder: 'optional' })));
   kernel.hidden = true;
   kind.onchange = () => { kernel.hidden = kind.value !== 'kernel'; };
   return h('div', {}, field('Boot', kind), kernel);
+}
+
+function ownerField(): HTMLElement {
+  return field('Owner', select('owner', ownerChoices(tenants()), OWNER_DEFAULT),
+               'Shared: every tenant may build pools on it. Platform only: no tenant, until you share it. A tenant: that tenant alone.');
 }
 
 export function bootFrom(form: HTMLFormElement): Boot | undefined {
@@ -54,11 +61,14 @@ function importDialog(): void {
   formDialog('Import an image from the server', [
     field('Name', input('name', '', { required: '', autocomplete: 'off' })),
     field('Path on the server', input('source_path', '', { required: '', placeholder: '/srv/images/win11.vhdx', spellcheck: 'false' }),
-          'A file orield can read. It is converted to a read-only qcow2 golden image; the file itself is left alone.'),
+          "A file under one of the server's import directories (orield --import-dir); elsewhere the server refuses it. " +
+          'It is converted to a read-only qcow2 golden image; the file itself is left alone.'),
     field('Format', select('format', FORMATS)),
+    ownerField(),
     bootFields(),
   ], 'Import', async (form) => {
-    const body: Record<string, unknown> = { name: value(form, 'name'), source_path: value(form, 'source_path'), format: value(form, 'format') };
+    const body: Record<string, unknown> = { name: value(form, 'name'), source_path: value(form, 'source_path'), format: value(form, 'format'),
+                                            ...ownerFields(value(form, 'owner')) };
     const boot = bootFrom(form);
     if (boot) body.boot = boot;
     const image = await api<Image>('POST', '/api/v1/images', body);
@@ -95,12 +105,13 @@ function uploadDialog(): void {
   };
   formDialog('Upload an image from this computer', [
     field('File', file, 'VHD, VHDX, qcow2 or raw. Sent in 1 MiB chunks: if the connection drops, the upload goes on from where it stopped.'),
-    field('Name', name), field('Format', format), bootFields(),
+    field('Name', name), field('Format', format), ownerField(), bootFields(),
   ], 'Upload', async (form) => {
     const f = file.files?.[0];
     if (!f) throw new Error('Choose a file to upload.');
     if (!f.size) throw new Error(`${f.name} is empty.`);
-    const body: Record<string, unknown> = { name: value(form, 'name') || imageNameFromFile(f.name), filename: f.name, size: f.size, format: value(form, 'format') };
+    const body: Record<string, unknown> = { name: value(form, 'name') || imageNameFromFile(f.name), filename: f.name, size: f.size, format: value(form, 'format'),
+                                            ...ownerFields(value(form, 'owner')) };
     const boot = bootFrom(form);
     if (boot) body.boot = boot;
     const upload = await api<Upload>('POST', '/api/v1/uploads', body);
@@ -184,7 +195,8 @@ function details(image: Image): void {
   const boot = image.boot.kernel ? `Linux kernel ${image.boot.kernel}${image.boot.initrd ? `, initrd ${image.boot.initrd}` : ''}${image.boot.cmdline ? `, “${image.boot.cmdline}”` : ''}`
     : (image.boot.firmware ?? 'bios').toUpperCase();
   const d = openDialog(`Image ${image.name}`, [h('dl', { className: 'details' },
-    ...row('Id', image.id), ...row('State', badge(image.state)), ...row('Imported from', image.source_path),
+    ...row('Id', image.id), ...row('State', badge(image.state)), ...row('Owner', ownerText(image)),
+    ...(image.source_path !== null ? row('Imported from', image.source_path) : []),
     ...row('Format', `${formatName(image.source_format)} (asked: ${formatName(image.format)})`),
     ...row('Disk size', formatBytes(image.virtual_size_bytes)), ...row('Stored', formatBytes(image.size_bytes)),
     ...row('Boot', boot), ...row('Used by pools', used.length ? used.map((p) => p.name).join(', ') : 'none'),
@@ -199,6 +211,23 @@ async function remove(b: HTMLButtonElement, image: Image): Promise<void> {
     watched.delete(image.id);
     return `Image ${image.name} is deleted.`;
   });
+}
+
+// A platform image: every tenant may use it once shared; unsharing is refused while a tenant's pool does.
+async function share(b: HTMLButtonElement, image: Image): Promise<void> {
+  const what = `${image.shared ? 'Unsharing' : 'Sharing'} ${image.name}`;
+  await act(b, what, () => api<Image>('PATCH', `/api/v1/images/${encodeURIComponent(image.id)}`, { shared: !image.shared }), (changed) => {
+    app.store.upsert('images', changed);
+    return changed.shared ? `Image ${changed.name} is shared with every tenant.` : `Image ${changed.name} is the platform's only: no tenant may use it now.`;
+  });
+}
+
+function actions(i: Image): HTMLElement {
+  const verb = i.shared ? 'Unshare' : 'Share';
+  return h('div', { className: 'row-actions' },
+    button('Details', () => details(i), { label: `Details of ${i.name}` }),
+    i.tenant_id ? null : button(verb, (b) => void share(b, i), { label: `${verb} ${i.name}`, title: i.shared ? 'Keep it to the platform' : 'Let every tenant use it' }),
+    button('Delete', (b) => void remove(b, i), { kind: 'danger', label: `Delete ${i.name}` }));
 }
 
 function stateCell(i: Image): Node {
@@ -219,13 +248,12 @@ export const imagesPage: PageDef = {
     const table = new DataTable<Image>([
       { label: 'Name', cell: (i) => h('strong', {}, i.name) },
       { label: 'State', cell: stateCell, className: 'wide' },
+      { label: 'Owner', cell: ownerText },
       { label: 'Format', cell: (i) => formatName(i.source_format ?? i.format) },
       { label: 'Disk size', cell: (i) => (i.virtual_size_bytes ? formatBytes(i.virtual_size_bytes) : '–'), className: 'num' },
       { label: 'Stored', cell: (i) => (i.size_bytes ? formatBytes(i.size_bytes) : '–'), className: 'num' },
       { label: 'Created', cell: (i) => formatTime(i.created_at) },
-      { label: 'Actions', cell: (i) => h('div', { className: 'row-actions' },
-          button('Details', () => details(i), { label: `Details of ${i.name}` }),
-          button('Delete', (b) => void remove(b, i), { kind: 'danger', label: `Delete ${i.name}` })) },
+      { label: 'Actions', cell: actions },
     ], (i) => i.id, 'Images', 'No images yet: import one from the server or upload one.');
     const transferSection = h('section', { className: 'panel-section' }, h('h2', {}, 'Transfers'), transferTable.element);
     ctx.root.append(

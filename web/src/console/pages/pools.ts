@@ -4,15 +4,22 @@
 import { type Desktop, type Pool, type User, api } from '../../api';
 import { type PageContext, type PageDef, app, desktops, images, isAdmin, nameOf, options, pools, tenants, userName, users } from '../app';
 import { formatMiB } from '../format';
-import { DataTable, act, badge, button, confirmDialog, errorText, field, formDialog, h, input, intValue, link, section, select, value } from '../ui';
+import { imageServes } from '../owner';
+import { DataTable, act, badge, button, confirmDialog, errorText, field, formDialog, h, input, intValue, link, section, select, setOptions, value } from '../ui';
 
 const CLIPBOARD: Array<[string, string]> = [['both', 'Both ways'], ['to-desktop', 'Paste into the desktop only'], ['to-client', 'Copy out of the desktop only'], ['none', 'Off']];
 
-function sizeFields(p?: Pool): HTMLElement[] {
-  const imageChoices = images().filter((i) => i.state !== 'failed');
+// The images a pool of `tenant` may use (its own and the platform's shared
+// ones, not failed), and `keep`, the pool's image now, whatever it is.
+export function imageChoices(tenant: string | null | undefined, keep = ''): Array<[string, string]> {
+  const usable = images().filter((i) => i.id === keep || (i.state !== 'failed' && imageServes(i, tenant)));
+  return options(usable, (i) => (i.state === 'ready' ? i.name : `${i.name} (${i.state})`));
+}
+
+function sizeFields(image: HTMLSelectElement, p?: Pool): HTMLElement[] {
   return [
     field('Name', input('name', p?.name ?? '', { required: '', autocomplete: 'off' })),
-    field('Image', select('image_id', options(imageChoices, (i) => (i.state === 'ready' ? i.name : `${i.name} (${i.state})`)), p?.image_id ?? '')),
+    field('Image', image),
     h('div', { className: 'field-row' },
       field('Desktops at most', input('size', String(p?.size ?? 10), { inputmode: 'numeric' })),
       field('Kept ready', input('spare', String(p?.spare ?? 1), { inputmode: 'numeric' }), 'Running, unassigned: a logon needs no boot.')),
@@ -27,7 +34,7 @@ function sizeFields(p?: Pool): HTMLElement[] {
 }
 
 function sizeValues(form: HTMLFormElement): Record<string, unknown> {
-  if (!value(form, 'image_id')) throw new Error('Choose an image (import one on the Images page first).');
+  if (!value(form, 'image_id')) throw new Error("Choose an image: the tenant's own or a shared one (administrators import and share them on the Images page).");
   return {
     name: value(form, 'name'), image_id: value(form, 'image_id'),
     size: intValue(form, 'size', 'Desktops at most', 0, 10000), spare: intValue(form, 'spare', 'Kept ready', 0, 10000),
@@ -38,8 +45,11 @@ function sizeValues(form: HTMLFormElement): Record<string, unknown> {
 }
 
 export function createPoolDialog(): void {
-  const tenantField = isAdmin() ? [field('Tenant', select('tenant_id', options(tenants(), (t) => t.name)))] : [];
-  const first = sizeFields();
+  const tenant = select('tenant_id', options(tenants(), (t) => t.name));
+  const image = select('image_id', imageChoices(isAdmin() ? tenant.value : app.me?.tenant_id));
+  tenant.onchange = () => setOptions(image, imageChoices(tenant.value));
+  const tenantField = isAdmin() ? [field('Tenant', tenant)] : [];
+  const first = sizeFields(image);
   formDialog('New pool', [first[0], ...tenantField, first[1],
     field('Type', select('type', [['pooled', 'Pooled: any free desktop, reset at logoff'], ['persistent', 'Persistent: one desktop per user, kept']])),
     ...first.slice(2)], 'Create pool', async (form) => {
@@ -52,7 +62,8 @@ export function createPoolDialog(): void {
 }
 
 function editPoolDialog(p: Pool): void {
-  formDialog(`Edit pool ${p.name}`, sizeFields(p), 'Save', async (form) => {
+  const image = select('image_id', imageChoices(p.tenant_id, p.image_id), p.image_id);
+  formDialog(`Edit pool ${p.name}`, sizeFields(image, p), 'Save', async (form) => {
     const pool = await api<Pool>('PATCH', `/api/v1/pools/${encodeURIComponent(p.id)}`, sizeValues(form));
     app.store.upsert('pools', pool);
     return `Pool ${pool.name} is saved; free desktops follow at once, those in use at their next logoff.`;

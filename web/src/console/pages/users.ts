@@ -1,9 +1,10 @@
 // Users (of every tenant for an administrator, of their own for a
 // tenant-admin) and tenants (administrators): create, unlock, set a
-// password, delete.
+// password, delete; a tenant's usage against its quota, and the quota.
 import { type Tenant, type User, api } from '../../api';
 import { type PageContext, type PageDef, app, isAdmin, nameOf, options, pools, tenants, users } from '../app';
 import { formatAgo, formatTime } from '../format';
+import { QUOTA_KEYS, QUOTA_NOTE, quotaCell, quotaDialog, quotaLabel } from '../quota';
 import { DataTable, act, badge, button, confirmDialog, field, formDialog, h, input, select, value } from '../ui';
 
 function newUserDialog(): void {
@@ -14,7 +15,7 @@ function newUserDialog(): void {
   if (tenant) role.onchange = () => { tenant.hidden = role.value === 'admin'; };
   formDialog('New user', [
     field('User name', input('username', '', { required: '', autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false' })),
-    field('Password', input('password', '', { type: 'password', autocomplete: 'new-password', required: '' }), 'At least 8 characters.'),
+    field('Password', input('password', '', { type: 'password', autocomplete: 'new-password', required: '' }), 'At least 8 characters, and not a common password or a dictionary word.'),
     field('Role', role), ...(tenant ? [tenant] : []),
   ], 'Create user', async (form) => {
     const body: Record<string, string> = { username: value(form, 'username'), password: value(form, 'password'), role: value(form, 'role') };
@@ -25,12 +26,19 @@ function newUserDialog(): void {
   });
 }
 
+// Your own password needs the one you have now; the server checks it.
 function passwordDialog(u: User): void {
+  const own = u.id === app.me?.id;
+  const current = own ? [field('Current password', input('current_password', '', { type: 'password', autocomplete: 'current-password', required: '' }))] : [];
   formDialog(`New password for ${u.username}`, [
-    field('Password', input('password', '', { type: 'password', autocomplete: 'new-password', required: '' }), 'At least 8 characters.'),
+    ...current,
+    field('Password', input('password', '', { type: 'password', autocomplete: 'new-password', required: '' }),
+          'At least 8 characters, and not a common password or a dictionary word.'),
   ], 'Set password', async (form) => {
-    await api<User>('PATCH', `/api/v1/users/${encodeURIComponent(u.id)}`, { password: value(form, 'password') });
-    return `The password of ${u.username} is changed.`;
+    const body: Record<string, string> = { password: value(form, 'password') };
+    if (own) body.current_password = value(form, 'current_password');
+    await api<User>('PATCH', `/api/v1/users/${encodeURIComponent(u.id)}`, body);
+    return own ? 'Your password is changed; your other sign-ins are signed out.' : `The password of ${u.username} is changed.`;
   });
 }
 
@@ -77,6 +85,16 @@ export const usersPage: PageDef = {
   },
 };
 
+function newTenantDialog(): void {
+  formDialog('New tenant', [
+    field('Name', input('name', '', { required: '', autocomplete: 'off' }), 'An organisation or customer: its users, pools and desktops are kept apart from the others.'),
+  ], 'Create tenant', async (form) => {
+    const t = await api<Tenant>('POST', '/api/v1/tenants', { name: value(form, 'name') });
+    app.store.upsert('tenants', t);
+    return `Tenant ${t.name} is created.`;
+  });
+}
+
 async function deleteTenant(b: HTMLButtonElement, t: Tenant): Promise<void> {
   if (!(await confirmDialog(`Delete tenant ${t.name}?`, 'A tenant can go only once it has no users and no pools.', 'Delete tenant'))) return;
   await act(b, `Deleting ${t.name}`, () => api('DELETE', `/api/v1/tenants/${encodeURIComponent(t.id)}`), () => {
@@ -95,17 +113,15 @@ export const tenantsPage: PageDef = {
       { label: 'Id', cell: (t) => h('code', {}, t.id) },
       { label: 'Users', cell: (t) => h('a', { href: `#/users?tenant=${t.id}` }, String(users().filter((u) => u.tenant_id === t.id).length)), className: 'num' },
       { label: 'Pools', cell: (t) => String(pools().filter((p) => p.tenant_id === t.id).length), className: 'num' },
+      ...QUOTA_KEYS.map((k) => ({ label: quotaLabel(k), cell: (t: Tenant) => quotaCell(t, k), className: 'quota' })),
       { label: 'Created', cell: (t) => formatTime(t.created_at) },
-      { label: 'Actions', cell: (t) => button('Delete', (b) => void deleteTenant(b, t), { kind: 'danger', label: `Delete ${t.name}` }) },
+      { label: 'Actions', cell: (t) => h('div', { className: 'row-actions' },
+          button('Quota', () => quotaDialog(t), { label: `Quota of ${t.name}` }),
+          button('Delete', (b) => void deleteTenant(b, t), { kind: 'danger', label: `Delete ${t.name}` })) },
     ], (t) => t.id, 'Tenants', 'No tenants yet.',
     (t) => JSON.stringify(t) + users().filter((u) => u.tenant_id === t.id).length + pools().filter((p) => p.tenant_id === t.id).length);
-    ctx.root.append(h('div', { className: 'page-actions' }, button('New tenant', () => formDialog('New tenant', [
-      field('Name', input('name', '', { required: '', autocomplete: 'off' }), 'An organisation or customer: its users, pools and desktops are kept apart from the others.'),
-    ], 'Create tenant', async (form) => {
-      const t = await api<Tenant>('POST', '/api/v1/tenants', { name: value(form, 'name') });
-      app.store.upsert('tenants', t);
-      return `Tenant ${t.name} is created.`;
-    }), { kind: 'primary' })), table.element);
+    ctx.root.append(h('p', { className: 'lead' }, `Usage against each tenant's quota, where it has one. ${QUOTA_NOTE}`),
+                    h('div', { className: 'page-actions' }, button('New tenant', () => newTenantDialog(), { kind: 'primary' })), table.element);
     const update = () => table.update(tenants());
     update();
     return { update };

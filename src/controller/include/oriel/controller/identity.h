@@ -35,11 +35,19 @@ struct CreateUser {
   std::string tenant_id;  // required for the tenant roles; a tenant-admin's own when empty
 };
 
+// A tenant with what its desktops hold, as its quota counts it.
+struct TenantView {
+  store::TenantRecord tenant;
+  store::TenantAllocation usage;
+};
+
 struct UpdateUser {
   // A new password ends the user's other sign-ins: every token but
   // `keep_token` (the caller's own, when they change their own password) is
   // revoked, and their open display sessions are disconnected.
   std::optional<std::string> password;
+  // The password the user has now: needed when they change their own.
+  std::optional<std::string> current_password;
   bool unlock = false;
   std::string keep_token;
 };
@@ -70,9 +78,12 @@ class Identity {
   Result<Principal> authenticate(std::string_view token);
 
   Result<store::TenantRecord> create_tenant(const Principal& who, std::string name);
-  Result<std::vector<store::TenantRecord>> tenants(const Principal& who);
-  Result<store::TenantRecord> tenant(const Principal& who, std::string_view id);
-  Result<void> delete_tenant(const Principal& who, std::string_view id);  // Conflict while it has users or pools
+  Result<std::vector<TenantView>> tenants(const Principal& who);
+  Result<TenantView> tenant(const Principal& who, std::string_view id);
+  // Admins set a tenant's quota; desktops it holds beyond a lowered one stay.
+  Result<TenantView> set_quota(const Principal& who, std::string_view id, const store::Quota& quota);
+  // Conflict while it has users, pools or images.
+  Result<void> delete_tenant(const Principal& who, std::string_view id);
 
   Result<store::UserRecord> create_user(const Principal& who, CreateUser cmd);
   Result<std::vector<store::UserRecord>> users(const Principal& who, std::string_view tenant_id);
@@ -82,6 +93,8 @@ class Identity {
   Result<void> delete_user(const Principal& who, std::string_view id);
 
  private:
+  Result<TenantView> view(store::TenantRecord tenant);
+
   // Consecutive failed logins of an account, an unknown name or an address.
   struct Failures {
     int count = 0;
@@ -91,6 +104,12 @@ class Identity {
   // before any delay: 1 s, doubling with each further failure, at most
   // ControllerOptions::login_max_delay.
   WallTime next_attempt(const Failures& f, int free) const;
+  static Failures failures_of(const store::UserRecord& user);
+  // Counts a failed sign-in (or current password) against the account, in the store.
+  Result<void> note_account_failure(store::UserRecord& user, WallTime now);
+  // For a user changing their own password: the one they have now, under
+  // the same throttle as their sign-ins (a wrong one counts as a failure).
+  Result<void> check_current_password(store::UserRecord& user, const std::optional<std::string>& current);
   // Notes a failure in an in-memory table, which forgets entries older than
   // the longest delay once it grows large.
   void note_failure(std::unordered_map<std::string, Failures>& table, const std::string& key, WallTime now)

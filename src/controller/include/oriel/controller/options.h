@@ -3,13 +3,19 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "oriel/agent/migration.h"
 
 namespace oriel::controller {
 
 struct ControllerOptions {
-  std::string data_dir;                                                  // images/ lives here
+  std::string data_dir;  // images/ lives here
+  // Where image files may be imported from (--import-dir; none: uploads
+  // only), and orield's own directories that an import never reads even
+  // inside one of those (data, run, shared, its TLS key's and database's).
+  std::vector<std::string> import_dirs;
+  std::vector<std::string> private_dirs;
   std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(30)};  // ACPI, then hard stop
   std::chrono::milliseconds reconcile_interval{std::chrono::seconds(1)};
   std::chrono::hours token_ttl{12};

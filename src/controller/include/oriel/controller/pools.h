@@ -73,8 +73,8 @@ class Pools {
   Result<std::vector<store::UserRecord>> entitlements(const Principal& who, std::string_view pool_id);
 
  private:
-  Result<PoolView> view(store::PoolRecord pool);
-  Result<void> check_image(const store::PoolRecord& pool);
+  Result<PoolView> view(const Principal& who, store::PoolRecord pool);
+  Result<void> check_image(const Principal& who, const store::PoolRecord& pool);
   Result<PoolView> change(const Principal& who, std::string_view id,
                           const std::function<Result<void>(store::PoolRecord&)>& edit);
 

@@ -22,10 +22,30 @@ struct UserRecord {
   WallTime locked_until;  // epoch when not locked
 };
 
+// A tenant's limits, kept where desktops are placed; 0 is no limit.
+struct Quota {
+  int64_t desktops = 0;   // desktops that exist, running or not
+  int64_t vcpus = 0;      // of the running ones
+  int64_t memory_mb = 0;  // of the running ones
+  int64_t disk_gb = 0;    // what their disks may grow to: their images' virtual size
+  bool operator==(const Quota&) const = default;
+};
+
 struct TenantRecord {
   std::string id;
   std::string name;
   WallTime created_at;
+  Quota quota;
+};
+
+// What a tenant's desktops hold, as its Quota counts it: every desktop not
+// being deleted, its image's virtual size as disk; vCPUs and memory of
+// those meant to run.
+struct TenantAllocation {
+  int64_t desktops = 0;
+  int64_t vcpus = 0;
+  int64_t memory_mb = 0;
+  int64_t disk_bytes = 0;
 };
 
 struct TokenRecord {
@@ -59,6 +79,11 @@ struct ImageRecord {
   int64_t size_bytes = 0;
   std::string boot_json;  // {"kernel","initrd","cmdline"} or {"firmware"}
   std::string error;      // why it failed
+  // Whose: a tenant's own image (only its tenant-admins see it and only its
+  // pools use it), or the platform's (empty), which tenants see and use
+  // only once the platform admin shares it.
+  std::string tenant_id;
+  bool shared = false;
   WallTime created_at;
   WallTime updated_at;
 };

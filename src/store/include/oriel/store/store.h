@@ -39,7 +39,8 @@ class TenantStore {
   virtual Result<void> insert_tenant(const TenantRecord& tenant) = 0;  // Conflict on duplicate name
   virtual Result<TenantRecord> tenant(std::string_view id) = 0;
   virtual Result<std::vector<TenantRecord>> tenants() = 0;
-  virtual Result<void> delete_tenant(std::string_view id) = 0;  // Conflict while it has users or pools
+  virtual Result<void> delete_tenant(std::string_view id) = 0;  // Conflict while it has users, pools or images
+  virtual Result<void> set_tenant_quota(std::string_view id, const Quota& quota) = 0;  // NotFound if gone
 };
 
 class HostStore {
@@ -73,7 +74,10 @@ class ImageStore {
  public:
   virtual ~ImageStore() = default;
   virtual Result<void> insert_image(const ImageRecord& image) = 0;
-  virtual Result<void> update_image(const ImageRecord& image) = 0;  // NotFound if gone
+  // The import's progress: all but the name and the sharing. NotFound if gone.
+  virtual Result<void> update_image(const ImageRecord& image) = 0;
+  // The administrator's settings, name and sharing, only. NotFound if gone.
+  virtual Result<void> update_image_settings(const ImageRecord& image) = 0;
   virtual Result<ImageRecord> image(std::string_view id) = 0;
   virtual Result<std::vector<ImageRecord>> images() = 0;
   // Deletes the image unless a desktop uses it (Conflict naming how many do).
@@ -106,6 +110,7 @@ class DesktopStore {
   virtual Result<std::vector<DesktopRecord>> desktops(const DesktopFilter& filter) = 0;
   virtual Result<void> delete_desktop(std::string_view id, int64_t version) = 0;  // CAS like update
   virtual Result<std::vector<HostAllocation>> host_allocations() = 0;             // desktops with desired = running
+  virtual Result<TenantAllocation> tenant_allocation(std::string_view tenant_id) = 0;
 };
 
 class PoolStore {

@@ -49,6 +49,9 @@ TEST_F(DesktopLifecycleTest, BootsShowsAScreenAndStopsByAcpi) {
 
   pid_t qemu = orield_.qemu_pid(id);
   ASSERT_GT(qemu, 0);
+  // Security probe #5: QEMU runs under its seccomp filter.
+  std::string status = read_file("/proc/" + std::to_string(qemu) + "/status");
+  EXPECT_NE(status.find("Seccomp:\t2"), std::string::npos) << status;
   ASSERT_TRUE(api_->post("/api/v1/desktops/" + id + "/actions/stop").ok());
   auto stopped = wait_state(id, {"stopped", "failed"}, 30s);
   EXPECT_EQ(stopped["state"], "stopped") << stopped.dump();

@@ -58,6 +58,13 @@ Argv machine_and_cpu(Accelerator accel) {
   return argv;
 }
 
+// QEMU's seccomp filter: a guest that escapes into QEMU lands in a process
+// that cannot make the system calls a VM never needs (QEMU's default set),
+// the obsolete ones, or scheduler and resource changes. spawn=deny and
+// elevateprivileges=deny also stop the fork and setsid of -daemonize: they
+// wait for the agent to start QEMU detached itself.
+Argv sandbox() { return {"-sandbox", "on,obsolete=deny,resourcecontrol=deny"}; }
+
 Argv memory_and_smp(const VmSpec& spec) {
   return {"-smp", std::to_string(spec.vcpus), "-m", std::to_string(spec.memory_mb)};
 }
@@ -122,7 +129,7 @@ Argv incoming_migration(QemuStart start) {
 std::vector<std::string> qemu_command_line(const VmSpec& spec, const VmPaths& paths, Accelerator accel,
                                            QemuStart start) {
   Argv argv = {std::string(kQemu)};
-  for (const Argv& part : {guest_name(spec), machine_and_cpu(accel), memory_and_smp(spec), display(paths),
+  for (const Argv& part : {guest_name(spec), machine_and_cpu(accel), sandbox(), memory_and_smp(spec), display(paths),
                            qmp_control(paths), serial(paths), disk(spec), network(spec), usb_input(),
                            firmware_and_boot(spec.boot, paths), daemonize(paths), incoming_migration(start)}) {
     argv.insert(argv.end(), part.begin(), part.end());

@@ -29,4 +29,16 @@ Result<void> write_private_file(const std::string& path, const std::string& text
   return Ok();
 }
 
+std::string resolved_path(const std::string& path) {
+  std::error_code ec;
+  auto real = std::filesystem::weakly_canonical(std::filesystem::absolute(path, ec), ec);
+  return ec ? std::string() : real.string();
+}
+
+bool path_within(const std::string& dir, const std::string& path) {
+  std::string d = resolved_path(dir), p = resolved_path(path);
+  if (d.empty() || p.empty() || p.compare(0, d.size(), d) != 0) return false;
+  return p.size() == d.size() || d.back() == '/' || p[d.size()] == '/';
+}
+
 }  // namespace oriel

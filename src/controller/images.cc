@@ -11,6 +11,7 @@
 #include "checks.h"
 #include "core.h"
 #include "image_importer.h"
+#include "oriel/common/files.h"
 
 namespace oriel::controller {
 namespace {
@@ -35,28 +36,15 @@ Result<void> check_readable_file(std::string_view field, const std::string& path
   return Ok();
 }
 
-// `path` with every symbolic link and `..` resolved; empty if it cannot be.
-std::string resolved(const std::string& path) {
-  std::error_code ec;
-  auto real = fs::canonical(path, ec);
-  return ec ? std::string() : real.string();
-}
-
-// Whether the resolved `path` is the resolved directory `dir` or lies under it.
-bool within(const std::string& dir, const std::string& path) {
-  if (dir.empty() || path.compare(0, dir.size(), dir) != 0) return false;
-  return path.size() == dir.size() || dir.back() == '/' || path[dir.size()] == '/';
-}
-
 // The file an import may read for `field`: `path` with its links resolved,
 // inside one of the administrator's import directories and outside
 // orield's own. The importer then opens the resolved path.
 Result<std::string> importable_file(const ControllerOptions& o, std::string_view field, const std::string& path) {
   TRY(check_readable_file(field, path));
-  std::string real = resolved(path);
+  std::string real = resolved_path(path);
   if (real.empty()) return Error::InvalidArgument(fmt::format("{} '{}' cannot be resolved", field, path));
   for (const auto& dir : o.private_dirs) {
-    if (within(resolved(dir), real)) {
+    if (path_within(dir, real)) {
       return Error::PermissionDenied(
           fmt::format("{} '{}' is in orield's own directory {}: never imported", field, path, dir));
     }
@@ -66,7 +54,7 @@ Result<std::string> importable_file(const ControllerOptions& o, std::string_view
         "{} '{}': importing a file from the server needs orield --import-dir; upload the file instead", field, path));
   }
   for (const auto& dir : o.import_dirs) {
-    if (within(resolved(dir), real)) return real;
+    if (path_within(dir, real)) return real;
   }
   return Error::PermissionDenied(
       fmt::format("{} '{}' is outside the import directories ({})", field, path, fmt::join(o.import_dirs, ", ")));

@@ -249,16 +249,15 @@ std::vector<std::string> private_dirs(const OrieldOptions& o) {
 Result<std::vector<std::string>> checked_import_dirs(const OrieldOptions& o) {
   namespace fs = std::filesystem;
   std::vector<std::string> dirs;
+  const auto own_dirs = private_dirs(o);
   for (const auto& dir : o.import_dirs) {
     std::error_code ec;
     auto real = fs::canonical(dir, ec);
     if (ec || !fs::is_directory(real, ec)) {
       return Error::InvalidArgument(fmt::format("--import-dir {} is not an existing directory", dir));
     }
-    for (const auto& own : private_dirs(o)) {
-      auto own_real = fs::weakly_canonical(own, ec);
-      auto rel = real.lexically_relative(own_real);
-      if (!ec && !rel.empty() && *rel.begin() != "..") {
+    for (const auto& own : own_dirs) {
+      if (path_within(own, real.string())) {
         return Error::InvalidArgument(
             fmt::format("--import-dir {} is inside orield's own directory {}: choose another", dir, own));
       }

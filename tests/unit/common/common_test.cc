@@ -6,9 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <sstream>
 
 #include "oriel/common/clock.h"
+#include "oriel/common/files.h"
 #include "oriel/common/json.h"
 #include "oriel/common/log_context.h"
 #include "oriel/common/process.h"
@@ -113,6 +115,28 @@ TEST(ProcessTest, TimeoutKillsTheChild) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code(), ErrorCode::kTimeout);
   EXPECT_EQ(runner.run({"/nonexistent/program"}, {}).error().code(), ErrorCode::kUnavailable);
+}
+
+// Where a path really leads: the import directories' check (images.cc)
+// and orield's refusal of an import directory inside its own.
+TEST(FilesTest, APathIsWithinADirectoryOnlyOnceResolved) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("oriel-within-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "srv" / "a");
+  fs::create_directories(dir / "srv" / "ab");
+  fs::create_directories(dir / "data");
+  fs::create_symlink(dir / "data", dir / "srv" / "a" / "link");
+  const std::string a = (dir / "srv" / "a").string();
+  EXPECT_TRUE(path_within(a, a));
+  EXPECT_TRUE(path_within(a, a + "/file"));
+  EXPECT_TRUE(path_within(a + "/", a + "/file"));
+  EXPECT_FALSE(path_within(a, (dir / "srv" / "ab").string())) << "a prefix of the name is not the directory";
+  EXPECT_FALSE(path_within(a, a + "/../ab/file"));
+  EXPECT_FALSE(path_within(a, a + "/link/oriel.db")) << "a link out of it leads elsewhere";
+  EXPECT_TRUE(path_within((dir / "data").string(), a + "/link/oriel.db"));
+  EXPECT_EQ(resolved_path(a + "/link/x"), (dir / "data" / "x").string());
+  fs::remove_all(dir);
 }
 
 }  // namespace

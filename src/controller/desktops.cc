@@ -41,13 +41,6 @@ Result<void> apply_action(Placement& placement, const Principal& who, DesktopAct
   return Ok();
 }
 
-// A desktop as `who` sees it: a tenant's people hear that the hosts have no
-// room for it, never which host or how big (security probe #9).
-store::DesktopRecord shown_to(const Principal& who, store::DesktopRecord d) {
-  if (!who.admin() && d.error.starts_with(kNoCapacity)) d.error = kNoRoomForTenants;
-  return d;
-}
-
 }  // namespace
 
 Result<store::DesktopRecord> Desktops::create(const Principal& who, const CreateDesktop& cmd) {
@@ -79,7 +72,9 @@ Result<store::DesktopRecord> Desktops::create(const Principal& who, const Create
 }
 
 Result<store::DesktopRecord> Desktops::get(const Principal& who, std::string_view id) {
-  return shown_to(who, TRY(visible_desktop(core_.store, who, id)));
+  auto d = TRY(visible_desktop(core_.store, who, id));
+  d.error = capacity_text_for(who, std::move(d.error));
+  return d;
 }
 
 Result<std::vector<store::DesktopRecord>> Desktops::list(const Principal& who, store::DesktopFilter filter) {
@@ -90,7 +85,7 @@ Result<std::vector<store::DesktopRecord>> Desktops::list(const Principal& who, s
     filter.assigned_user = who.user_id;
   }
   auto desktops = TRY(core_.store.desktops(filter));
-  for (auto& d : desktops) d = shown_to(who, std::move(d));
+  for (auto& d : desktops) d.error = capacity_text_for(who, std::move(d.error));
   return desktops;
 }
 

@@ -13,6 +13,11 @@ Error capacity_error_for(const Principal& who, const Error& e) {
   return Error::Unavailable(std::string(kNoRoomForTenants));
 }
 
+std::string capacity_text_for(const Principal& who, std::string text) {
+  if (!who.admin() && text.starts_with(kNoCapacity)) return std::string(kNoRoomForTenants);
+  return text;
+}
+
 Result<std::vector<HostLoad>> Placement::loads() {
   auto hosts = TRY(store_.hosts());
   auto allocations = TRY(store_.host_allocations());
@@ -49,7 +54,7 @@ Result<std::pair<store::Quota, store::TenantAllocation>> Placement::tenant_room(
   return std::pair{quota, TRY(store_.tenant_allocation(tenant_id))};
 }
 
-Result<void> Placement::check_quota(const store::DesktopRecord& d, bool new_desktop) {
+Result<void> Placement::check_quota(const store::DesktopRecord& d, bool new_desktop, bool running) {
   if (d.tenant_id.empty()) return Ok();  // an admin's standalone desktop
   auto [quota, has] = TRY(tenant_room(d.tenant_id));
   if (quota == store::Quota{}) return Ok();
@@ -57,11 +62,11 @@ Result<void> Placement::check_quota(const store::DesktopRecord& d, bool new_desk
   if (new_desktop) {
     if (auto image = store_.image(d.image_id); image.ok()) image_bytes = image->virtual_size_bytes;
   }
-  return within_quota(quota, has, demand_of(d, new_desktop, image_bytes));
+  return within_quota(quota, has, demand_of(d, new_desktop, running, image_bytes));
 }
 
 Result<std::string> Placement::place(const store::DesktopRecord& d, const Principal* who) {
-  TRY(check_quota(d, true));
+  TRY(check_quota(d, true, d.desired == "running"));
   auto host = place_desktop(scheduler_, TRY(loads()), d);
   if (!host.ok() && who) return capacity_error_for(*who, host.error());
   return host;
@@ -69,9 +74,7 @@ Result<std::string> Placement::place(const store::DesktopRecord& d, const Princi
 
 Result<void> Placement::check_room_to_run(const store::DesktopRecord& d, const Principal* who) {
   if (d.desired == "running") return Ok();  // already counted: no need to read the loads
-  store::DesktopRecord to_run = d;
-  to_run.desired = "running";
-  TRY(check_quota(to_run, false));
+  TRY(check_quota(d, false, true));
   auto room = room_to_run(scheduler_, TRY(loads()), d);
   if (!room.ok() && who) return capacity_error_for(*who, room.error());
   return room;

@@ -47,7 +47,7 @@ class Placement {
   const Scheduler& scheduler() const { return scheduler_; }
 
  private:
-  Result<void> check_quota(const store::DesktopRecord& d, bool new_desktop);
+  Result<void> check_quota(const store::DesktopRecord& d, bool new_desktop, bool running);
 
   store::Store& store_;
   const Scheduler scheduler_;
@@ -61,5 +61,9 @@ class Placement {
 Error capacity_error_for(const Principal& who, const Error& e);
 inline constexpr std::string_view kNoRoomForTenants =
     "no capacity: the hosts have no room for another desktop now; your administrator is told";
+// A stored message (a pool's, a desktop's error) as `who` may read it: one
+// of the scheduler's "no capacity" ones becomes kNoRoomForTenants for a
+// tenant role; any other stays as it is.
+std::string capacity_text_for(const Principal& who, std::string text);
 
 }  // namespace oriel::controller

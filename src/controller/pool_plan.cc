@@ -137,9 +137,7 @@ void Planner::power(std::vector<store::DesktopRecord>& free, int64_t want_free, 
         plan_.message = room.error().message();
         break;
       }
-      store::DesktopRecord to_run = d;
-      to_run.desired = "running";
-      auto more = demand_of(to_run, false, 0);
+      auto more = demand_of(d, false, true, 0);
       if (!quota_allows(more)) break;
       add_allocation(tenant_, more);
       set_desired(d, "running");
@@ -164,10 +162,9 @@ bool Planner::create(bool run) {
   d.vcpus = pool_.vcpus;
   d.memory_mb = pool_.memory_mb;
   const int64_t image_bytes = rows_.image ? rows_.image->virtual_size_bytes : 0;
-  d.desired = "running";
-  if (run && !quota_allows(demand_of(d, true, image_bytes))) run = false;  // made, and started within the quota later
+  if (run && !quota_allows(demand_of(d, true, true, image_bytes))) run = false;  // made; started within the quota later
+  if (!run && !quota_allows(demand_of(d, true, false, image_bytes))) return false;
   d.desired = run ? "running" : "stopped";
-  if (!run && !quota_allows(demand_of(d, true, image_bytes))) return false;
   auto host = place_desktop(scheduler_, loads_, d);
   if (!host.ok() && run && host.error().code() == ErrorCode::kUnavailable) {
     plan_.message = host.error().message();
@@ -180,7 +177,7 @@ bool Planner::create(bool run) {
     return false;
   }
   plan_.actions.push_back({PoolAction::Kind::kCreate, "", "", *host, run});
-  add_allocation(tenant_, demand_of(d, true, image_bytes));
+  add_allocation(tenant_, demand_of(d, true, run, image_bytes));
   if (run) {
     spend(*host, d.vcpus, d.memory_mb, 1);
     ++running_;

@@ -35,8 +35,7 @@ Result<void> check_pool_shape(const store::PoolRecord& p) {
 }  // namespace
 
 Result<PoolView> Pools::view(const Principal& who, store::PoolRecord pool) {
-  // A tenant-admin hears that the hosts have no room, never which or how big.
-  if (!who.admin() && pool.message.starts_with(kNoCapacity)) pool.message = kNoRoomForTenants;
+  pool.message = capacity_text_for(who, std::move(pool.message));
   PoolView v{std::move(pool)};
   for (const auto& d : TRY(core_.store.desktops({.pool_id = v.pool.id}))) {
     if (d.desired == "deleted") continue;

@@ -14,13 +14,13 @@ Result<void> limit(std::string_view what, int64_t quota, int64_t has, int64_t mo
 
 }  // namespace
 
-store::TenantAllocation demand_of(const store::DesktopRecord& d, bool new_desktop, int64_t image_bytes) {
+store::TenantAllocation demand_of(const store::DesktopRecord& d, bool new_desktop, bool running, int64_t image_bytes) {
   store::TenantAllocation more;
   if (new_desktop) {
     more.desktops = 1;
     more.disk_bytes = image_bytes;
   }
-  if (d.desired == "running") {
+  if (running) {
     more.vcpus = d.vcpus;
     more.memory_mb = d.memory_mb;
   }

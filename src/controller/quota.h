@@ -11,7 +11,7 @@ namespace oriel::controller {
 
 // What a desktop adds to its tenant's allocation: a new one counts as a
 // desktop and its image's disk; one that is to run, its vCPUs and memory.
-store::TenantAllocation demand_of(const store::DesktopRecord& d, bool new_desktop, int64_t image_bytes);
+store::TenantAllocation demand_of(const store::DesktopRecord& d, bool new_desktop, bool running, int64_t image_bytes);
 
 // Ok if `has` plus `more` stays within `quota` (a 0 limit is none), else
 // Unavailable naming the limit, what is in use and what was asked for.

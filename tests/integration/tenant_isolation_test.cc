@@ -142,6 +142,7 @@ class TenantIsolationTest : public ::testing::Test {
     std::vector<Probe> p = {
         {"GET", "/api/v1/tenants/" + b.id, nullptr, kHidden},
         {"DELETE", "/api/v1/tenants/" + b.id, nullptr, kHiddenOrDenied},
+        {"PATCH", "/api/v1/tenants/" + b.id, {{"quota", {{"desktops", 1}}}}, kHiddenOrDenied},
         {"GET", "/api/v1/users/" + b.user->id, nullptr, kHidden},
         {"GET", "/api/v1/users/" + b.boss->id, nullptr, kHidden},
         {"PATCH", "/api/v1/users/" + b.user->id, {{"password", "taken-over-password"}}, kHidden},

@@ -58,6 +58,18 @@ TEST(ParseTest, AHostHeaderIsAHostAndAPortAndNothingElse) {
   }
 }
 
+TEST(ParseTest, ATenantsQuotaIsWholeNumbersOrNone) {
+  auto q = parse_tenant_quota(R"({"quota":{"desktops":10,"vcpus":null,"disk_gb":0}})").value();
+  EXPECT_EQ(q, (store::Quota{10, 0, 0, 0})) << "absent, null and 0 are no limit";
+  for (const char* bad : {R"({})", R"({"quota":5})", R"({"quota":{"desktops":-1}})", R"({"quota":{"vcpus":2.5}})",
+                          R"({"quota":{"vcpus":"4"}})", R"({"quota":{"cpus":4}})", R"({"quota":{},"name":"x"})",
+                          R"({"quota":{"memory_mb":2199023255553}})"}) {
+    auto r = parse_tenant_quota(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument) << bad;
+  }
+}
+
 TEST(ParseTest, ActionsAreKnownByName) {
   EXPECT_EQ(parse_action("reset").value(), controller::DesktopAction::kReset);
   EXPECT_EQ(parse_action("fly").error().code(), ErrorCode::kNotFound);

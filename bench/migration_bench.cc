@@ -122,7 +122,7 @@ class Bench {
     spec_.memory_mb = o_.memory_mb;
     spec_.disk_path = hosts_[0]->disk_path(kVm);
     spec_.boot = {agent::BootSpec::Kind::kDirectKernel, guest_.kernel, guest_.initrd, guest_.cmdline};
-    spec_.network = false;
+    spec_.network.mode = agent::NetworkSpec::Mode::kNone;
     must(hosts_[0]->start_vm(spec_), "start the guest");
     std::string serial = agent::VmPaths::in(dir_ + "/a/run", kVm).serial_log;
     if (!testing::wait_for_text(serial, "ORIEL-GUEST-READY", 120s)) {

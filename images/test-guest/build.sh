@@ -26,9 +26,11 @@ cache=${XDG_CACHE_HOME:-$HOME/.cache}/oriel/kernel
 busybox=/bin/busybox
 
 # Modules the guest loads, by name; dependencies are added automatically and
-# built-in ones skipped. early: before the protocol lines; late: after READY.
+# built-in ones skipped. early: before the protocol lines; late: after READY;
+# net: only with oriel.net on the kernel command line.
 early_modules=(virtio_pci virtio_blk button evdev)
 late_modules=(bochs)
+net_modules=(virtio_net)
 cmdline="console=tty0 console=ttyS0 quiet panic=-1 cryptomgr.notests tsc=reliable no_timer_check i8042.noaux 8250.nr_uarts=1 random.trust_cpu=on audit=0 mitigations=off"
 disk_size=16M
 
@@ -192,8 +194,10 @@ add_module() {
 }
 : > "$root/lib/modules/early.order"
 : > "$root/lib/modules/late.order"
+: > "$root/lib/modules/net.order"
 for m in "${early_modules[@]}"; do add_module "$m" early; done
 for m in "${late_modules[@]}"; do add_module "$m" late; done
+for m in "${net_modules[@]}"; do add_module "$m" net; done
 
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -6 -n) > "$out/initrd.img.new"
 
@@ -204,5 +208,5 @@ echo "$cmdline" > "$out/cmdline.new"
 for f in vmlinuz initrd.img disk.raw cmdline; do mv -f "$out/$f.new" "$out/$f"; done
 printf 'recipe=%s\nkernel=%s\nlists=%s\n' "$recipe" "$kernel" "$lists" > "$out/stamp"
 say "kernel: $kernel_kind"
-say "modules: $(tr '\n' ' ' < "$root/lib/modules/early.order")| after READY: $(tr '\n' ' ' < "$root/lib/modules/late.order")"
+say "modules: $(tr '\n' ' ' < "$root/lib/modules/early.order")| after READY: $(tr '\n' ' ' < "$root/lib/modules/late.order")| oriel.net: $(tr '\n' ' ' < "$root/lib/modules/net.order")"
 say "done: $out ($(du -sh --apparent-size "$out/vmlinuz" | cut -f1) vmlinuz, $(du -sh --apparent-size "$out/initrd.img" | cut -f1) initrd)"

@@ -243,6 +243,7 @@ bool LocalAgent::incoming_closed(const std::shared_ptr<Vm>& vm) {
   // QEMU exits when the incoming stream fails (QEMU 7.2 has no
   // exit-on-error=false): the source broke off, or died.
   if (!wait_gone(vm->pid, 2s)) kill_qemu(vm->pid, vm->paths.qmp_socket);
+  unplug_network(runner_, vm->spec, vm->paths);
   if (!in) return true;  // discarded already
   std::string why;
   {

@@ -124,6 +124,7 @@ void LocalAgent::on_closed(const std::string& vm_id) {
   }
   std::error_code ec;
   fs::remove(vm->paths.pidfile, ec);
+  unplug_network(runner_, vm->spec, vm->paths);
   // The exit is reported before the VM leaves vms_: whoever sees it absent
   // (vm_status, or kill_vm returning) can already tell why it went. Seen
   // the other way round, an Oriel kill looked like a crash.
@@ -148,15 +149,19 @@ Result<pid_t> LocalAgent::launch(const VmSpec& spec, QemuStart start) {
   VmPaths paths = VmPaths::in(options_.run_dir, spec.id);
   if (!fs::exists(spec.disk_path)) return Error::NotFound("disk", spec.disk_path);
   TRY(prepare_run_dir(spec, paths));
+  TRY(plug_network(runner_, spec, paths));
   auto argv = qemu_command_line(spec, paths, options_.accelerator.accelerator, start);
   spdlog::debug("vm {}: {}", spec.id, join_command(argv));
-  auto run = TRY(runner_.run(argv, {.timeout = 60s}));
-  if (run.exit_code != 0) {
-    return Error::Unavailable(fmt::format("QEMU did not start (exit {}): {}", run.exit_code, first_lines(run.err, 3)));
+  auto run = runner_.run(argv, {.timeout = 60s});
+  pid_t pid = run.ok() && run->exit_code == 0 ? read_pidfile(paths.pidfile) : -1;
+  if (is_qemu_for(pid, paths.qmp_socket)) return pid;
+  unplug_network(runner_, spec, paths);
+  if (!run.ok()) return run.take_error();
+  if (run->exit_code != 0) {
+    return Error::Unavailable(
+        fmt::format("QEMU did not start (exit {}): {}", run->exit_code, first_lines(run->err, 3)));
   }
-  pid_t pid = read_pidfile(paths.pidfile);
-  if (!is_qemu_for(pid, paths.qmp_socket)) return Error::Unavailable("QEMU started but exited at once");
-  return pid;
+  return Error::Unavailable("QEMU started but exited at once");
 }
 
 std::shared_ptr<QmpClient> LocalAgent::qmp_client(const std::shared_ptr<Vm>& vm) {

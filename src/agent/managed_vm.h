@@ -26,4 +26,9 @@ struct LocalAgent::Vm {
   bool migrated = false;  // the guest runs on another host now: QEMU's exit is VmExit::kMigrated
 };
 
+// The host side of the VM's NIC (vm_network.cc): a bridged desktop's tap,
+// made before QEMU starts and removed once it is gone.
+Result<void> plug_network(ProcessRunner& runner, const VmSpec& spec, const VmPaths& paths);
+void unplug_network(ProcessRunner& runner, const VmSpec& spec, const VmPaths& paths);
+
 }  // namespace oriel::agent

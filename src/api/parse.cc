@@ -132,14 +132,13 @@ bool is_host_and_port(std::string_view host) {
   return net::is_certificate_name(name);
 }
 
-Result<store::Quota> parse_tenant_quota(std::string_view body) {
-  auto j = TRY(parse_json(body));
-  TRY(json_only_fields(j, {"quota"}));
-  if (!j.contains("quota") || !j["quota"].is_object()) {
+namespace {
+
+Result<store::Quota> parse_quota(const Json& q) {
+  if (!q.is_object()) {
     return Error::InvalidArgument(
         "field 'quota' must be an object: {\"desktops\",\"vcpus\",\"memory_mb\",\"disk_gb\"}");
   }
-  const Json& q = j["quota"];
   TRY(json_only_fields(q, {"desktops", "vcpus", "memory_mb", "disk_gb"}));
   // Absent or null: no limit.
   auto limit = [&q](std::string_view field) -> Result<int64_t> {
@@ -152,6 +151,30 @@ Result<store::Quota> parse_tenant_quota(std::string_view body) {
   quota.memory_mb = TRY(limit("memory_mb"));
   quota.disk_gb = TRY(limit("disk_gb"));
   return quota;
+}
+
+// Fields left out keep their value in `now`.
+Result<store::AuditPolicy> parse_audit_policy(const Json& a, store::AuditPolicy now) {
+  if (!a.is_object())
+    return Error::InvalidArgument("field 'audit' must be an object: {\"retention_days\",\"legal_hold\"}");
+  TRY(json_only_fields(a, {"retention_days", "legal_hold"}));
+  if (a.contains("retention_days")) {
+    now.retention_days = a["retention_days"].is_null() ? 0 : TRY(json_int(a, "retention_days", 0, 100 * 366));
+  }
+  if (auto hold = TRY(json_opt_bool(a, "legal_hold"))) now.legal_hold = *hold;
+  return now;
+}
+
+}  // namespace
+
+Result<TenantPatch> parse_tenant_patch(std::string_view body, const store::TenantRecord& now) {
+  auto j = TRY(parse_json(body));
+  TRY(json_only_fields(j, {"quota", "audit"}));
+  TenantPatch patch;
+  if (j.contains("quota")) patch.quota = TRY(parse_quota(j["quota"]));
+  if (j.contains("audit")) patch.audit = TRY(parse_audit_policy(j["audit"], now.audit));
+  if (!patch.quota && !patch.audit) return Error::InvalidArgument("give 'quota', 'audit' or both");
+  return patch;
 }
 
 Result<controller::CreateUser> parse_create_user(std::string_view body) {
@@ -182,7 +205,7 @@ constexpr int64_t kMaxMemoryMb = 16 * 1024 * 1024;
 Result<controller::CreatePool> parse_create_pool(std::string_view body) {
   auto j = TRY(parse_json(body));
   TRY(json_only_fields(j, {"name", "tenant_id", "image_id", "type", "size", "spare", "vcpus", "memory_mb",
-                           "idle_timeout_s", "provisioning", "clipboard"}));
+                           "idle_timeout_s", "provisioning", "clipboard", "network"}));
   controller::CreatePool cmd;
   cmd.name = TRY(json_string(j, "name"));
   cmd.tenant_id = TRY(json_opt_string(j, "tenant_id")).value_or("");
@@ -195,6 +218,7 @@ Result<controller::CreatePool> parse_create_pool(std::string_view body) {
   cmd.idle_timeout_s = TRY(json_opt_int(j, "idle_timeout_s", 0, 365 * 86400)).value_or(0);
   cmd.provisioning = TRY(json_opt_string(j, "provisioning")).value_or("on-demand");
   cmd.clipboard = TRY(json_opt_string(j, "clipboard")).value_or("both");
+  cmd.network = TRY(json_opt_string(j, "network")).value_or("isolated");
   return cmd;
 }
 
@@ -205,8 +229,8 @@ Result<controller::UpdatePool> parse_update_pool(std::string_view body) {
       return Error::Unprocessable(fmt::format("a pool's {} cannot change: create another pool", fixed));
     }
   }
-  TRY(json_only_fields(
-      j, {"name", "image_id", "size", "spare", "vcpus", "memory_mb", "idle_timeout_s", "provisioning", "clipboard"}));
+  TRY(json_only_fields(j, {"name", "image_id", "size", "spare", "vcpus", "memory_mb", "idle_timeout_s", "provisioning",
+                           "clipboard", "network"}));
   controller::UpdatePool cmd;
   cmd.name = TRY(json_opt_string(j, "name"));
   cmd.image_id = TRY(json_opt_string(j, "image_id"));
@@ -217,6 +241,7 @@ Result<controller::UpdatePool> parse_update_pool(std::string_view body) {
   cmd.idle_timeout_s = TRY(json_opt_int(j, "idle_timeout_s", 0, 365 * 86400));
   cmd.provisioning = TRY(json_opt_string(j, "provisioning"));
   cmd.clipboard = TRY(json_opt_string(j, "clipboard"));
+  cmd.network = TRY(json_opt_string(j, "network"));
   return cmd;
 }
 

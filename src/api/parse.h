@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 
 #include "oriel/common/json.h"
 #include "oriel/controller/controller.h"
@@ -34,8 +35,13 @@ Result<controller::UpdateImage> parse_update_image(std::string_view body);
 // Whether a Host header is a host and an optional port, nothing more: a DNS
 // name or an address ([…] for IPv6), then ":" and 1 to 5 digits.
 bool is_host_and_port(std::string_view host);
-// PATCH /api/v1/tenants/{id}: {"quota": {"desktops"?,"vcpus"?,"memory_mb"?,"disk_gb"?}}; absent or null is no limit.
-Result<store::Quota> parse_tenant_quota(std::string_view body);
+// PATCH /api/v1/tenants/{id}: {"quota"?: {"desktops"?,"vcpus"?,"memory_mb"?,"disk_gb"?}} (absent or null is no
+// limit), {"audit"?: {"retention_days"?,"legal_hold"?}} (absent keeps the tenant's value, as in `now`).
+struct TenantPatch {
+  std::optional<store::Quota> quota;
+  std::optional<store::AuditPolicy> audit;
+};
+Result<TenantPatch> parse_tenant_patch(std::string_view body, const store::TenantRecord& now);
 Result<controller::CreateDesktop> parse_create_desktop(std::string_view body);
 Result<controller::DesktopAction> parse_action(std::string_view action);
 // The body of a migrate action: {"host_id"?} (or none) → the chosen host, or "".

@@ -31,8 +31,11 @@ void add_tenant_routes(Router& r, Controller& c) {
         }));
   r.add("PATCH", "/api/v1/tenants/{id}",
         audited(c, "tenant.update", [&c](const Principal& who, const Request& req) -> Result<Answer> {
-          auto quota = TRY(parse_tenant_quota(req.body));
-          return Answer::of(200, view::Tenant::of(TRY(c.identity().set_quota(who, id(req), quota))));
+          auto patch = TRY(parse_tenant_patch(req.body, TRY(c.identity().tenant(who, id(req))).tenant));
+          std::optional<controller::TenantView> changed;
+          if (patch.quota) changed = TRY(c.identity().set_quota(who, id(req), *patch.quota));
+          if (patch.audit) changed = TRY(c.identity().set_audit_policy(who, id(req), *patch.audit));
+          return Answer::of(200, view::Tenant::of(*changed));
         }));
   r.add("DELETE", "/api/v1/tenants/{id}",
         audited(c, "tenant.delete", [&c](const Principal& who, const Request& req) -> Result<Answer> {
@@ -165,6 +168,13 @@ void add_report_routes(Router& r, Controller& c) {
             next = events.back().seq;
           }
           return Response::json(200, {{"events", view::list<view::AuditEvent>(events)}, {"next_before", next}});
+        }));
+  r.add("GET", "/api/v1/audit/archives", authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
+          std::optional<std::string> tenant;
+          if (auto it = req.query.find("tenant_id"); it != req.query.end()) tenant = it->second;
+          Json out = Json::array();
+          for (const auto& a : TRY(c.audit().archives(who, tenant))) out.push_back(view::audit_archive_json(a));
+          return Response::json(200, out);
         }));
   r.add("GET", "/api/v1/usage", authed(c, [&c](const Principal& who, const Request& req) -> Result<Response> {
           controller::UsageQuery q{query(req, "from"), query(req, "to"), query(req, "tenant_id")};

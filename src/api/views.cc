@@ -139,7 +139,7 @@ Json Host::json() const {
 }
 
 Tenant Tenant::of(const controller::TenantView& t) {
-  return {t.tenant.id, t.tenant.name, t.tenant.created_at, t.tenant.quota, t.usage};
+  return {t.tenant.id, t.tenant.name, t.tenant.created_at, t.tenant.quota, t.tenant.audit, t.usage};
 }
 
 Json Tenant::json() const {
@@ -157,6 +157,7 @@ Json Tenant::json() const {
                 {"vcpus", usage.vcpus},
                 {"memory_mb", usage.memory_mb},
                 {"disk_gb", static_cast<double>(usage.disk_bytes) / kGB}};
+  j["audit"] = {{"retention_days", limit(audit.retention_days)}, {"legal_hold", audit.legal_hold}};
   return j;
 }
 
@@ -190,6 +191,7 @@ Pool Pool::of(const controller::PoolView& v) {
   o.idle_timeout_s = p.idle_timeout_s;
   o.provisioning = p.provisioning;
   o.clipboard = p.clipboard;
+  o.network = p.network;
   o.state = p.state;
   o.desktops = v.desktops;
   o.assigned = v.assigned;
@@ -216,6 +218,7 @@ Json Pool::json() const {
   j["idle_timeout_s"] = idle_timeout_s;
   j["provisioning"] = provisioning;
   j["clipboard"] = clipboard;
+  j["network"] = network;
   j["state"] = state;
   j["desktops"] = desktops;
   j["assigned"] = assigned;
@@ -274,6 +277,16 @@ Json Session::json() const {
     j["ticket_expires_at"] = or_null(ticket_expires_at);
   }
   return j;
+}
+
+Json audit_archive_json(const store::AuditArchive& a) {
+  return {{"tenant_id", or_null(unless_empty(a.tenant_id))},
+          {"first_seq", a.first_seq},
+          {"last_seq", a.last_seq},
+          {"events", a.events},
+          {"file", a.file},
+          {"sha256", a.sha256},
+          {"archived_at", format_rfc3339(a.archived_at)}};
 }
 
 AuditEvent AuditEvent::of(const store::AuditEvent& e) {

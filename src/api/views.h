@@ -68,6 +68,7 @@ struct Tenant {
   std::string id, name;
   WallTime created_at;
   store::Quota quota;
+  store::AuditPolicy audit;
   store::TenantAllocation usage;
   static Tenant of(const controller::TenantView& tenant);
   Json json() const;
@@ -85,7 +86,7 @@ struct User {
 struct Pool {
   std::string id, name, tenant_id, image_id, type;
   int64_t size = 0, spare = 0, vcpus = 0, memory_mb = 0, idle_timeout_s = 0;
-  std::string provisioning, clipboard, state;
+  std::string provisioning, clipboard, network, state;
   int64_t desktops = 0, assigned = 0, free = 0, running_free = 0, sessions = 0;
   std::optional<std::string> message;
   WallTime created_at, updated_at;
@@ -125,6 +126,7 @@ struct AuditEvent {
   Json json() const;
 };
 
+Json audit_archive_json(const store::AuditArchive& archive);
 Json usage_json(const controller::UsageReport& report);
 std::string usage_csv(const controller::UsageReport& report);  // RFC 4180, CRLF lines
 

@@ -16,7 +16,7 @@ namespace {
 
 // What a pool looks like. Unset fields are left out of the request body.
 struct PoolShape {
-  std::optional<std::string> name, tenant, image, type, provisioning, clipboard;
+  std::optional<std::string> name, tenant, image, type, provisioning, clipboard, network;
   std::optional<int64_t> size, spare, vcpus, memory_mb, idle_timeout_s;
 };
 
@@ -41,6 +41,7 @@ Json pool_body(const PoolShape& s) {
   put("idle_timeout_s", s.idle_timeout_s);
   put("provisioning", s.provisioning);
   put("clipboard", s.clipboard);
+  put("network", s.network);
   return body;
 }
 
@@ -62,6 +63,9 @@ void add_shape_options(CLI::App* cmd, PoolShape& s, bool required) {
   cmd->add_option("--clipboard", s.clipboard,
                   "Clipboard between browser and desktop: both, to-desktop, to-client, none")
       ->check(CLI::IsMember({"both", "to-desktop", "to-client", "none"}));
+  cmd->add_option("--network", s.network,
+                  "The desktops' network: isolated (DHCP, reaches nothing), none, or bridge:NAME (admin; the bridge "
+                  "serves this tenant only)");
 }
 
 Result<int> print_pool(Context& ctx, const Json& pool) { return ctx.print(pool, render_fields(pool_fields(pool))); }

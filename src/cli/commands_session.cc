@@ -85,9 +85,15 @@ void add_session_subcommands(CLI::App& app, Context& ctx) {
 struct AuditOptions {
   std::string tenant, user, action, since, until;
   std::optional<int64_t> limit, before;
+  bool archives = false;
 };
 
 Result<int> run_audit(Context& ctx, const AuditOptions& o) {
+  if (o.archives) {
+    Json archives = TRY(TRY(ctx.api())->get("/api/v1/audit/archives" + query_string({{"tenant_id", o.tenant}})));
+    TRY(expect_list(archives, "audit archive"));
+    return ctx.print(archives, audit_archives_table(archives));
+  }
   auto text = [](const std::optional<int64_t>& v) { return v ? std::to_string(*v) : std::string(); };
   auto query = query_string({{"tenant_id", o.tenant},
                              {"user_id", o.user},
@@ -122,6 +128,8 @@ void add_audit_command(CLI::App& app, Context& ctx) {
       ->check(CLI::Range(1, 1000));
   audit->add_option("--before", o->before, "Only events older than this sequence number (paging)")
       ->check(CLI::PositiveNumber);
+  audit->add_flag("--archives", o->archives,
+                  "List the archives of pruned events instead (each tenant's retention, oriel tenant audit)");
   on_run(audit, ctx, [&ctx, o] { return run_audit(ctx, *o); });
 }
 

@@ -70,6 +70,27 @@ void add_tenant_subcommands(CLI::App& app, Context& ctx) {
     return ctx.print(t, render_fields(tenant_fields(t)));
   });
 
+  auto policy = std::make_shared<Json>(Json::object());
+  auto* audit = tenant->add_subcommand(
+      "audit",
+      "Set how long a tenant's audit events stay before they are archived and pruned, and its legal hold (admin)");
+  audit->add_option("ID", *arg, "Tenant id")->required();
+  audit
+      ->add_option_function<int64_t>(
+          "--retention-days", [policy](int64_t n) { (*policy)["retention_days"] = n; },
+          "Days events stay in the store (0: for ever)")
+      ->check(CLI::Range(0, 36600));
+  audit
+      ->add_option_function<std::string>(
+          "--legal-hold", [policy](const std::string& v) { (*policy)["legal_hold"] = v == "on"; },
+          "on: no event of the tenant is pruned until it is off again")
+      ->check(CLI::IsMember({"on", "off"}));
+  on_run(audit, ctx, [&ctx, arg, policy]() -> Result<int> {
+    if (policy->empty()) return Error::InvalidArgument("give --retention-days, --legal-hold or both");
+    Json t = TRY(TRY(ctx.api())->patch(api_path("tenants", *arg), {{"audit", *policy}}));
+    return ctx.print(t, render_fields(tenant_fields(t)));
+  });
+
   auto* del = tenant->add_subcommand("delete", "Delete a tenant (admin; refused while it has users, pools or images)");
   del->add_option("ID", *arg, "Tenant id")->required();
   on_run(del, ctx, [&ctx, arg]() -> Result<int> {

@@ -181,6 +181,16 @@ std::string quota_text(const Json& tenant, const char* field, std::string_view u
   return text;
 }
 
+// "90 days", "for ever", with ", legal hold" when there is one.
+std::string audit_policy_text(const Json& tenant) {
+  const Json& a = tenant.is_object() ? tenant.value("audit", Json::object()) : Json::object();
+  if (!a.is_object()) return "-";
+  auto days = a.value("retention_days", Json());
+  std::string text = days.is_number_integer() ? fmt::format("kept {} days", days.get<int64_t>()) : "kept for ever";
+  if (a.value("legal_hold", false)) text += ", under a legal hold";
+  return text;
+}
+
 Fields tenant_fields(const Json& tenant) {
   return {{"ID", field_text(tenant, "id")},
           {"Name", field_text(tenant, "name")},
@@ -188,6 +198,7 @@ Fields tenant_fields(const Json& tenant) {
           {"vCPUs (running)", quota_text(tenant, "vcpus", "")},
           {"Memory (running)", quota_text(tenant, "memory_mb", " MiB")},
           {"Disk", quota_text(tenant, "disk_gb", " GB")},
+          {"Audit", audit_policy_text(tenant)},
           {"Created", field_text(tenant, "created_at")}};
 }
 
@@ -228,6 +239,7 @@ Fields pool_fields(const Json& p) {
               {"Type", field_text(p, "type")},
               {"Provisioning", field_text(p, "provisioning")},
               {"Clipboard", field_text(p, "clipboard")},
+              {"Network", field_text(p, "network")},
               {"Size", field_text(p, "size")},
               {"Spare", field_text(p, "spare")},
               {"vCPUs", field_text(p, "vcpus")},
@@ -297,6 +309,16 @@ std::string audit_table(const Json& events) {
     t.add_row({field_text(e, "at"), has(e, "username") ? field_text(e, "username") : field_text(e, "user_id"),
                field_text(e, "tenant_id"), field_text(e, "action"), field_text(e, "target"), field_text(e, "status"),
                field_text(e, "result"), field_text(e, "address"), has(e, "detail") ? field_text(e, "detail") : ""});
+  });
+  return t.render();
+}
+
+std::string audit_archives_table(const Json& archives) {
+  Table t({"ARCHIVED", "TENANT", "SEQ", "EVENTS", "FILE", "SHA-256"});
+  for_each_item(archives, [&](const Json& a) {
+    t.add_row({field_text(a, "archived_at"), has(a, "tenant_id") ? field_text(a, "tenant_id") : "(platform)",
+               field_text(a, "first_seq") + "-" + field_text(a, "last_seq"), field_text(a, "events"),
+               field_text(a, "file"), field_text(a, "sha256")});
   });
   return t.render();
 }

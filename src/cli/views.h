@@ -43,6 +43,7 @@ Fields display_fields(const Json& session);
 
 // Audit events in the order given (the server sends them newest first).
 std::string audit_table(const Json& events);
+std::string audit_archives_table(const Json& archives);
 // The usage report as two tables: desktop-hours per pool, session-hours per user.
 std::string usage_tables(const Json& report);
 

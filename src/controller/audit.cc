@@ -1,6 +1,15 @@
 // The audit log, the usage meter and the usage report.
 #include "oriel/controller/audit.h"
 
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <array>
+#include <cstring>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <tuple>
@@ -79,6 +88,16 @@ Result<std::vector<store::AuditEvent>> AuditLog::events(const Principal& who, st
   return core_.store.audit_events(filter);
 }
 
+Result<std::vector<store::AuditArchive>> AuditLog::archives(const Principal& who,
+                                                            std::optional<std::string> tenant_id) {
+  if (who.admin()) return core_.store.audit_archives(tenant_id);
+  if (!who.tenant_admin()) return Error::PermissionDenied("the audit log is for administrators");
+  if (tenant_id && *tenant_id != who.tenant_id) return std::vector<store::AuditArchive>{};
+  auto archives = TRY(core_.store.audit_archives(who.tenant_id));
+  for (auto& a : archives) a.file = std::filesystem::path(a.file).filename().string();
+  return archives;
+}
+
 Result<UsageReport> AuditLog::usage(const Principal& who, const UsageQuery& q) {
   std::string tenant = q.tenant_id;
   if (who.tenant_admin()) {
@@ -95,6 +114,125 @@ Result<UsageReport> AuditLog::usage(const Principal& who, const UsageQuery& q) {
   Usernames names(core_.store);
   for (auto& s : report.sessions) s.username = names.of(s.user_id);
   return report;
+}
+
+namespace {
+
+constexpr int64_t kArchiveBatch = 10000;  // events per archive file
+
+Json archived_event(const store::AuditEvent& e) {
+  return {{"seq", e.seq},           {"at", format_rfc3339(e.at)}, {"tenant_id", e.tenant_id}, {"user_id", e.user_id},
+          {"username", e.username}, {"action", e.action},         {"target", e.target},       {"address", e.address},
+          {"status", e.status},     {"result", e.result},         {"detail", e.detail}};
+}
+
+Result<std::string> sha256_of_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Error::Internal(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+  crypto_hash_sha256_state state;
+  crypto_hash_sha256_init(&state);
+  std::array<unsigned char, 1 << 16> buf;
+  ssize_t n = 0;
+  while ((n = ::read(fd, buf.data(), buf.size())) > 0) {
+    crypto_hash_sha256_update(&state, buf.data(), static_cast<unsigned long long>(n));
+  }
+  bool failed = n < 0 || ::fsync(fd) != 0;
+  ::close(fd);
+  if (failed) return Error::Internal(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+  std::array<unsigned char, crypto_hash_sha256_BYTES> digest;
+  crypto_hash_sha256_final(&state, digest.data());
+  std::string hex;
+  for (unsigned char b : digest) hex += fmt::format("{:02x}", b);
+  return hex;
+}
+
+// Writes `events` (one scope's, oldest first) as gzip'd JSON lines to
+// DIR/<scope>/audit-<scope>-<first seq>-<last seq>.jsonl.gz, 0600, through a
+// temporary file renamed once synced. The same events make the same file,
+// so a pass cut short before its prune writes it again, whole.
+Result<store::AuditArchive> write_archive(const std::string& dir, const std::string& tenant_id,
+                                          const std::vector<store::AuditEvent>& events, WallTime now) {
+  namespace fs = std::filesystem;
+  std::string scope = tenant_id.empty() ? "platform" : tenant_id;
+  std::string scope_dir = dir + "/" + scope;
+  std::error_code ec;
+  fs::create_directories(scope_dir, ec);
+  if (ec) return Error::Internal(fmt::format("cannot create {}: {}", scope_dir, ec.message()));
+  ::chmod(dir.c_str(), 0700);
+  ::chmod(scope_dir.c_str(), 0700);
+  store::AuditArchive a{tenant_id, events.front().seq, events.back().seq, static_cast<int64_t>(events.size()), "", "",
+                        now};
+  a.file = fmt::format("{}/audit-{}-{:012}-{:012}.jsonl.gz", scope_dir, scope, a.first_seq, a.last_seq);
+  std::string tmp = a.file + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Error::Internal(fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
+  gzFile gz = gzdopen(fd, "wb6");
+  if (gz == nullptr) {
+    ::close(fd);
+    return Error::Internal(fmt::format("cannot write {}", tmp));
+  }
+  bool written = true;
+  for (const auto& e : events) {
+    std::string line = archived_event(e).dump() + "\n";
+    written = written && gzwrite(gz, line.data(), static_cast<unsigned>(line.size())) == static_cast<int>(line.size());
+  }
+  written = gzclose(gz) == Z_OK && written;
+  if (!written) {
+    fs::remove(tmp, ec);
+    return Error::Internal(fmt::format("cannot write {}", tmp));
+  }
+  a.sha256 = TRY(sha256_of_file(tmp));
+  fs::rename(tmp, a.file, ec);
+  if (ec) return Error::Internal(fmt::format("cannot rename {}: {}", tmp, ec.message()));
+  // The rename itself on disk, before the prune deletes the events.
+  if (int dfd = ::open(scope_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return a;
+}
+
+// One scope's events older than `retention_days`, in files of kArchiveBatch.
+void archive_scope(Core& core, const std::string& tenant_id, int64_t retention_days, WallTime now,
+                   const std::string& dir) {
+  WallTime cutoff = now - std::chrono::hours(24) * retention_days;
+  while (true) {
+    auto events = core.store.oldest_audit_events(tenant_id, cutoff, kArchiveBatch);
+    if (!events.ok() || events->empty()) return;
+    auto archive = write_archive(dir, tenant_id, *events, now);
+    if (!archive.ok()) {
+      spdlog::error("audit of {}: not archived, so not pruned: {}", tenant_id.empty() ? "the platform" : tenant_id,
+                    archive.error().message());
+      return;
+    }
+    auto pruned = core.store.prune_audit(*archive);
+    if (!pruned.ok()) {
+      spdlog::warn("audit of {}: archived to {} but not pruned: {}", tenant_id.empty() ? "the platform" : tenant_id,
+                   archive->file, pruned.error().message());
+      return;
+    }
+    spdlog::info("audit of {}: {} events (seq {} to {}) older than {} days archived to {} and pruned",
+                 tenant_id.empty() ? "the platform" : tenant_id, *pruned, archive->first_seq, archive->last_seq,
+                 retention_days, archive->file);
+    if (static_cast<int64_t>(events->size()) < kArchiveBatch) return;
+  }
+}
+
+}  // namespace
+
+void archive_audit(Core& core) {
+  WallTime now = core.clock.now();
+  int64_t now_ms = to_unix_ms(now);
+  if (now_ms < core.next_audit_archive_ms.load()) return;
+  core.next_audit_archive_ms = now_ms + core.options.audit_archive_interval.count();
+  std::string dir = core.options.audit_archive_dir.empty() ? core.options.data_dir + "/audit-archive"
+                                                           : core.options.audit_archive_dir;
+  if (core.options.audit_retention_days > 0) archive_scope(core, "", core.options.audit_retention_days, now, dir);
+  auto tenants = core.store.tenants();
+  if (!tenants.ok()) return;
+  for (const auto& t : *tenants) {
+    if (t.audit.retention_days > 0 && !t.audit.legal_hold) archive_scope(core, t.id, t.audit.retention_days, now, dir);
+  }
 }
 
 void meter_usage(Core& core, const std::vector<store::DesktopRecord>& desktops) {

@@ -108,8 +108,8 @@ Controller::Controller(store::Store& store, agent::HostAgent& agent, Clock& cloc
     core.desktop_moved(desktop_id, host_id);
   };
   hooks.ended = [&core] { core.poke_desktops(); };
-  core.migrations = std::make_unique<Migrations>(store, store, core.fleet, clock, std::move(hooks), o.migration,
-                                                 o.parallel_migrations);
+  core.migrations =
+      std::make_unique<Migrations>(store, core.fleet, clock, std::move(hooks), o.migration, o.parallel_migrations);
   core.placement.set_reservations([&core] { return core.migrations->reserved(); });
   std::string images = (o.shared_dir.empty() ? o.data_dir : o.shared_dir) + "/images";
   core.importer = std::make_unique<ImageImporter>(store, agent, clock, images);
@@ -223,6 +223,7 @@ void Controller::reconcile_broker() {
   if (pools.ok() && open.ok() && desktops.ok()) expire_idle_sessions(core, *open, *desktops, *pools);
   if (desktops.ok()) meter_usage(core, *desktops);
   (void)core.store.delete_expired_tickets(core.clock.now());
+  archive_audit(core);
 }
 
 }  // namespace oriel::controller

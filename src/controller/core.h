@@ -64,6 +64,7 @@ struct Core {
   std::unique_ptr<Ticker> broker_loop;  // hosts watched, pools reconciled (while leading)
   std::unique_ptr<Ticker> leadership;   // takes or keeps the store's leader lock
   std::atomic<bool> leading{false};
+  std::atomic<int64_t> next_audit_archive_ms{0};  // archive_audit's next pass
   Controller::MoveListener move_listener;
   SessionListener session_listener;
 

@@ -195,6 +195,17 @@ Result<TenantView> Identity::set_quota(const Principal& who, std::string_view id
   return view(TRY(core_.store.tenant(id)));
 }
 
+Result<TenantView> Identity::set_audit_policy(const Principal& who, std::string_view id,
+                                              const store::AuditPolicy& policy) {
+  TRY(require_admin(who));
+  if (policy.retention_days < 0) return Error::InvalidArgument("retention_days is 0 (for ever) or more");
+  TRY(core_.store.set_tenant_audit_policy(id, policy));
+  spdlog::info("tenant {}: audit kept {} by {}{}", id,
+               policy.retention_days > 0 ? fmt::format("{} days", policy.retention_days) : "for ever", who.username,
+               policy.legal_hold ? ", under a legal hold" : "");
+  return view(TRY(core_.store.tenant(id)));
+}
+
 Result<void> Identity::delete_tenant(const Principal& who, std::string_view id) {
   TRY(require_admin(who));
   return core_.store.delete_tenant(id);

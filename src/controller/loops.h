@@ -35,5 +35,9 @@ void expire_idle_sessions(Core& core, const std::vector<store::SessionRecord>& o
                           const std::vector<store::PoolRecord>& pools);
 // audit.cc: opens and closes the usage intervals of running desktops.
 void meter_usage(Core& core, const std::vector<store::DesktopRecord>& desktops);
+// audit.cc: archives, then prunes, the audit events past their retention;
+// does nothing until options.audit_archive_interval has passed since the
+// last pass.
+void archive_audit(Core& core);
 
 }  // namespace oriel::controller

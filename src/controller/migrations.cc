@@ -39,10 +39,9 @@ struct Migrations::Active {
   bool cancel ORIEL_GUARDED_BY(mu) = false;
 };
 
-Migrations::Migrations(store::DesktopStore& desktops, store::ImageStore& images, Fleet& fleet, Clock& clock,
-                       MigrationHooks hooks, agent::MigrationOptions options, size_t parallel)
-    : desktops_(desktops),
-      images_(images),
+Migrations::Migrations(store::Store& store, Fleet& fleet, Clock& clock, MigrationHooks hooks,
+                       agent::MigrationOptions options, size_t parallel)
+    : store_(store),
       fleet_(fleet),
       clock_(clock),
       hooks_(std::move(hooks)),
@@ -136,14 +135,14 @@ void Migrations::run(std::shared_ptr<Active> m) {
   if (!source || !target || m->target == d.host_id) {
     return give_up(fmt::format("host '{}' cannot be reached", !source ? d.host_id : m->target));
   }
-  auto spec = vm_spec_for(images_, d, *target);
+  auto spec = vm_spec_for(store_, d, *target);
   if (!spec.ok()) return give_up(spec.error().message());
   agent::IncomingRequest request;
   request.spec = std::move(*spec);
   bool shared = source->disk_path(d.id) == target->disk_path(d.id);
   request.storage = shared ? agent::MigrationStorage::kShared : agent::MigrationStorage::kCopy;
   if (!shared) {
-    auto golden = golden_path_of(images_, d);
+    auto golden = golden_path_of(store_, d);
     if (!golden.ok()) return give_up(golden.error().message());
     request.golden_path = *golden;
   }
@@ -237,7 +236,7 @@ void Migrations::finish(const std::shared_ptr<Active>& m, const agent::Migration
 void Migrations::record(const std::string& desktop_id, const std::string& host_id, const std::string& error) {
   // Retried: another writer (a session, a pool change) may bump the version.
   for (int attempt = 0; attempt < 20; ++attempt) {
-    auto d = desktops_.desktop(desktop_id);
+    auto d = store_.desktop(desktop_id);
     if (!d.ok()) return;
     if (d->state != state_name(DesktopState::kMigrating)) return;
     d->host_id = host_id;
@@ -245,7 +244,7 @@ void Migrations::record(const std::string& desktop_id, const std::string& host_i
     d->pending_op.clear();
     d->error = error;
     d->updated_at = clock_.now();
-    auto written = desktops_.update_desktop(*d);
+    auto written = store_.update_desktop(*d);
     if (written.ok() || written.error().code() != ErrorCode::kConflict) return;
   }
 }

@@ -38,8 +38,8 @@ struct MigrationHooks {
 
 class Migrations {
  public:
-  Migrations(store::DesktopStore& desktops, store::ImageStore& images, Fleet& fleet, Clock& clock, MigrationHooks hooks,
-             agent::MigrationOptions options, size_t parallel);
+  Migrations(store::Store& store, Fleet& fleet, Clock& clock, MigrationHooks hooks, agent::MigrationOptions options,
+             size_t parallel);
   ~Migrations();
 
   // Starts moving `d` (already stored as migrating to its target).
@@ -70,8 +70,7 @@ class Migrations {
   void record(const std::string& desktop_id, const std::string& host_id, const std::string& error);
   std::string listen_host(const std::string& host_id);
 
-  store::DesktopStore& desktops_;
-  store::ImageStore& images_;
+  store::Store& store_;
   Fleet& fleet_;
   Clock& clock_;
   MigrationHooks hooks_;

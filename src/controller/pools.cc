@@ -6,6 +6,7 @@
 #include "checks.h"
 #include "core.h"
 #include "desktop_state.h"
+#include "oriel/agent/vm_spec.h"
 
 namespace oriel::controller {
 namespace {
@@ -29,10 +30,27 @@ Result<void> check_pool_shape(const store::PoolRecord& p) {
   if (p.memory_mb < 64 || p.memory_mb > 16 * 1024 * 1024)
     return Error::InvalidArgument("memory_mb must be 64 to 16777216");
   if (p.idle_timeout_s < 0) return Error::InvalidArgument("idle_timeout_s must not be negative");
+  TRY(agent::NetworkSpec::parse(p.network));
   return Ok();
 }
 
 }  // namespace
+
+// A bridge is the host's network, so only the platform admin puts a pool on
+// one; and a bridge serves one tenant, so that the desktops of two tenants
+// never share a layer-2 segment.
+Result<void> Pools::check_network(const Principal& who, const store::PoolRecord& p, const std::string& before) {
+  auto spec = TRY(agent::NetworkSpec::parse(p.network));
+  if (spec.mode != agent::NetworkSpec::Mode::kBridge || p.network == before) return Ok();
+  if (!who.admin()) return Error::PermissionDenied("only the platform admin puts a pool on a bridge");
+  for (const auto& other : TRY(core_.store.pools(""))) {
+    if (other.network == p.network && other.tenant_id != p.tenant_id) {  // a pool being deleted too
+      return Error::Conflict(fmt::format("bridge '{}' is tenant '{}''s network (pool '{}'): a bridge serves one tenant",
+                                         spec.bridge, other.tenant_id, other.id));
+    }
+  }
+  return Ok();
+}
 
 Result<PoolView> Pools::view(const Principal& who, store::PoolRecord pool) {
   pool.message = capacity_text_for(who, std::move(pool.message));
@@ -89,9 +107,11 @@ Result<PoolView> Pools::create(const Principal& who, CreatePool cmd) {
   p.idle_timeout_s = cmd.idle_timeout_s;
   p.provisioning = std::move(cmd.provisioning);
   p.clipboard = std::move(cmd.clipboard);
+  p.network = std::move(cmd.network);
   p.state = "active";
   p.created_at = p.updated_at = core_.clock.now();
   TRY(check_pool_shape(p));
+  TRY(check_network(who, p, ""));
   TRY(check_image(who, p));
   auto inserted = core_.store.insert_pool(p);
   if (!inserted.ok() && inserted.error().code() == ErrorCode::kConflict) {
@@ -162,7 +182,10 @@ Result<PoolView> Pools::update(const Principal& who, std::string_view id, Update
     if (cmd.idle_timeout_s) p.idle_timeout_s = *cmd.idle_timeout_s;
     if (cmd.provisioning) p.provisioning = *cmd.provisioning;
     if (cmd.clipboard) p.clipboard = *cmd.clipboard;
+    std::string network_before = p.network;
+    if (cmd.network) p.network = *cmd.network;
     TRY(check_pool_shape(p));
+    TRY(check_network(who, p, network_before));
     if (cmd.image_id || cmd.vcpus || cmd.memory_mb) TRY(check_image(who, p));
     return Ok();
   });

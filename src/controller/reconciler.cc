@@ -186,8 +186,8 @@ Result<std::string> golden_path_of(store::ImageStore& images, const store::Deskt
   return image.path;
 }
 
-Result<agent::VmSpec> vm_spec_for(store::ImageStore& images, const store::DesktopRecord& d, agent::HostAgent& agent) {
-  auto image = TRY(images.image(d.image_id));
+Result<agent::VmSpec> vm_spec_for(store::Store& store, const store::DesktopRecord& d, agent::HostAgent& agent) {
+  auto image = TRY(store.image(d.image_id));
   agent::VmSpec spec;
   spec.id = d.id;
   spec.name = d.name;
@@ -196,6 +196,8 @@ Result<agent::VmSpec> vm_spec_for(store::ImageStore& images, const store::Deskto
   spec.disk_path = agent.disk_path(d.id);
   auto boot = parse_json(image.boot_json);
   if (boot.ok()) spec.boot = TRY(agent::BootSpec::from_json(*boot));
+  // A pool's desktops are on its network; a standalone desktop is isolated.
+  if (!d.pool_id.empty()) spec.network = TRY(agent::NetworkSpec::parse(TRY(store.pool(d.pool_id)).network));
   return spec;
 }
 

@@ -39,7 +39,7 @@ struct ReconcilerOptions {
 };
 
 // What QEMU runs for desktop `d` on the host of `agent`.
-Result<agent::VmSpec> vm_spec_for(store::ImageStore& images, const store::DesktopRecord& d, agent::HostAgent& agent);
+Result<agent::VmSpec> vm_spec_for(store::Store& store, const store::DesktopRecord& d, agent::HostAgent& agent);
 // The golden image under d's overlay (Conflict if the image is not ready).
 Result<std::string> golden_path_of(store::ImageStore& images, const store::DesktopRecord& d);
 

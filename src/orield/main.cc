@@ -125,6 +125,8 @@ Result<int> run_controller(const OrieldOptions& o, const Roles& roles) {
   copts.memory_overcommit = o.memory_overcommit;
   copts.placement = o.placement;
   copts.ticket_ttl = std::chrono::seconds(o.ticket_ttl_s);
+  copts.audit_retention_days = o.audit_retention_days;
+  copts.audit_archive_dir = o.audit_archive_dir;
   copts.login_max_delay = std::chrono::seconds(o.login_max_delay_s);
   copts.cluster_token = o.cluster_token;
   if (!o.cluster_token.empty()) {

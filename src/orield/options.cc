@@ -145,6 +145,14 @@ std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& o)
   app.add_option("--ticket-ttl-s", o.ticket_ttl_s, "Seconds a one-time display ticket stays valid")
       ->check(CLI::Range(5, 3600))
       ->capture_default_str();
+  app.add_option("--audit-retention-days", o.audit_retention_days,
+                 "Days the platform's own audit events (logins and changes outside any tenant) stay in the store "
+                 "before they are archived and pruned; 0 keeps them. Each tenant has its own (oriel tenant audit)")
+      ->check(CLI::Range(0, 36600))
+      ->capture_default_str();
+  app.add_option("--audit-archive-dir", o.audit_archive_dir,
+                 "Where audit events are archived (gzip'd JSON lines, 0600) before they are pruned; default "
+                 "DATA/audit-archive");
   app.add_option("--login-max-delay-s,--login-lock-s", o.login_max_delay_s,
                  "Longest wait, in seconds, that failed logins impose on an account's or an address's next attempt "
                  "(--login-lock-s is its old name)")
@@ -240,6 +248,7 @@ std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& o)
 std::vector<std::string> private_dirs(const OrieldOptions& o) {
   std::vector<std::string> dirs = {o.data_dir, o.run_dir};
   if (!o.shared_dir.empty()) dirs.push_back(o.shared_dir);
+  if (!o.audit_archive_dir.empty()) dirs.push_back(o.audit_archive_dir);
   for (const auto* file : {&o.tls_key, &o.config_file, &o.admin_password_file}) {
     if (!file->empty()) dirs.push_back(std::filesystem::absolute(*file).parent_path().string());
   }

@@ -34,6 +34,8 @@ struct OrieldOptions {
   double memory_overcommit = 1.0;
   std::string placement = "spread";  // spread | pack
   int ticket_ttl_s = 60;
+  int audit_retention_days = 0;   // the platform's own audit events; 0: for ever
+  std::string audit_archive_dir;  // default: DATA/audit-archive
   int login_max_delay_s = 5 * 60;
   std::string web_dir;      // default: the web/ build next to the binary's bin/
   int encoder_threads = 0;  // 0: one per core

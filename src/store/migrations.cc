@@ -269,6 +269,67 @@ ALTER TABLE tenants ADD COLUMN quota_vcpus BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE tenants ADD COLUMN quota_memory_mb BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE tenants ADD COLUMN quota_disk_gb BIGINT NOT NULL DEFAULT 0;
 )sql"},
+      // 7: each pool's desktop network (agent::NetworkSpec). Desktops had
+      // user-mode networking that reached the host: now isolated.
+      {.portable = R"sql(
+ALTER TABLE pools ADD COLUMN network TEXT NOT NULL DEFAULT 'isolated';
+)sql"},
+      // 8: audit retention. Each tenant keeps its events for a time, or
+      // for ever, or under a legal hold. An event leaves the audit table
+      // only once an archive (a file, with its hash) that holds it is
+      // recorded, and never under a legal hold: the database refuses any
+      // other delete. The archives' own record cannot change.
+      {.portable = R"sql(
+ALTER TABLE tenants ADD COLUMN audit_retention_days BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE tenants ADD COLUMN audit_legal_hold BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE audit_archives (
+  tenant_id TEXT NOT NULL,
+  first_seq BIGINT NOT NULL,
+  last_seq BIGINT NOT NULL,
+  events BIGINT NOT NULL,
+  file TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  archived_ms BIGINT NOT NULL,
+  PRIMARY KEY (tenant_id, last_seq)
+);
+)sql",
+       .sqlite = R"sql(
+DROP TRIGGER audit_no_delete;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+WHEN NOT EXISTS (SELECT 1 FROM audit_archives a
+                 WHERE a.tenant_id = OLD.tenant_id AND OLD.seq BETWEEN a.first_seq AND a.last_seq)
+  OR EXISTS (SELECT 1 FROM tenants t WHERE t.id = OLD.tenant_id AND t.audit_legal_hold <> 0)
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: an event leaves it only archived, and never under a legal hold'); END;
+CREATE TRIGGER audit_archives_no_update BEFORE UPDATE ON audit_archives
+BEGIN SELECT RAISE(ABORT, 'audit archives are append-only'); END;
+CREATE TRIGGER audit_archives_no_delete BEFORE DELETE ON audit_archives
+BEGIN SELECT RAISE(ABORT, 'audit archives are append-only'); END;
+)sql",
+       .postgres = R"sql(
+DROP TRIGGER audit_no_delete ON audit;
+CREATE FUNCTION audit_delete_archived() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM audit_archives a
+                 WHERE a.tenant_id = OLD.tenant_id AND OLD.seq BETWEEN a.first_seq AND a.last_seq)
+     OR EXISTS (SELECT 1 FROM tenants t WHERE t.id = OLD.tenant_id AND t.audit_legal_hold <> 0) THEN
+    RAISE EXCEPTION 'the audit log is append-only: an event leaves it only archived, and never under a legal hold';
+  END IF;
+  RETURN OLD;
+END
+$$;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_delete_archived();
+CREATE FUNCTION audit_archives_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'audit archives are append-only';
+END
+$$;
+CREATE TRIGGER audit_archives_no_update BEFORE UPDATE ON audit_archives
+  FOR EACH ROW EXECUTE FUNCTION audit_archives_append_only();
+CREATE TRIGGER audit_archives_no_delete BEFORE DELETE ON audit_archives
+  FOR EACH ROW EXECUTE FUNCTION audit_archives_append_only();
+CREATE TRIGGER audit_archives_no_truncate BEFORE TRUNCATE ON audit_archives
+  FOR EACH STATEMENT EXECUTE FUNCTION audit_archives_append_only();
+)sql"},
   };
   return kMigrations;
 }

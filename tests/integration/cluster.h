@@ -48,8 +48,9 @@ class TestCluster {
   net::ApiClient admin() { return controllers_[0]->admin(); }
   int hosts() const { return static_cast<int>(agents_.size()); }
   std::string host_name(int i) const { return "h" + std::to_string(i + 1); }
-  std::string host_address(int i) const;  // the agent's IP in its namespace
-  std::string host_id(int i);             // as the controller knows it (after start)
+  std::string host_address(int i) const;                     // the agent's IP in its namespace
+  std::string host_namespace(int i) const { return ns(i); }  // where host i's agent and QEMUs run
+  std::string host_id(int i);                                // as the controller knows it (after start)
   // A client of host i's agent API, calling as a controller does: over
   // mutual TLS with a controller's certificate from the cluster CA.
   net::ApiClient agent_client(int i);

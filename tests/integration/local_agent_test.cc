@@ -69,7 +69,7 @@ TEST(LocalAgentTest, AKilledVmsExitIsReportedBeforeItCountsAsAbsent) {
   spec.memory_mb = 192;
   spec.disk_path = host.disk_path("d-1");
   spec.boot = {agent::BootSpec::Kind::kDirectKernel, guest.kernel, guest.initrd, guest.cmdline};
-  spec.network = false;
+  spec.network.mode = agent::NetworkSpec::Mode::kNone;
   auto started = host.start_vm(spec);
   ASSERT_TRUE(started.ok()) << started.error().message();
   ASSERT_NE(host.vm_status("d-1"), agent::VmStatus::kAbsent);

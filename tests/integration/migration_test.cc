@@ -118,7 +118,7 @@ class MigrationTest : public ::testing::Test {
     spec.memory_mb = 160;
     spec.disk_path = a_.agent->disk_path(kVm);
     spec.boot = {agent::BootSpec::Kind::kDirectKernel, guest_.kernel, guest_.initrd, guest_.cmdline + " oriel.tick"};
-    spec.network = false;
+    spec.network.mode = agent::NetworkSpec::Mode::kNone;
     auto started = a_.agent->start_vm(spec);
     EXPECT_TRUE(started.ok()) << started.error().message();
     EXPECT_TRUE(wait_until([&] { return ticks_in(a_.serial_log()).size() >= kSettledTicks; }, 90s))
@@ -284,7 +284,7 @@ TEST_F(MigrationTest, TargetThatDiesMidMigrationRollsBack) {
 
 TEST_F(MigrationTest, BadTargetsAreCleanErrors) {
   auto spec = start_guest();
-  auto bad = [&](agent::MigrationTarget t) { return a_.agent->migrate(kVm, t); };
+  auto bad = [&](const agent::MigrationTarget& t) { return a_.agent->migrate(kVm, t); };
   EXPECT_EQ(bad({"nonsense"}).error().code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(bad({"tcp:127.0.0.1:99999"}).error().code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(bad({"tcp::4444"}).error().code(), ErrorCode::kInvalidArgument);

@@ -95,6 +95,7 @@ export interface Tenant {
   name: string;
   created_at: string;
   quota: Quota;
+  audit?: { retention_days: number | null; legal_hold: boolean };  // null days: kept for ever
   usage: { desktops: number; vcpus: number; memory_mb: number; disk_gb: number };  // counted as the quota counts
 }
 
@@ -160,6 +161,7 @@ export interface Pool {
   idle_timeout_s?: number;
   provisioning?: string;
   clipboard?: string;
+  network?: string;
   desktops?: number;
   assigned?: number;
   free?: number;
@@ -212,6 +214,17 @@ export interface AuditEvent {
   status: number;
   result: string;
   detail: string | null;
+}
+
+// Audit events moved out of the store into a gzip'd JSON Lines file.
+export interface AuditArchive {
+  tenant_id: string | null;  // null: the platform's
+  first_seq: number;
+  last_seq: number;
+  events: number;
+  file: string;              // a tenant-admin gets the name only
+  sha256: string;
+  archived_at: string;
 }
 
 export interface UsageReport {

@@ -1,5 +1,6 @@
 // The pure parts of the console's pages: the audit query, usage rows, idle
-// time, an image's owner, the images a pool may use, a tenant's quota.
+// time, an image's owner, the images a pool may use, a tenant's quota and
+// audit retention.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Image, Quota, Tenant } from '../src/api';
@@ -10,6 +11,7 @@ import { imageChoices } from '../src/console/pages/pools';
 import { idleFor } from '../src/console/pages/sessions';
 import { desktopRows } from '../src/console/pages/usage';
 import { type QuotaKey, quotaBody, quotaText } from '../src/console/quota';
+import { auditText } from '../src/console/retention';
 
 const NO_QUOTA: Quota = { desktops: null, vcpus: null, memory_mb: null, disk_gb: null };
 const tenant = (id: string, name: string, quota: Partial<Quota> = {}): Tenant => ({
@@ -88,4 +90,14 @@ test('the quota dialog sends every limit, null for an empty field, and refuses w
   assert.deepEqual(quotaBody(fields({})), { quota: NO_QUOTA });
   assert.throws(() => quotaBody(fields({ vcpus: '0' })), /vCPUs must be a whole number from 1/);  // the server takes 0 for none
   assert.throws(() => quotaBody(fields({ disk_gb: '2.5' })), /Disk \(GB\) must be a whole number/);
+});
+
+test("a tenant's audit retention reads as how long events are kept, and any legal hold", () => {
+  const t = tenant('t-acme', 'Acme');
+  assert.equal(auditText({ ...t, audit: { retention_days: null, legal_hold: false } }), 'Kept for ever');
+  assert.equal(auditText({ ...t, audit: { retention_days: 0, legal_hold: false } }), 'Kept for ever');  // 0 is for ever too
+  assert.equal(auditText({ ...t, audit: { retention_days: 90, legal_hold: false } }), 'Kept 90 days');
+  assert.equal(auditText({ ...t, audit: { retention_days: 1, legal_hold: true } }), 'Kept 1 day, under a legal hold');
+  assert.equal(auditText({ ...t, audit: { retention_days: null, legal_hold: true } }), 'Kept for ever, under a legal hold');
+  assert.equal(auditText(t), '–');  // an older server's tenant
 });

@@ -86,10 +86,20 @@ Argv disk(const VmSpec& spec) {
           "-device", fmt::format("virtio-blk-pci,drive={},bootindex=1", kDriveId)};
 }
 
-// A virtio NIC on user-mode NAT, with a MAC that stays the desktop's.
-Argv network(const VmSpec& spec) {
-  if (!spec.network) return {};
-  return {"-netdev", "user,id=net0", "-device", fmt::format("virtio-net-pci,netdev=net0,mac={}", mac_for(spec.id))};
+// A virtio NIC with a MAC that stays the desktop's (vm_spec.h: NetworkSpec).
+// Isolated: user-mode networking with restrict=on, so the guest reaches
+// neither the host's loopback (10.0.2.2) nor anything the host can route to.
+// Bridged: the tap the agent made and put on the bridge.
+Argv network(const VmSpec& spec, const VmPaths& paths) {
+  std::string netdev;
+  switch (spec.network.mode) {
+    case NetworkSpec::Mode::kNone: return {};
+    case NetworkSpec::Mode::kIsolated: netdev = "user,id=net0,restrict=on"; break;
+    case NetworkSpec::Mode::kBridge:
+      netdev = fmt::format("tap,id=net0,ifname={},script=no,downscript=no", paths.tap);
+      break;
+  }
+  return {"-netdev", netdev, "-device", fmt::format("virtio-net-pci,netdev=net0,mac={}", mac_for(spec.id))};
 }
 
 // A USB tablet: absolute pointing, so the pointer follows the client's.
@@ -130,7 +140,7 @@ std::vector<std::string> qemu_command_line(const VmSpec& spec, const VmPaths& pa
                                            QemuStart start) {
   Argv argv = {std::string(kQemu)};
   for (const Argv& part : {guest_name(spec), machine_and_cpu(accel), sandbox(), memory_and_smp(spec), display(paths),
-                           qmp_control(paths), serial(paths), disk(spec), network(spec), usb_input(),
+                           qmp_control(paths), serial(paths), disk(spec), network(spec, paths), usb_input(),
                            firmware_and_boot(spec.boot, paths), daemonize(paths), incoming_migration(start)}) {
     argv.insert(argv.end(), part.begin(), part.end());
   }

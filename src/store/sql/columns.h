@@ -17,7 +17,7 @@ inline constexpr std::string_view kImageColumns =
 inline constexpr std::string_view kHostColumns = "id, name, state, accelerator, cpus, memory_mb, address, heartbeat_ms";
 inline constexpr std::string_view kPoolColumns =
     "id, name, tenant_id, image_id, type, size, spare, vcpus, memory_mb, idle_timeout_s, provisioning, state, "
-    "message, next_index, created_ms, updated_ms, version, clipboard";
+    "message, next_index, created_ms, updated_ms, version, clipboard, network";
 inline constexpr std::string_view kSessionColumns =
     "id, pool_id, tenant_id, user_id, desktop_id, state, client_address, created_ms, last_activity_ms, ended_ms";
 inline constexpr std::string_view kAuditColumns =
@@ -27,6 +27,9 @@ inline constexpr std::string_view kTicketColumns = "ticket_hash, session_id, des
 inline constexpr std::string_view kHostCertificateColumns = "fingerprint, host_name, serial, not_after_ms, revoked_ms";
 inline constexpr std::string_view kTokenColumns = "token_hash, user_id, created_ms, expires_ms";
 inline constexpr std::string_view kTenantColumns =
-    "id, name, created_ms, quota_desktops, quota_vcpus, quota_memory_mb, quota_disk_gb";
+    "id, name, created_ms, quota_desktops, quota_vcpus, quota_memory_mb, quota_disk_gb, audit_retention_days, "
+    "audit_legal_hold";
+inline constexpr std::string_view kAuditArchiveColumns =
+    "tenant_id, first_seq, last_seq, events, file, sha256, archived_ms";
 
 }  // namespace oriel::store

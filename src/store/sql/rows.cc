@@ -56,7 +56,12 @@ HostRecord read_host(const sql::Row& r) {
 TokenRecord read_token(const sql::Row& r) { return TokenRecord{r.text(0), r.text(1), r.time(2), r.time(3)}; }
 
 TenantRecord read_tenant(const sql::Row& r) {
-  return TenantRecord{r.text(0), r.text(1), r.time(2), {r.int64(3), r.int64(4), r.int64(5), r.int64(6)}};
+  return TenantRecord{
+      r.text(0), r.text(1), r.time(2), {r.int64(3), r.int64(4), r.int64(5), r.int64(6)}, {r.int64(7), r.int64(8) != 0}};
+}
+
+AuditArchive read_audit_archive(const sql::Row& r) {
+  return AuditArchive{r.text(0), r.int64(1), r.int64(2), r.int64(3), r.text(4), r.text(5), r.time(6)};
 }
 
 PoolRecord read_pool(const sql::Row& r) {
@@ -79,6 +84,7 @@ PoolRecord read_pool(const sql::Row& r) {
   p.updated_at = r.time(15);
   p.version = r.int64(16);
   p.clipboard = r.text(17);
+  p.network = r.text(18);
   return p;
 }
 

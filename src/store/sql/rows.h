@@ -22,6 +22,7 @@ SessionRecord read_session(const sql::Row& r);
 TicketRecord read_ticket(const sql::Row& r);
 HostCertificateRecord read_host_certificate(const sql::Row& r);
 AuditEvent read_audit(const sql::Row& r);
+AuditArchive read_audit_archive(const sql::Row& r);
 UsageInterval read_usage(const sql::Row& r);
 HostAllocation read_host_allocation(const sql::Row& r);      // host_id, vcpus, memory_mb
 TenantAllocation read_tenant_allocation(const sql::Row& r);  // desktops, vcpus, memory_mb, disk_bytes

@@ -31,9 +31,14 @@ constexpr std::string_view kCloseUsage = "UPDATE usage SET end_ms=CASE WHEN star
 
 Result<void> SqlStore::insert_tenant(const TenantRecord& t) {
   static const std::string kSql =
-      fmt::format("INSERT INTO tenants ({}) VALUES ({})", kTenantColumns, sql::placeholders(7));
+      fmt::format("INSERT INTO tenants ({}) VALUES ({})", kTenantColumns, sql::placeholders(9));
   return write(kSql, t.id, t.name, to_unix_ms(t.created_at), t.quota.desktops, t.quota.vcpus, t.quota.memory_mb,
-               t.quota.disk_gb);
+               t.quota.disk_gb, t.audit.retention_days, int64_t{t.audit.legal_hold ? 1 : 0});
+}
+
+Result<void> SqlStore::set_tenant_audit_policy(std::string_view id, const AuditPolicy& p) {
+  return write_one("UPDATE tenants SET audit_retention_days=$1, audit_legal_hold=$2 WHERE id=$3", "tenant", id,
+                   p.retention_days, int64_t{p.legal_hold ? 1 : 0}, id);
 }
 
 Result<void> SqlStore::set_tenant_quota(std::string_view id, const Quota& q) {
@@ -74,19 +79,19 @@ Result<void> SqlStore::delete_tenant(std::string_view id) {
 
 Result<void> SqlStore::insert_pool(const PoolRecord& p) {
   static const std::string kSql =
-      fmt::format("INSERT INTO pools ({}) VALUES ({})", kPoolColumns, sql::placeholders(18));
+      fmt::format("INSERT INTO pools ({}) VALUES ({})", kPoolColumns, sql::placeholders(19));
   return write(kSql, p.id, p.name, p.tenant_id, p.image_id, p.type, p.size, p.spare, p.vcpus, p.memory_mb,
                p.idle_timeout_s, p.provisioning, p.state, p.message, p.next_index, to_unix_ms(p.created_at),
-               to_unix_ms(p.updated_at), p.version, p.clipboard);
+               to_unix_ms(p.updated_at), p.version, p.clipboard, p.network);
 }
 
 Result<PoolRecord> SqlStore::update_pool(const PoolRecord& p) {
   auto changed = TRY(rows_changed(
       "UPDATE pools SET name=$1, image_id=$2, size=$3, spare=$4, vcpus=$5, memory_mb=$6, idle_timeout_s=$7, "
-      "provisioning=$8, state=$9, message=$10, next_index=$11, updated_ms=$12, clipboard=$13, version=version+1 "
-      "WHERE id=$14 AND version=$15",
+      "provisioning=$8, state=$9, message=$10, next_index=$11, updated_ms=$12, clipboard=$13, network=$14, "
+      "version=version+1 WHERE id=$15 AND version=$16",
       p.name, p.image_id, p.size, p.spare, p.vcpus, p.memory_mb, p.idle_timeout_s, p.provisioning, p.state, p.message,
-      p.next_index, to_unix_ms(p.updated_at), p.clipboard, p.id, p.version));
+      p.next_index, to_unix_ms(p.updated_at), p.clipboard, p.network, p.id, p.version));
   if (changed == 0) return Error::Conflict(fmt::format("pool '{}' changed concurrently or is gone", p.id));
   PoolRecord updated = p;
   updated.version = p.version + 1;
@@ -256,6 +261,34 @@ Result<std::vector<AuditEvent>> SqlStore::audit_events(const AuditFilter& f) {
     TRY(tx.run(sql, params, [&](const sql::Row& row) { out.push_back(read_audit(row)); }));
     return out;
   });
+}
+
+Result<std::vector<AuditEvent>> SqlStore::oldest_audit_events(std::string_view tenant_id, WallTime before,
+                                                              int64_t limit) {
+  static const std::string kSql =
+      fmt::format("SELECT {} FROM audit WHERE tenant_id=$1 AND at_ms<$2 ORDER BY seq LIMIT $3", kAuditColumns);
+  return many<AuditEvent>(kSql, read_audit, tenant_id, to_unix_ms(before), limit);
+}
+
+Result<int64_t> SqlStore::prune_audit(const AuditArchive& a) {
+  static const std::string kInsert =
+      fmt::format("INSERT INTO audit_archives ({}) VALUES ({})", kAuditArchiveColumns, sql::placeholders(7));
+  return transaction<int64_t>(sql::Access::kWrite, [&](sql::Tx& tx) -> Result<int64_t> {
+    TRY(tx.exec(kInsert, a.tenant_id, a.first_seq, a.last_seq, a.events, a.file, a.sha256, to_unix_ms(a.archived_at)));
+    return tx.exec("DELETE FROM audit WHERE tenant_id=$1 AND seq>=$2 AND seq<=$3", a.tenant_id, a.first_seq,
+                   a.last_seq);
+  });
+}
+
+Result<std::vector<AuditArchive>> SqlStore::audit_archives(const std::optional<std::string>& tenant_id) {
+  if (tenant_id) {
+    static const std::string kSql =
+        fmt::format("SELECT {} FROM audit_archives WHERE tenant_id=$1 ORDER BY last_seq DESC", kAuditArchiveColumns);
+    return many<AuditArchive>(kSql, read_audit_archive, *tenant_id);
+  }
+  static const std::string kAll =
+      fmt::format("SELECT {} FROM audit_archives ORDER BY last_seq DESC", kAuditArchiveColumns);
+  return many<AuditArchive>(kAll, read_audit_archive);
 }
 
 Result<void> SqlStore::open_usage(const UsageInterval& u) {

@@ -84,6 +84,7 @@ class SqlStore final : public Store {
   Result<std::vector<TenantRecord>> tenants() override;
   Result<void> delete_tenant(std::string_view id) override;
   Result<void> set_tenant_quota(std::string_view id, const Quota& quota) override;
+  Result<void> set_tenant_audit_policy(std::string_view id, const AuditPolicy& policy) override;
   Result<void> insert_pool(const PoolRecord& pool) override;
   Result<PoolRecord> update_pool(const PoolRecord& pool) override;
   Result<PoolRecord> pool(std::string_view id) override;
@@ -104,6 +105,10 @@ class SqlStore final : public Store {
   Result<void> delete_expired_tickets(WallTime now) override;
   Result<void> append_audit(const AuditEvent& event) override;
   Result<std::vector<AuditEvent>> audit_events(const AuditFilter& filter) override;
+  Result<std::vector<AuditEvent>> oldest_audit_events(std::string_view tenant_id, WallTime before,
+                                                      int64_t limit) override;
+  Result<int64_t> prune_audit(const AuditArchive& archive) override;
+  Result<std::vector<AuditArchive>> audit_archives(const std::optional<std::string>& tenant_id) override;
   Result<void> open_usage(const UsageInterval& interval) override;
   Result<void> close_usage(std::string_view kind, std::string_view subject_id, WallTime end) override;
   Result<std::vector<UsageInterval>> open_usage(std::string_view kind) override;

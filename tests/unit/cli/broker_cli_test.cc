@@ -85,6 +85,7 @@ class BrokerCliTest : public ::testing::Test {
 
 const char* kTenant = R"({"id":"t-1","name":"Acme Corp","created_at":"2026-11-22T10:00:00.000Z",
   "quota":{"desktops":10,"vcpus":null,"memory_mb":8192,"disk_gb":null},
+  "audit":{"retention_days":365,"legal_hold":true},
   "usage":{"desktops":3,"vcpus":4,"memory_mb":4096,"disk_gb":12.5}})";
 const char* kUser = R"({"id":"u-1","username":"ana","role":"user","tenant_id":"t-1","locked_until":null,
   "created_at":"2026-11-21T12:00:00.000Z"})";
@@ -107,7 +108,7 @@ TEST_F(BrokerCliTest, TenantCommandsSendTheDocumentedRequests) {
   EXPECT_EQ(created.out,
             "ID:                t-1\nName:              Acme Corp\nDesktops:          3 of 10\n"
             "vCPUs (running):   4\nMemory (running):  4096 MiB of 8192 MiB\nDisk:              12.5 GB\n"
-            "Created:           2026-11-22T10:00:00.000Z\n");
+            "Audit:             kept 365 days, under a legal hold\nCreated:           2026-11-22T10:00:00.000Z\n");
   auto list = run(server, {"tenant", "list"});
   EXPECT_EQ(list.code, 0) << list.err;
   EXPECT_EQ(list.out, "ID   NAME       AGE\nt-1  Acme Corp  2h\n");
@@ -130,6 +131,24 @@ TEST_F(BrokerCliTest, TenantQuotaSetsTheLimitsGivenAndNoneForTheRest) {
   ASSERT_EQ(server.requests().size(), 1u);
   EXPECT_EQ(body_of(server.requests()[0]), Json({{"quota", {{"desktops", 10}, {"memory_mb", 8192}}}}));
   EXPECT_EQ(run(server, {"tenant", "quota", "t-1", "--vcpus", "-2"}).code, 2) << "a limit is 0 or more";
+}
+
+TEST_F(BrokerCliTest, TenantAuditSendsOnlyWhatIsGiven) {
+  ScriptedPeer server(routes({{"PATCH /api/v1/tenants/t-1", {200, kTenant}},
+                              {"GET /api/v1/audit/archives?tenant_id=t-1",
+                               {200, R"([{"tenant_id":"t-1","first_seq":1,"last_seq":40,"events":40,
+                                   "file":"audit-t-1-000000000001-000000000040.jsonl.gz","sha256":"ab12",
+                                   "archived_at":"2026-11-22T11:00:00.000Z"}])"}}}));
+  auto r = run(server, {"tenant", "audit", "t-1", "--legal-hold", "on"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(body_of(server.requests()[0]), Json({{"audit", {{"legal_hold", true}}}}));
+  EXPECT_EQ(run(server, {"tenant", "audit", "t-1"}).code, 2) << "nothing to set";
+  EXPECT_EQ(run(server, {"tenant", "audit", "t-1", "--legal-hold", "maybe"}).code, 2);
+  auto archives = run(server, {"audit", "--archives", "--tenant", "t-1"});
+  EXPECT_EQ(archives.code, 0) << archives.err;
+  EXPECT_NE(archives.out.find("1-40"), std::string::npos) << archives.out;
+  EXPECT_NE(archives.out.find("audit-t-1-000000000001-000000000040.jsonl.gz"), std::string::npos);
 }
 
 TEST_F(BrokerCliTest, JsonOutputIsTheServersAnswer) {

@@ -5,7 +5,9 @@
 // reconcile_broker(), so every step is exact.
 #include <gtest/gtest.h>
 #include <sodium.h>
+#include <zlib.h>
 
+#include <array>
 #include <filesystem>
 #include <latch>
 #include <set>
@@ -602,6 +604,67 @@ TEST_P(BrokerTest, TokensExpireAndLogoutRevokesThem) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BrokerTest, test_support::kAllBackends, test_support::BackendName());
+
+// The lines of a gzip'd file.
+std::vector<std::string> gunzip_lines(const std::string& path) {
+  std::vector<std::string> lines;
+  gzFile gz = gzopen(path.c_str(), "rb");
+  if (gz == nullptr) return lines;
+  std::array<char, 4096> buf;
+  while (gzgets(gz, buf.data(), static_cast<int>(buf.size())) != nullptr) lines.emplace_back(buf.data());
+  gzclose(gz);
+  return lines;
+}
+
+TEST_P(BrokerTest, OldAuditEventsAreArchivedThenPrunedAndAHoldKeepsThem) {
+  auto a = tenant("acme");
+  auto b = tenant("bank");
+  for (int i = 0; i < 3; ++i) {
+    for (const auto& t : {a, b}) controller_->audit().append({.tenant_id = t, .username = "ana", .action = "login"});
+  }
+  ASSERT_TRUE(controller_->identity().set_audit_policy(admin_, a, {30, false}).ok());
+  ASSERT_TRUE(controller_->identity().set_audit_policy(admin_, b, {30, true}).ok());
+  EXPECT_EQ(
+      controller_->identity().set_audit_policy(user("acme-auditor", a, "tenant-admin"), a, {1, false}).error().code(),
+      ErrorCode::kPermissionDenied);
+  controller_->reconcile_broker();  // nothing is 30 days old yet
+  EXPECT_TRUE(controller_->audit().archives(admin_, std::nullopt)->empty());
+
+  clock_.advance(std::chrono::hours(24 * 31));
+  controller_->audit().append({.tenant_id = a, .username = "ana", .action = "logout"});  // recent: stays
+  controller_->reconcile_broker();
+  auto archives = controller_->audit().archives(admin_, a).value();
+  ASSERT_EQ(archives.size(), 1u);
+  EXPECT_EQ(archives[0].events, 3);
+  auto lines = gunzip_lines(archives[0].file);
+  ASSERT_EQ(lines.size(), 3u);
+  for (const auto& line : lines) {
+    auto event = Json::parse(line);
+    EXPECT_EQ(event["tenant_id"], a);
+    EXPECT_EQ(event["action"], "login");
+  }
+  EXPECT_EQ(fs::status(archives[0].file).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  auto left = controller_->audit().events(admin_, {.tenant_id = a}).value();
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].action, "logout");
+  // Under the hold, the bank's events all stay.
+  EXPECT_EQ(controller_->audit().events(admin_, {.tenant_id = b})->size(), 3u);
+  EXPECT_TRUE(controller_->audit().archives(admin_, b)->empty());
+  // A tenant-admin sees their tenant's archives, by file name only.
+  auto mine = controller_->audit().archives(user("acme-reader", a, "tenant-admin"), std::nullopt).value();
+  ASSERT_EQ(mine.size(), 1u);
+  EXPECT_EQ(mine[0].file, fs::path(archives[0].file).filename().string());
+
+  // Lifted: the next pass, an hour on, archives the bank's too.
+  ASSERT_TRUE(controller_->identity().set_audit_policy(admin_, b, {30, false}).ok());
+  controller_->reconcile_broker();
+  EXPECT_EQ(controller_->audit().events(admin_, {.tenant_id = b})->size(), 3u) << "at most one pass an hour";
+  clock_.advance(std::chrono::hours(1));
+  controller_->reconcile_broker();
+  EXPECT_TRUE(controller_->audit().events(admin_, {.tenant_id = b})->empty());
+  EXPECT_EQ(controller_->audit().archives(admin_, std::nullopt)->size(), 2u);
+}
 
 TEST(UsageTest, IntervalsAreSplitAtUtcMidnight) {
   WallTime day = from_unix_ms(1'795'046'400'000);  // a UTC midnight

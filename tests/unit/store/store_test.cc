@@ -352,6 +352,61 @@ TEST_P(StoreTest, TheAuditLogIsAppendOnlyAndFilteredByTenantAndTime) {
   EXPECT_EQ(store_->audit_events({})->size(), 6u);
 }
 
+TEST_P(StoreTest, AuditEventsLeaveOnlyArchivedAndNeverUnderALegalHold) {
+  ASSERT_TRUE(store_->insert_tenant({"t-a", "A", from_unix_ms(0), {}, {}}).ok());
+  for (int i = 1; i <= 7; ++i) {
+    AuditEvent e;
+    e.at = from_unix_ms(i * 1000);
+    e.tenant_id = i <= 5 ? "t-a" : "";
+    e.action = "login";
+    ASSERT_TRUE(store_->append_audit(e).ok());
+  }
+  auto old = store_->oldest_audit_events("t-a", from_unix_ms(4000), 100).value();
+  ASSERT_EQ(old.size(), 3u);  // 1, 2 and 3 s, oldest first
+  EXPECT_EQ(to_unix_ms(old.front().at), 1000);
+  EXPECT_EQ(to_unix_ms(old.back().at), 3000);
+  EXPECT_EQ(store_->oldest_audit_events("t-a", from_unix_ms(4000), 2)->size(), 2u);
+
+  // Not archived: the database refuses, whoever asks.
+  store_.reset();
+  EXPECT_FALSE(db_->exec("DELETE FROM audit WHERE tenant_id='t-a'").ok());
+  reopen();
+  AuditArchive archive{"t-a", old.front().seq, old.back().seq, 3, "/archive/a.jsonl.gz", "ab12", from_unix_ms(9000)};
+  EXPECT_EQ(store_->prune_audit(archive).value(), 3);
+  EXPECT_EQ(store_->audit_events({.tenant_id = "t-a"})->size(), 2u);
+  auto archives = store_->audit_archives(std::string("t-a")).value();
+  ASSERT_EQ(archives.size(), 1u);
+  EXPECT_EQ(archives[0].last_seq, old.back().seq);
+  EXPECT_EQ(archives[0].file, "/archive/a.jsonl.gz");
+  EXPECT_EQ(archives[0].sha256, "ab12");
+  EXPECT_EQ(to_unix_ms(archives[0].archived_at), 9000);
+
+  // Under a legal hold nothing goes, archived or not, and the archive's
+  // record goes with the refused transaction.
+  ASSERT_TRUE(store_->set_tenant_audit_policy("t-a", {30, true}).ok());
+  EXPECT_EQ(store_->tenant("t-a")->audit, (AuditPolicy{30, true}));
+  auto rest = store_->oldest_audit_events("t-a", from_unix_ms(10000), 100).value();
+  ASSERT_EQ(rest.size(), 2u);
+  AuditArchive held{"t-a", rest.front().seq, rest.back().seq, 2, "/archive/b.jsonl.gz", "cd34", from_unix_ms(9500)};
+  EXPECT_FALSE(store_->prune_audit(held).ok());
+  EXPECT_EQ(store_->audit_events({.tenant_id = "t-a"})->size(), 2u);
+  EXPECT_EQ(store_->audit_archives(std::string("t-a"))->size(), 1u);
+  EXPECT_EQ(store_->set_tenant_audit_policy("t-none", {}).error().code(), ErrorCode::kNotFound);
+
+  // The platform's events have no tenant and no hold.
+  auto platform = store_->oldest_audit_events("", from_unix_ms(10000), 100).value();
+  ASSERT_EQ(platform.size(), 2u);
+  AuditArchive p{"", platform.front().seq, platform.back().seq, 2, "/archive/p.jsonl.gz", "ef56", from_unix_ms(9600)};
+  EXPECT_EQ(store_->prune_audit(p).value(), 2);
+  EXPECT_EQ(store_->audit_archives(std::nullopt)->size(), 2u);
+  // The archives' record itself cannot change.
+  store_.reset();
+  EXPECT_FALSE(db_->exec("DELETE FROM audit_archives").ok());
+  EXPECT_FALSE(db_->exec("UPDATE audit_archives SET sha256='forged'").ok());
+  reopen();
+  EXPECT_EQ(store_->audit_archives(std::nullopt)->size(), 2u);
+}
+
 TEST_P(StoreTest, AuditIsFilteredByUserAndActionAndPaged) {
   for (int i = 0; i < 10; ++i) {
     AuditEvent e{0,

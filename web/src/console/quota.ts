@@ -48,8 +48,9 @@ export function quotaCell(t: Tenant, key: QuotaKey): HTMLElement | string {
   return meter(percent(used, limit), quotaText(t, key), `${LIMITS[key].label} of ${t.name}`, used > limit ? 'bad' : undefined);
 }
 
-export function quotaDetails(t: Tenant): HTMLElement {
-  return h('dl', { className: 'details' }, ...QUOTA_KEYS.flatMap((k) => [h('dt', {}, LIMITS[k].label), h('dd', {}, quotaCell(t, k))]));
+// A row for each limit, then `more` (the dashboard's audit row).
+export function quotaDetails(t: Tenant, ...more: HTMLElement[]): HTMLElement {
+  return h('dl', { className: 'details' }, ...QUOTA_KEYS.flatMap((k) => [h('dt', {}, LIMITS[k].label), h('dd', {}, quotaCell(t, k))]), ...more);
 }
 
 // The PATCH body from the dialog's fields (`read` gives one's text): an

@@ -103,6 +103,37 @@ TEST(QemuCommandLineTest, BootModesMapToKernelOrFirmware) {
   EXPECT_FALSE(has_containing(bios, "-drive", "pflash"));
 }
 
+// The default network reaches nothing: user-mode networking without
+// restrict=on made 10.0.2.2 the host's loopback (security probe #37).
+TEST(QemuCommandLineTest, TheDefaultNetworkIsRestricted) {
+  auto paths = VmPaths::in("/run/oriel", "d-1");
+  auto argv = qemu_command_line(desktop(), paths, Accelerator::kTcg);
+  EXPECT_TRUE(has(argv, "-netdev", "user,id=net0,restrict=on"));
+  auto none = desktop();
+  none.network.mode = NetworkSpec::Mode::kNone;
+  EXPECT_FALSE(has_containing(qemu_command_line(none, paths, Accelerator::kTcg), "-netdev", ""));
+}
+
+TEST(QemuCommandLineTest, NetworkSpecsParseAndRefuse) {
+  EXPECT_EQ(NetworkSpec::parse("none")->mode, NetworkSpec::Mode::kNone);
+  EXPECT_EQ(NetworkSpec::parse("isolated")->mode, NetworkSpec::Mode::kIsolated);
+  auto bridge = NetworkSpec::parse("bridge:br-t1.100");
+  ASSERT_TRUE(bridge.ok());
+  EXPECT_EQ(bridge->bridge, "br-t1.100");
+  EXPECT_EQ(bridge->text(), "bridge:br-t1.100");
+  for (const char* bad : {"", "user", "nat", "bridge:", "bridge:-x", "bridge:a,b", "bridge:a b", "bridge:../x",
+                          "bridge:0123456789abcdef", "bridge:br0,script=/tmp/x"}) {
+    EXPECT_EQ(NetworkSpec::parse(bad).error().code(), ErrorCode::kInvalidArgument) << bad;
+  }
+  // A spec written before networks had a mode still reads: true was
+  // user-mode networking, which is now the isolated one.
+  auto old = parse_json(R"({"id":"d-1","name":"n","vcpus":1,"memory_mb":64,"disk":"/d","network":true})").value();
+  EXPECT_EQ(VmSpec::from_json(old)->network.mode, NetworkSpec::Mode::kIsolated);
+  auto tap = VmPaths::in("/run/oriel", "d-0123456789abcdef-long-id").tap;
+  EXPECT_LE(tap.size(), 15u);
+  EXPECT_NE(tap, VmPaths::in("/run/oriel", "d-2").tap);
+}
+
 struct Case {
   const char* golden;  // file name under golden/
   VmSpec spec;
@@ -113,7 +144,10 @@ struct Case {
 std::vector<Case> cases() {
   VmSpec direct = with_boot(desktop(), R"({"kernel":"/boot/vmlinuz","initrd":"/boot/initrd.img",
                                            "cmdline":"console=ttyS0 quiet"})");
-  direct.network = false;
+  direct.network.mode = NetworkSpec::Mode::kNone;
+  // A tenant's bridge: the tap the agent makes, never a script of QEMU's.
+  VmSpec bridged = desktop();
+  bridged.network = NetworkSpec::parse("bridge:br-acme").value();
   // Shared storage: the target opens the source's overlay, at the same path.
   VmSpec shared = desktop();
   shared.disk_path = std::string("/mnt/shared/oriel/") + kId + ".qcow2";
@@ -126,6 +160,7 @@ std::vector<Case> cases() {
       {"bios.argv", desktop(), Accelerator::kKvm, QemuStart::kBoot},
       {"uefi.argv", with_boot(desktop(), R"({"firmware":"uefi"})"), Accelerator::kKvm, QemuStart::kBoot},
       {"direct_kernel.argv", direct, Accelerator::kTcg, QemuStart::kBoot},
+      {"bridged.argv", bridged, Accelerator::kKvm, QemuStart::kBoot},
       {"migration_target.argv", shared, Accelerator::kKvm, QemuStart::kIncoming},
       {"local_disk_migration_target.argv", copied, Accelerator::kKvm, QemuStart::kIncoming},
   };

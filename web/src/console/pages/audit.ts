@@ -1,7 +1,8 @@
 // The audit log: every change and every refused request, newest first,
 // filtered by action, user, tenant and time, a page at a time. New events
-// appear by themselves on the first page.
-import { type AuditEvent, api } from '../../api';
+// appear by themselves on the first page. Below, the archives older events
+// were moved to.
+import { type AuditArchive, type AuditEvent, api } from '../../api';
 import { type PageContext, type PageDef, isAdmin, nameOf, options, tenants, userName, users } from '../app';
 import { formatTime } from '../format';
 import { DataTable, badge, button, errorText, field, h, input, select } from '../ui';
@@ -31,6 +32,33 @@ function targetCell(target: string): Node | string {
   const topic = ({ p: 'pools', t: 'tenants', i: 'images', d: 'desktops', h: 'hosts' } as const)[target.split('-')[0]];
   const name = target.startsWith('u-') ? userName(target) : topic ? nameOf(topic, target) : target;
   return name === target ? h('code', {}, target) : h('span', { title: target }, name);  // an id never breaks at its hyphen
+}
+
+// The archive files, listed when opened (newest first, as the API gives them).
+function archivesSection(): HTMLElement {
+  const error = h('p', { className: 'error', attrs: { role: 'alert' } });
+  const table = new DataTable<AuditArchive>([
+    { label: 'Archived', cell: (a) => formatTime(a.archived_at), className: 'time' },
+    ...(isAdmin() ? [{ label: 'Tenant', cell: (a: AuditArchive) => (a.tenant_id ? nameOf('tenants', a.tenant_id) : 'Platform') }] : []),
+    { label: 'Sequence', cell: (a) => `${a.first_seq}–${a.last_seq}`, className: 'num' },
+    { label: 'Events', cell: (a) => String(a.events), className: 'num' },
+    { label: 'File', cell: (a) => h('code', {}, a.file), className: 'long' },
+    { label: 'SHA-256', cell: (a) => h('code', {}, a.sha256), className: 'long' },
+  ], (a) => `${a.tenant_id ?? ''}:${a.first_seq}`, 'Audit archives', 'Nothing is archived yet.');
+  table.element.hidden = true;  // until loaded
+  const details = h('details', { className: 'archives' }, h('summary', {}, 'Archived events'),
+    h('p', { className: 'hint' }, "Events past their retention, moved out to gzip'd JSON Lines files."), error, table.element);
+  details.ontoggle = async () => {
+    if (!details.open) return;
+    error.textContent = '';
+    try {
+      table.update(await api<AuditArchive[]>('GET', '/api/v1/audit/archives'));
+      table.element.hidden = false;
+    } catch (e) {
+      error.textContent = errorText(e);
+    }
+  };
+  return details;
 }
 
 export const auditPage: PageDef = {
@@ -85,7 +113,7 @@ export const auditPage: PageDef = {
       pages = [];
       void load();
     };
-    ctx.root.append(form, error, table.element, h('div', { className: 'pager' }, newer, where, older));
+    ctx.root.append(form, error, table.element, h('div', { className: 'pager' }, newer, where, older), archivesSection());
     void load();
     return {
       update(topics: Set<string>) {

@@ -5,6 +5,7 @@ import { type PageContext, type PageDef, app, desktops, hosts, images, isAdmin, 
 import { countBar } from '../charts';
 import { formatAgo, formatMiB, formatTime, percent, plural } from '../format';
 import { QUOTA_NOTE, quotaDetails } from '../quota';
+import { auditRow } from '../retention';
 import { DataTable, badge, h, link, meter, section } from '../ui';
 
 const STATE_COLORS: Record<string, string> = {
@@ -115,7 +116,7 @@ export const dashboardPage: PageDef = {
       tileRow.replaceChildren(...tiles(hs, ds, ps, open, issues.length));
       hostList.replaceChildren(...hostRows(hs));
       const own = tenants()[0];  // a tenant-admin sees their own only
-      quota.replaceChildren(own ? quotaDetails(own) : '');
+      quota.replaceChildren(own ? quotaDetails(own, ...auditRow(own)) : '');
       stateBar.replaceChildren(...desktopStates(ds));
       problemList.replaceChildren(...listOr(issues.map((p) => h('li', {}, link(p.text, p.href))), 'Nothing needs attention.'));
       refused.replaceChildren(...refusedRequests());

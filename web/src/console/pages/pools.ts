@@ -9,6 +9,21 @@ import { DataTable, act, badge, button, confirmDialog, errorText, field, formDia
 
 const CLIPBOARD: Array<[string, string]> = [['both', 'Both ways'], ['to-desktop', 'Paste into the desktop only'], ['to-client', 'Copy out of the desktop only'], ['none', 'Off']];
 
+// The desktops' network (docs/operations.md, "Desktop networks"). A bridge is
+// the administrators' to give; a tenant-admin keeps the one a pool has.
+function networkChoices(now: string): Array<[string, string]> {
+  const choices: Array<[string, string]> = [['isolated', 'Isolated: an address, and nothing reachable'], ['none', 'No network']];
+  if (isAdmin()) choices.push(['bridge', 'On a bridge of the hosts (one tenant per bridge)']);
+  else if (now.startsWith('bridge:')) choices.push([now, `On bridge ${now.slice(7)}`]);
+  return choices;
+}
+
+function networkLabel(network: string | undefined): string {
+  if (!network) return '–';
+  if (network.startsWith('bridge:')) return `Bridge ${network.slice(7)}`;
+  return network === 'none' ? 'No network' : 'Isolated';
+}
+
 // The images a pool of `tenant` may use (its own and the platform's shared
 // ones, not failed), and `keep`, the pool's image now, whatever it is.
 export function imageChoices(tenant: string | null | undefined, keep = ''): Array<[string, string]> {
@@ -29,8 +44,27 @@ function sizeFields(image: HTMLSelectElement, p?: Pool): HTMLElement[] {
     h('details', {}, h('summary', {}, 'More settings'),
       field('Idle timeout (minutes, 0 for never)', input('idle_min', String(Math.round((p?.idle_timeout_s ?? 0) / 60)), { inputmode: 'numeric' })),
       field('Clipboard', select('clipboard', CLIPBOARD, p?.clipboard ?? 'both')),
+      ...networkFields(p?.network ?? 'isolated'),
       field('Provisioning', select('provisioning', [['on-demand', 'On demand'], ['up-front', 'Up front (all desktops as clones)']], p?.provisioning ?? 'on-demand'))),
   ];
+}
+
+function networkFields(now: string): HTMLElement[] {
+  const bridged = isAdmin() && now.startsWith('bridge:');
+  const mode = select('network', networkChoices(now), bridged ? 'bridge' : now);
+  const name = input('bridge', bridged ? now.slice(7) : '', { autocomplete: 'off', placeholder: 'br-acme' });
+  const bridgeField = field('Bridge', name, 'It must exist on every host; see the operations guide.');
+  bridgeField.hidden = mode.value !== 'bridge';
+  mode.onchange = () => { bridgeField.hidden = mode.value !== 'bridge'; };
+  return [field('Network', mode), bridgeField];
+}
+
+function networkValue(form: HTMLFormElement): string {
+  const mode = value(form, 'network');
+  if (mode !== 'bridge') return mode;
+  const bridge = value(form, 'bridge').trim();
+  if (!bridge) throw new Error('Name the bridge the desktops go on.');
+  return `bridge:${bridge}`;
 }
 
 function sizeValues(form: HTMLFormElement): Record<string, unknown> {
@@ -40,7 +74,7 @@ function sizeValues(form: HTMLFormElement): Record<string, unknown> {
     size: intValue(form, 'size', 'Desktops at most', 0, 10000), spare: intValue(form, 'spare', 'Kept ready', 0, 10000),
     vcpus: intValue(form, 'vcpus', 'vCPUs', 1, 512), memory_mb: intValue(form, 'memory_mb', 'Memory', 64, 16777216),
     idle_timeout_s: intValue(form, 'idle_min', 'Idle timeout', 0, 525600) * 60,
-    clipboard: value(form, 'clipboard'), provisioning: value(form, 'provisioning'),
+    clipboard: value(form, 'clipboard'), provisioning: value(form, 'provisioning'), network: networkValue(form),
   };
 }
 
@@ -155,7 +189,8 @@ function settings(p: Pool): Node[] {
     ...row('Desktops', `${p.desktops ?? 0} of at most ${p.size}; ${p.running_free ?? 0} of ${p.spare} ready; ${p.assigned ?? 0} in use`),
     ...row('Each desktop', `${p.vcpus} vCPU, ${formatMiB(p.memory_mb ?? 0)}`),
     ...row('Idle timeout', p.idle_timeout_s ? `${Math.round(p.idle_timeout_s / 60)} min` : 'never'),
-    ...row('Clipboard', CLIPBOARD.find(([k]) => k === p.clipboard)?.[1] ?? p.clipboard ?? '–'), ...row('Provisioning', p.provisioning ?? '–')];
+    ...row('Clipboard', CLIPBOARD.find(([k]) => k === p.clipboard)?.[1] ?? p.clipboard ?? '–'), ...row('Provisioning', p.provisioning ?? '–'),
+    ...row('Network', networkLabel(p.network))];
 }
 
 function detailPage(ctx: PageContext, id: string) {

@@ -1,10 +1,12 @@
 // Users (of every tenant for an administrator, of their own for a
 // tenant-admin) and tenants (administrators): create, unlock, set a
-// password, delete; a tenant's usage against its quota, and the quota.
+// password, delete; a tenant's usage against its quota, and the quota; how
+// long its audit events are kept.
 import { type Tenant, type User, api } from '../../api';
 import { type PageContext, type PageDef, app, isAdmin, nameOf, options, pools, tenants, users } from '../app';
 import { formatAgo, formatTime } from '../format';
 import { QUOTA_KEYS, QUOTA_NOTE, quotaCell, quotaDialog, quotaLabel } from '../quota';
+import { auditDialog, auditText } from '../retention';
 import { DataTable, act, badge, button, confirmDialog, field, formDialog, h, input, select, value } from '../ui';
 
 function newUserDialog(): void {
@@ -114,9 +116,11 @@ export const tenantsPage: PageDef = {
       { label: 'Users', cell: (t) => h('a', { href: `#/users?tenant=${t.id}` }, String(users().filter((u) => u.tenant_id === t.id).length)), className: 'num' },
       { label: 'Pools', cell: (t) => String(pools().filter((p) => p.tenant_id === t.id).length), className: 'num' },
       ...QUOTA_KEYS.map((k) => ({ label: quotaLabel(k), cell: (t: Tenant) => quotaCell(t, k), className: 'quota' })),
+      { label: 'Audit', cell: (t) => auditText(t) },
       { label: 'Created', cell: (t) => formatTime(t.created_at) },
       { label: 'Actions', cell: (t) => h('div', { className: 'row-actions' },
           button('Quota', () => quotaDialog(t), { label: `Quota of ${t.name}` }),
+          isAdmin() ? button('Audit retention', () => auditDialog(t), { label: `Audit retention of ${t.name}` }) : null,
           button('Delete', (b) => void deleteTenant(b, t), { kind: 'danger', label: `Delete ${t.name}` })) },
     ], (t) => t.id, 'Tenants', 'No tenants yet.',
     (t) => JSON.stringify(t) + users().filter((u) => u.tenant_id === t.id).length + pools().filter((p) => p.tenant_id === t.id).length);

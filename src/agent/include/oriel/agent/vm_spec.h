@@ -26,6 +26,25 @@ struct BootSpec {
   Json to_json() const;
 };
 
+// How a desktop's NIC reaches a network.
+// - none: no NIC.
+// - isolated: QEMU's user-mode network with restrict=on. The guest gets an
+//   address by DHCP and reaches nothing through it: not the host (in plain
+//   user-mode networking 10.0.2.2 is the host's 127.0.0.1), not the
+//   networks the host can route to.
+// - bridge:NAME: a tap on a Linux bridge the administrator made on every
+//   host, typically one per tenant on its own VLAN, with no host address on
+//   it. The agent creates the tap before QEMU starts and removes it after.
+struct NetworkSpec {
+  enum class Mode { kNone, kIsolated, kBridge };
+  Mode mode = Mode::kIsolated;
+  std::string bridge;  // kBridge only: a network interface name
+
+  // "none" | "isolated" | "bridge:NAME"; InvalidArgument otherwise.
+  static Result<NetworkSpec> parse(std::string_view text);
+  std::string text() const;
+};
+
 struct VmSpec {
   std::string id;    // the desktop id; names the run directory
   std::string name;  // shown as QEMU's guest name
@@ -33,7 +52,7 @@ struct VmSpec {
   int memory_mb = 512;
   std::string disk_path;  // the desktop's qcow2 overlay
   BootSpec boot;
-  bool network = true;  // user-mode NAT
+  NetworkSpec network;
   Json to_json() const;
   static Result<VmSpec> from_json(const Json& j);
 };
@@ -48,6 +67,7 @@ struct VmPaths {
   std::string serial_log;
   std::string uefi_vars;
   std::string spec_file;  // the VmSpec it was started with, for re-attaching
+  std::string tap;        // the tap device of a bridged NIC (15 bytes at most)
 
   static VmPaths in(const std::string& run_dir, const std::string& vm_id);
 };

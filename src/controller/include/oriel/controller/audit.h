@@ -2,6 +2,7 @@
 // session-hours per day).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,10 @@ class AuditLog {
   void append(store::AuditEvent event);
   Result<std::vector<store::AuditEvent>> events(const Principal& who, store::AuditFilter filter);
   Result<UsageReport> usage(const Principal& who, const UsageQuery& query);
+  // The archives of pruned events, newest first: an admin's of `tenant_id`
+  // (nullopt: all), a tenant-admin's of their tenant, with the file's name
+  // only (no server path).
+  Result<std::vector<store::AuditArchive>> archives(const Principal& who, std::optional<std::string> tenant_id);
 
  private:
   Core& core_;

@@ -82,6 +82,8 @@ class Identity {
   Result<TenantView> tenant(const Principal& who, std::string_view id);
   // Admins set a tenant's quota; desktops it holds beyond a lowered one stay.
   Result<TenantView> set_quota(const Principal& who, std::string_view id, const store::Quota& quota);
+  // Admins set how long a tenant's audit events stay, and its legal hold.
+  Result<TenantView> set_audit_policy(const Principal& who, std::string_view id, const store::AuditPolicy& policy);
   // Conflict while it has users, pools or images.
   Result<void> delete_tenant(const Principal& who, std::string_view id);
 

@@ -52,6 +52,13 @@ struct ControllerOptions {
   // Several controllers on one PostgreSQL database: how often each checks
   // (and the followers try to take) the leader lock.
   std::chrono::milliseconds leader_check_interval{std::chrono::seconds(1)};
+  // Audit retention: the leader writes the events older than their
+  // tenant's retention (audit_retention_days for the platform's own; 0
+  // keeps them) to files under audit_archive_dir, then prunes them; at
+  // most every audit_archive_interval, and never under a legal hold.
+  int64_t audit_retention_days = 0;
+  std::string audit_archive_dir;  // empty: DATA/audit-archive
+  std::chrono::milliseconds audit_archive_interval{std::chrono::hours(1)};
 };
 
 }  // namespace oriel::controller

@@ -29,6 +29,7 @@ struct CreatePool {
   int64_t idle_timeout_s = 0;
   std::string provisioning = "on-demand";  // on-demand | up-front
   std::string clipboard = "both";          // both | to-desktop | to-client | none
+  std::string network = "isolated";        // none | isolated | bridge:NAME (a bridge: admins only)
 };
 
 // PATCH: only the fields present change.
@@ -42,6 +43,7 @@ struct UpdatePool {
   std::optional<int64_t> idle_timeout_s;
   std::optional<std::string> provisioning;
   std::optional<std::string> clipboard;
+  std::optional<std::string> network;
 };
 
 struct PoolView {
@@ -75,6 +77,8 @@ class Pools {
  private:
   Result<PoolView> view(const Principal& who, store::PoolRecord pool);
   Result<void> check_image(const Principal& who, const store::PoolRecord& pool);
+  // `before`: the pool's network until now ("" for a new pool).
+  Result<void> check_network(const Principal& who, const store::PoolRecord& pool, const std::string& before);
   Result<PoolView> change(const Principal& who, std::string_view id,
                           const std::function<Result<void>(store::PoolRecord&)>& edit);
 

@@ -31,11 +31,22 @@ struct Quota {
   bool operator==(const Quota&) const = default;
 };
 
+// How long a tenant's audit events stay in the store. Older ones are
+// archived to a file and only then pruned; under a legal hold none is, and
+// the database itself refuses to delete an event that is not archived or is
+// held (migration 8).
+struct AuditPolicy {
+  int64_t retention_days = 0;  // 0: kept for ever
+  bool legal_hold = false;
+  bool operator==(const AuditPolicy&) const = default;
+};
+
 struct TenantRecord {
   std::string id;
   std::string name;
   WallTime created_at;
   Quota quota;
+  AuditPolicy audit;
 };
 
 // What a tenant's desktops hold, as its Quota counts it: every desktop not
@@ -119,11 +130,12 @@ struct PoolRecord {
   int64_t vcpus = 1;
   int64_t memory_mb = 512;
   int64_t idle_timeout_s = 0;
-  std::string provisioning;        // on-demand | up-front
-  std::string clipboard = "both";  // both | to-desktop | to-client | none
-  std::string state;               // active | deleting
-  std::string message;             // why the pool is short of its target; empty when it is not
-  int64_t next_index = 1;          // for desktop names "<pool>-<n>"
+  std::string provisioning;          // on-demand | up-front
+  std::string clipboard = "both";    // both | to-desktop | to-client | none
+  std::string network = "isolated";  // none | isolated | bridge:NAME (agent::NetworkSpec)
+  std::string state;                 // active | deleting
+  std::string message;               // why the pool is short of its target; empty when it is not
+  int64_t next_index = 1;            // for desktop names "<pool>-<n>"
   WallTime created_at;
   WallTime updated_at;
   int64_t version = 0;  // optimistic concurrency, as for desktops
@@ -188,6 +200,18 @@ struct AuditEvent {
   int64_t status = 0;   // HTTP status
   std::string result;   // "ok" or the error code
   std::string detail;   // the error message, if any
+};
+
+// Audit events written to a file before they left the store: one tenant's
+// ("" the platform's), seq first_seq to last_seq.
+struct AuditArchive {
+  std::string tenant_id;
+  int64_t first_seq = 0;
+  int64_t last_seq = 0;
+  int64_t events = 0;
+  std::string file;    // where the archiver wrote it (on the controller that did)
+  std::string sha256;  // of the file, hex
+  WallTime archived_at;
 };
 
 // A stretch of metered time: a desktop running, or a session open.

@@ -40,7 +40,8 @@ class TenantStore {
   virtual Result<TenantRecord> tenant(std::string_view id) = 0;
   virtual Result<std::vector<TenantRecord>> tenants() = 0;
   virtual Result<void> delete_tenant(std::string_view id) = 0;  // Conflict while it has users, pools or images
-  virtual Result<void> set_tenant_quota(std::string_view id, const Quota& quota) = 0;  // NotFound if gone
+  virtual Result<void> set_tenant_quota(std::string_view id, const Quota& quota) = 0;                // NotFound if gone
+  virtual Result<void> set_tenant_audit_policy(std::string_view id, const AuditPolicy& policy) = 0;  // NotFound if gone
 };
 
 class HostStore {
@@ -174,6 +175,15 @@ class AuditStore {
   virtual ~AuditStore() = default;
   virtual Result<void> append_audit(const AuditEvent& event) = 0;
   virtual Result<std::vector<AuditEvent>> audit_events(const AuditFilter& filter) = 0;  // newest first
+  // One tenant's ("" the platform's) events before `before`, oldest first.
+  virtual Result<std::vector<AuditEvent>> oldest_audit_events(std::string_view tenant_id, WallTime before,
+                                                              int64_t limit) = 0;
+  // In one transaction: records the archive and deletes its events; returns
+  // how many went. The database refuses (the whole transaction) if an
+  // event is under its tenant's legal hold.
+  virtual Result<int64_t> prune_audit(const AuditArchive& archive) = 0;
+  // Newest first; nullopt: every tenant's and the platform's.
+  virtual Result<std::vector<AuditArchive>> audit_archives(const std::optional<std::string>& tenant_id) = 0;
   // Opens an interval unless one is open for (kind, subject_id).
   virtual Result<void> open_usage(const UsageInterval& interval) = 0;
   virtual Result<void> close_usage(std::string_view kind, std::string_view subject_id, WallTime end) = 0;

@@ -151,6 +151,9 @@ Result<pid_t> LocalAgent::launch(const VmSpec& spec, QemuStart start) {
   TRY(prepare_run_dir(spec, paths));
   TRY(plug_network(runner_, spec, paths));
   auto argv = qemu_command_line(spec, paths, options_.accelerator.accelerator, start);
+  // None of the agent's own capabilities pass to QEMU: a guest that escapes
+  // into it cannot change the host's network.
+  if (has_ambient_capabilities()) argv.insert(argv.begin(), {"setpriv", "--inh-caps=-all", "--ambient-caps=-all"});
   spdlog::debug("vm {}: {}", spec.id, join_command(argv));
   auto run = runner_.run(argv, {.timeout = 60s});
   pid_t pid = run.ok() && run->exit_code == 0 ? read_pidfile(paths.pidfile) : -1;

@@ -30,5 +30,8 @@ struct LocalAgent::Vm {
 // made before QEMU starts and removed once it is gone.
 Result<void> plug_network(ProcessRunner& runner, const VmSpec& spec, const VmPaths& paths);
 void unplug_network(ProcessRunner& runner, const VmSpec& spec, const VmPaths& paths);
+// Whether this thread holds ambient capabilities, which its children would
+// inherit: the packaged agent's CAP_NET_ADMIN, for the taps.
+bool has_ambient_capabilities();
 
 }  // namespace oriel::agent

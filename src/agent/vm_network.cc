@@ -2,7 +2,10 @@
 // desktop's tap is made and put on its bridge before QEMU starts, so the
 // guest's first frame already lands on the tenant's segment, and removed
 // once QEMU is gone. Isolated and no-NIC desktops need nothing here.
+#include <unistd.h>
+
 #include <filesystem>
+#include <fstream>
 
 #include "managed_vm.h"
 #include "oriel/common/log.h"
@@ -41,12 +44,28 @@ Result<void> plug_network(ProcessRunner& runner, const VmSpec& spec, const VmPat
   }
   // A tap left by a QEMU that died while the agent was down.
   if (tap_exists(paths)) (void)ip(runner, {"link", "delete", paths.tap});
-  TRY(ip(runner, {"tuntap", "add", "dev", paths.tap, "mode", "tap"}));
+  // Owned by the user QEMU runs as, this agent's: QEMU opens it without
+  // CAP_NET_ADMIN, which only the agent holds (docs/operations.md).
+  auto made = ip(runner, {"tuntap", "add", "dev", paths.tap, "mode", "tap", "user", std::to_string(::geteuid()),
+                          "group", std::to_string(::getegid())});
+  if (!made.ok()) {
+    return Error::Unavailable(
+        fmt::format("{} (an agent not run as root needs CAP_NET_ADMIN for bridged desktops)", made.error().message()));
+  }
   if (auto on = ip(runner, {"link", "set", "dev", paths.tap, "master", bridge, "up"}); !on.ok()) {
     (void)ip(runner, {"link", "delete", paths.tap});
     return on;
   }
   return Ok();
+}
+
+bool has_ambient_capabilities() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with("CapAmb:")) return std::strtoull(line.c_str() + 7, nullptr, 16) != 0;
+  }
+  return false;
 }
 
 void unplug_network(ProcessRunner& runner, const VmSpec& spec, const VmPaths& paths) {

@@ -2,13 +2,18 @@
 // (the reconciler) may rely on about the order of events.
 #include <gtest/gtest.h>
 
+#include <linux/capability.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 #include <thread>
 
 #include "harness.h"
@@ -87,6 +92,54 @@ TEST(LocalAgentTest, AKilledVmsExitIsReportedBeforeItCountsAsAbsent) {
   ::kill(pid, SIGKILL);
   ASSERT_TRUE(wait_until([&] { return host.vm_status("d-1") == agent::VmStatus::kAbsent; }, 10s));
   EXPECT_EQ(reported.load(), static_cast<int>(agent::VmExit::kCrashed));
+  host.stop();
+  std::filesystem::remove_all(dir);
+}
+
+// The capabilities of a process, from /proc: "CapAmb", "CapInh"...
+uint64_t capabilities(pid_t pid, const std::string& set) {
+  std::istringstream status(read_file("/proc/" + std::to_string(pid) + "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.starts_with(set + ":")) return std::strtoull(line.c_str() + set.size() + 1, nullptr, 16);
+  }
+  return ~uint64_t{0};
+}
+
+// An agent given CAP_NET_ADMIN as an ambient capability (the packaged unit,
+// for bridged desktops' taps) passes none of it to QEMU.
+TEST(LocalAgentTest, QemuInheritsNoneOfTheAgentsCapabilities) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  std::array<__user_cap_data_struct, 2> caps{};
+  ASSERT_EQ(::syscall(SYS_capget, &header, caps.data()), 0);
+  caps[0].inheritable |= 1u << CAP_NET_ADMIN;
+  ASSERT_EQ(::syscall(SYS_capset, &header, caps.data()), 0) << "needs root";
+  ASSERT_EQ(::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_ADMIN, 0, 0), 0);
+  ASSERT_NE(capabilities(::getpid(), "CapAmb") & (uint64_t{1} << CAP_NET_ADMIN), 0u);
+
+  std::string dir = make_temp_dir("agent-caps");
+  SystemProcessRunner runner;
+  agent::LocalAgent host(runner, {.host_name = "test",
+                                  .run_dir = dir + "/run",
+                                  .disks_dir = dir + "/disks",
+                                  .accelerator = {agent::Accelerator::kTcg, "test"}});
+  ASSERT_TRUE(host.start().ok());
+  auto guest = TestGuest::locate();
+  ASSERT_TRUE(runner.run({"qemu-img", "create", "-f", "qcow2", dir + "/golden.qcow2", "16M"}, {.timeout = 30s}).ok());
+  ASSERT_TRUE(host.create_disk("d-caps", dir + "/golden.qcow2").ok());
+  agent::VmSpec spec;
+  spec.id = spec.name = "d-caps";
+  spec.memory_mb = 128;
+  spec.disk_path = host.disk_path("d-caps");
+  spec.boot = {agent::BootSpec::Kind::kDirectKernel, guest.kernel, guest.initrd, guest.cmdline};
+  auto started = host.start_vm(spec);
+  (void)::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  ASSERT_TRUE(started.ok()) << started.error().message();
+  pid_t pid = std::atoi(read_file(agent::VmPaths::in(dir + "/run", "d-caps").pidfile).c_str());
+  ASSERT_GT(pid, 0);
+  EXPECT_EQ(capabilities(pid, "CapAmb"), 0u);
+  EXPECT_EQ(capabilities(pid, "CapInh"), 0u);
+  ASSERT_TRUE(host.kill_vm("d-caps").ok());
   host.stop();
   std::filesystem::remove_all(dir);
 }

@@ -122,7 +122,7 @@ struct StormUser {
 // Tenant, a ready image record, 10 up-front pools of 100 free desktops and
 // 1,000 users each entitled to one pool (tokens stored for the HTTP run).
 std::vector<StormUser> populate(Broker& b, const TestGuest& guest) {
-  auto root = must(b.store->user_by_name("admin"), "admin");
+  auto root = must(b.store->user_by_name("", "admin"), "admin");
   controller::Principal admin{root.id, root.username, root.role, root.tenant_id};
   auto tenant = must(b.controller.identity().create_tenant(admin, "storm"), "tenant");
   store::ImageRecord image{new_id(b.random, "i"), "storm-guest", "ready", 100, guest.disk, "raw", "raw", guest.disk};

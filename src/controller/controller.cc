@@ -144,7 +144,7 @@ Result<void> Controller::bootstrap(std::string_view admin_password) {
     core.fleet.add_local(core.host_id, core.embedded_agent);
   }
 
-  auto admin = core.store.user_by_name("admin");
+  auto admin = core.store.user_by_name("", "admin");
   if (admin.ok()) {
     if (!admin_password.empty() && !verify_password(admin->password_hash, admin_password)) {
       TRY(check_admin_password(admin_password));

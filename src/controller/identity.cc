@@ -34,6 +34,32 @@ bool is_loopback_address(std::string_view a) {
   return a.starts_with("127.") || a == "::1";
 }
 
+// The accounts a sign-in names: every user called `typed`, whatever their
+// tenant, but only the admin if an admin is (a tenant's user of that name
+// then signs in as name@tenant, and the break-glass admin stays one
+// account); or, when no one is, "name@tenant" is the user called name in
+// the tenant of that name.
+Result<std::vector<store::UserRecord>> accounts_named(store::Store& store, std::string_view typed) {
+  auto named = TRY(store.users_named(typed));
+  for (auto& u : named) {
+    if (u.tenant_id.empty()) return std::vector<store::UserRecord>{std::move(u)};
+  }
+  size_t at = typed.rfind('@');
+  if (!named.empty() || at == std::string_view::npos || at == 0 || at + 1 == typed.size()) return named;
+  std::string_view name = typed.substr(0, at), tenant_name = typed.substr(at + 1);
+  for (const auto& t : TRY(store.tenants())) {
+    if (t.name != tenant_name) continue;
+    auto user = store.user_by_name(t.id, name);
+    if (user.ok()) named.push_back(std::move(*user));
+    break;
+  }
+  return named;
+}
+
+// Namesakes in several tenants signing in by their bare name: each one's
+// password is tried, up to this many; more need "name@tenant".
+constexpr size_t kMaxNamesakes = 4;
+
 }  // namespace
 
 Result<LoginResult> Identity::login(std::string_view username, std::string_view password, std::string_view address) {
@@ -41,7 +67,11 @@ Result<LoginResult> Identity::login(std::string_view username, std::string_view 
   const ControllerOptions& o = core_.options;
   auto& store = core_.store;
   WallTime now = core_.clock.now();
-  auto user = store.user_by_name(username);
+  auto named = TRY(accounts_named(store, username));
+  // One account, or several namesakes (throttled by the name they share,
+  // as an unknown name is): the one whose password this is, below.
+  Result<store::UserRecord> user = named.size() == 1 ? Result<store::UserRecord>(named[0])
+                                                     : Result<store::UserRecord>(Error::NotFound("user", username));
   std::string name(username), from(address);
   {
     MutexLock lock(mu_);
@@ -59,7 +89,17 @@ Result<LoginResult> Identity::login(std::string_view username, std::string_view 
     WallTime until = next_attempt(account, o.login_delay_after);
     if (!break_glass && now < until) return too_soon("for this account", until, now);
   }
-  bool right = verify_password(user.ok() ? user->password_hash : dummy_password_hash(), password) && user.ok();
+  bool right = false;
+  if (named.size() > 1) {
+    for (size_t i = 0; i < named.size() && i < kMaxNamesakes && !right; ++i) {
+      if (verify_password(named[i].password_hash, password)) {
+        user = named[i];
+        right = true;
+      }
+    }
+  } else {
+    right = verify_password(user.ok() ? user->password_hash : dummy_password_hash(), password) && user.ok();
+  }
   if (!right) {
     MutexLock lock(mu_);
     note_failure(address_failures_, from, now);
@@ -129,7 +169,13 @@ void Identity::note_failure(std::unordered_map<std::string, Failures>& table, co
 }
 
 Result<void> reset_password(store::Store& store, std::string_view username, std::string_view password) {
-  auto user = TRY(store.user_by_name(username));
+  auto named = TRY(accounts_named(store, username));
+  if (named.empty()) return Error::NotFound("user", username);
+  if (named.size() > 1) {
+    return Error::InvalidArgument(
+        fmt::format("{} users are called '{}': name one as {}@TENANT", named.size(), username, username));
+  }
+  auto& user = named[0];
   TRY(check_password(password, user.username));
   TRY(store.set_password_hash(user.id, TRY(hash_password(password))));
   TRY(clear_login_failures(store, user));
@@ -238,7 +284,8 @@ Result<store::UserRecord> Identity::create_user(const Principal& who, CreateUser
   u.created_at = core_.clock.now();
   auto inserted = core_.store.insert_user(u);
   if (!inserted.ok() && inserted.error().code() == ErrorCode::kConflict) {
-    return Error::Conflict(fmt::format("the username '{}' is taken", u.username));
+    return Error::Conflict(u.tenant_id.empty() ? fmt::format("an admin is called '{}' already", u.username)
+                                               : fmt::format("the tenant has a user called '{}' already", u.username));
   }
   TRY(std::move(inserted));
   return u;

@@ -203,7 +203,8 @@ std::optional<int> parse_orield_options(int argc, char** argv, OrieldOptions& o)
                                      "logins and revoke its tokens; reads the new password from --password-file, "
                                      "else from the first line of standard input")
                     ->fallthrough();
-  reset->add_option("--user", o.reset_user, "Whose password")->capture_default_str();
+  reset->add_option("--user", o.reset_user, "Whose password: a name, or name@tenant where several tenants have it")
+      ->capture_default_str();
   reset->add_option("--password-file", password_file, "A file whose first line is the new password");
   try {
     app.parse(argc, argv);

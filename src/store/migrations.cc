@@ -330,6 +330,17 @@ CREATE TRIGGER audit_archives_no_delete BEFORE DELETE ON audit_archives
 CREATE TRIGGER audit_archives_no_truncate BEFORE TRUNCATE ON audit_archives
   FOR EACH STATEMENT EXECUTE FUNCTION audit_archives_append_only();
 )sql"},
+      // 9: a username is unique within its tenant, no longer across them,
+      // so that a refused create tells a tenant-admin nothing of another
+      // tenant's users. SQLite cannot drop the old column's UNIQUE: the
+      // column becomes tenant_username, "<tenant id>/<username>", which
+      // is exactly as unique as a name must now be.
+      {.portable = R"sql(
+ALTER TABLE users RENAME COLUMN username TO tenant_username;
+ALTER TABLE users ADD COLUMN username TEXT NOT NULL DEFAULT '';
+UPDATE users SET username = tenant_username, tenant_username = tenant_id || '/' || tenant_username;
+CREATE INDEX users_username ON users(username);
+)sql"},
   };
   return kMigrations;
 }

@@ -43,14 +43,22 @@ Result<int> SqlStore::migrate_step(sql::Tx& tx) {
 }
 
 Result<void> SqlStore::insert_user(const UserRecord& u) {
-  return write(
-      "INSERT INTO users (id, username, password_hash, role, tenant_id, created_ms) VALUES ($1,$2,$3,$4,$5,$6)", u.id,
-      u.username, u.password_hash, u.role, u.tenant_id, to_unix_ms(u.created_at));
+  // tenant_username keeps a name unique within its tenant (migration 9).
+  return write("INSERT INTO users (id, username, tenant_username, password_hash, role, tenant_id, created_ms) "
+               "VALUES ($1,$2,$3,$4,$5,$6,$7)",
+               u.id, u.username, u.tenant_id + "/" + u.username, u.password_hash, u.role, u.tenant_id,
+               to_unix_ms(u.created_at));
 }
 
-Result<UserRecord> SqlStore::user_by_name(std::string_view username) {
-  static const std::string kSql = fmt::format("SELECT {} FROM users WHERE username=$1", kUserColumns);
-  return one<UserRecord>(kSql, read_user, "user", username);
+Result<UserRecord> SqlStore::user_by_name(std::string_view tenant_id, std::string_view username) {
+  static const std::string kSql = fmt::format("SELECT {} FROM users WHERE tenant_username=$1", kUserColumns);
+  return one<UserRecord>(kSql, read_user, "user", fmt::format("{}/{}", tenant_id, username));
+}
+
+Result<std::vector<UserRecord>> SqlStore::users_named(std::string_view username) {
+  static const std::string kSql =
+      fmt::format("SELECT {} FROM users WHERE username=$1 ORDER BY tenant_id COLLATE \"C\"", kUserColumns);
+  return many<UserRecord>(kSql, read_user, username);
 }
 
 Result<UserRecord> SqlStore::user_by_id(std::string_view id) {

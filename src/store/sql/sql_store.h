@@ -49,7 +49,8 @@ class SqlStore final : public Store {
 
   // Users, tokens, hosts, images and desktops (sql_store.cc).
   Result<void> insert_user(const UserRecord& user) override;
-  Result<UserRecord> user_by_name(std::string_view username) override;
+  Result<UserRecord> user_by_name(std::string_view tenant_id, std::string_view username) override;
+  Result<std::vector<UserRecord>> users_named(std::string_view username) override;
   Result<UserRecord> user_by_id(std::string_view id) override;
   Result<std::vector<UserRecord>> users(std::string_view tenant_id) override;
   Result<void> set_password_hash(std::string_view user_id, std::string_view hash) override;

@@ -334,7 +334,7 @@ TEST_P(BrokerTest, FailedLoginsSlowTheAccountDownButNeverLockIt) {
   ASSERT_FALSE(throttled.ok());
   EXPECT_EQ(throttled.error().code(), ErrorCode::kRateLimited);
   EXPECT_EQ(throttled.error().retry_after(), 1s);
-  EXPECT_EQ(store_->user_by_name("ana").value().locked_until, clock_.now() + 1s);
+  EXPECT_EQ(store_->user_by_name(t, "ana").value().locked_until, clock_.now() + 1s);
   // A name no account has is throttled alike: the answer tells no one which names exist.
   for (int i = 0; i < 3; ++i) EXPECT_FALSE(id.login("nobody", "x", kFar).ok());
   auto unknown = id.login("nobody", "x", kFar);
@@ -348,7 +348,7 @@ TEST_P(BrokerTest, FailedLoginsSlowTheAccountDownButNeverLockIt) {
     EXPECT_EQ(id.login("ana", "wrong", kFar).error().code(), ErrorCode::kUnauthenticated) << i;
     clock_.advance(301s);
   }
-  auto ana = store_->user_by_name("ana").value();
+  auto ana = store_->user_by_name(t, "ana").value();
   EXPECT_EQ(ana.failed_logins, 10);
   EXPECT_EQ(ana.locked_until, ana.last_failed_at + 128s);  // 2^(10-3) s
   EXPECT_TRUE(id.login("ana", "password-ana", kFar).ok());
@@ -368,11 +368,46 @@ TEST_P(BrokerTest, OneAddressGuessingManyNamesIsSlowedDownAndOthersAreNot) {
   EXPECT_TRUE(id.login("ana", "password-ana", kFar).ok());
 }
 
+// Security probe: a tenant-admin creating "ana" got 409 when another
+// tenant had an "ana". Names are unique per tenant now; namesakes sign in
+// as name@tenant, or by the bare name, which is the one whose password it is.
+TEST_P(BrokerTest, NamesakesInTwoTenantsEachSignInAndNeitherTenantLearnsOfTheOther) {
+  auto acme = tenant("acme");
+  auto bank = tenant("bank");
+  user("ana", acme);
+  auto bank_admin = user("bank-admin", bank, "tenant-admin");
+  auto& id = controller_->identity();
+  auto made = id.create_user(bank_admin, {"ana", "other-secret-of-ana", "user", ""});
+  ASSERT_TRUE(made.ok()) << made.error().message();
+  auto again = id.create_user(bank_admin, {"ana", "third-secret-of-ana", "user", ""});
+  ASSERT_EQ(again.error().code(), ErrorCode::kConflict);
+  EXPECT_EQ(again.error().message(), "the tenant has a user called 'ana' already");
+
+  auto principal = [&](const std::string& token) { return id.authenticate(token).value(); };
+  EXPECT_EQ(principal(id.login("ana@acme", "password-ana", kFar)->token).tenant_id, acme);
+  EXPECT_EQ(principal(id.login("ana@bank", "other-secret-of-ana", kFar)->token).tenant_id, bank);
+  EXPECT_EQ(principal(id.login("ana", "other-secret-of-ana", kFar)->token).tenant_id, bank);
+  EXPECT_EQ(principal(id.login("ana", "password-ana", kFar)->token).tenant_id, acme);
+  EXPECT_EQ(id.login("ana@acme", "other-secret-of-ana", kFar).error().code(), ErrorCode::kUnauthenticated);
+  EXPECT_EQ(id.login("ana@nowhere", "password-ana", kFar).error().code(), ErrorCode::kUnauthenticated);
+  // A tenant's "admin" never shadows the platform's: the bare name is the admin's.
+  auto acme_admin = user("acme-admin", acme, "tenant-admin");
+  ASSERT_TRUE(id.create_user(acme_admin, {"admin", "not-the-admin-password", "user", ""}).ok());
+  EXPECT_EQ(principal(id.login("admin", "admin-password", kFar)->token).role, "admin");
+  EXPECT_FALSE(id.login("admin", "not-the-admin-password", kFar).ok());
+  EXPECT_EQ(principal(id.login("admin@acme", "not-the-admin-password", kFar)->token).tenant_id, acme);
+  // The recovery command names one account.
+  EXPECT_EQ(reset_password(*store_, "ana", "a-new-password-for-ana").error().code(), ErrorCode::kInvalidArgument);
+  ASSERT_TRUE(reset_password(*store_, "ana@bank", "a-new-password-for-ana").ok());
+  EXPECT_TRUE(id.login("ana@bank", "a-new-password-for-ana", kFar).ok());
+}
+
 // A hash made with older, costlier settings (libsodium's 64 MiB
 // "interactive" ones, as Oriel used before) still verifies, and is remade at
 // today's costs (OWASP's 19 MiB, two passes) at the next login.
 TEST_P(BrokerTest, AnOldPasswordHashIsRemadeAtTheNextLogin) {
-  auto ana = user("ana", tenant("acme"));
+  auto acme = tenant("acme");
+  auto ana = user("ana", acme);
   std::string password = "password-ana";
   char old[crypto_pwhash_STRBYTES];
   ASSERT_EQ(crypto_pwhash_str(old, password.data(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
@@ -380,7 +415,7 @@ TEST_P(BrokerTest, AnOldPasswordHashIsRemadeAtTheNextLogin) {
             0);
   ASSERT_TRUE(store_->set_password_hash(ana.user_id, old).ok());
   ASSERT_TRUE(controller_->identity().login("ana", password, "").ok());
-  std::string now = store_->user_by_name("ana").value().password_hash;
+  std::string now = store_->user_by_name(acme, "ana").value().password_hash;
   EXPECT_NE(now, old);
   EXPECT_NE(now.find("$m=19456,t=2,p=1$"), std::string::npos) << now;
   EXPECT_TRUE(controller_->identity().login("ana", password, "").ok());
@@ -408,7 +443,7 @@ TEST_P(BrokerTest, TheAdminAlwaysGetsInFromLoopbackOrByARestart) {
   ASSERT_TRUE(controller_->bootstrap("").ok());
   EXPECT_FALSE(id.login("admin", "admin-password", "198.51.100.4").ok());
   ASSERT_TRUE(controller_->bootstrap("admin-password").ok());
-  EXPECT_EQ(store_->user_by_name("admin").value().failed_logins, 0);
+  EXPECT_EQ(store_->user_by_name("", "admin").value().failed_logins, 0);
   EXPECT_TRUE(id.login("admin", "admin-password", "198.51.100.4").ok());
   // The admin's password is held to everyone's minimum, and a refused one changes nothing.
   auto short_one = controller_->bootstrap("admin");

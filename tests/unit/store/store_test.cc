@@ -268,8 +268,17 @@ TEST_P(StoreTest, UsersAreListedPerTenantInByteOrder) {
   for (const auto& u : users) names.push_back(u.username);
   EXPECT_EQ(names, (std::vector<std::string>{"Alice", "ana", "bob", "émile"}));  // not the locale's order
   EXPECT_EQ(store_->users("").value().size(), 5u);
-  EXPECT_EQ(store_->user_by_name("émile")->id, "u-3");
-  EXPECT_EQ(store_->user_by_name("Bob").error().code(), ErrorCode::kNotFound);  // case matters
+  EXPECT_EQ(store_->user_by_name("t-1", "émile")->id, "u-3");
+  EXPECT_EQ(store_->user_by_name("t-1", "Bob").error().code(), ErrorCode::kNotFound);  // case matters
+  EXPECT_EQ(store_->user_by_name("t-2", "ana").error().code(), ErrorCode::kNotFound);
+  // Names are unique within a tenant, not across tenants.
+  ASSERT_TRUE(store_->insert_user(user("u-6", "ana", "t-2")).ok());
+  EXPECT_EQ(store_->insert_user(user("u-7", "ana", "t-2")).error().code(), ErrorCode::kConflict);
+  EXPECT_EQ(store_->user_by_name("t-2", "ana")->id, "u-6");
+  auto anas = store_->users_named("ana").value();
+  ASSERT_EQ(anas.size(), 2u);
+  EXPECT_EQ(anas[0].tenant_id, "t-1");
+  EXPECT_EQ(anas[1].tenant_id, "t-2");
 }
 
 TEST_P(StoreTest, LoginStateAndPasswordsAreStored) {

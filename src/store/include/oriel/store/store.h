@@ -17,8 +17,12 @@ namespace oriel::store {
 class UserStore {
  public:
   virtual ~UserStore() = default;
-  virtual Result<void> insert_user(const UserRecord& user) = 0;  // Conflict on duplicate username
-  virtual Result<UserRecord> user_by_name(std::string_view username) = 0;
+  // Conflict when the tenant (or, for admins, the platform) has a user of that name.
+  virtual Result<void> insert_user(const UserRecord& user) = 0;
+  // The user called `username` in the tenant ("" for admins).
+  virtual Result<UserRecord> user_by_name(std::string_view tenant_id, std::string_view username) = 0;
+  // Every user called `username`, whatever their tenant.
+  virtual Result<std::vector<UserRecord>> users_named(std::string_view username) = 0;
   virtual Result<UserRecord> user_by_id(std::string_view id) = 0;
   virtual Result<std::vector<UserRecord>> users(std::string_view tenant_id) = 0;  // empty: all
   virtual Result<void> set_password_hash(std::string_view user_id, std::string_view hash) = 0;

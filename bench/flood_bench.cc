@@ -6,7 +6,9 @@
 //   - a login flood: 16 clients, each from its own address (127.0.1.N),
 //     posting wrong passwords as fast as they are answered.
 // The user (127.0.0.1) times GET /api/v1/desktops before and during the
-// flood; orield's RSS is sampled throughout.
+// flood, and keeps a display session open on a desktop whose console
+// scrolls 20 times a second (the test guest's oriel.animate), counting the
+// frames it receives; orield's RSS is sampled throughout.
 //   build/bin/flood_bench [--seconds 20] [--only idle|websockets|logins]
 #include <poll.h>
 #include <sys/socket.h>
@@ -28,6 +30,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 
 #include "bench_util.h"
+#include "display_client.h"
 #include "harness.h"
 
 using namespace oriel;
@@ -186,6 +189,58 @@ std::vector<double> time_calls(net::ApiClient& api, Clock::time_point until, int
   return ms;
 }
 
+// A desktop of the animated test guest, logged on to by a user of its own,
+// and a display session on it that has received its first frame.
+std::unique_ptr<DisplayClient> open_display(Orield& orield, net::ApiClient& admin, std::string& serial_log) {
+  auto guest = TestGuest::locate();
+  Json image = {
+      {"name", "animated"},
+      {"source_path", guest.disk},
+      {"format", "raw"},
+      {"boot", {{"kernel", guest.kernel}, {"initrd", guest.initrd}, {"cmdline", guest.cmdline + " oriel.animate"}}},
+      {"shared", true}};
+  std::string image_id = admin.post("/api/v1/images", image).value()["id"];
+  if (wait_for_state(admin, "/api/v1/images/" + image_id, {"ready", "failed"}, 60s)["state"] != "ready") {
+    throw std::runtime_error("the animated image did not import");
+  }
+  std::string tenant = create_tenant(admin, "viewers");
+  std::string pool = create_pool(admin, tenant, image_id, "animated", "pooled", 1, 1);
+  TestUser user = create_user(orield, admin, tenant, "viewer-user");
+  entitle(admin, pool, user.id);
+  Reply logon = call(user.client, "POST", "/api/v1/sessions", {{"pool_id", pool}});
+  if (logon.status != 201) throw std::runtime_error("logon: " + logon.body);
+  std::string desktop = logon.json["desktop_id"];
+  if (!wait_until([&] { return read_file(orield.serial_log(desktop)).find("ORIEL-GUEST-READY") != std::string::npos; },
+                  120s)) {
+    throw std::runtime_error("the animated desktop did not boot");
+  }
+  serial_log = orield.serial_log(desktop);
+  auto display = std::make_unique<DisplayClient>(std::string(logon.json["display_url"]), orield.tls());
+  if (!display->hello_and_frames(1, 30s)) throw std::runtime_error("display: " + display->error());
+  return display;
+}
+
+// The last "ORIEL-ANIMATE <n>" of the animated guest: the lines it drew.
+long lines_drawn(const std::string& serial_log) {
+  std::string log = read_file(serial_log);
+  size_t at = log.rfind("ORIEL-ANIMATE ");
+  return at == std::string::npos ? 0 : std::atol(log.c_str() + at + 14);
+}
+
+struct Rates {
+  double frames = 0;  // display frames received per second
+  double lines = 0;   // lines the guest drew per second (each scrolls its console)
+};
+
+// What the display received, and what the guest drew, over `period`.
+Rates rates(DisplayClient& display, const std::string& serial_log, std::chrono::seconds period) {
+  int frames = display.frames();
+  long lines = lines_drawn(serial_log);
+  if (!display.follow(period)) throw std::runtime_error("display: " + display.error());
+  auto s = static_cast<double>(period.count());
+  return {(display.frames() - frames) / s, static_cast<double>(lines_drawn(serial_log) - lines) / s};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): a failed bench ends with its message
@@ -203,6 +258,12 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): a faile
   uint16_t port = static_cast<uint16_t>(std::stoi(orield.url().substr(orield.url().rfind(':') + 1)));
   std::printf("orield %s (TLS), %ld cores\n", orield.url().c_str(), sysconf(_SC_NPROCESSORS_ONLN));
 
+  std::string serial_log;
+  auto display = open_display(orield, api, serial_log);
+  display->follow(3s);  // past the guest's first screens
+  Rates quiet_rates = rates(*display, serial_log, 10s);
+  std::printf("quiet: display %.1f frames/s; the guest drew %.1f lines/s (20 when it has the CPU it needs)\n",
+              quiet_rates.frames, quiet_rates.lines);
   auto quiet = time_calls(api, Clock::now() + 10s, 300);
   long rss_before = rss_kib(orield.pid());
   std::printf("quiet: GET /api/v1/desktops p50 %.2f ms, p99 %.2f ms (%zu calls); RSS %.1f MiB\n", percentile(quiet, 50),
@@ -227,7 +288,10 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): a faile
     }
   });
   std::this_thread::sleep_for(2s);  // let the flood build up
+  Rates flooded_rates;
+  std::thread viewer([&] { flooded_rates = rates(*display, serial_log, std::chrono::seconds(seconds)); });
   auto flooded = time_calls(api, Clock::now() + std::chrono::seconds(seconds), 100000);
+  viewer.join();
   // A login of the user's own, from its own address, while the flood goes on.
   auto t = Clock::now();
   auto own = orield.client().login("admin", orield.password());
@@ -239,6 +303,8 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): a faile
 
   std::printf("flood (%d s): GET /api/v1/desktops p50 %.2f ms, p99 %.2f ms, max %.2f ms (%zu calls)\n", seconds,
               percentile(flooded, 50), percentile(flooded, 99), percentile(flooded, 100), flooded.size());
+  std::printf("flood (%d s): display %.1f frames/s (%.1f quiet); the guest drew %.1f lines/s (%.1f quiet)\n", seconds,
+              flooded_rates.frames, quiet_rates.frames, flooded_rates.lines, quiet_rates.lines);
   std::printf("orield RSS: %.1f MiB before, %.1f MiB at the peak: growth %.1f MiB\n",
               static_cast<double>(rss_before) / 1024, static_cast<double>(rss_peak) / 1024,
               static_cast<double>(rss_peak - rss_before) / 1024);

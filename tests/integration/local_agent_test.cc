@@ -46,13 +46,18 @@ TEST(LocalAgentTest, KillingAQemuByPidSparesAnotherProcessThatHasThePid) {
   EXPECT_TRUE(WIFSIGNALED(status));
 }
 
+// An agent of its own under `dir`, on TCG.
+agent::LocalAgentOptions options_in(const std::string& dir) {
+  return {.host_name = "test",
+          .run_dir = dir + "/run",
+          .disks_dir = dir + "/disks",
+          .accelerator = {agent::Accelerator::kTcg, "test"}};
+}
+
 TEST(LocalAgentTest, AKilledVmsExitIsReportedBeforeItCountsAsAbsent) {
   std::string dir = make_temp_dir("agent");
   SystemProcessRunner runner;
-  agent::LocalAgent host(runner, {.host_name = "test",
-                                  .run_dir = dir + "/run",
-                                  .disks_dir = dir + "/disks",
-                                  .accelerator = {agent::Accelerator::kTcg, "test"}});
+  agent::LocalAgent host(runner, options_in(dir));
   ASSERT_TRUE(host.start().ok());
   // A slow handler: a caller that sees the VM absent before the handler
   // has finished would take an Oriel kill for a crash.
@@ -119,10 +124,7 @@ TEST(LocalAgentTest, QemuInheritsNoneOfTheAgentsCapabilities) {
 
   std::string dir = make_temp_dir("agent-caps");
   SystemProcessRunner runner;
-  agent::LocalAgent host(runner, {.host_name = "test",
-                                  .run_dir = dir + "/run",
-                                  .disks_dir = dir + "/disks",
-                                  .accelerator = {agent::Accelerator::kTcg, "test"}});
+  agent::LocalAgent host(runner, options_in(dir));
   ASSERT_TRUE(host.start().ok());
   auto guest = TestGuest::locate();
   ASSERT_TRUE(runner.run({"qemu-img", "create", "-f", "qcow2", dir + "/golden.qcow2", "16M"}, {.timeout = 30s}).ok());

@@ -192,17 +192,7 @@ std::vector<double> time_calls(net::ApiClient& api, Clock::time_point until, int
 // A desktop of the animated test guest, logged on to by a user of its own,
 // and a display session on it that has received its first frame.
 std::unique_ptr<DisplayClient> open_display(Orield& orield, net::ApiClient& admin, std::string& serial_log) {
-  auto guest = TestGuest::locate();
-  Json image = {
-      {"name", "animated"},
-      {"source_path", guest.disk},
-      {"format", "raw"},
-      {"boot", {{"kernel", guest.kernel}, {"initrd", guest.initrd}, {"cmdline", guest.cmdline + " oriel.animate"}}},
-      {"shared", true}};
-  std::string image_id = admin.post("/api/v1/images", image).value()["id"];
-  if (wait_for_state(admin, "/api/v1/images/" + image_id, {"ready", "failed"}, 60s)["state"] != "ready") {
-    throw std::runtime_error("the animated image did not import");
-  }
+  std::string image_id = import_test_guest(admin, "animated", {{"shared", true}}, "oriel.animate");
   std::string tenant = create_tenant(admin, "viewers");
   std::string pool = create_pool(admin, tenant, image_id, "animated", "pooled", 1, 1);
   TestUser user = create_user(orield, admin, tenant, "viewer-user");

@@ -20,14 +20,6 @@ using namespace std::chrono_literals;
 
 constexpr const char* kOvmfVars = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 
-std::string first_lines(const std::string& text, size_t n) {
-  size_t pos = 0;
-  for (size_t i = 0; i < n && pos != std::string::npos; ++i) pos = text.find('\n', pos == 0 ? 0 : pos + 1);
-  std::string out = text.substr(0, pos);
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-  return out;
-}
-
 // Fresh runtime files for a start; the previous serial log is kept as .1.
 Result<void> prepare_run_dir(const VmSpec& spec, const VmPaths& paths) {
   std::error_code ec;
@@ -46,6 +38,14 @@ Result<void> prepare_run_dir(const VmSpec& spec, const VmPaths& paths) {
 }
 
 }  // namespace
+
+std::string first_lines(const std::string& text, size_t n) {
+  size_t pos = 0;
+  for (size_t i = 0; i < n && pos != std::string::npos; ++i) pos = text.find('\n', pos == 0 ? 0 : pos + 1);
+  std::string out = text.substr(0, pos);
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
 
 Result<void> LocalAgent::attach(const std::string& vm_id, VmSpec spec, pid_t pid) {
   auto vm = std::make_shared<Vm>();

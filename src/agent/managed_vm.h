@@ -26,6 +26,10 @@ struct LocalAgent::Vm {
   bool migrated = false;  // the guest runs on another host now: QEMU's exit is VmExit::kMigrated
 };
 
+// The first `n` lines of a program's output, without trailing blanks: what
+// an error message quotes of QEMU's or ip's stderr.
+std::string first_lines(const std::string& text, size_t n);
+
 // The host side of the VM's NIC (vm_network.cc): a bridged desktop's tap,
 // made before QEMU starts and removed once it is gone.
 Result<void> plug_network(ProcessRunner& runner, const VmSpec& spec, const VmPaths& paths);

@@ -19,11 +19,8 @@ Result<void> ip(ProcessRunner& runner, const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"ip"};
   argv.insert(argv.end(), args.begin(), args.end());
   auto run = TRY(runner.run(argv, {.timeout = 10s}));
-  if (run.exit_code != 0) {
-    std::string err = run.err;
-    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
-    return Error::Unavailable(fmt::format("{} failed: {}", join_command(argv), err));
-  }
+  if (run.exit_code != 0)
+    return Error::Unavailable(fmt::format("{} failed: {}", join_command(argv), first_lines(run.err, 3)));
   return Ok();
 }
 
@@ -39,8 +36,10 @@ Result<void> plug_network(ProcessRunner& runner, const VmSpec& spec, const VmPat
   const std::string& bridge = spec.network.bridge;
   std::error_code ec;
   if (!std::filesystem::exists("/sys/class/net/" + bridge + "/bridge", ec)) {
-    return Error::Unavailable(fmt::format(
-        "bridge '{}' does not exist on this host (every host needs the pool's bridge; see docs/networks.md)", bridge));
+    return Error::Unavailable(
+        fmt::format("bridge '{}' does not exist on this host (every host needs the pool's bridge: docs/operations.md, "
+                    "\"Desktop networks\")",
+                    bridge));
   }
   // A tap left by a QEMU that died while the agent was down.
   if (tap_exists(paths)) (void)ip(runner, {"link", "delete", paths.tap});

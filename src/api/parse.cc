@@ -153,26 +153,26 @@ Result<store::Quota> parse_quota(const Json& q) {
   return quota;
 }
 
-// Fields left out keep their value in `now`.
-Result<store::AuditPolicy> parse_audit_policy(const Json& a, store::AuditPolicy now) {
+Result<controller::AuditPolicyChange> parse_audit_policy(const Json& a) {
   if (!a.is_object())
     return Error::InvalidArgument("field 'audit' must be an object: {\"retention_days\",\"legal_hold\"}");
   TRY(json_only_fields(a, {"retention_days", "legal_hold"}));
+  controller::AuditPolicyChange change;
   if (a.contains("retention_days")) {
-    now.retention_days = a["retention_days"].is_null() ? 0 : TRY(json_int(a, "retention_days", 0, 100 * 366));
+    change.retention_days = a["retention_days"].is_null() ? 0 : TRY(json_int(a, "retention_days", 0, 100 * 366));
   }
-  if (auto hold = TRY(json_opt_bool(a, "legal_hold"))) now.legal_hold = *hold;
-  return now;
+  change.legal_hold = TRY(json_opt_bool(a, "legal_hold"));
+  return change;
 }
 
 }  // namespace
 
-Result<TenantPatch> parse_tenant_patch(std::string_view body, const store::TenantRecord& now) {
+Result<TenantPatch> parse_tenant_patch(std::string_view body) {
   auto j = TRY(parse_json(body));
   TRY(json_only_fields(j, {"quota", "audit"}));
   TenantPatch patch;
   if (j.contains("quota")) patch.quota = TRY(parse_quota(j["quota"]));
-  if (j.contains("audit")) patch.audit = TRY(parse_audit_policy(j["audit"], now.audit));
+  if (j.contains("audit")) patch.audit = TRY(parse_audit_policy(j["audit"]));
   if (!patch.quota && !patch.audit) return Error::InvalidArgument("give 'quota', 'audit' or both");
   return patch;
 }

@@ -36,12 +36,12 @@ Result<controller::UpdateImage> parse_update_image(std::string_view body);
 // name or an address ([…] for IPv6), then ":" and 1 to 5 digits.
 bool is_host_and_port(std::string_view host);
 // PATCH /api/v1/tenants/{id}: {"quota"?: {"desktops"?,"vcpus"?,"memory_mb"?,"disk_gb"?}} (absent or null is no
-// limit), {"audit"?: {"retention_days"?,"legal_hold"?}} (absent keeps the tenant's value, as in `now`).
+// limit), {"audit"?: {"retention_days"?,"legal_hold"?}} (absent keeps the tenant's value; null days is 0).
 struct TenantPatch {
   std::optional<store::Quota> quota;
-  std::optional<store::AuditPolicy> audit;
+  std::optional<controller::AuditPolicyChange> audit;
 };
-Result<TenantPatch> parse_tenant_patch(std::string_view body, const store::TenantRecord& now);
+Result<TenantPatch> parse_tenant_patch(std::string_view body);
 Result<controller::CreateDesktop> parse_create_desktop(std::string_view body);
 Result<controller::DesktopAction> parse_action(std::string_view action);
 // The body of a migrate action: {"host_id"?} (or none) → the chosen host, or "".

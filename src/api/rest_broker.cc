@@ -31,7 +31,7 @@ void add_tenant_routes(Router& r, Controller& c) {
         }));
   r.add("PATCH", "/api/v1/tenants/{id}",
         audited(c, "tenant.update", [&c](const Principal& who, const Request& req) -> Result<Answer> {
-          auto patch = TRY(parse_tenant_patch(req.body, TRY(c.identity().tenant(who, id(req))).tenant));
+          auto patch = TRY(parse_tenant_patch(req.body));
           std::optional<controller::TenantView> changed;
           if (patch.quota) changed = TRY(c.identity().set_quota(who, id(req), *patch.quota));
           if (patch.audit) changed = TRY(c.identity().set_audit_policy(who, id(req), *patch.audit));

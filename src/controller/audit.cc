@@ -126,7 +126,8 @@ Json archived_event(const store::AuditEvent& e) {
           {"status", e.status},     {"result", e.result},         {"detail", e.detail}};
 }
 
-Result<std::string> sha256_of_file(const std::string& path) {
+// Syncs the file to disk and returns its SHA-256 (hex).
+Result<std::string> sync_and_hash(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Error::Internal(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
   crypto_hash_sha256_state state;
@@ -141,9 +142,9 @@ Result<std::string> sha256_of_file(const std::string& path) {
   if (failed) return Error::Internal(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
   std::array<unsigned char, crypto_hash_sha256_BYTES> digest;
   crypto_hash_sha256_final(&state, digest.data());
-  std::string hex;
-  for (unsigned char b : digest) hex += fmt::format("{:02x}", b);
-  return hex;
+  std::array<char, crypto_hash_sha256_BYTES * 2 + 1> hex;
+  sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
+  return std::string(hex.data());
 }
 
 // Writes `events` (one scope's, oldest first) as gzip'd JSON lines to
@@ -181,7 +182,7 @@ Result<store::AuditArchive> write_archive(const std::string& dir, const std::str
     fs::remove(tmp, ec);
     return Error::Internal(fmt::format("cannot write {}", tmp));
   }
-  a.sha256 = TRY(sha256_of_file(tmp));
+  a.sha256 = TRY(sync_and_hash(tmp));
   fs::rename(tmp, a.file, ec);
   if (ec) return Error::Internal(fmt::format("cannot rename {}: {}", tmp, ec.message()));
   // The rename itself on disk, before the prune deletes the events.
@@ -196,24 +197,22 @@ Result<store::AuditArchive> write_archive(const std::string& dir, const std::str
 void archive_scope(Core& core, const std::string& tenant_id, int64_t retention_days, WallTime now,
                    const std::string& dir) {
   WallTime cutoff = now - std::chrono::hours(24) * retention_days;
+  const std::string whose = tenant_id.empty() ? "the platform" : tenant_id;
   while (true) {
     auto events = core.store.oldest_audit_events(tenant_id, cutoff, kArchiveBatch);
     if (!events.ok() || events->empty()) return;
     auto archive = write_archive(dir, tenant_id, *events, now);
     if (!archive.ok()) {
-      spdlog::error("audit of {}: not archived, so not pruned: {}", tenant_id.empty() ? "the platform" : tenant_id,
-                    archive.error().message());
+      spdlog::error("audit of {}: not archived, so not pruned: {}", whose, archive.error().message());
       return;
     }
     auto pruned = core.store.prune_audit(*archive);
     if (!pruned.ok()) {
-      spdlog::warn("audit of {}: archived to {} but not pruned: {}", tenant_id.empty() ? "the platform" : tenant_id,
-                   archive->file, pruned.error().message());
+      spdlog::warn("audit of {}: archived to {} but not pruned: {}", whose, archive->file, pruned.error().message());
       return;
     }
-    spdlog::info("audit of {}: {} events (seq {} to {}) older than {} days archived to {} and pruned",
-                 tenant_id.empty() ? "the platform" : tenant_id, *pruned, archive->first_seq, archive->last_seq,
-                 retention_days, archive->file);
+    spdlog::info("audit of {}: {} events (seq {} to {}) older than {} days archived to {} and pruned", whose, *pruned,
+                 archive->first_seq, archive->last_seq, retention_days, archive->file);
     if (static_cast<int64_t>(events->size()) < kArchiveBatch) return;
   }
 }

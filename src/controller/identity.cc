@@ -242,14 +242,18 @@ Result<TenantView> Identity::set_quota(const Principal& who, std::string_view id
 }
 
 Result<TenantView> Identity::set_audit_policy(const Principal& who, std::string_view id,
-                                              const store::AuditPolicy& policy) {
+                                              const AuditPolicyChange& change) {
   TRY(require_admin(who));
+  auto tenant = TRY(core_.store.tenant(id));
+  store::AuditPolicy& policy = tenant.audit;
+  if (change.retention_days) policy.retention_days = *change.retention_days;
+  if (change.legal_hold) policy.legal_hold = *change.legal_hold;
   if (policy.retention_days < 0) return Error::InvalidArgument("retention_days is 0 (for ever) or more");
   TRY(core_.store.set_tenant_audit_policy(id, policy));
   spdlog::info("tenant {}: audit kept {} by {}{}", id,
                policy.retention_days > 0 ? fmt::format("{} days", policy.retention_days) : "for ever", who.username,
                policy.legal_hold ? ", under a legal hold" : "");
-  return view(TRY(core_.store.tenant(id)));
+  return view(std::move(tenant));
 }
 
 Result<void> Identity::delete_tenant(const Principal& who, std::string_view id) {

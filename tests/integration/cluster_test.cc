@@ -55,18 +55,7 @@ class ClusterTest : public ::testing::Test {
     return "";
   }
   // The test guest printing a tick every 0.2 s (and writing it to its disk).
-  std::string ticking_image() {
-    auto guest = TestGuest::locate();
-    Json body = {
-        {"name", "ticking"},
-        {"source_path", guest.disk},
-        {"format", "raw"},
-        {"boot", {{"kernel", guest.kernel}, {"initrd", guest.initrd}, {"cmdline", guest.cmdline + " oriel.tick"}}},
-        {"shared", true}};
-    std::string id = admin_->post("/api/v1/images", body).value()["id"];
-    EXPECT_EQ(wait_for_state(*admin_, "/api/v1/images/" + id, {"ready", "failed"}, 60s)["state"], "ready");
-    return id;
-  }
+  std::string ticking_image() { return import_test_guest(*admin_, "ticking", {{"shared", true}}, "oriel.tick"); }
   int index_of(const std::string& host_id) {
     for (int i = 0; i < cluster_->hosts(); ++i) {
       if (cluster_->host_id(i) == host_id) return i;

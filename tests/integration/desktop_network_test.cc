@@ -72,18 +72,9 @@ class DesktopNetworkTest : public ::testing::Test {
   static std::string www() { return "/tmp/oriel-net-test-" + std::to_string(::getpid()); }
 
   // The test guest with its network up and these kernel options.
-  std::string image(const std::string& name, const std::string& options) {
-    auto guest = TestGuest::locate();
+  static std::string image(const std::string& name, const std::string& options) {
     auto admin = cluster_->admin();
-    Json body = {
-        {"name", name},
-        {"source_path", guest.disk},
-        {"format", "raw"},
-        {"boot", {{"kernel", guest.kernel}, {"initrd", guest.initrd}, {"cmdline", guest.cmdline + " " + options}}},
-        {"shared", true}};
-    std::string id = admin.post("/api/v1/images", body).value()["id"];
-    EXPECT_EQ(wait_for_state(admin, "/api/v1/images/" + id, {"ready", "failed"}, 60s)["state"], "ready");
-    return id;
+    return import_test_guest(admin, name, {{"shared", true}}, options);
   }
 
   // The first outcome the guest printed for a probe of `target`: "OK ...",

@@ -67,12 +67,14 @@ bool wait_for_text(const std::string& file, const std::string& needle, std::chro
   return wait_until([&] { return read_file(file).find(needle, from) != std::string::npos; }, timeout);
 }
 
-std::string import_test_guest(net::ApiClient& api, const std::string& name, const Json& owner) {
+std::string import_test_guest(net::ApiClient& api, const std::string& name, const Json& owner,
+                              const std::string& options) {
   auto guest = TestGuest::locate();
+  std::string cmdline = options.empty() ? guest.cmdline : guest.cmdline + " " + options;
   Json body = {{"name", name},
                {"source_path", guest.disk},
                {"format", "raw"},
-               {"boot", {{"kernel", guest.kernel}, {"initrd", guest.initrd}, {"cmdline", guest.cmdline}}}};
+               {"boot", {{"kernel", guest.kernel}, {"initrd", guest.initrd}, {"cmdline", cmdline}}}};
   body.update(owner);
   auto created = api.post("/api/v1/images", body);
   if (!created.ok()) throw std::runtime_error("import failed: " + created.error().message());

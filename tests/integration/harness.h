@@ -84,11 +84,12 @@ Json wait_for_state(net::ApiClient& api, const std::string& path, const std::vec
 bool wait_for_text(const std::string& file, const std::string& needle, std::chrono::milliseconds timeout,
                    size_t from = 0);
 
-// Imports the test guest (as `format`, converting the raw disk first if
-// needed) and waits until it is ready; returns the image id.
-// Imports the test guest and waits until it is ready; `owner` adds the
-// image's owner fields (default: a platform image shared with every tenant).
-std::string import_test_guest(net::ApiClient& api, const std::string& name, const Json& owner = {{"shared", true}});
+// Imports the test guest and waits until it is ready; returns the image id
+// or throws. `owner` adds the image's owner fields (default: a platform
+// image shared with every tenant); `options` go on the guest's kernel
+// command line (oriel.tick, oriel.net …: images/README.md).
+std::string import_test_guest(net::ApiClient& api, const std::string& name, const Json& owner = {{"shared", true}},
+                              const std::string& options = "");
 
 // One HTTP exchange whose status the test checks itself. `body` null sends
 // no body; the answer's JSON is null when it is not JSON.

@@ -42,17 +42,26 @@ Result<int> SqlStore::migrate_step(sql::Tx& tx) {
   return version + 1;
 }
 
+namespace {
+
+// The key that keeps a name unique within its tenant (migration 9): tenant
+// ids hold no '/', so no two (tenant, name) pairs make the same key.
+std::string tenant_username(std::string_view tenant_id, std::string_view username) {
+  return fmt::format("{}/{}", tenant_id, username);
+}
+
+}  // namespace
+
 Result<void> SqlStore::insert_user(const UserRecord& u) {
-  // tenant_username keeps a name unique within its tenant (migration 9).
   return write("INSERT INTO users (id, username, tenant_username, password_hash, role, tenant_id, created_ms) "
                "VALUES ($1,$2,$3,$4,$5,$6,$7)",
-               u.id, u.username, u.tenant_id + "/" + u.username, u.password_hash, u.role, u.tenant_id,
+               u.id, u.username, tenant_username(u.tenant_id, u.username), u.password_hash, u.role, u.tenant_id,
                to_unix_ms(u.created_at));
 }
 
 Result<UserRecord> SqlStore::user_by_name(std::string_view tenant_id, std::string_view username) {
   static const std::string kSql = fmt::format("SELECT {} FROM users WHERE tenant_username=$1", kUserColumns);
-  return one<UserRecord>(kSql, read_user, "user", fmt::format("{}/{}", tenant_id, username));
+  return one<UserRecord>(kSql, read_user, "user", tenant_username(tenant_id, username));
 }
 
 Result<std::vector<UserRecord>> SqlStore::users_named(std::string_view username) {

@@ -59,29 +59,33 @@ TEST(ParseTest, AHostHeaderIsAHostAndAPortAndNothingElse) {
 }
 
 TEST(ParseTest, ATenantsQuotaIsWholeNumbersOrNone) {
-  store::TenantRecord now;
-  auto q = parse_tenant_patch(R"({"quota":{"desktops":10,"vcpus":null,"disk_gb":0}})", now).value();
+  auto q = parse_tenant_patch(R"({"quota":{"desktops":10,"vcpus":null,"disk_gb":0}})").value();
   EXPECT_EQ(q.quota, (store::Quota{10, 0, 0, 0})) << "absent, null and 0 are no limit";
   EXPECT_FALSE(q.audit);
   for (const char* bad : {R"({})", R"({"quota":5})", R"({"quota":{"desktops":-1}})", R"({"quota":{"vcpus":2.5}})",
                           R"({"quota":{"vcpus":"4"}})", R"({"quota":{"cpus":4}})", R"({"quota":{},"name":"x"})",
                           R"({"quota":{"memory_mb":2199023255553}})"}) {
-    auto r = parse_tenant_patch(bad, now);
+    auto r = parse_tenant_patch(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument) << bad;
   }
 }
 
-TEST(ParseTest, ATenantsAuditPolicyKeepsWhatIsLeftOut) {
-  store::TenantRecord now;
-  now.audit = {90, true};
-  EXPECT_EQ(parse_tenant_patch(R"({"audit":{"legal_hold":false}})", now)->audit, (store::AuditPolicy{90, false}));
-  EXPECT_EQ(parse_tenant_patch(R"({"audit":{"retention_days":null}})", now)->audit, (store::AuditPolicy{0, true}));
-  EXPECT_EQ(parse_tenant_patch(R"({"audit":{"retention_days":30},"quota":{}})", now)->audit,
-            (store::AuditPolicy{30, true}));
+// Only what is given changes (the controller keeps the rest: broker_test).
+TEST(ParseTest, ATenantsAuditPolicyChangesOnlyWhatIsGiven) {
+  auto hold_off = parse_tenant_patch(R"({"audit":{"legal_hold":false}})")->audit.value();
+  EXPECT_FALSE(hold_off.retention_days);
+  EXPECT_EQ(hold_off.legal_hold, false);
+  auto for_ever = parse_tenant_patch(R"({"audit":{"retention_days":null}})")->audit.value();
+  EXPECT_EQ(for_ever.retention_days, 0) << "null days is for ever";
+  EXPECT_FALSE(for_ever.legal_hold);
+  auto both = parse_tenant_patch(R"({"audit":{"retention_days":30},"quota":{}})").value();
+  EXPECT_EQ(both.audit->retention_days, 30);
+  EXPECT_FALSE(both.audit->legal_hold);
+  EXPECT_EQ(both.quota, store::Quota{});
   for (const char* bad : {R"({"audit":1})", R"({"audit":{"retention_days":-1}})", R"({"audit":{"legal_hold":"yes"}})",
                           R"({"audit":{"retention_days":36601}})", R"({"audit":{"keep":1}})"}) {
-    auto r = parse_tenant_patch(bad, now);
+    auto r = parse_tenant_patch(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument) << bad;
   }

@@ -691,8 +691,13 @@ TEST_P(BrokerTest, OldAuditEventsAreArchivedThenPrunedAndAHoldKeepsThem) {
   ASSERT_EQ(mine.size(), 1u);
   EXPECT_EQ(mine[0].file, fs::path(archives[0].file).filename().string());
 
-  // Lifted: the next pass, an hour on, archives the bank's too.
-  ASSERT_TRUE(controller_->identity().set_audit_policy(admin_, b, {30, false}).ok());
+  // Lifted: the next pass, an hour on, archives the bank's too. What the
+  // change leaves out (the 30 days) stays.
+  auto lifted = controller_->identity().set_audit_policy(admin_, b, {.legal_hold = false});
+  ASSERT_TRUE(lifted.ok());
+  EXPECT_EQ(lifted->tenant.audit, (store::AuditPolicy{30, false}));
+  ASSERT_TRUE(controller_->identity().set_audit_policy(admin_, b, {.retention_days = 30}).ok());
+  EXPECT_EQ(store_->tenant(b)->audit, (store::AuditPolicy{30, false}));
   controller_->reconcile_broker();
   EXPECT_EQ(controller_->audit().events(admin_, {.tenant_id = b})->size(), 3u) << "at most one pass an hour";
   clock_.advance(std::chrono::hours(1));

@@ -35,6 +35,13 @@ struct CreateUser {
   std::string tenant_id;  // required for the tenant roles; a tenant-admin's own when empty
 };
 
+// A change of a tenant's audit policy (store::AuditPolicy): what is left
+// out stays as it is.
+struct AuditPolicyChange {
+  std::optional<int64_t> retention_days;  // 0: for ever
+  std::optional<bool> legal_hold;
+};
+
 // A tenant with what its desktops hold, as its quota counts it.
 struct TenantView {
   store::TenantRecord tenant;
@@ -83,7 +90,7 @@ class Identity {
   // Admins set a tenant's quota; desktops it holds beyond a lowered one stay.
   Result<TenantView> set_quota(const Principal& who, std::string_view id, const store::Quota& quota);
   // Admins set how long a tenant's audit events stay, and its legal hold.
-  Result<TenantView> set_audit_policy(const Principal& who, std::string_view id, const store::AuditPolicy& policy);
+  Result<TenantView> set_audit_policy(const Principal& who, std::string_view id, const AuditPolicyChange& change);
   // Conflict while it has users, pools or images.
   Result<void> delete_tenant(const Principal& who, std::string_view id);
 
